@@ -1,0 +1,57 @@
+# The README's commands. Each target installs what it needs (venv, pinned pip packages,
+# the pinned CDK CLI) so a fresh clone needs only Python 3.11+ and Node 20+.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ENV ?= dev
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup demo synth test lint typecheck schema clean constraints
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet pip==25.3
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(BIN)/.installed node_modules/.installed
+
+## The main job: synthesize an environment (default dev) and show its jobs.
+demo: setup
+	npx cdk synth --quiet -c env=$(ENV)
+	$(BIN)/cronguard jobs --env $(ENV)
+
+synth: setup
+	npx cdk synth --quiet -c env=$(ENV)
+
+## Everything CI runs: lint, types, and all tests.
+test: setup lint typecheck
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+schema: setup
+	$(BIN)/python -m cronguard.config.schema
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+## Re-pin every transitive dependency after changing requirements*.txt.
+constraints:
+	rm -rf .constraints-venv && $(PYTHON) -m venv .constraints-venv
+	.constraints-venv/bin/pip install --quiet pip==25.3
+	.constraints-venv/bin/pip install --quiet -r requirements-dev.txt
+	(sed -n '1,2p' constraints.txt; .constraints-venv/bin/pip freeze --exclude-editable) > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .constraints-venv

@@ -1,0 +1,427 @@
+"""The typed config model: the one source of truth for names, defaults and validation.
+
+Two kinds of YAML file feed it (see ``loader.py``): ``config/jobs.yaml`` holds the job
+definitions every environment shares, and ``config/environments/<env>.yaml`` holds one
+environment's settings plus per-job overrides. The loader merges them and validates the
+result against these models, so everything downstream (stacks, CLI) sees one shape.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from cronguard.schedule import ScheduleExpressionError, parse_schedule
+
+# Step Functions execution and state machine names are at most 80 characters.
+STATE_MACHINE_NAME_LIMIT = 80
+ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+JOB_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+RESERVED_ENV_PREFIX = "CRONGUARD_"
+
+# Fargate task sizes: cpu units -> allowed memory (MiB).
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept ``90s``/``15m``/``2h``/``1d`` or whole seconds; leave anything else to pydantic."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration; use e.g. '90s', '15m', '2h', '1d'")
+    if isinstance(value, int):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value.strip())
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; use e.g. '90s', '15m', '2h', '1d'")
+        return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return value
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[0-9]+\s*(s|m|h|d)$"},
+                {"type": "integer", "minimum": 0},
+            ],
+            "description": "A duration: '90s', '15m', '2h', '1d', or whole seconds.",
+        }
+    ),
+]
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _check_range(value: timedelta, low: timedelta, high: timedelta) -> timedelta:
+    if not low <= value <= high:
+        raise ValueError(
+            f"{format_duration(value)} is out of range; allowed "
+            f"{format_duration(low)} to {format_duration(high)}"
+        )
+    return value
+
+
+class Strict(BaseModel):
+    """Every config object rejects unknown keys: a misspelt key must never be ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Concurrency(StrEnum):
+    """What a slot does when the job's previous run still runs."""
+
+    FORBID = "forbid"  # skip the new slot and record it as skipped
+    REPLACE = "replace"  # stop the running execution, then run
+    ALLOW = "allow"  # run both
+
+
+class LaunchRetry(Strict):
+    """Retries of launch failures (capacity, throttling) — never of the job itself."""
+
+    max_attempts: int = Field(default=3, ge=0, le=10)
+    interval_seconds: int = Field(default=10, ge=1, le=3600)
+    backoff_rate: float = Field(default=2.0, ge=1.0, le=10.0)
+
+
+class Delivery(Strict):
+    """EventBridge Scheduler's own retry policy for delivering a trigger."""
+
+    max_retries: int = Field(default=185, ge=0, le=185)
+    max_event_age: Duration = timedelta(hours=24)
+
+    @field_validator("max_event_age")
+    @classmethod
+    def _event_age_range(cls, value: timedelta) -> timedelta:
+        return _check_range(value, timedelta(minutes=1), timedelta(hours=24))
+
+
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
+_VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+
+
+def _check_ids(values: list[str], pattern: re.Pattern[str], what: str) -> list[str]:
+    for value in values:
+        if not pattern.match(value):
+            raise ValueError(f"{value!r} is not a {what} id (like '{pattern.pattern[1:5]}…')")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} ids are listed twice")
+    return values
+
+
+class JobNetwork(Strict):
+    """Per-job network override; unset fields fall back to the environment's network."""
+
+    subnet_ids: list[str] | None = Field(default=None, min_length=1, max_length=16)
+    security_group_ids: list[str] | None = Field(default=None, min_length=1, max_length=5)
+    assign_public_ip: bool | None = None
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_ids(value, _SUBNET, "subnet")
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _security_groups(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_ids(value, _SECURITY_GROUP, "security group")
+
+
+class Network(Strict):
+    """Network ids come from config (never looked up) so synth stays offline and deterministic."""
+
+    vpc_id: str
+    subnet_ids: list[str] = Field(min_length=1, max_length=16)
+    security_group_ids: list[str] = Field(min_length=1, max_length=5)
+    assign_public_ip: bool = False
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc(cls, value: str) -> str:
+        if not _VPC.match(value):
+            raise ValueError(f"{value!r} is not a VPC id (like 'vpc-0123456789abcdef0')")
+        return value
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, value: list[str]) -> list[str]:
+        return _check_ids(value, _SUBNET, "subnet")
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _security_groups(cls, value: list[str]) -> list[str]:
+        return _check_ids(value, _SECURITY_GROUP, "security group")
+
+    def for_job(self, override: JobNetwork | None) -> Network:
+        if override is None:
+            return self
+        return Network(
+            vpc_id=self.vpc_id,
+            subnet_ids=override.subnet_ids or self.subnet_ids,
+            security_group_ids=override.security_group_ids or self.security_group_ids,
+            assign_public_ip=(
+                self.assign_public_ip
+                if override.assign_public_ip is None
+                else override.assign_public_ip
+            ),
+        )
+
+
+class Cluster(Strict):
+    """An existing ECS cluster imported by name, or one the stack creates."""
+
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    create: bool = False
+
+    @model_validator(mode="after")
+    def _name_or_create(self) -> Cluster:
+        if not self.create and self.name is None:
+            raise ValueError("set 'name' of an existing cluster, or 'create: true'")
+        return self
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+
+
+class Alarms(Strict):
+    """Where alarms go: a topic the stack creates (with e-mail subscriptions) or an existing one."""
+
+    email: list[str] = Field(default_factory=list)
+    topic_arn: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not _EMAIL.match(address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+    @field_validator("topic_arn")
+    @classmethod
+    def _topic(cls, value: str | None) -> str | None:
+        if value is not None and not _TOPIC_ARN.match(value):
+            raise ValueError(f"{value!r} is not an SNS topic ARN")
+        return value
+
+
+class Ledger(Strict):
+    """The per-environment ledger: one item per (job, slot)."""
+
+    retention_days: int = Field(default=7, ge=1, le=365)
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.retention_days)
+
+
+_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:\d{12}:parameter/.+"
+    r"|secretsmanager:[a-z0-9-]+:\d{12}:secret:.+)$"
+)
+
+
+def _check_variable_names(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not _ENV_VAR.match(name):
+            raise ValueError(f"{name!r} is not a valid environment variable name")
+        if name.upper().startswith(RESERVED_ENV_PREFIX):
+            raise ValueError(f"{name!r} is reserved: cronguard sets {RESERVED_ENV_PREFIX}* itself")
+    return value
+
+
+class Job(Strict):
+    """One scheduled ECS job. ``name`` comes from its key in the YAML mapping."""
+
+    name: str
+    description: str = ""
+    schedule: str = Field(description="cron(m h dom mon dow year) or rate(N unit)")
+    timezone: str = Field(default="UTC", description="IANA time zone of the schedule")
+    enabled: bool = True
+    image: str = Field(pattern=r"^\S+$", description="Container image URI")
+    command: list[str] | None = Field(default=None, min_length=1)
+    cpu: int = 256
+    memory: int = 512
+    environment: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variable -> SSM parameter or Secrets Manager ARN",
+    )
+    timeout: Duration = timedelta(hours=1)
+    launch_retries: LaunchRetry = Field(default_factory=LaunchRetry)
+    job_retries: int = Field(default=0, ge=0, le=5, description="Retries of a failed job run")
+    concurrency: Concurrency = Concurrency.FORBID
+    starting_deadline: Duration | None = Field(
+        default=None, description="Skip a trigger that arrives this long after its slot"
+    )
+    flexible_window: Duration | None = None
+    delivery: Delivery = Field(default_factory=Delivery)
+    spot: bool = Field(default=False, description="Run on Fargate Spot")
+    network: JobNetwork | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not JOB_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} is not a job name; use lowercase letters, digits and '-', "
+                "starting with a letter"
+            )
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        try:
+            parse_schedule(value)
+        except ScheduleExpressionError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (like 'UTC', 'Asia/Tokyo', 'Europe/London')"
+            ) from None
+        return value
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: int) -> int:
+        if value not in FARGATE_SIZES:
+            allowed = ", ".join(str(cpu) for cpu in FARGATE_SIZES)
+            raise ValueError(f"{value} is not a Fargate cpu size; allowed: {allowed}")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: int, info: ValidationInfo) -> int:
+        cpu = info.data.get("cpu")
+        if cpu is None:  # cpu itself is invalid and reported on its own
+            return value
+        allowed = FARGATE_SIZES[cpu]
+        if value not in allowed:
+            raise ValueError(
+                f"{value} MiB is not allowed with cpu {cpu}; Fargate allows "
+                f"{allowed[0]}-{allowed[-1]} MiB in steps of "
+                f"{allowed[1] - allowed[0] if len(allowed) > 1 else allowed[0]} "
+                f"({', '.join(map(str, allowed[:4]))}{', …' if len(allowed) > 4 else ''})"
+            )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_variable_names(value)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_variable_names(value)
+        for name, arn in value.items():
+            if not _SECRET_ARN.match(arn):
+                raise ValueError(
+                    f"{name}: {arn!r} is not an SSM parameter or Secrets Manager secret ARN"
+                )
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: timedelta) -> timedelta:
+        return _check_range(value, timedelta(minutes=1), timedelta(days=7))
+
+    @field_validator("starting_deadline")
+    @classmethod
+    def _deadline(cls, value: timedelta | None) -> timedelta | None:
+        return (
+            None if value is None else _check_range(value, timedelta(seconds=10), timedelta(days=7))
+        )
+
+    @field_validator("flexible_window")
+    @classmethod
+    def _window(cls, value: timedelta | None) -> timedelta | None:
+        # Scheduler accepts a flexible window of 1 to 1440 minutes.
+        return (
+            None if value is None else _check_range(value, timedelta(minutes=1), timedelta(days=1))
+        )
+
+
+class Environment(Strict):
+    """One deployable environment: its settings and its merged, validated jobs."""
+
+    name: str
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    network: Network
+    cluster: Cluster = Field(default_factory=lambda: Cluster(create=True))
+    alarms: Alarms = Field(default_factory=Alarms)
+    tags: dict[str, str] = Field(default_factory=dict)
+    ledger: Ledger = Field(default_factory=Ledger)
+    jobs: tuple[Job, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not ENV_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} is not an environment name; use 1-16 lowercase letters and digits, "
+                "starting with a letter"
+            )
+        return value
+
+    @property
+    def stack_name(self) -> str:
+        return f"cronguard-{self.name}"
+
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster.name or f"cronguard-{self.name}"
+
+    def state_machine_name(self, job: Job) -> str:
+        return f"{self.name}-{job.name}"
+
+    def job(self, name: str) -> Job:
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        known = ", ".join(job.name for job in self.jobs) or "none"
+        raise KeyError(f"unknown job {name!r} in environment {self.name!r}; known: {known}")

@@ -1,0 +1,91 @@
+"""JSON Schemas of the two config file kinds, for editor completion and validation.
+
+The schemas are generated from the pydantic models (never hand-written) and committed under
+``config/schema/``; a test fails when the committed copy falls behind the models.
+Regenerate with ``make schema``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from cronguard.config.loader import DEFAULT_CONFIG_DIR
+from cronguard.config.model import Environment, Job
+
+SCHEMA_DIR = DEFAULT_CONFIG_DIR / "schema"
+
+
+def _job_schema() -> dict[str, Any]:
+    schema = Job.model_json_schema()
+    schema["properties"].pop("name")  # the name is the mapping key
+    schema["required"] = [key for key in schema.get("required", []) if key != "name"]
+    return schema
+
+
+def jobs_file_schema() -> dict[str, Any]:
+    job = _job_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "cronguard shared job definitions (config/jobs.yaml)",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "jobs": {
+                "type": "object",
+                "propertyNames": {"pattern": r"^[a-z][a-z0-9-]*[a-z0-9]$"},
+                "additionalProperties": {"$ref": "#/$defs/Job"},
+            }
+        },
+        "$defs": {**job.pop("$defs", {}), "Job": job},
+    }
+
+
+def environment_file_schema() -> dict[str, Any]:
+    env = Environment.model_json_schema()
+    defs = env.pop("$defs", {})
+    env["properties"].pop("name")  # the name is the file name
+    env["required"] = [key for key in env.get("required", []) if key != "name"]
+    job = _job_schema()
+    defs.update(job.pop("$defs", {}))
+    # An environment overrides any field of a shared job, or defines a whole new job:
+    # nothing is required at this level, the merged result is validated.
+    override = copy.deepcopy(job)
+    override["required"] = []
+    override["title"] = "JobOverride"
+    defs["JobOverride"] = override
+    env["properties"]["jobs"] = {
+        "type": "object",
+        "propertyNames": {"pattern": r"^[a-z][a-z0-9-]*[a-z0-9]$"},
+        "additionalProperties": {"$ref": "#/$defs/JobOverride"},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "cronguard environment (config/environments/<env>.yaml)",
+        **env,
+        "$defs": defs,
+    }
+
+
+def rendered() -> dict[Path, str]:
+    return {
+        SCHEMA_DIR / "jobs.schema.json": json.dumps(jobs_file_schema(), indent=2) + "\n",
+        SCHEMA_DIR / "environment.schema.json": json.dumps(environment_file_schema(), indent=2)
+        + "\n",
+    }
+
+
+def write() -> list[Path]:
+    SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path, text in rendered().items():
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write():
+        print(f"wrote {path}")

@@ -1,0 +1,1 @@
+"""CDK constructs and stacks. Stacks only compose constructs; each construct owns one concern."""

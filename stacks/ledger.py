@@ -1,0 +1,41 @@
+"""The ledger: one DynamoDB table per environment; an item per (job, slot), a lease per job."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+# Item layout shared with the runtime (lambdas/common/ledger.py): pk = "job#<name>",
+# sk = "slot#<slot>" for slots and "lease" for the job's lease; TTL only garbage-collects.
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+TTL_ATTRIBUTE = "expires_at"
+
+
+class Ledger(Construct):
+    """The environment's slot ledger.
+
+    Its name and logical ID are fixed so config changes never replace it, and it is retained
+    when the stack is deleted: it is the record of which slots already ran.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, table_name: str) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            table_name=table_name,
+            partition_key=dynamodb.Attribute(
+                name=PARTITION_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            removal_policy=RemovalPolicy.RETAIN,
+            deletion_protection=True,
+        )

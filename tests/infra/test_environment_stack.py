@@ -1,0 +1,95 @@
+"""The per-environment stack skeleton: ledger, alarm topic, cluster, naming, environments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match
+
+import app as cdk_app
+from cronguard.config import ConfigError
+from tests.infra.conftest import Synthesized
+
+Synth = Callable[[str], Synthesized]
+
+
+def test_stack_is_named_after_the_environment(synth: Synth) -> None:
+    assert synth("dev").stack.stack_name == "cronguard-dev"
+    assert synth("prod").stack.stack_name == "cronguard-prod"
+
+
+def test_dev_is_environment_agnostic_and_prod_is_pinned(synth: Synth) -> None:
+    assert cdk.Token.is_unresolved(synth("dev").stack.account)
+    prod = synth("prod").stack
+    assert (prod.account, prod.region) == ("123456789012", "ap-northeast-1")
+
+
+def test_ledger_table_is_durable(synth: Synth) -> None:
+    template = synth("dev").template
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "TableName": "cronguard-dev-ledger",
+                "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+                "DeletionProtectionEnabled": True,
+            },
+        },
+    )
+
+
+def test_alarm_topic_is_encrypted_and_subscribed(synth: Synth) -> None:
+    template = synth("dev").template
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "batch-dev@example.com"}
+    )
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_dev_creates_its_cluster_and_prod_imports_one(synth: Synth) -> None:
+    synth("dev").template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {
+            "ClusterName": "cronguard-dev",
+            "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}],
+        },
+    )
+    synth("dev").template.has_resource_properties(
+        "AWS::ECS::ClusterCapacityProviderAssociations",
+        {"CapacityProviders": Match.array_with(["FARGATE", "FARGATE_SPOT"])},
+    )
+    synth("prod").template.resource_count_is("AWS::ECS::Cluster", 0)
+
+
+def test_environment_tags_reach_resources(synth: Synth) -> None:
+    synth("prod").template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "Tags": Match.array_with(
+                [
+                    {"Key": "cronguard:environment", "Value": "prod"},
+                    {"Key": "team", "Value": "data-platform"},
+                ]
+            )
+        },
+    )
+
+
+def test_unknown_environment_fails_before_synth() -> None:
+    app = cdk.App(context={"env": "nope"})
+    with pytest.raises(
+        ConfigError, match=r"unknown environment 'nope'; known environments: dev, prod"
+    ):
+        cdk_app.build(app)

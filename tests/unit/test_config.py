@@ -1,0 +1,364 @@
+"""The config model and loader: merged environments, and one exact message per mistake."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from cronguard.config import (
+    DEFAULT_CONFIG_DIR,
+    Concurrency,
+    ConfigError,
+    known_environments,
+    load_environment,
+)
+from cronguard.config import schema as config_schema
+
+BASE_JOBS: dict[str, Any] = {
+    "jobs": {
+        "report": {
+            "schedule": "cron(0 3 * * ? *)",
+            "timezone": "Asia/Tokyo",
+            "image": "repo/report:1",
+            "cpu": 512,
+            "memory": 1024,
+        },
+        "sync": {"schedule": "rate(1 hour)", "image": "repo/sync:1"},
+    }
+}
+BASE_ENV: dict[str, Any] = {
+    "network": {
+        "vpc_id": "vpc-0123456789abcdef0",
+        "subnet_ids": ["subnet-0123456789abcdef0"],
+        "security_group_ids": ["sg-0123456789abcdef0"],
+    },
+    "cluster": {"create": True},
+}
+
+
+def write_config(
+    root: Path,
+    jobs: dict[str, Any] | str | None = None,
+    env: dict[str, Any] | str | None = None,
+    env_name: str = "test",
+) -> Path:
+    config = root / "config"
+    (config / "environments").mkdir(parents=True, exist_ok=True)
+    for path, data in (
+        (config / "jobs.yaml", BASE_JOBS if jobs is None else jobs),
+        (config / "environments" / f"{env_name}.yaml", BASE_ENV if env is None else env),
+    ):
+        path.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
+    return config
+
+
+def with_job(**fields: Any) -> dict[str, Any]:
+    report = {**BASE_JOBS["jobs"]["report"], **fields}
+    return {"jobs": {**BASE_JOBS["jobs"], "report": report}}
+
+
+def without(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if k != key}
+
+
+JOBS = "config/jobs.yaml"
+ENV = "config/environments/test.yaml"
+
+BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "misspelt job key",
+        {"jobs": with_job(shedule="rate(1 hour)")},
+        f"{JOBS}: job 'report': shedule: unknown key; did you mean 'schedule'? allowed: "
+        "description, schedule, timezone, enabled, image, command, cpu, memory, environment, "
+        "secrets, timeout, launch_retries, job_retries, concurrency, starting_deadline, "
+        "flexible_window, delivery, spot, network",
+    ),
+    (
+        "misspelt environment key",
+        {"env": {**BASE_ENV, "netwrok": {}}},
+        f"{ENV}: netwrok: unknown key; did you mean 'network'? allowed: name, account, region, "
+        "network, cluster, alarms, tags, ledger, jobs",
+    ),
+    (
+        "misspelt nested key",
+        {"jobs": with_job(launch_retries={"max_attempt": 2})},
+        f"{JOBS}: job 'report': launch_retries.max_attempt: unknown key; did you mean "
+        "'max_attempts'? allowed: max_attempts, interval_seconds, backoff_rate",
+    ),
+    (
+        "cron with five fields",
+        {"jobs": with_job(schedule="cron(0 3 * * *)")},
+        f"{JOBS}: job 'report': schedule: cron(0 3 * * *): expected 6 fields "
+        "(minutes hours day-of-month month day-of-week year), got 5",
+    ),
+    (
+        "cron with both day fields",
+        {"jobs": with_job(schedule="cron(0 3 * * * *)")},
+        f"{JOBS}: job 'report': schedule: cron(0 3 * * * *): day-of-month and "
+        "day-of-week cannot both be '*'/values; put '?' in one of them",
+    ),
+    (
+        "cron hour out of range",
+        {"jobs": with_job(schedule="cron(0 25 * * ? *)")},
+        f"{JOBS}: job 'report': schedule: cron(0 25 * * ? *): hours field '25' is out of "
+        "range 0-23",
+    ),
+    (
+        "rate with singular unit",
+        {"jobs": with_job(schedule="rate(5 minute)")},
+        f"{JOBS}: job 'report': schedule: rate(5 minute): unit must be 'minutes' when the value is "
+        "greater than 1",
+    ),
+    (
+        "one-time schedule",
+        {"jobs": with_job(schedule="at(2026-11-22T03:00:00)")},
+        f"{JOBS}: job 'report': schedule: at(2026-11-22T03:00:00): one-time at() schedules are "
+        "not supported; cronguard jobs must be recurring: use cron(...) or rate(...)",
+    ),
+    (
+        "invalid time zone",
+        {"jobs": with_job(timezone="Asia/Tokio")},
+        f"{JOBS}: job 'report': timezone: 'Asia/Tokio' is not an IANA time zone "
+        "(like 'UTC', 'Asia/Tokyo', 'Europe/London')",
+    ),
+    (
+        "cpu not a Fargate size",
+        {"jobs": with_job(cpu=300)},
+        f"{JOBS}: job 'report': cpu: 300 is not a Fargate cpu size; allowed: 256, 512, 1024, "
+        "2048, 4096, 8192, 16384",
+    ),
+    (
+        "memory not allowed with cpu",
+        {"jobs": with_job(cpu=256, memory=4096)},
+        f"{JOBS}: job 'report': memory: 4096 MiB is not allowed with cpu 256; Fargate allows "
+        "512-2048 MiB in steps of 512 (512, 1024, 2048)",
+    ),
+    (
+        "memory/cpu mismatch made by an environment override",
+        {"env": {**BASE_ENV, "jobs": {"report": {"cpu": 4096}}}},
+        f"{ENV}: job 'report': memory: 1024 MiB is not allowed with cpu 4096; Fargate allows "
+        "8192-30720 MiB in steps of 1024 (8192, 9216, 10240, 11264, …)",
+    ),
+    (
+        "duplicate job names",
+        {
+            "jobs": "jobs:\n  report:\n    schedule: rate(1 hour)\n    image: a\n"
+            "  report:\n    schedule: rate(2 hours)\n    image: b\n"
+        },
+        f"{JOBS}: line 5: invalid YAML: key 'report' appears twice (lines 2 and 5)",
+    ),
+    (
+        "job name that is not a valid name",
+        {"jobs": {"jobs": {"Nightly_Report": BASE_JOBS["jobs"]["sync"]}}},
+        f"{JOBS}: job 'Nightly_Report': 'Nightly_Report' is not a job name; use lowercase "
+        "letters, digits and '-', starting with a letter",
+    ),
+    (
+        "state machine name over 80 characters",
+        {"jobs": {"jobs": {"x" * 77: BASE_JOBS["jobs"]["sync"]}}},
+        f"{JOBS}: job '{'x' * 77}': state machine name 'test-{'x' * 77}' would be 82 "
+        "characters; Step Functions allows 80: shorten the job name",
+    ),
+    (
+        "timeout too long",
+        {"jobs": with_job(timeout="8d")},
+        f"{JOBS}: job 'report': timeout: 8d is out of range; allowed 1m to 7d",
+    ),
+    (
+        "timeout too short",
+        {"jobs": with_job(timeout=30)},
+        f"{JOBS}: job 'report': timeout: 30s is out of range; allowed 1m to 7d",
+    ),
+    (
+        "timeout not a duration",
+        {"jobs": with_job(timeout="two hours")},
+        f"{JOBS}: job 'report': timeout: 'two hours' is not a duration; use e.g. '90s', '15m', "
+        "'2h', '1d'",
+    ),
+    (
+        "unknown concurrency policy",
+        {"jobs": with_job(concurrency="queue")},
+        f"{JOBS}: job 'report': concurrency: 'queue' is not allowed; use 'forbid', 'replace' "
+        "or 'allow'",
+    ),
+    (
+        "environment without network",
+        {"env": without(BASE_ENV, "network")},
+        f"{ENV}: network: is required",
+    ),
+    (
+        "bad subnet id",
+        {"env": {**BASE_ENV, "network": {**BASE_ENV["network"], "subnet_ids": ["sub-1"]}}},
+        f"{ENV}: network.subnet_ids: 'sub-1' is not a subnet id (like 'subn…')",
+    ),
+    (
+        "secret that is not an ARN",
+        {"jobs": with_job(secrets={"DB_PASSWORD": "my-password"})},
+        f"{JOBS}: job 'report': secrets: DB_PASSWORD: 'my-password' is not an SSM parameter "
+        "or Secrets Manager secret ARN",
+    ),
+    (
+        "reserved environment variable",
+        {"jobs": with_job(environment={"CRONGUARD_SLOT": "x"})},
+        f"{JOBS}: job 'report': environment: 'CRONGUARD_SLOT' is reserved: cronguard sets "
+        "CRONGUARD_* itself",
+    ),
+    (
+        "missing image",
+        {"jobs": {"jobs": {"sync": {"schedule": "rate(1 hour)"}}}},
+        f"{JOBS}: job 'sync': image: is required",
+    ),
+    (
+        "new job in an environment missing its schedule",
+        {"env": {**BASE_ENV, "jobs": {"adhoc": {"image": "repo/adhoc:1"}}}},
+        f"{ENV}: job 'adhoc': schedule: is required",
+    ),
+    (
+        "starting deadline beyond the ledger retention",
+        {
+            "jobs": with_job(starting_deadline="3d"),
+            "env": {**BASE_ENV, "ledger": {"retention_days": 2}},
+        },
+        f"{JOBS}: job 'report': starting_deadline: 3d is longer than the ledger retention (2d): "
+        "a late duplicate could run again",
+    ),
+    (
+        "cluster neither named nor created",
+        {"env": {**BASE_ENV, "cluster": {}}},
+        f"{ENV}: cluster: set 'name' of an existing cluster, or 'create: true'",
+    ),
+    (
+        "retention out of range",
+        {"env": {**BASE_ENV, "ledger": {"retention_days": 0}}},
+        f"{ENV}: ledger.retention_days: input should be greater than or equal to 1 (got 0)",
+    ),
+    (
+        "jobs file that is not a mapping",
+        {"jobs": "- report\n- sync\n"},
+        f"{JOBS}: must be a mapping of keys to values",
+    ),
+    (
+        "flexible window longer than Scheduler allows",
+        {"jobs": with_job(flexible_window="2d")},
+        f"{JOBS}: job 'report': flexible_window: 2d is out of range; allowed 1m to 1d",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [pytest.param(files, expected, id=name) for name, files, expected in BAD_CONFIGS],
+)
+def test_bad_config_is_reported_with_file_job_and_field(
+    tmp_path: Path, files: dict[str, Any], expected: str
+) -> None:
+    config = write_config(tmp_path, jobs=files.get("jobs"), env=files.get("env"))
+    with pytest.raises(ConfigError) as raised:
+        load_environment("test", config)
+    assert str(raised.value) == expected
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    jobs = {"jobs": {**with_job(cpu=300)["jobs"], "sync": {"schedule": "rate(0 hours)"}}}
+    config = write_config(tmp_path, jobs=jobs)
+    with pytest.raises(ConfigError) as raised:
+        load_environment("test", config)
+    assert [(p.job, p.field) for p in raised.value.problems] == [
+        ("report", "cpu"),
+        ("sync", "schedule"),
+        ("sync", "image"),
+    ]
+
+
+def test_unknown_environment_lists_the_known_ones(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    (config / "environments" / "prod.yaml").write_text(yaml.safe_dump(BASE_ENV))
+    with pytest.raises(ConfigError) as raised:
+        load_environment("nope", config)
+    assert str(raised.value) == (
+        "config/environments/nope.yaml: unknown environment 'nope'; known environments: prod, test"
+    )
+
+
+def test_environment_overrides_merge_field_by_field(tmp_path: Path) -> None:
+    env = {
+        **BASE_ENV,
+        "jobs": {
+            "report": {"memory": 2048, "launch_retries": {"max_attempts": 5}},
+            "adhoc": {"schedule": "cron(0 12 ? * MON-FRI *)", "image": "repo/adhoc:2"},
+        },
+    }
+    config = write_config(tmp_path, jobs=with_job(launch_retries={"interval_seconds": 30}), env=env)
+    environment = load_environment("test", config)
+    report = environment.job("report")
+    assert (report.cpu, report.memory, report.timezone) == (512, 2048, "Asia/Tokyo")
+    assert (report.launch_retries.max_attempts, report.launch_retries.interval_seconds) == (5, 30)
+    assert [job.name for job in environment.jobs] == ["report", "sync", "adhoc"]
+
+
+def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
+    sync = load_environment("test", write_config(tmp_path)).job("sync")
+    assert sync.concurrency is Concurrency.FORBID
+    assert (sync.timezone, sync.enabled, sync.spot, sync.job_retries) == ("UTC", True, False, 0)
+    assert sync.timeout == timedelta(hours=1)
+    assert sync.starting_deadline is None
+    assert (sync.cpu, sync.memory) == (256, 512)
+    assert sync.launch_retries.max_attempts == 3
+
+
+def test_durations_accept_units_and_seconds(tmp_path: Path) -> None:
+    config = write_config(tmp_path, jobs=with_job(timeout=5400, starting_deadline="15m"))
+    report = load_environment("test", config).job("report")
+    assert report.timeout == timedelta(minutes=90)
+    assert report.starting_deadline == timedelta(minutes=15)
+
+
+def test_unknown_job_lookup_names_the_known_jobs(tmp_path: Path) -> None:
+    environment = load_environment("test", write_config(tmp_path))
+    with pytest.raises(
+        KeyError, match="unknown job 'nope' in environment 'test'; known: report, sync"
+    ):
+        environment.job("nope")
+
+
+def test_shipped_examples_load() -> None:
+    assert known_environments() == ["dev", "prod"]
+    dev, prod = load_environment("dev"), load_environment("prod")
+    assert [job.name for job in dev.jobs] == ["nightly-report", "hourly-sync", "weekly-cleanup"]
+    assert dev.job("weekly-cleanup").enabled is False
+    assert prod.job("weekly-cleanup").enabled is True
+    assert dev.job("nightly-report").timezone == "Asia/Tokyo"
+    assert (prod.account, prod.region) == ("123456789012", "ap-northeast-1")
+    assert (dev.account, dev.region) == (None, None)
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_shipped_examples_validate_against_the_json_schema() -> None:
+    schemas = config_schema.rendered()
+    jobs_schema = json.loads(schemas[config_schema.SCHEMA_DIR / "jobs.schema.json"])
+    env_schema = json.loads(schemas[config_schema.SCHEMA_DIR / "environment.schema.json"])
+    jsonschema.Draft202012Validator(jobs_schema).validate(_yaml(DEFAULT_CONFIG_DIR / "jobs.yaml"))
+    for name in known_environments():
+        env_file = DEFAULT_CONFIG_DIR / "environments" / f"{name}.yaml"
+        jsonschema.Draft202012Validator(env_schema).validate(_yaml(env_file))
+
+
+def test_json_schema_rejects_a_misspelt_key() -> None:
+    jobs_schema = config_schema.jobs_file_schema()
+    bad = {"jobs": {"report": {**BASE_JOBS["jobs"]["report"], "shedule": "rate(1 hour)"}}}
+    with pytest.raises(jsonschema.ValidationError, match="shedule"):
+        jsonschema.Draft202012Validator(jobs_schema).validate(bad)
+
+
+def test_committed_json_schema_matches_the_models() -> None:
+    for path, text in config_schema.rendered().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make schema`"
