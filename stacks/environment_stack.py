@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import CfnOutput, Duration, Stack, Tags
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
 from stacks.alerts import AlarmTopic
+from stacks.cleanup import ExecutionCleanup
+from stacks.compliance import acknowledge
+from stacks.guarded_job import GuardedJob
+from stacks.lambda_code import lambda_code
 from stacks.ledger import Ledger
 from stacks.network import JobNetwork
 
@@ -29,6 +34,42 @@ class CronguardStack(Stack):
         self.ledger = Ledger(self, "Ledger", table_name=f"cronguard-{environment.name}-ledger")
         self.alarms = AlarmTopic(self, "Alarms", environment=environment)
         self.network = JobNetwork(self, "Network", environment=environment)
+
+        # Deliveries that Scheduler or EventBridge could not make end up here (and alarm).
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            "SQS3",
+            "This queue is itself the dead-letter queue of the schedules and rules.",
+        )
+        code = lambda_code()
+        self.jobs = {
+            job.name: GuardedJob(
+                self,
+                job.name,
+                environment=environment,
+                job=job,
+                ledger=self.ledger.table,
+                cluster=self.network.cluster,
+                code=code,
+                dead_letter_queue=self.dead_letters,
+            )
+            for job in environment.jobs
+        }
+        self.cleanup = ExecutionCleanup(
+            self,
+            "Cleanup",
+            environment=environment,
+            ledger=self.ledger.table,
+            code=code,
+            dead_letter_queue=self.dead_letters,
+        )
 
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)

@@ -32,6 +32,9 @@ STATE_MACHINE_NAME_LIMIT = 80
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 JOB_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 RESERVED_ENV_PREFIX = "CRONGUARD_"
+JOB_RETRY_INTERVAL_SECONDS = 30  # the state machine's wait before retrying a failed job run
+EXECUTION_MARGIN = timedelta(minutes=15)
+LEASE_MARGIN = timedelta(minutes=5)
 
 # Fargate task sizes: cpu units -> allowed memory (MiB).
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
@@ -293,6 +296,31 @@ class Job(Strict):
     delivery: Delivery = Field(default_factory=Delivery)
     spot: bool = Field(default=False, description="Run on Fargate Spot")
     network: JobNetwork | None = None
+
+    @property
+    def launch_retry_budget(self) -> timedelta:
+        """The most a run can spend waiting between launch retries (before jitter)."""
+        retry = self.launch_retries
+        waits = (retry.interval_seconds * retry.backoff_rate**i for i in range(retry.max_attempts))
+        return timedelta(seconds=sum(waits))
+
+    @property
+    def execution_timeout(self) -> timedelta:
+        """A hard limit on the whole execution: every job attempt, retry waits, and a margin
+        for the guard, the ledger writes and task provisioning."""
+        job_retry_waits = sum(JOB_RETRY_INTERVAL_SECONDS * 2**i for i in range(self.job_retries))
+        return (
+            self.timeout * (self.job_retries + 1)
+            + timedelta(seconds=job_retry_waits)
+            + self.launch_retry_budget
+            + EXECUTION_MARGIN
+        )
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a run's lease lasts: past the execution timeout, so the lease expiry is
+        only ever the last backstop after the cleanup paths."""
+        return self.execution_timeout + LEASE_MARGIN
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,63 @@
+"""The Lambda functions cronguard deploys: one shape for the guard and the cleanup.
+
+Each gets its own role that may write only its own log group (no AWS managed policy),
+X-Ray tracing, and the shared code asset.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.compliance import acknowledge
+from stacks.lambda_code import RUNTIME
+
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+
+class RuntimeFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: str,
+        handler: str,
+        code: lambda_.Code,
+        environment: dict[str, str],
+        timeout: Duration,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            code=code,
+            handler=handler,
+            role=self.role,
+            timeout=timeout,
+            memory_size=256,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={**environment, "POWERTOOLS_METRICS_NAMESPACE": "cronguard"},
+            log_group=self.log_group,
+        )
+        acknowledge(
+            self.role,
+            "IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords support only Resource '*'.",
+        )
+
+    def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
+        self.role.add_to_principal_policy(statement)

@@ -1,0 +1,276 @@
+"""The per-job pipeline in the synthesized template: schedule, state machine, guard, IAM."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import yaml
+from aws_cdk.assertions import Match, Template
+
+from cronguard.config import load_environment
+from stacks.definition import placeholders
+from stacks.environment_stack import CronguardStack
+from tests.infra.conftest import Synthesized
+
+Synth = Callable[[str], Synthesized]
+SUBSTITUTED_AT_DEPLOY = {"GuardFunctionArn", "ClusterArn", "TaskDefinitionArn"}
+
+
+def resources(template: Template, kind: str) -> dict[str, Any]:
+    return dict(template.find_resources(kind))
+
+
+def machine(template: Template, name: str) -> tuple[str, dict[str, Any]]:
+    for logical_id, resource in resources(template, "AWS::StepFunctions::StateMachine").items():
+        if resource["Properties"]["StateMachineName"] == name:
+            return logical_id, resource["Properties"]
+    raise AssertionError(f"no state machine {name}")
+
+
+def definition(template: Template, name: str) -> dict[str, Any]:
+    text = machine(template, name)[1]["DefinitionString"]
+    assert isinstance(text, str), "the definition must stay inline (not an S3 asset)"
+    assert placeholders(text) == SUBSTITUTED_AT_DEPLOY
+    return dict(json.loads(text))
+
+
+def schedule_of(template: Template, machine_logical_id: str) -> dict[str, Any]:
+    for resource in resources(template, "AWS::Scheduler::Schedule").values():
+        if resource["Properties"]["Target"]["Arn"] == {"Ref": machine_logical_id}:
+            return dict(resource["Properties"])
+    raise AssertionError("no schedule targets the state machine")
+
+
+def test_schedule_sends_the_scheduled_time_in_the_jobs_time_zone(synth: Synth) -> None:
+    template = synth("dev").template
+    logical_id, _ = machine(template, "dev-nightly-report")
+    schedule = schedule_of(template, logical_id)
+    assert schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert schedule["ScheduleExpressionTimezone"] == "Asia/Tokyo"
+    assert schedule["State"] == "ENABLED"
+    assert json.loads(schedule["Target"]["Input"]) == {
+        "scheduledTime": "<aws.scheduler.scheduled-time>",
+        "attempt": "<aws.scheduler.attempt-number>",
+    }
+    assert schedule["Target"]["RetryPolicy"] == {
+        "MaximumEventAgeInSeconds": 86400,
+        "MaximumRetryAttempts": 185,
+    }
+    assert "DeadLetterConfig" in schedule["Target"]
+
+
+def test_a_job_disabled_in_config_deploys_a_disabled_schedule(synth: Synth) -> None:
+    template = synth("dev").template
+    logical_id, _ = machine(template, "dev-weekly-cleanup")
+    assert schedule_of(template, logical_id)["State"] == "DISABLED"
+    prod = synth("prod").template
+    logical_id, _ = machine(prod, "prod-weekly-cleanup")
+    assert schedule_of(prod, logical_id)["State"] == "ENABLED"
+
+
+def test_state_machine_is_standard_logged_traced_and_named_env_job(synth: Synth) -> None:
+    _, props = machine(synth("dev").template, "dev-nightly-report")
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+
+
+def test_definition_branches_on_the_guard_and_names_every_skip(synth: Synth) -> None:
+    asl = definition(synth("dev").template, "dev-nightly-report")
+    states = asl["States"]
+    assert asl["QueryLanguage"] == "JSONata"
+    assert asl["StartAt"] == "Guard"
+    assert states["Guard"]["Resource"] == "arn:aws:states:::lambda:invoke"
+    choices = {c["Next"] for c in states["Run or skip?"]["Choices"]}
+    assert choices == {"Run job", "Skipped: duplicate", "Skipped: overlap", "Skipped: late"}
+    for skip in ("Skipped: duplicate", "Skipped: overlap", "Skipped: late"):
+        assert states[skip]["Type"] == "Succeed"
+    assert states["Guard"]["Catch"][0] == {
+        "ErrorEquals": ["InvalidInput"],
+        "Output": "{% $states.errorOutput %}",
+        "Next": "Invalid input",
+    }
+
+
+def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Synth) -> None:
+    asl = definition(synth("dev").template, "dev-hourly-sync")
+    run = asl["States"]["Run job"]
+    assert run["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    assert run["TimeoutSeconds"] == 50 * 60
+    launch, job_failure = run["Retry"]
+    assert launch["ErrorEquals"] == ["ECS.AmazonECSException", "AmazonECS.Unknown"]
+    assert (launch["MaxAttempts"], launch["IntervalSeconds"], launch["BackoffRate"]) == (4, 15, 2.0)
+    assert launch["JitterStrategy"] == "FULL"
+    assert (job_failure["ErrorEquals"], job_failure["MaxAttempts"]) == (["States.TaskFailed"], 0)
+    assert run["Catch"] == [
+        {
+            "ErrorEquals": ["States.ALL"],
+            "Assign": {"failure": "{% $states.errorOutput %}"},
+            "Next": "Record failure",
+        }
+    ]
+    assert asl["States"]["Record failure"]["Next"] == "Failed"
+    assert asl["States"]["Failed"]["Type"] == "Fail"
+
+
+def test_job_retries_come_from_config(synth: Synth) -> None:
+    run = definition(synth("dev").template, "dev-weekly-cleanup")["States"]["Run job"]
+    assert run["Retry"][1]["MaxAttempts"] == 1
+
+
+def test_run_carries_job_slot_and_execution_to_the_container(synth: Synth) -> None:
+    arguments = definition(synth("dev").template, "dev-nightly-report")["States"]["Run job"][
+        "Arguments"
+    ]
+    assert arguments["LaunchType"] == "FARGATE"
+    assert "CapacityProviderStrategy" not in arguments
+    assert arguments["StartedBy"] == "cronguard/nightly-report"
+    environment = arguments["Overrides"]["ContainerOverrides"][0]["Environment"]
+    assert environment == [
+        {"Name": "CRONGUARD_JOB", "Value": "nightly-report"},
+        {"Name": "CRONGUARD_SLOT", "Value": "{% $decision.slot %}"},
+        {"Name": "CRONGUARD_EXECUTION_ARN", "Value": "{% $states.context.Execution.Id %}"},
+    ]
+    network = arguments["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network == {
+        "Subnets": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+        "SecurityGroups": ["sg-0a1b2c3d4e5f60003"],
+        "AssignPublicIp": "DISABLED",
+    }
+
+
+def test_a_spot_job_runs_on_fargate_spot(synth: Synth) -> None:
+    arguments = definition(synth("dev").template, "dev-hourly-sync")["States"]["Run job"][
+        "Arguments"
+    ]
+    assert arguments["CapacityProviderStrategy"] == [
+        {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}
+    ]
+    assert "LaunchType" not in arguments
+
+
+def test_guard_gets_its_job_settings_and_lease_past_the_execution_timeout(synth: Synth) -> None:
+    asl = definition(synth("dev").template, "dev-nightly-report")
+    settings = asl["States"]["Guard"]["Arguments"]["Payload"]["job"]
+    assert settings["name"] == "nightly-report"
+    assert settings["concurrency"] == "forbid"
+    assert settings["startingDeadlineSeconds"] == 30 * 60
+    assert settings["retentionSeconds"] == 7 * 86400
+    assert settings["leaseSeconds"] > asl["TimeoutSeconds"] > 2 * 3600
+
+
+def _statements(template: Template, role_ref: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if role_ref in policy["Properties"]["Roles"]:
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def _role_of_function(template: Template, job: str) -> dict[str, Any]:
+    for resource in resources(template, "AWS::Lambda::Function").values():
+        if resource["Properties"].get("Description") == f"cronguard guard for dev-{job}":
+            return {"Ref": resource["Properties"]["Role"]["Fn::GetAtt"][0]}
+    raise AssertionError(job)
+
+
+def test_guard_may_only_touch_its_own_state_machine_and_ledger_items(synth: Synth) -> None:
+    template = synth("dev").template
+    statements = _statements(template, _role_of_function(template, "nightly-report"))
+    by_action = {
+        tuple(s["Action"]) if isinstance(s["Action"], list) else (s["Action"],): s
+        for s in statements
+    }
+    listing = by_action[("states:ListExecutions",)]
+    assert json.dumps(listing["Resource"]).endswith(':stateMachine:dev-nightly-report"]]}')
+    executions = by_action[("states:DescribeExecution", "states:StopExecution")]
+    assert json.dumps(executions["Resource"]).endswith(':execution:dev-nightly-report:*"]]}')
+    ledger = next(s for s in statements if "dynamodb:PutItem" in s["Action"])
+    assert ledger["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["job#nightly-report"]}
+    }
+    assert not any(a == "*" or a.endswith(":*") for s in statements for a in _actions(s))
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def test_state_machine_may_pass_only_its_jobs_roles_and_run_only_its_task(synth: Synth) -> None:
+    template = synth("dev").template
+    _, props = machine(template, "dev-nightly-report")
+    statements = _statements(template, {"Ref": props["RoleArn"]["Fn::GetAtt"][0]})
+    pass_role = next(s for s in statements if s["Action"] == "iam:PassRole")
+    refs = {r["Fn::GetAtt"][0] for r in pass_role["Resource"]}
+    assert all(r.startswith("nightlyreportTaskDefinition") for r in refs)
+    assert len(refs) == 2  # the task role and the execution role, nothing else
+    run_task = next(s for s in statements if s["Action"] == "ecs:RunTask")
+    assert "task-definition/cronguard-dev-nightly-report:*" in json.dumps(run_task["Resource"])
+    invoke = next(s for s in statements if s["Action"] == "lambda:InvokeFunction")
+    assert invoke["Resource"]["Fn::GetAtt"][0].startswith("nightlyreportGuard")
+    assert not any(a == "*" or a.endswith(":*") for s in statements for a in _actions(s))
+
+
+def test_cleanup_rule_watches_this_environments_ended_executions(synth: Synth) -> None:
+    synth("dev").template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                "detail": {
+                    "status": ["ABORTED", "TIMED_OUT", "FAILED"],
+                    "stateMachineArn": [{"prefix": Match.any_value()}],
+                },
+            }
+        },
+    )
+
+
+def _write_config(root: Path, mutate: Callable[[dict[str, Any]], None]) -> Path:
+    source = Path(__file__).resolve().parents[2] / "config"
+    jobs = yaml.safe_load((source / "jobs.yaml").read_text())
+    mutate(jobs["jobs"])
+    (root / "environments").mkdir(parents=True)
+    (root / "jobs.yaml").write_text(yaml.safe_dump(jobs))
+    (root / "environments" / "dev.yaml").write_text(
+        (source / "environments" / "dev.yaml").read_text()
+    )
+    return root
+
+
+def _identities(config_dir: Path) -> dict[str, Any]:
+    app = cdk.App(context={"aws:cdk:bundling-stacks": []})
+    stack = CronguardStack(app, "cronguard-dev", environment=load_environment("dev", config_dir))
+    template = Template.from_stack(stack)
+    identity = {}
+    for kind, name_key in (
+        ("AWS::StepFunctions::StateMachine", "StateMachineName"),
+        ("AWS::DynamoDB::Table", "TableName"),
+    ):
+        for logical_id, resource in resources(template, kind).items():
+            identity[logical_id] = resource["Properties"][name_key]
+    return identity
+
+
+def test_config_changes_keep_state_machine_and_ledger_identities(tmp_path: Path) -> None:
+    def change(jobs: dict[str, Any]) -> None:
+        jobs["nightly-report"]["schedule"] = "cron(30 4 * * ? *)"
+        jobs["nightly-report"]["cpu"] = 1024
+        jobs["nightly-report"]["memory"] = 2048
+        jobs["hourly-sync"]["image"] = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/x:2"
+
+    before = _identities(_write_config(tmp_path / "before", lambda jobs: None))
+    after = _identities(_write_config(tmp_path / "after", change))
+    assert before == after
+    assert set(before.values()) == {
+        "dev-nightly-report",
+        "dev-hourly-sync",
+        "dev-weekly-cleanup",
+        "cronguard-dev-ledger",
+    }

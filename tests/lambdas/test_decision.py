@@ -1,0 +1,183 @@
+"""The guard's decision table: every policy × ledger state × deadline case."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from lambdas.guard.decision import (
+    Decision,
+    Lease,
+    Policy,
+    SlotRecord,
+    Snapshot,
+    Status,
+    Verdict,
+    decide,
+)
+from lambdas.guard.trigger import Trigger
+
+NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)
+SLOT_TIME = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+ME = "arn:aws:states:us-east-1:111111111111:execution:dev-report:me"
+OTHER = "arn:aws:states:us-east-1:111111111111:execution:dev-report:other"
+LIVE_LEASE = Lease(holder=OTHER, slot="2026-11-22T02:00:00Z", until=NOW + timedelta(hours=1))
+EXPIRED_LEASE = Lease(holder=OTHER, slot="2026-11-22T02:00:00Z", until=NOW - timedelta(seconds=1))
+MY_LEASE = Lease(holder=ME, slot="2026-11-22T03:00:00Z", until=NOW + timedelta(hours=1))
+
+
+def trigger(*, force: bool = False, from_schedule: bool = True, late_by: int = 30) -> Trigger:
+    scheduled = NOW - timedelta(seconds=late_by)
+    return Trigger(
+        slot=scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        scheduled_time=scheduled,
+        from_schedule=from_schedule,
+        attempt=0 if from_schedule else None,
+        force=force,
+    )
+
+
+def run(
+    policy: Policy,
+    snapshot: Snapshot,
+    *,
+    holder_running: bool | None = None,
+    deadline: timedelta | None = None,
+    the_trigger: Trigger | None = None,
+) -> Decision:
+    return decide(
+        policy=policy,
+        trigger=the_trigger or trigger(),
+        me=ME,
+        now=NOW,
+        starting_deadline=deadline,
+        snapshot=snapshot,
+        holder_running=holder_running,
+    )
+
+
+ALL = list(Policy)
+FREE = Snapshot(slot=None, lease=None)
+
+
+def record(status: Status, owner: str = OTHER) -> Snapshot:
+    return Snapshot(slot=SlotRecord(owner=owner, status=status), lease=None)
+
+
+def describe(snapshot: Snapshot) -> str:
+    slot = f"slot:{snapshot.slot.status.value}" if snapshot.slot else "free"
+    lease = snapshot.lease
+    if lease is None:
+        return f"{slot}-nolease"
+    state = "mine" if lease.holder == ME else "expired" if lease.until <= NOW else "live"
+    return f"{slot}-lease:{state}"
+
+
+# (policy, snapshot, holder_running, expected verdict, take over?, stop holder?)
+TABLE = [
+    *[(p, FREE, None, Verdict.RUN, False, False) for p in ALL],
+    # The slot is already someone's: a duplicate, concurrent or days later, whatever its state.
+    *[(p, record(s), None, Verdict.DUPLICATE, False, False) for p in ALL for s in Status],
+    # A live lease of another execution: ask whether it still runs before deciding.
+    (Policy.FORBID, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK_HOLDER, False, False),
+    (Policy.REPLACE, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK_HOLDER, False, False),
+    (Policy.ALLOW, Snapshot(None, LIVE_LEASE), None, Verdict.RUN, False, False),
+    # ...it does: forbid skips as overlap, replace stops it, allow runs beside it.
+    (Policy.FORBID, Snapshot(None, LIVE_LEASE), True, Verdict.OVERLAP, False, False),
+    (Policy.REPLACE, Snapshot(None, LIVE_LEASE), True, Verdict.RUN, True, True),
+    (Policy.ALLOW, Snapshot(None, LIVE_LEASE), True, Verdict.RUN, False, False),
+    # ...it does not (crashed, stopped, timed out without cleanup): take the lease over.
+    (Policy.FORBID, Snapshot(None, LIVE_LEASE), False, Verdict.RUN, True, False),
+    (Policy.REPLACE, Snapshot(None, LIVE_LEASE), False, Verdict.RUN, True, False),
+    # An expired lease is void without asking anyone (the last backstop).
+    (Policy.FORBID, Snapshot(None, EXPIRED_LEASE), None, Verdict.RUN, True, False),
+    (Policy.REPLACE, Snapshot(None, EXPIRED_LEASE), None, Verdict.RUN, True, False),
+    # Our own lease (a retried guard invocation) is ours to keep.
+    (Policy.FORBID, Snapshot(None, MY_LEASE), None, Verdict.RUN, False, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "snapshot", "holder_running", "verdict", "takes_over", "stops"),
+    TABLE,
+    ids=[f"{p.value}-{describe(s)}-running:{r}" for p, s, r, *_ in TABLE],
+)
+def test_decision_table(
+    policy: Policy,
+    snapshot: Snapshot,
+    holder_running: bool | None,
+    verdict: Verdict,
+    takes_over: bool,
+    stops: bool,
+) -> None:
+    decision = run(policy, snapshot, holder_running=holder_running)
+    assert decision.verdict is verdict
+    assert (decision.take_over is not None) is takes_over
+    assert decision.stop_holder is stops
+    if takes_over:
+        assert decision.take_over == snapshot.lease
+
+
+@pytest.mark.parametrize("policy", ALL)
+@pytest.mark.parametrize(
+    ("late_by", "deadline", "from_schedule", "verdict"),
+    [
+        (30, None, True, Verdict.RUN),
+        (30, timedelta(minutes=1), True, Verdict.RUN),
+        (60, timedelta(minutes=1), True, Verdict.RUN),  # exactly at the deadline still runs
+        (61, timedelta(minutes=1), True, Verdict.LATE),
+        (3 * 86400, timedelta(minutes=1), True, Verdict.LATE),
+        # A person backfilling an old slot is not a late delivery.
+        (3 * 86400, timedelta(minutes=1), False, Verdict.RUN),
+    ],
+)
+def test_starting_deadline(
+    policy: Policy, late_by: int, deadline: timedelta | None, from_schedule: bool, verdict: Verdict
+) -> None:
+    the_trigger = trigger(late_by=late_by, from_schedule=from_schedule)
+    assert run(policy, FREE, deadline=deadline, the_trigger=the_trigger).verdict is verdict
+
+
+def test_a_late_duplicate_is_reported_as_duplicate() -> None:
+    decision = run(
+        Policy.FORBID,
+        record(Status.SUCCEEDED),
+        deadline=timedelta(seconds=10),
+        the_trigger=trigger(late_by=86400),
+    )
+    assert decision.verdict is Verdict.DUPLICATE
+
+
+@pytest.mark.parametrize("status", [s for s in Status if s is not Status.RUNNING])
+def test_force_reruns_a_finished_slot(status: Status) -> None:
+    decision = run(Policy.FORBID, record(status), the_trigger=trigger(force=True))
+    assert decision.verdict is Verdict.RUN
+    assert decision.overwrite == SlotRecord(owner=OTHER, status=status)
+
+
+def test_force_never_runs_a_slot_that_is_running() -> None:
+    decision = run(Policy.FORBID, record(Status.RUNNING), the_trigger=trigger(force=True))
+    assert decision.verdict is Verdict.DUPLICATE
+    assert "force re-runs only a finished slot" in decision.reason
+
+
+def test_force_still_respects_the_running_lease() -> None:
+    snapshot = Snapshot(SlotRecord(OTHER, Status.FAILED), LIVE_LEASE)
+    decision = run(Policy.FORBID, snapshot, holder_running=True, the_trigger=trigger(force=True))
+    assert decision.verdict is Verdict.OVERLAP
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict", "resume"),
+    [
+        (Status.RUNNING, Verdict.RUN, True),
+        (Status.SKIPPED_OVERLAP, Verdict.OVERLAP, False),
+        (Status.SKIPPED_LATE, Verdict.LATE, False),
+    ],
+)
+def test_a_retried_guard_gets_its_first_answer_again(
+    status: Status, verdict: Verdict, resume: bool
+) -> None:
+    decision = run(Policy.FORBID, record(status, owner=ME))
+    assert (decision.verdict, decision.resume) == (verdict, resume)

@@ -1,0 +1,114 @@
+"""Reading the state machine input (the slot) and the run's end (the outcome)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from lambdas.guard.decision import Status
+from lambdas.guard.outcome import failed, succeeded
+from lambdas.guard.trigger import InvalidInput, parse_trigger
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "2026-11-22T03:00:00Z",
+        "2026-11-22T03:00:00+00:00",
+        "2026-11-22T12:00:00+09:00",
+        "2026-11-22T03:00:00.000Z",
+    ],
+)
+def test_every_spelling_of_one_instant_is_one_slot(spelling: str) -> None:
+    trigger = parse_trigger({"scheduledTime": spelling, "attempt": "0"}, "exec")
+    assert trigger.slot == "2026-11-22T03:00:00Z"
+    assert trigger.scheduled_time == datetime(2026, 11, 22, 3, tzinfo=UTC)
+    assert trigger.from_schedule
+
+
+def test_the_attempt_number_never_changes_the_slot() -> None:
+    first = parse_trigger({"scheduledTime": "2026-11-22T03:00:00Z", "attempt": "0"}, "a")
+    retry = parse_trigger({"scheduledTime": "2026-11-22T03:00:00Z", "attempt": "3"}, "b")
+    assert first.slot == retry.slot
+    assert (first.attempt, retry.attempt) == (0, 3)
+
+
+def test_a_person_backfilling_is_not_a_scheduled_delivery() -> None:
+    trigger = parse_trigger({"scheduledTime": "2026-11-01T03:00:00Z", "force": True}, "x")
+    assert (trigger.from_schedule, trigger.force, trigger.manual) == (False, True, False)
+
+
+@pytest.mark.parametrize("raw", [{}, None])
+def test_input_without_scheduled_time_is_a_manual_slot_of_its_own(raw: Any) -> None:
+    trigger = parse_trigger(raw, "manual-run-1")
+    assert (trigger.slot, trigger.manual) == ("manual:manual-run-1", True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"scheduledTime": "yesterday"}, "scheduledTime 'yesterday' is not an ISO-8601 time"),
+        ({"scheduledTime": 1763780400}, "scheduledTime must be an ISO-8601 string"),
+        ({"scheduledTime": "2026-11-22T03:00:00"}, "has no time zone"),
+        ({"scheduledTime": "2026-11-22T03:00:00Z", "force": "yes"}, "force must be true or false"),
+        ({"scheduledTime": "2026-11-22T03:00:00Z", "attempt": "first"}, "attempt must be a number"),
+        ({"scheduled_time": "2026-11-22T03:00:00Z"}, "unknown input key(s) scheduled_time"),
+        (["2026-11-22T03:00:00Z"], "input must be a JSON object"),
+    ],
+)
+def test_malformed_input_is_rejected_with_what_is_wrong(raw: Any, message: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_trigger(raw, "exec")
+    assert message in str(raised.value)
+
+
+TASK = {
+    "TaskArn": "arn:aws:ecs:us-east-1:1:task/cluster/abc",
+    "StoppedReason": "Essential container in task exited",
+    "Containers": [{"Name": "job", "ExitCode": 3}],
+}
+
+
+def test_success_records_task_and_exit_code() -> None:
+    ended = succeeded({**TASK, "Containers": [{"ExitCode": 0}]})
+    assert (ended.status, ended.exit_code, ended.task_arn) == (
+        Status.SUCCEEDED,
+        0,
+        "arn:aws:ecs:us-east-1:1:task/cluster/abc",
+    )
+
+
+def test_non_zero_exit_is_a_failure_with_its_exit_code_and_stopped_reason() -> None:
+    ended = failed({"Error": "States.TaskFailed", "Cause": json.dumps(TASK)})
+    assert ended.status is Status.FAILED
+    assert (ended.exit_code, ended.reason) == (3, "job exited 3")
+    assert ended.stopped_reason == "Essential container in task exited"
+
+
+def test_an_oom_kill_keeps_the_container_reason() -> None:
+    task = {
+        **TASK,
+        "Containers": [{"ExitCode": 137, "Reason": "OutOfMemoryError: Container killed"}],
+    }
+    ended = failed({"Error": "States.TaskFailed", "Cause": json.dumps(task)})
+    assert (ended.exit_code, ended.stopped_reason) == (137, "OutOfMemoryError: Container killed")
+
+
+def test_timeout_is_recorded_as_timed_out() -> None:
+    ended = failed({"Error": "States.Timeout", "Cause": "The state timed out"})
+    assert (ended.status, ended.reason) == (Status.TIMED_OUT, "job exceeded its timeout")
+
+
+@pytest.mark.parametrize("error", ["ECS.AmazonECSException", "AmazonECS.Unknown"])
+def test_exhausted_launch_failures_are_failures_without_exit_code(error: str) -> None:
+    ended = failed({"Error": error, "Cause": "RESOURCE:FARGATE"})
+    assert (ended.status, ended.exit_code) == (Status.FAILED, None)
+    assert ended.reason == "launch failed: RESOURCE:FARGATE"
+
+
+def test_an_unknown_error_shape_is_still_a_failure() -> None:
+    assert failed("garbage").reason == "States.Runtime"
+    assert failed({"Error": "Lambda.Unknown", "Cause": "boom"}).reason == "Lambda.Unknown: boom"
