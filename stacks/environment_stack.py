@@ -16,6 +16,7 @@ from stacks.guarded_job import GuardedJob
 from stacks.lambda_code import lambda_code
 from stacks.ledger import Ledger
 from stacks.network import JobNetwork
+from stacks.task_protection import TaskProtection
 
 
 class CronguardStack(Stack):
@@ -69,6 +70,14 @@ class CronguardStack(Stack):
             ledger=self.ledger.table,
             code=code,
             dead_letter_queue=self.dead_letters,
+        )
+
+        self.task_protection = TaskProtection(
+            self,
+            "TaskProtection",
+            environment=environment,
+            code=code,
+            alarm_topic=self.alarms.topic,
         )
 
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)

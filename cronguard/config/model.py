@@ -252,6 +252,62 @@ class Ledger(Strict):
         return timedelta(days=self.retention_days)
 
 
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+class ProtectedService(Strict):
+    """An ECS service whose tasks run async work under task scale-in protection.
+
+    Its task role is either an existing one imported by ARN, or one the stack creates (and
+    outputs) for the service's task definition to use.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    cluster: str = Field(pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    task_role_arn: str | None = None
+    create_role: bool = False
+
+    @field_validator("task_role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN.match(value):
+            raise ValueError(f"{value!r} is not an IAM role ARN")
+        return value
+
+    @model_validator(mode="after")
+    def _one_role(self) -> ProtectedService:
+        if (self.task_role_arn is None) == (not self.create_role):
+            raise ValueError("set either 'task_role_arn' (an existing role) or 'create_role: true'")
+        return self
+
+
+class TaskProtection(Strict):
+    """Services whose workers use the cronguard_worker client, and the orphan sweeper."""
+
+    services: list[ProtectedService] = Field(default_factory=list)
+    stale_after: Duration = timedelta(minutes=10)
+    sweep_every: Duration = timedelta(minutes=5)
+
+    @field_validator("stale_after")
+    @classmethod
+    def _stale(cls, value: timedelta) -> timedelta:
+        return _check_range(value, timedelta(minutes=1), timedelta(days=1))
+
+    @field_validator("sweep_every")
+    @classmethod
+    def _sweep(cls, value: timedelta) -> timedelta:
+        return _check_range(value, timedelta(minutes=1), timedelta(hours=1))
+
+    @field_validator("services")
+    @classmethod
+    def _unique(cls, value: list[ProtectedService]) -> list[ProtectedService]:
+        names = [service.name for service in value]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"service names listed twice: {', '.join(duplicated)}")
+        return value
+
+
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_ARN = re.compile(
     r"^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:\d{12}:parameter/.+"
@@ -424,6 +480,7 @@ class Environment(Strict):
     alarms: Alarms = Field(default_factory=Alarms)
     tags: dict[str, str] = Field(default_factory=dict)
     ledger: Ledger = Field(default_factory=Ledger)
+    task_protection: TaskProtection = Field(default_factory=TaskProtection)
     jobs: tuple[Job, ...] = ()
 
     @field_validator("name")

@@ -273,4 +273,5 @@ def test_config_changes_keep_state_machine_and_ledger_identities(tmp_path: Path)
         "dev-hourly-sync",
         "dev-weekly-cleanup",
         "cronguard-dev-ledger",
+        "cronguard-dev-work",
     }
