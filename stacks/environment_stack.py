@@ -15,6 +15,7 @@ from stacks.compliance import acknowledge
 from stacks.guarded_job import GuardedJob
 from stacks.lambda_code import lambda_code
 from stacks.ledger import Ledger
+from stacks.monitoring import Monitoring
 from stacks.network import JobNetwork
 from stacks.task_protection import TaskProtection
 
@@ -78,6 +79,16 @@ class CronguardStack(Stack):
             environment=environment,
             code=code,
             alarm_topic=self.alarms.topic,
+        )
+
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            environment=environment,
+            jobs=self.jobs,
+            cleanup_errors=self.cleanup.function.function.metric_errors(),
+            dead_letters=self.dead_letters,
+            topic=self.alarms.topic,
         )
 
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)

@@ -154,7 +154,7 @@ class TaskProtection(Construct):
             metric=cloudwatch.Metric(
                 namespace="cronguard",
                 metric_name="OrphanedWork",
-                dimensions_map={"environment": environment.name, "service": "cronguard-sweeper"},
+                dimensions_map={"environment": environment.name, "service": "cronguard"},
                 statistic="Sum",
                 period=Duration.seconds(settings.sweep_every.total_seconds()),
             ),

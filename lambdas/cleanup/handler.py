@@ -18,11 +18,12 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lambdas.guard.decision import Status
+from lambdas.guard.handler import status_metric
 from lambdas.guard.ledger import LedgerTable, Outcome
 from lambdas.guard.trigger import InvalidInput, parse_trigger
 
 logger = Logger(service="cronguard-cleanup")
-metrics = Metrics(namespace="cronguard", service="cronguard-cleanup")
+metrics = Metrics(namespace="cronguard", service="cronguard")
 
 STATUS_BY_EXECUTION = {
     "ABORTED": Status.ABORTED,
@@ -53,15 +54,17 @@ def release(event: dict[str, Any], ledger: LedgerTable, environment: str) -> dic
     error = detail.get("error")
     if error:
         reason += f": {error}"
-    marked = ledger.finish(
+    started = ledger.finish(
         job=job,
         slot=trigger.slot,
         me=execution_arn,
         now=datetime.now(UTC),
         outcome=Outcome(status=status, reason=reason),
     )
+    marked = started is not None
     if marked:
-        metrics.add_metric(f"Runs{status.value.title().replace('_', '')}", MetricUnit.Count, 1)
+        metrics.add_dimension("job", job)
+        metrics.add_metric(status_metric(status), MetricUnit.Count, 1)
     logger.info("cleanup", job=job, slot=trigger.slot, status=status.value, marked=marked)
     return {"job": job, "slot": trigger.slot, "marked": marked}
 

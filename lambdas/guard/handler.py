@@ -20,13 +20,22 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lambdas.guard import outcome
-from lambdas.guard.decision import SKIP_STATUS, Decision, Policy, Snapshot, Verdict, decide
+from lambdas.guard.decision import (
+    SKIP_STATUS,
+    Decision,
+    Policy,
+    Snapshot,
+    Status,
+    Verdict,
+    decide,
+)
 from lambdas.guard.executions import Executions
 from lambdas.guard.ledger import LedgerConflict, LedgerTable
 from lambdas.guard.trigger import InvalidInput, Trigger, parse_trigger
 
 logger = Logger(service="cronguard-guard")
-metrics = Metrics(namespace="cronguard", service="cronguard-guard")
+# One service name for every cronguard Lambda: dashboards and alarms match on it.
+metrics = Metrics(namespace="cronguard", service="cronguard")
 
 MAX_ROUNDS = 8
 METRIC_BY_VERDICT = {
@@ -35,6 +44,11 @@ METRIC_BY_VERDICT = {
     Verdict.OVERLAP: "SkippedOverlap",
     Verdict.LATE: "SkippedLate",
 }
+
+
+def status_metric(status: Status) -> str:
+    """``RunsSucceeded``, ``RunsFailed``, ``RunsTimedOut``, ``RunsAborted``."""
+    return "Runs" + status.value.title().replace("_", "")
 
 
 class GuardBusy(Exception):
@@ -181,10 +195,11 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
         if payload.get("outcome") == "succeeded"
         else outcome.failed(payload.get("error"))
     )
-    recorded = _guard().ledger.finish(
-        job=job.name, slot=slot, me=me, now=datetime.now(UTC), outcome=ended
-    )
-    metrics.add_metric(f"Runs{ended.status.value.title().replace('_', '')}", MetricUnit.Count, 1)
+    now = datetime.now(UTC)
+    started = _guard().ledger.finish(job=job.name, slot=slot, me=me, now=now, outcome=ended)
+    metrics.add_metric(status_metric(ended.status), MetricUnit.Count, 1)
+    if started is not None:
+        metrics.add_metric("RunDuration", MetricUnit.Seconds, (now - started).total_seconds())
     logger.info(
         "run finished",
         job=job.name,
@@ -192,7 +207,7 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
         status=ended.status.value,
         reason=ended.reason,
         exit_code=ended.exit_code,
-        recorded=recorded,
+        recorded=started is not None,
     )
     return {
         "job": job.name,

@@ -226,8 +226,14 @@ class LedgerTable:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def finish(self, *, job: str, slot: str, me: str, now: datetime, outcome: Outcome) -> bool:
-        """Record how the run ended and release the lease; False if the slot is not ours."""
+    def finish(
+        self, *, job: str, slot: str, me: str, now: datetime, outcome: Outcome
+    ) -> datetime | None:
+        """Record how the run ended and release the lease.
+
+        Returns when the run started (for its duration), or None when the slot is not ours
+        or already finished: then nothing is rewritten.
+        """
         names = {"#owner": "owner", "#status": "status"}
         values: dict[str, Any] = {
             ":status": _s(outcome.status),
@@ -247,22 +253,23 @@ class LedgerTable:
         if outcome.exit_code is not None:
             sets.append("exit_code = :exit_code")
             values[":exit_code"] = _n(outcome.exit_code)
-        recorded = True
+        started: datetime | None = None
         try:
-            self._client.update_item(
+            previous = self._client.update_item(
                 TableName=self._table,
                 Key=self._key(job, slot_sort_key(slot)),
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="#owner = :me AND #status = :running",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
-            )
+                ReturnValues="ALL_OLD",
+            )["Attributes"]
+            started = datetime.fromisoformat(previous["started_at"]["S"].replace("Z", "+00:00"))
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            recorded = False
         self.release_lease(job, me)
-        return recorded
+        return started
 
     def release_lease(self, job: str, me: str) -> bool:
         try:

@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 logger = Logger(service="cronguard-sweeper")
-metrics = Metrics(namespace="cronguard", service="cronguard-sweeper")
+metrics = Metrics(namespace="cronguard", service="cronguard")
 
 STATUS_INDEX = "by_status"
 DESCRIBE_TASKS_LIMIT = 100
