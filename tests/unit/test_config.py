@@ -83,7 +83,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "misspelt environment key",
         {"env": {**BASE_ENV, "netwrok": {}}},
         f"{ENV}: netwrok: unknown key; did you mean 'network'? allowed: name, account, region, "
-        "network, cluster, alarms, tags, ledger, jobs",
+        "network, cluster, alarms, tags, ledger, task_protection, jobs",
     ),
     (
         "misspelt nested key",
@@ -242,6 +242,12 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "jobs file that is not a mapping",
         {"jobs": "- report\n- sync\n"},
         f"{JOBS}: must be a mapping of keys to values",
+    ),
+    (
+        "protected service with neither an existing nor a created role",
+        {"env": {**BASE_ENV, "task_protection": {"services": [{"name": "w", "cluster": "c"}]}}},
+        f"{ENV}: task_protection.services[0]: set either 'task_role_arn' (an existing role) or "
+        "'create_role: true'",
     ),
     (
         "flexible window longer than Scheduler allows",
