@@ -1,0 +1,166 @@
+"""What the CLI does against a deployed environment: read the ledger, start a run.
+
+Kept apart from the command line so it can be tested against moto and reused; every AWS
+error becomes an ``OperationError`` with one line a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from cronguard.config import Environment, Job
+
+EXECUTION_NAME_LIMIT = 80
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class OperationError(Exception):
+    """One line saying what went wrong and what to do."""
+
+
+def ledger_table_name(environment: Environment) -> str:
+    return f"cronguard-{environment.name}-ledger"
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise OperationError(
+            f"{text!r} is not an ISO-8601 time like 2026-11-22T03:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise OperationError(f"{text!r} has no time zone; add Z for UTC or an offset like +09:00")
+    return moment.astimezone(UTC)
+
+
+def execution_name(slot: datetime | None, now: datetime) -> str:
+    """A valid, unique execution name (1-80 characters, no ':' or spaces)."""
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    base = f"backfill-{slot.strftime('%Y%m%dT%H%MZ')}-{stamp}" if slot else f"manual-{stamp}"
+    return _NAME_UNSAFE.sub("-", base)[:EXECUTION_NAME_LIMIT]
+
+
+@dataclass(frozen=True)
+class SlotRecord:
+    slot: str
+    status: str
+    reason: str
+    execution: str
+    task: str
+    exit_code: int | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    duplicates: int
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.ended_at:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None
+
+
+def _when(item: dict[str, Any], key: str) -> datetime | None:
+    value = item.get(key, {}).get("S")
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _record(item: dict[str, Any]) -> SlotRecord:
+    exit_code = item.get("exit_code", {}).get("N")
+    return SlotRecord(
+        slot=item["slot"]["S"],
+        status=item["status"]["S"],
+        reason=item.get("reason", {}).get("S", ""),
+        execution=item.get("owner", {}).get("S", "").rsplit(":", 1)[-1],
+        task=item.get("task_arn", {}).get("S", "").rsplit("/", 1)[-1],
+        exit_code=int(exit_code) if exit_code is not None else None,
+        started_at=_when(item, "started_at"),
+        ended_at=_when(item, "ended_at"),
+        duplicates=int(item.get("duplicates", {}).get("N", "0")),
+    )
+
+
+class Operations:
+    def __init__(self, environment: Environment, session: Any = None) -> None:
+        self.environment = environment
+        self._session = session or boto3.Session(region_name=environment.region)
+
+    def _client(self, service: str) -> Any:
+        return self._session.client(service)
+
+    def _call(self, what: str, call: Any, **kwargs: Any) -> Any:
+        try:
+            return call(**kwargs)
+        except NoCredentialsError:
+            raise OperationError(
+                f"no AWS credentials to {what}: configure them (aws configure, AWS_PROFILE)"
+            ) from None
+        except ClientError as error:
+            info = error.response["Error"]
+            raise OperationError(f"could not {what}: {info['Code']}: {info['Message']}") from None
+        except BotoCoreError as error:
+            raise OperationError(f"could not {what}: {error}") from None
+
+    def history(self, job: Job, limit: int) -> list[SlotRecord]:
+        """The job's slots in the ledger, the most recently started first."""
+        client = self._client("dynamodb")
+        table = ledger_table_name(self.environment)
+        what = f"read the ledger {table}"
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "pk = :job AND begins_with(sk, :slot)",
+            "ExpressionAttributeValues": {
+                ":job": {"S": f"job#{job.name}"},
+                ":slot": {"S": "slot#"},
+            },
+        }
+        records: list[SlotRecord] = []
+        while True:
+            page = self._call(what, client.query, **kwargs)
+            records += [_record(item) for item in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        oldest = datetime.min.replace(tzinfo=UTC)
+        records.sort(key=lambda record: record.started_at or oldest, reverse=True)
+        return records[:limit]
+
+    def state_machine_arn(self, job: Job) -> str:
+        identity = self._call("identify the AWS account", self._client("sts").get_caller_identity)
+        region = self._session.region_name
+        if not region:
+            raise OperationError("no AWS region: set AWS_REGION or the environment's region")
+        name = self.environment.state_machine_name(job)
+        return f"arn:aws:states:{region}:{identity['Account']}:stateMachine:{name}"
+
+    def start_run(
+        self, job: Job, slot: datetime | None, force: bool, now: datetime | None = None
+    ) -> tuple[str, str]:
+        """Start a manual run (no slot) or a backfill of ``slot``; returns ARN and console URL."""
+        run_input: dict[str, Any] = {}
+        if slot is not None:
+            run_input["scheduledTime"] = slot.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if force:
+            run_input["force"] = True
+        machine = self.state_machine_arn(job)
+        started = self._call(
+            f"start {machine.rsplit(':', 1)[-1]}",
+            self._client("stepfunctions").start_execution,
+            stateMachineArn=machine,
+            name=execution_name(slot, now or datetime.now(UTC)),
+            input=json.dumps(run_input),
+        )
+        arn = str(started["executionArn"])
+        region = self._session.region_name
+        console = (
+            f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+            f"#/v2/executions/details/{arn}"
+        )
+        return arn, console

@@ -1,0 +1,239 @@
+"""The cronguard command line: next slots, history from the ledger, manual runs (moto)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from cronguard.cli import app
+
+runner = CliRunner()
+NETWORK = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-0123456789abcdef0"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+}
+JOBS = {
+    "month-end": {"schedule": "cron(0 22 L * ? *)", "timezone": "UTC", "image": "x"},
+    "first-monday": {"schedule": "cron(30 9 ? * 2#1 *)", "timezone": "Asia/Tokyo", "image": "x"},
+    "london-0130": {"schedule": "cron(30 1 * * ? *)", "timezone": "Europe/London", "image": "x"},
+    "every-90m": {"schedule": "rate(90 minutes)", "image": "x"},
+}
+
+
+@pytest.fixture(autouse=True)
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
+    (tmp_path / "environments" / "test.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
+    monkeypatch.setenv("CRONGUARD_CONFIG", str(tmp_path))
+    return tmp_path
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def utc_column(output: str) -> list[str]:
+    return re.findall(r"│ (\d{4}-\d\d-\d\dT\d\d:\d\d:00Z) │", output)
+
+
+def test_next_last_day_of_month() -> None:
+    result = invoke(
+        "next", "month-end", "--env", "test", "-n", "3", "--after", "2028-01-31T23:00:00Z"
+    )
+    assert result.exit_code == 0, result.output
+    assert utc_column(result.output) == [
+        "2028-02-29T22:00:00Z",  # a leap year's February
+        "2028-03-31T22:00:00Z",
+        "2028-04-30T22:00:00Z",
+    ]
+
+
+def test_next_first_monday_in_tokyo() -> None:
+    result = invoke(
+        "next", "first-monday", "--env", "test", "-n", "2", "--after", "2026-11-22T00:00:00Z"
+    )
+    assert result.exit_code == 0, result.output
+    assert utc_column(result.output) == ["2026-12-07T00:30:00Z", "2027-01-04T00:30:00Z"]
+    assert "2026-12-07 09:30 Mon JST" in result.output
+
+
+def test_next_across_the_london_spring_forward_skips_the_missing_hour() -> None:
+    # 2027-03-28: clocks jump 01:00 GMT -> 02:00 BST, so 01:30 does not exist that day.
+    result = invoke(
+        "next", "london-0130", "--env", "test", "-n", "3", "--after", "2027-03-26T12:00:00Z"
+    )
+    assert result.exit_code == 0, result.output
+    assert utc_column(result.output) == [
+        "2027-03-27T01:30:00Z",
+        "2027-03-29T00:30:00Z",
+        "2027-03-30T00:30:00Z",
+    ]
+
+
+def test_next_rate_counts_from_the_given_time() -> None:
+    result = invoke(
+        "next", "every-90m", "--env", "test", "-n", "2", "--after", "2026-11-22T00:00:00Z"
+    )
+    assert result.exit_code == 0, result.output
+    assert utc_column(result.output) == ["2026-11-22T01:30:00Z", "2026-11-22T03:00:00Z"]
+    assert "rate schedules count from when the schedule was created" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("next", "nope", "--env", "test"), 2, "error: unknown job 'nope' in environment 'test'"),
+        (("next", "month-end", "--env", "nope"), 2, "unknown environment 'nope'"),
+        (("next", "month-end", "--env", "test", "--after", "soon"), 1, "'soon' is not an ISO-8601"),
+        (
+            ("run", "month-end", "--env", "test", "--slot", "2026-11-22T03:00"),
+            1,
+            "has no time zone",
+        ),
+    ],
+)
+def test_errors_are_one_line_and_exit_non_zero(
+    args: tuple[str, ...], code: int, message: str
+) -> None:
+    result = invoke(*args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="cronguard-test-ledger",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        iam = boto3.client("iam", region_name="us-east-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(
+            name="test-month-end",
+            roleArn=role,
+            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        )["stateMachineArn"]
+        yield {"dynamodb": dynamodb, "sfn": sfn, "machine": machine}
+
+
+def put_slot(dynamodb: Any, slot: str, **attributes: Any) -> None:
+    item = {"pk": {"S": "job#month-end"}, "sk": {"S": f"slot#{slot}"}, "slot": {"S": slot}}
+    for key, value in attributes.items():
+        item[key] = {"N": str(value)} if isinstance(value, int) else {"S": value}
+    dynamodb.put_item(TableName="cronguard-test-ledger", Item=item)
+
+
+def test_history_lists_the_ledger_newest_first(aws: dict[str, Any]) -> None:
+    execution = "arn:aws:states:us-east-1:123456789012:execution:test-month-end:"
+    put_slot(
+        aws["dynamodb"],
+        "2026-09-30T22:00:00Z",
+        status="SUCCEEDED",
+        reason="job exited 0",
+        owner=execution + "sep",
+        task_arn="arn:aws:ecs:us-east-1:1:task/c/aaa111",
+        exit_code=0,
+        started_at="2026-09-30T22:00:05.000Z",
+        ended_at="2026-09-30T22:12:35.000Z",
+    )
+    put_slot(
+        aws["dynamodb"],
+        "2026-10-31T22:00:00Z",
+        status="FAILED",
+        reason="job exited 3",
+        owner=execution + "oct",
+        task_arn="arn:aws:ecs:us-east-1:1:task/c/bbb222",
+        exit_code=3,
+        started_at="2026-10-31T22:00:02.000Z",
+        ended_at="2026-10-31T22:01:02.000Z",
+        duplicates=2,
+    )
+    result = invoke("history", "month-end", "--env", "test")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "T22:00:00Z" in line]
+    assert len(rows) == 2
+    assert re.search(
+        r"2026-10-31T22:00:00Z.*FAILED.*job exited 3.*oct.*bbb222.*│ 3 .*60s.*│ 2", rows[0]
+    )
+    assert re.search(r"2026-09-30T22:00:00Z.*SUCCEEDED.*sep.*aaa111.*│ 0 .*750s", rows[1])
+    limited = invoke("history", "month-end", "--env", "test", "--limit", "1")
+    assert "2026-09-30" not in limited.output
+
+
+def test_run_backfills_a_slot_and_prints_the_execution(aws: dict[str, Any]) -> None:
+    result = invoke(
+        "run", "month-end", "--env", "test", "--slot", "2026-11-30T22:00:00Z", "--force"
+    )
+    assert result.exit_code == 0, result.output
+    (execution,) = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
+    assert f"started {execution['executionArn']}" in result.output
+    assert "console.aws.amazon.com/states/home?region=us-east-1" in result.output
+    described = aws["sfn"].describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"]) == {
+        "scheduledTime": "2026-11-30T22:00:00Z",
+        "force": True,
+    }
+    assert execution["name"].startswith("backfill-20261130T2200Z-")
+
+
+def test_run_without_slot_is_a_manual_run(aws: dict[str, Any]) -> None:
+    assert invoke("run", "month-end", "--env", "test").exit_code == 0
+    (execution,) = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
+    described = aws["sfn"].describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"]) == {}
+    assert execution["name"].startswith("manual-")
+
+
+def test_run_of_a_state_machine_that_is_not_deployed_says_so(aws: dict[str, Any]) -> None:
+    (Path(__import__("os").environ["CRONGUARD_CONFIG"]) / "environments" / "other.yaml").write_text(
+        yaml.safe_dump({"network": NETWORK})
+    )
+    result = invoke("run", "month-end", "--env", "other")
+    assert result.exit_code == 1
+    assert "could not start other-month-end: StateMachineDoesNotExist" in result.output
+
+
+def test_history_without_credentials_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    result = invoke("history", "month-end", "--env", "test")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: no AWS credentials to read the ledger cronguard-test-ledger: "
+        "configure them (aws configure, AWS_PROFILE)"
+    )
