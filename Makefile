@@ -14,7 +14,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet pip==25.3
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . -e ./worker
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

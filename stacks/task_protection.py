@@ -25,7 +25,7 @@ from stacks.functions import RuntimeFunction
 
 STATUS_INDEX = "by_status"
 PROTECTION_ACTIONS = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]
-HISTORY_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]
+HISTORY_ACTIONS = ["dynamodb:UpdateItem"]  # every write of cronguard_worker is an UpdateItem
 
 
 class TaskProtection(Construct):
