@@ -12,7 +12,7 @@ from cronguard.config import Environment
 from stacks.alerts import AlarmTopic
 from stacks.cleanup import ExecutionCleanup
 from stacks.compliance import acknowledge
-from stacks.guarded_job import GuardedJob
+from stacks.job_stack import JobStack
 from stacks.lambda_code import lambda_code
 from stacks.ledger import Ledger
 from stacks.monitoring import Monitoring
@@ -51,19 +51,23 @@ class CronguardStack(Stack):
             "This queue is itself the dead-letter queue of the schedules and rules.",
         )
         code = lambda_code()
-        self.jobs = {
-            job.name: GuardedJob(
+        self.job_stacks = {
+            index: JobStack(
                 self,
-                job.name,
+                f"Jobs{index:02d}",
                 environment=environment,
-                job=job,
+                jobs=jobs,
                 ledger=self.ledger.table,
                 cluster=self.network.cluster,
-                code=code,
                 dead_letter_queue=self.dead_letters,
+                alarm_topic=self.alarms.topic,
             )
-            for job in environment.jobs
+            for index, jobs in environment.jobs_by_stack().items()
         }
+        self.jobs = {
+            name: job for stack in self.job_stacks.values() for name, job in stack.jobs.items()
+        }
+        code = lambda_code()
         self.cleanup = ExecutionCleanup(
             self,
             "Cleanup",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
@@ -24,6 +24,9 @@ SERVICE = "cronguard"  # the Powertools service name of every cronguard Lambda
 PERIOD = Duration.minutes(5)
 SKIP_METRICS = ("SkippedDuplicate", "SkippedOverlap", "SkippedLate")
 FAILURE_METRICS = ("RunsFailed", "RunsTimedOut", "RunsAborted")
+# CloudWatch allows 500 widgets per dashboard: per-job rows stop here, the SEARCH overview
+# above them covers every job.
+MAX_JOB_ROWS = 30
 
 
 def job_metric(environment: str, job: str, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
@@ -38,7 +41,63 @@ def job_metric(environment: str, job: str, name: str, statistic: str = "Sum") ->
     )
 
 
+def alarm(
+    scope: Construct,
+    construct_id: str,
+    *,
+    metric: cloudwatch.IMetric,
+    description: str,
+    topic: sns.ITopic,
+) -> cloudwatch.Alarm:
+    """Alarm at the first occurrence in a period, to the environment's topic."""
+    created = cloudwatch.Alarm(
+        scope,
+        construct_id,
+        metric=metric,
+        alarm_description=description,
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+    return created
+
+
+class JobAlarms(Construct):
+    """A job's alarms, next to the job (in its job stack)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: Environment,
+        job: GuardedJob,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        machine = job.state_machine
+        name = job.job.name
+        for kind, metric in (
+            ("ExecutionsFailed", machine.metric_failed(period=PERIOD)),
+            ("ExecutionsTimedOut", machine.metric_timed_out(period=PERIOD)),
+            ("ExecutionsAborted", machine.metric_aborted(period=PERIOD)),
+            ("GuardErrors", job.guard.function.metric_errors(period=PERIOD)),
+        ):
+            alarm(
+                self,
+                kind,
+                metric=metric,
+                description=f"cronguard {environment.name}/{name}: {kind} — see the state "
+                f"machine {job.state_machine_name} and `cronguard history {name}`.",
+                topic=topic,
+            )
+
+
 class Monitoring(Construct):
+    """The environment's own alarms and its dashboard."""
+
     def __init__(
         self,
         scope: Construct,
@@ -51,22 +110,7 @@ class Monitoring(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._action = cloudwatch_actions.SnsAction(topic)
-        self.alarms: dict[str, cloudwatch.Alarm] = {}
-        for name, job in jobs.items():
-            machine = job.state_machine
-            for kind, metric in (
-                ("ExecutionsFailed", machine.metric_failed(period=PERIOD)),
-                ("ExecutionsTimedOut", machine.metric_timed_out(period=PERIOD)),
-                ("ExecutionsAborted", machine.metric_aborted(period=PERIOD)),
-                ("GuardErrors", job.guard.function.metric_errors(period=PERIOD)),
-            ):
-                self._alarm(
-                    f"{name}{kind}",
-                    metric,
-                    f"cronguard {environment.name}/{name}: {kind} — see the state machine "
-                    f"{job.state_machine_name} and `cronguard history {name}`.",
-                )
+        self._topic = topic
         self._alarm(
             "CleanupErrors",
             cleanup_errors,
@@ -84,43 +128,50 @@ class Monitoring(Construct):
         self.dashboard = self._dashboard(environment, jobs)
 
     def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> None:
-        alarm = cloudwatch.Alarm(
-            self,
-            construct_id,
-            metric=metric,
-            alarm_description=description,
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        alarm.add_alarm_action(self._action)
-        self.alarms[construct_id] = alarm
+        alarm(self, construct_id, metric=metric, description=description, topic=self._topic)
 
     def _dashboard(
         self, environment: Environment, jobs: Mapping[str, GuardedJob]
     ) -> cloudwatch.Dashboard:
         stack = Stack.of(self)
+        env = environment.name
         dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"cronguard-{environment.name}",
+            dashboard_name=f"cronguard-{env}",
             default_interval=Duration.days(7),
         )
+        shown = list(jobs)[:MAX_JOB_ROWS]
         links = " · ".join(
             f"[{name}](https://console.aws.amazon.com/states/home?region={stack.region}"
-            f"#/statemachines/view/{job.state_machine.state_machine_arn})"
-            for name, job in jobs.items()
+            f"#/statemachines/view/{state_machine_arn(stack, jobs[name].state_machine_name)})"
+            for name in shown
         )
+        more = f" (and {len(jobs) - len(shown)} more)" if len(jobs) > len(shown) else ""
         dashboard.add_widgets(
             cloudwatch.TextWidget(
-                markdown=f"# cronguard {environment.name}\nState machines: {links}",
+                markdown=f"# cronguard {env}\nState machines: {links}{more}",
                 width=24,
                 height=2,
             )
         )
-        env = environment.name
-        for name in jobs:
+        # Every job at once, however many there are: SEARCH finds each job's series.
+        dashboard.add_widgets(
+            *(
+                cloudwatch.GraphWidget(
+                    title=title,
+                    left=[search(env, metric, statistic) for metric in metrics],
+                    width=6,
+                )
+                for title, metrics, statistic in (
+                    ("All jobs: runs started", ("RunsStarted",), "Sum"),
+                    ("All jobs: skips", SKIP_METRICS, "Sum"),
+                    ("All jobs: failures", FAILURE_METRICS, "Sum"),
+                    ("All jobs: run duration (s)", ("RunDuration",), "Maximum"),
+                )
+            )
+        )
+        for name in shown:
             dashboard.add_widgets(
                 cloudwatch.GraphWidget(
                     title=f"{name}: runs and failures",
@@ -144,3 +195,25 @@ class Monitoring(Construct):
                 ),
             )
         return dashboard
+
+
+def state_machine_arn(stack: Stack, name: str) -> str:
+    return stack.format_arn(
+        service="states",
+        resource="stateMachine",
+        resource_name=name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def search(environment: str, metric: str, statistic: str) -> cloudwatch.MathExpression:
+    """One series per job of the environment (dashboards only: alarms cannot SEARCH)."""
+    return cloudwatch.MathExpression(
+        expression=(
+            f'SEARCH(\'{{{NAMESPACE},environment,job,service}} MetricName="{metric}" '
+            f"environment=\"{environment}\"', '{statistic}', {int(PERIOD.to_seconds())})"
+        ),
+        label=metric,
+        using_metrics={},
+        period=PERIOD,
+    )

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from cronguard.config.model import (
+    MAX_JOBS_PER_STACK,
     STATE_MACHINE_NAME_LIMIT,
     Environment,
     Job,
@@ -277,7 +278,22 @@ def load_environment(name: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Enviro
     if problems:
         raise ConfigError(problems)
     assert environment is not None
-    return environment.model_copy(update={"jobs": tuple(jobs)})
+    environment = environment.model_copy(update={"jobs": tuple(jobs)})
+    for index, members in environment.jobs_by_stack().items():
+        if len(members) > MAX_JOBS_PER_STACK:
+            names = ", ".join(job.name for job in members)
+            problems.append(
+                ConfigProblem(
+                    env_file,
+                    f"job stack {index} would hold {len(members)} jobs ({names}); at most "
+                    f"{MAX_JOBS_PER_STACK} fit a CloudFormation stack: raise job_stacks "
+                    f"(now {environment.job_stacks}; this moves jobs, see README)",
+                    field="job_stacks",
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+    return environment
 
 
 def _cross_checks(

@@ -8,6 +8,7 @@ result against these models, so everything downstream (stacks, CLI) sees one sha
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -35,6 +36,13 @@ RESERVED_ENV_PREFIX = "CRONGUARD_"
 JOB_RETRY_INTERVAL_SECONDS = 30  # the state machine's wait before retrying a failed job run
 EXECUTION_MARGIN = timedelta(minutes=15)
 LEASE_MARGIN = timedelta(minutes=5)
+
+# Jobs live in nested stacks ("job stacks"), each job in the one its name hashes to, so
+# adding or removing a job never moves another (moving replaces its state machine, which
+# terminates running executions). A job stack holds at most this many jobs: each job is
+# about 20 resources and CloudFormation allows 500 per stack.
+DEFAULT_JOB_STACKS = 32
+MAX_JOBS_PER_STACK = 20
 
 # Fargate task sizes: cpu units -> allowed memory (MiB).
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
@@ -481,6 +489,12 @@ class Environment(Strict):
     tags: dict[str, str] = Field(default_factory=dict)
     ledger: Ledger = Field(default_factory=Ledger)
     task_protection: TaskProtection = Field(default_factory=TaskProtection)
+    job_stacks: int = Field(
+        default=DEFAULT_JOB_STACKS,
+        ge=1,
+        le=64,
+        description="How many nested stacks jobs are hashed into; changing it moves jobs",
+    )
     jobs: tuple[Job, ...] = ()
 
     @field_validator("name")
@@ -503,6 +517,17 @@ class Environment(Strict):
 
     def state_machine_name(self, job: Job) -> str:
         return f"{self.name}-{job.name}"
+
+    def job_stack_of(self, job: Job) -> int:
+        """The job stack a job lives in: a stable hash of its name, never of its neighbours."""
+        digest = hashlib.sha256(job.name.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.job_stacks
+
+    def jobs_by_stack(self) -> dict[int, list[Job]]:
+        stacks: dict[int, list[Job]] = {}
+        for job in self.jobs:
+            stacks.setdefault(self.job_stack_of(job), []).append(job)
+        return dict(sorted(stacks.items()))
 
     def job(self, name: str) -> Job:
         for job in self.jobs:

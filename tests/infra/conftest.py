@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -17,8 +18,15 @@ from stacks.environment_stack import CronguardStack
 @dataclass(frozen=True)
 class Synthesized:
     stack: CronguardStack
-    template: Template
+    template: Template  # the environment's stack
     template_file: Path
+    job_templates: dict[str, Template]  # job name -> the template of its job stack
+    job_parameters: dict[str, dict[str, Any]]  # job name -> what its job stack is passed
+    nested_files: list[Path]
+
+    def parameter(self, job: str, reference: Any) -> Any:
+        """What a ``{"Ref": <parameter>}`` in a job stack stands for in the parent."""
+        return self.job_parameters[job][reference["Ref"]]
 
 
 def synthesize(env_name: str, outdir: Path) -> Synthesized:
@@ -30,7 +38,19 @@ def synthesize(env_name: str, outdir: Path) -> Synthesized:
     stack = cdk_app.build(app)
     assembly = app.synth()
     template_file = Path(assembly.directory) / stack.template_file
-    return Synthesized(stack, Template.from_stack(stack), template_file)
+    parent = Template.from_stack(stack)
+    parent_resources = parent.to_json()["Resources"]
+    job_templates: dict[str, Template] = {}
+    job_parameters: dict[str, dict[str, Any]] = {}
+    for job_stack in stack.job_stacks.values():
+        template = Template.from_stack(job_stack)
+        logical_id = stack.get_logical_id(job_stack.nested_stack_resource)  # type: ignore[arg-type]
+        parameters = parent_resources[logical_id]["Properties"].get("Parameters", {})
+        for name in job_stack.jobs:
+            job_templates[name] = template
+            job_parameters[name] = parameters
+    nested_files = sorted(Path(assembly.directory).glob("*.nested.template.json"))
+    return Synthesized(stack, parent, template_file, job_templates, job_parameters, nested_files)
 
 
 @pytest.fixture(scope="session")

@@ -46,7 +46,7 @@ def schedule_of(template: Template, machine_logical_id: str) -> dict[str, Any]:
 
 
 def test_schedule_sends_the_scheduled_time_in_the_jobs_time_zone(synth: Synth) -> None:
-    template = synth("dev").template
+    template = synth("dev").job_templates["nightly-report"]
     logical_id, _ = machine(template, "dev-nightly-report")
     schedule = schedule_of(template, logical_id)
     assert schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"
@@ -64,23 +64,23 @@ def test_schedule_sends_the_scheduled_time_in_the_jobs_time_zone(synth: Synth) -
 
 
 def test_a_job_disabled_in_config_deploys_a_disabled_schedule(synth: Synth) -> None:
-    template = synth("dev").template
+    template = synth("dev").job_templates["weekly-cleanup"]
     logical_id, _ = machine(template, "dev-weekly-cleanup")
     assert schedule_of(template, logical_id)["State"] == "DISABLED"
-    prod = synth("prod").template
+    prod = synth("prod").job_templates["weekly-cleanup"]
     logical_id, _ = machine(prod, "prod-weekly-cleanup")
     assert schedule_of(prod, logical_id)["State"] == "ENABLED"
 
 
 def test_state_machine_is_standard_logged_traced_and_named_env_job(synth: Synth) -> None:
-    _, props = machine(synth("dev").template, "dev-nightly-report")
+    _, props = machine(synth("dev").job_templates["nightly-report"], "dev-nightly-report")
     assert props["StateMachineType"] == "STANDARD"
     assert props["TracingConfiguration"] == {"Enabled": True}
     assert props["LoggingConfiguration"]["Level"] == "ALL"
 
 
 def test_definition_branches_on_the_guard_and_names_every_skip(synth: Synth) -> None:
-    asl = definition(synth("dev").template, "dev-nightly-report")
+    asl = definition(synth("dev").job_templates["nightly-report"], "dev-nightly-report")
     states = asl["States"]
     assert asl["QueryLanguage"] == "JSONata"
     assert asl["StartAt"] == "Guard"
@@ -97,7 +97,7 @@ def test_definition_branches_on_the_guard_and_names_every_skip(synth: Synth) -> 
 
 
 def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Synth) -> None:
-    asl = definition(synth("dev").template, "dev-hourly-sync")
+    asl = definition(synth("dev").job_templates["hourly-sync"], "dev-hourly-sync")
     run = asl["States"]["Run job"]
     assert run["Resource"] == "arn:aws:states:::ecs:runTask.sync"
     assert run["TimeoutSeconds"] == 50 * 60
@@ -118,14 +118,16 @@ def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Syn
 
 
 def test_job_retries_come_from_config(synth: Synth) -> None:
-    run = definition(synth("dev").template, "dev-weekly-cleanup")["States"]["Run job"]
+    run = definition(synth("dev").job_templates["weekly-cleanup"], "dev-weekly-cleanup")["States"][
+        "Run job"
+    ]
     assert run["Retry"][1]["MaxAttempts"] == 1
 
 
 def test_run_carries_job_slot_and_execution_to_the_container(synth: Synth) -> None:
-    arguments = definition(synth("dev").template, "dev-nightly-report")["States"]["Run job"][
-        "Arguments"
-    ]
+    arguments = definition(synth("dev").job_templates["nightly-report"], "dev-nightly-report")[
+        "States"
+    ]["Run job"]["Arguments"]
     assert arguments["LaunchType"] == "FARGATE"
     assert "CapacityProviderStrategy" not in arguments
     assert arguments["StartedBy"] == "cronguard/nightly-report"
@@ -144,9 +146,9 @@ def test_run_carries_job_slot_and_execution_to_the_container(synth: Synth) -> No
 
 
 def test_a_spot_job_runs_on_fargate_spot(synth: Synth) -> None:
-    arguments = definition(synth("dev").template, "dev-hourly-sync")["States"]["Run job"][
-        "Arguments"
-    ]
+    arguments = definition(synth("dev").job_templates["hourly-sync"], "dev-hourly-sync")["States"][
+        "Run job"
+    ]["Arguments"]
     assert arguments["CapacityProviderStrategy"] == [
         {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}
     ]
@@ -154,7 +156,7 @@ def test_a_spot_job_runs_on_fargate_spot(synth: Synth) -> None:
 
 
 def test_guard_gets_its_job_settings_and_lease_past_the_execution_timeout(synth: Synth) -> None:
-    asl = definition(synth("dev").template, "dev-nightly-report")
+    asl = definition(synth("dev").job_templates["nightly-report"], "dev-nightly-report")
     settings = asl["States"]["Guard"]["Arguments"]["Payload"]["job"]
     assert settings["name"] == "nightly-report"
     assert settings["concurrency"] == "forbid"
@@ -179,7 +181,7 @@ def _role_of_function(template: Template, job: str) -> dict[str, Any]:
 
 
 def test_guard_may_only_touch_its_own_state_machine_and_ledger_items(synth: Synth) -> None:
-    template = synth("dev").template
+    template = synth("dev").job_templates["nightly-report"]
     statements = _statements(template, _role_of_function(template, "nightly-report"))
     by_action = {
         tuple(s["Action"]) if isinstance(s["Action"], list) else (s["Action"],): s
@@ -202,7 +204,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 
 def test_state_machine_may_pass_only_its_jobs_roles_and_run_only_its_task(synth: Synth) -> None:
-    template = synth("dev").template
+    template = synth("dev").job_templates["nightly-report"]
     _, props = machine(template, "dev-nightly-report")
     statements = _statements(template, {"Ref": props["RoleArn"]["Fn::GetAtt"][0]})
     pass_role = next(s for s in statements if s["Action"] == "iam:PassRole")
@@ -247,14 +249,18 @@ def _write_config(root: Path, mutate: Callable[[dict[str, Any]], None]) -> Path:
 def _identities(config_dir: Path) -> dict[str, Any]:
     app = cdk.App(context={"aws:cdk:bundling-stacks": []})
     stack = CronguardStack(app, "cronguard-dev", environment=load_environment("dev", config_dir))
-    template = Template.from_stack(stack)
-    identity = {}
-    for kind, name_key in (
-        ("AWS::StepFunctions::StateMachine", "StateMachineName"),
-        ("AWS::DynamoDB::Table", "TableName"),
-    ):
-        for logical_id, resource in resources(template, kind).items():
-            identity[logical_id] = resource["Properties"][name_key]
+    identity: dict[str, Any] = {}
+    templates = {"": Template.from_stack(stack)} | {
+        stack.get_logical_id(job_stack.nested_stack_resource): Template.from_stack(job_stack)  # type: ignore[arg-type]
+        for job_stack in stack.job_stacks.values()
+    }
+    for parent_id, template in templates.items():
+        for kind, name_key in (
+            ("AWS::StepFunctions::StateMachine", "StateMachineName"),
+            ("AWS::DynamoDB::Table", "TableName"),
+        ):
+            for logical_id, resource in resources(template, kind).items():
+                identity[f"{parent_id}/{logical_id}"] = resource["Properties"][name_key]
     return identity
 
 

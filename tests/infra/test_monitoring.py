@@ -23,17 +23,30 @@ def topic_ref(template: Any) -> dict[str, Any]:
     return {"Ref": logical_id}
 
 
+def every_alarm(synthesized: Synthesized) -> list[tuple[dict[str, Any], Any]]:
+    """(alarm, its action as the environment's stack sees it) across all stacks."""
+    found = [(a, a["AlarmActions"][0]) for a in alarms(synthesized.template)]
+    seen = set()
+    for job, template in synthesized.job_templates.items():
+        if id(template) in seen:
+            continue
+        seen.add(id(template))
+        found += [(a, synthesized.parameter(job, a["AlarmActions"][0])) for a in alarms(template)]
+    return found
+
+
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
 def test_every_alarm_has_a_threshold_of_one_and_notifies_the_topic(
     synth: Synth, env_name: str
 ) -> None:
-    template = synth(env_name).template
-    found = alarms(template)
-    assert found
-    for alarm in found:
+    synthesized = synth(env_name)
+    found = every_alarm(synthesized)
+    assert len(found) == 4 * len(synthesized.job_templates) + 3
+    for alarm, action in found:
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-        assert alarm["AlarmActions"] == [topic_ref(template)]
+        assert len(alarm["AlarmActions"]) == 1
+        assert action == topic_ref(synthesized.template)
         assert alarm["TreatMissingData"] == "notBreaching"
 
 
@@ -41,7 +54,7 @@ def test_every_alarm_has_a_threshold_of_one_and_notifies_the_topic(
 def test_each_job_alarms_on_failed_timed_out_aborted_executions_and_guard_errors(
     synth: Synth, env_name: str
 ) -> None:
-    found = alarms(synth(env_name).template)
+    found = [alarm for alarm, _ in every_alarm(synth(env_name))]
     for job in load_environment(env_name).jobs:
         machine = f"{env_name}-{job.name}"
         for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"):
@@ -67,7 +80,7 @@ def test_environment_alarms_on_dead_letters_cleanup_errors_and_orphans(synth: Sy
 
 
 def test_no_alarm_watches_a_healthy_skip(synth: Synth) -> None:
-    watched = {a["MetricName"] for a in alarms(synth("dev").template)}
+    watched = {a.get("MetricName") for a, _ in every_alarm(synth("dev"))}
     assert not watched & {"SkippedDuplicate", "SkippedOverlap", "SkippedLate"}
 
 

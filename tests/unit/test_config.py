@@ -83,7 +83,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "misspelt environment key",
         {"env": {**BASE_ENV, "netwrok": {}}},
         f"{ENV}: netwrok: unknown key; did you mean 'network'? allowed: name, account, region, "
-        "network, cluster, alarms, tags, ledger, task_protection, jobs",
+        "network, cluster, alarms, tags, ledger, task_protection, job_stacks, jobs",
     ),
     (
         "misspelt nested key",
@@ -248,6 +248,17 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         {"env": {**BASE_ENV, "task_protection": {"services": [{"name": "w", "cluster": "c"}]}}},
         f"{ENV}: task_protection.services[0]: set either 'task_role_arn' (an existing role) or "
         "'create_role: true'",
+    ),
+    (
+        "more jobs in one job stack than CloudFormation allows",
+        {
+            "jobs": {"jobs": {f"j{i:02d}": BASE_JOBS["jobs"]["sync"] for i in range(21)}},
+            "env": {**BASE_ENV, "job_stacks": 1},
+        },
+        f"{ENV}: job_stacks: job stack 0 would hold 21 jobs ("
+        + ", ".join(f"j{i:02d}" for i in range(21))
+        + "); at most 20 fit a CloudFormation stack: raise job_stacks (now 1; this moves "
+        "jobs, see README)",
     ),
     (
         "flexible window longer than Scheduler allows",
