@@ -23,10 +23,12 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(BIN)/.installed node_modules/.installed
 
-## The main job: synthesize an environment (default dev) and show its jobs.
+## The main job: synthesize an environment (default dev), show its jobs, and run the
+## local simulation of its synthesized state machines (exits non-zero if a guarantee fails).
 demo: setup
 	npx cdk synth --quiet -c env=$(ENV)
 	$(BIN)/cronguard jobs --env $(ENV)
+	$(BIN)/cronguard simulate --env $(ENV) --assembly cdk.out
 
 synth: setup
 	npx cdk synth --quiet -c env=$(ENV)

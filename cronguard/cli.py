@@ -178,5 +178,28 @@ def run(
     console.print(link, markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def simulate(
+    env: str = EnvOption,
+    assembly: Path = typer.Option(
+        Path("cdk.out"), help="The synthesized cloud assembly (npx cdk synth -c env=<env>)"
+    ),
+    job: str | None = typer.Option(None, help="Job to simulate (default: first forbid job)"),
+    burst: int = typer.Option(8, min=2, max=50, help="Duplicate triggers for one slot"),
+) -> None:
+    """Run the synthesized state machines and the real guard locally (no AWS): a burst of
+    duplicate triggers, an overlapping slot, a late duplicate and a failing run."""
+    environment = _load(env)
+    # Only the simulation needs the local engine: import it here, not for every command.
+    from cronguard.simulation.run import simulate_environment
+
+    try:
+        result = simulate_environment(environment, assembly, job, burst, console)
+    except (KeyError, FileNotFoundError) as error:
+        _fail(error)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

@@ -31,7 +31,6 @@ from stacks.definition import render_definition
 from stacks.functions import LOG_RETENTION, RuntimeFunction
 
 CONTAINER_NAME = "job"
-STARTED_BY_LIMIT = 36  # ECS startedBy is at most 36 characters
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
     r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$"
@@ -80,7 +79,7 @@ class GuardedJob(Construct):
             "Subnets": network.subnet_ids,
             "SecurityGroups": network.security_group_ids,
             "AssignPublicIp": "ENABLED" if network.assign_public_ip else "DISABLED",
-            "StartedBy": f"cronguard/{job.name}"[:STARTED_BY_LIMIT],
+            "TaskGroup": f"cronguard:{job.name}",
             "ContainerName": CONTAINER_NAME,
             "LaunchRetryIntervalSeconds": job.launch_retries.interval_seconds,
             "LaunchRetryMaxAttempts": job.launch_retries.max_attempts,

@@ -98,9 +98,8 @@ def decide(
                 return Decision(Verdict.LATE, "already recorded as skipped (late)")
             return Decision(Verdict.RUN, "slot already claimed by this execution", resume=True)
         if not trigger.force:
-            return Decision(
-                Verdict.DUPLICATE, f"slot already {record.status.value.lower()} by {record.owner}"
-            )
+            state = record.status.value.lower().replace("_", " ")
+            return Decision(Verdict.DUPLICATE, f"slot already taken by {record.owner} ({state})")
         if record.status is Status.RUNNING:
             return Decision(
                 Verdict.DUPLICATE,

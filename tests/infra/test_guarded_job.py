@@ -130,7 +130,9 @@ def test_run_carries_job_slot_and_execution_to_the_container(synth: Synth) -> No
     ]["Run job"]["Arguments"]
     assert arguments["LaunchType"] == "FARGATE"
     assert "CapacityProviderStrategy" not in arguments
-    assert arguments["StartedBy"] == "cronguard/nightly-report"
+    # Step Functions sets startedBy itself ("AWS Step Functions"): the task group names the job.
+    assert "StartedBy" not in arguments
+    assert arguments["Group"] == "cronguard:nightly-report"
     environment = arguments["Overrides"]["ContainerOverrides"][0]["Environment"]
     assert environment == [
         {"Name": "CRONGUARD_JOB", "Value": "nightly-report"},

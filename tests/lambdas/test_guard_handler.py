@@ -58,14 +58,15 @@ def payload_job(policy: Policy = Policy.FORBID) -> dict[str, Any]:
     }
 
 
-def test_twenty_racing_triggers_for_one_slot_run_once(aws: Aws) -> None:
+@pytest.mark.parametrize("policy", [Policy.FORBID, Policy.ALLOW])
+def test_twenty_racing_triggers_for_one_slot_run_once(aws: Aws, policy: Policy) -> None:
     executions = [aws.start(f"race-{i}") for i in range(20)]
     verdicts: dict[str, Verdict] = {}
     barrier = threading.Barrier(len(executions))
 
     def trigger(execution: str) -> None:
         barrier.wait()
-        verdicts[execution] = claim(aws, execution, SLOT).verdict
+        verdicts[execution] = claim(aws, execution, SLOT, policy).verdict
 
     threads = [threading.Thread(target=trigger, args=(e,)) for e in executions]
     for thread in threads:
@@ -82,7 +83,11 @@ def test_twenty_racing_triggers_for_one_slot_run_once(aws: Aws) -> None:
     assert item["status"]["S"] == "RUNNING"
     assert item["duplicates"]["N"] == "19"
     lease = aws.item("lease")
-    assert lease is not None and lease["holder"]["S"] == runs[0]
+    if policy is Policy.ALLOW:
+        assert lease is None  # allow takes no lease: the slot's condition alone decided
+    else:
+        assert lease is not None
+        assert lease["holder"]["S"] == runs[0]
 
 
 def test_duplicate_after_the_run_succeeded_is_skipped(aws: Aws) -> None:

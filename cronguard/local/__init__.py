@@ -1,0 +1,37 @@
+"""A local AWS for running cronguard's real state machines in-process (moto 5.2.5 + shims).
+
+    from cronguard.local import LocalAws, TaskScript
+
+    with LocalAws() as aws:
+        guard = aws.register_lambda("guard", handler)
+        ...
+        execution = aws.start(machine, "20261122T0300Z", {"scheduledTime": "..."})
+        aws.wait(execution)["status"]
+
+See `harness.LocalAws` for the API and `shims` for every moto gap it closes.
+"""
+
+from cronguard.local.ecs import THROTTLE, StartedTask, StopCause, TaskScript
+from cronguard.local.harness import (
+    ACCOUNT_ID,
+    ALARMING_STATUSES,
+    LocalAws,
+    Network,
+    StatusChangeDeliveryError,
+)
+from cronguard.local.lambdas import LambdaContext, LambdaRuntimeCrash, LambdaServiceError
+
+__all__ = [
+    "ACCOUNT_ID",
+    "ALARMING_STATUSES",
+    "THROTTLE",
+    "LambdaContext",
+    "LambdaRuntimeCrash",
+    "LambdaServiceError",
+    "LocalAws",
+    "Network",
+    "StartedTask",
+    "StatusChangeDeliveryError",
+    "StopCause",
+    "TaskScript",
+]

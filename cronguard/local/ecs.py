@@ -1,0 +1,260 @@
+"""A scripted container runtime behind moto's ECS: what each RunTask does and how it ends.
+
+moto starts every task and walks it to STOPPED by itself after a few DescribeTasks, always with
+exit code 0. Here each RunTask of a task definition consumes the next `TaskScript` queued for it:
+the launch fails the way AWS reports it, or the task runs for the scripted wall-clock duration and
+then stops with the scripted exit code, exactly like an essential container exiting. Everything a
+task really received (environment overrides, startedBy, group) is recorded as a `StartedTask`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+THROTTLE = "throttle"
+"""`TaskScript.launch_failure` value that makes RunTask itself fail with a throttling error."""
+
+ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
+USER_INITIATED = "UserInitiated"
+
+
+class StopCause(StrEnum):
+    """Why a task stopped."""
+
+    EXITED = "exited"
+    """Its essential container exited on its own (the scripted duration elapsed)."""
+    EXECUTION_STOPPED = "execution_stopped"
+    """Step Functions stopped it: StopExecution aborted the execution."""
+    STATE_TIMED_OUT = "state_timed_out"
+    """Step Functions stopped it: the Task state's TimeoutSeconds elapsed."""
+    EXECUTION_TIMED_OUT = "execution_timed_out"
+    """Step Functions stopped it: the execution's TimeoutSeconds elapsed."""
+    EXECUTION_FAILED = "execution_failed"
+    """Step Functions stopped it: the execution failed elsewhere (e.g. a Parallel branch)."""
+    STOP_TASK = "stop_task"
+    """Somebody else called StopTask."""
+
+
+@dataclass(frozen=True)
+class TaskScript:
+    """What one RunTask does.
+
+    `launch_failure` None starts the task; `THROTTLE` makes RunTask raise ThrottlingException (the
+    state sees `ECS.AmazonECSException`); any other string, e.g. "RESOURCE:FARGATE", is returned
+    as the reason of a RunTask `Failures` entry (a `.sync` state sees `AmazonECS.Unknown`).
+    A started task runs `duration_seconds` of wall-clock time, then its essential container exits
+    with `exit_code`. `exit_code_on_stop` is the container's exit code when StopTask ends it
+    earlier (143 = terminated by SIGTERM). `launch_latency_seconds` is how long the RunTask call
+    itself takes to return (other API calls proceed meanwhile).
+    """
+
+    duration_seconds: float = 0.5
+    exit_code: int = 0
+    launch_failure: str | None = None
+    exit_code_on_stop: int = 143
+    launch_latency_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class StartedTask:
+    """A task that RunTask really started, as the harness saw it (a snapshot)."""
+
+    task_arn: str
+    cluster_arn: str
+    task_definition_arn: str
+    started_by: str
+    group: str
+    overrides: dict[str, Any]
+    environment: dict[str, str]
+    """Environment overrides of the essential container (what the job process would see added)."""
+    execution_arn: str | None
+    """The Step Functions execution whose Task state called RunTask (None for direct calls)."""
+    script: TaskScript
+    started_at: datetime
+    stopped_at: datetime | None = None
+    exit_code: int | None = None
+    stop_code: str | None = None
+    stopped_reason: str | None = None
+    stop_cause: StopCause | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.stopped_at is None
+
+
+class EcsSimulator:
+    """Scripts, launches and stops tasks on moto's ECS models.
+
+    Not thread-safe by itself: the harness calls it while holding its request lock (every moto
+    request holds it too), so task state never changes under a concurrent DescribeTasks.
+    """
+
+    def __init__(self, default_script: TaskScript) -> None:
+        self.default_script = default_script
+        self._queues: dict[str, deque[TaskScript]] = {}
+        self._defaults: dict[str, TaskScript] = {}
+        self._tasks: dict[str, StartedTask] = {}
+        self._models: dict[str, Any] = {}
+        self._stop_causes: dict[str, StopCause] = {}
+        self._launching = threading.local()
+        self._runs_in_flight: dict[str, int] = {}
+        self._runs_changed = threading.Condition()
+
+    def queue(
+        self, task_definition_arn: str, scripts: tuple[TaskScript, ...], default: TaskScript | None
+    ) -> None:
+        self._queues.setdefault(task_definition_arn, deque()).extend(scripts)
+        if default is not None:
+            self._defaults[task_definition_arn] = default
+
+    def next_script(self, task_definition_arn: str) -> TaskScript:
+        queue = self._queues.get(task_definition_arn)
+        if queue:
+            return queue.popleft()
+        return self._defaults.get(task_definition_arn, self.default_script)
+
+    def run_started(self, execution_arn: str) -> None:
+        """A Task state of this execution is running an ECS integration (until it is done with
+        its task, including any StopTask). Thread-safe, unlike the rest."""
+        with self._runs_changed:
+            self._runs_in_flight[execution_arn] = self._runs_in_flight.get(execution_arn, 0) + 1
+
+    def run_ended(self, execution_arn: str) -> None:
+        with self._runs_changed:
+            self._runs_in_flight[execution_arn] -= 1
+            if not self._runs_in_flight[execution_arn]:
+                del self._runs_in_flight[execution_arn]
+                self._runs_changed.notify_all()
+
+    def wait_runs_ended(self, execution_arn: str, timeout: float) -> bool:
+        with self._runs_changed:
+            return self._runs_changed.wait_for(
+                lambda: execution_arn not in self._runs_in_flight, timeout
+            )
+
+    @contextmanager
+    def launching_for(self, execution_arn: str) -> Iterator[None]:
+        """Attribute RunTask calls made by this thread to a Step Functions execution."""
+        self._launching.execution_arn = execution_arn
+        try:
+            yield
+        finally:
+            self._launching.execution_arn = None
+
+    def launched(self, task: Any, script: TaskScript) -> None:
+        """Record a task moto just created and make it look like a RUNNING Fargate task."""
+        now = datetime.now(UTC)
+        task.created_at = now
+        task.started_at = now
+        task.last_status = "RUNNING"
+        task.stopped_reason = None  # moto says "": AWS has no StoppedReason until it stops
+        for container in task.containers:
+            container.task_arn = task.task_arn  # moto puts the task definition ARN here
+            container.last_status = "RUNNING"
+            container.exitCode = None  # absent until the container stops
+        self._models[task.task_arn] = task
+        self._tasks[task.task_arn] = StartedTask(
+            task_arn=task.task_arn,
+            cluster_arn=task.cluster_arn,
+            task_definition_arn=task.task_definition_arn,
+            started_by=task.started_by,
+            group=task.group,
+            overrides=task.overrides,
+            environment=_essential_environment(task),
+            execution_arn=getattr(self._launching, "execution_arn", None),
+            script=script,
+            started_at=now,
+        )
+
+    def is_scripted(self, task: Any) -> bool:
+        return task.task_arn in self._tasks
+
+    def settle(self, task: Any) -> None:
+        """Stop the task if its scripted duration has elapsed (called on every DescribeTasks)."""
+        record = self._tasks[task.task_arn]
+        if not record.running:
+            return
+        ends_at = record.started_at + timedelta(seconds=record.script.duration_seconds)
+        if datetime.now(UTC) >= ends_at:
+            self._stop(
+                task,
+                at=ends_at,
+                exit_code=record.script.exit_code,
+                stop_code=ESSENTIAL_CONTAINER_EXITED,
+                reason="Essential container in task exited",
+                cause=StopCause.EXITED,
+            )
+
+    def expect_stop(self, task_arn: str, cause: StopCause) -> None:
+        """Say why the next StopTask of this task happens (Step Functions stopping it)."""
+        self._stop_causes[task_arn] = cause
+
+    def stop_task(self, task: Any, reason: str) -> None:
+        """StopTask: the container gets SIGTERM and exits with `exit_code_on_stop`."""
+        record = self._tasks[task.task_arn]
+        self._stop(
+            task,
+            at=datetime.now(UTC),
+            exit_code=record.script.exit_code_on_stop,
+            stop_code=USER_INITIATED,
+            reason=reason,
+            cause=self._stop_causes.pop(task.task_arn, StopCause.STOP_TASK),
+        )
+
+    def started(self, task_definition_arn: str | None = None) -> list[StartedTask]:
+        for task_arn, model in self._models.items():
+            if self._tasks[task_arn].running:
+                self.settle(model)
+        return [
+            record
+            for record in self._tasks.values()
+            if task_definition_arn is None or record.task_definition_arn == task_definition_arn
+        ]
+
+    def _stop(
+        self,
+        task: Any,
+        *,
+        at: datetime,
+        exit_code: int,
+        stop_code: str,
+        reason: str,
+        cause: StopCause,
+    ) -> None:
+        task.last_status = "STOPPED"
+        task.desired_status = "STOPPED"
+        task.stopping_at = at
+        task.execution_stopped_at = at
+        task.stopped_at = at
+        task.stop_code = stop_code
+        task.stopped_reason = reason
+        for container in task.containers:
+            container.last_status = "STOPPED"
+            container.exitCode = exit_code
+        self._tasks[task.task_arn] = dataclasses.replace(
+            self._tasks[task.task_arn],
+            stopped_at=at,
+            exit_code=exit_code,
+            stop_code=stop_code,
+            stopped_reason=reason,
+            stop_cause=cause,
+        )
+
+
+def _essential_environment(task: Any) -> dict[str, str]:
+    """Environment overrides moto stored for the task's (single, essential) container."""
+    container_name = task.containers[0].name if task.containers else None
+    environment: dict[str, str] = {}
+    for override in task.overrides.get("containerOverrides", []):
+        if override.get("name") == container_name:
+            for variable in override.get("environment", []):
+                environment[variable["name"]] = variable["value"]
+    return environment

@@ -1,0 +1,1 @@
+"""The local simulation: the synthesized state machines running on the local engine."""

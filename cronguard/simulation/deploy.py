@@ -1,0 +1,197 @@
+"""Deploy a synthesized cronguard environment into the local engine (``cronguard.local``).
+
+Everything comes from the cloud assembly, not from config: each state machine's
+``DefinitionString`` exactly as CloudFormation would receive it, its
+``DefinitionSubstitutions`` resolved to local resources (the guard Lambda runs the real
+handler in-process, the cluster and task definitions are registered in moto), the ledger
+table with the key schema of the template. Two things are mapped, and only these: the
+network ids from config (which exist in your account, not in moto) become the harness's
+own VPC ids, and the cleanup rule becomes a subscription to execution status changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cronguard.config import Environment
+from cronguard.local import LocalAws
+
+GUARD_HANDLER = "lambdas.guard.handler.lambda_handler"
+CLEANUP_HANDLER = "lambdas.cleanup.handler.lambda_handler"
+RUN_STATE = "Run job"
+
+
+class AssemblyError(Exception):
+    """The cloud assembly is not a cronguard environment the engine can run."""
+
+
+@dataclass(frozen=True)
+class LocalJob:
+    name: str
+    state_machine_arn: str
+    task_definition_arn: str
+    guard_function: str
+
+
+def _templates(assembly: Path, stack_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    parent_file = assembly / f"{stack_name}.template.json"
+    if not parent_file.exists():
+        raise AssemblyError(f"{parent_file} not found: synthesize the environment first")
+    parent = json.loads(parent_file.read_text())
+    # The job stacks' templates are file assets of the environment's stack.
+    assets = json.loads((assembly / f"{stack_name}.assets.json").read_text())
+    nested = [
+        json.loads((assembly / asset["source"]["path"]).read_text())
+        for asset in assets.get("files", {}).values()
+        if asset["source"]["path"].endswith(".nested.template.json")
+    ]
+    return parent, nested
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def _handler(dotted: str) -> Any:
+    module_name, _, attribute = dotted.rpartition(".")
+    module = __import__(module_name, fromlist=[attribute])
+    return getattr(module, attribute)
+
+
+class LocalEnvironment:
+    """One environment's state machines, guard Lambdas, ledger and cleanup, running locally."""
+
+    def __init__(
+        self,
+        aws: LocalAws,
+        environment: Environment,
+        assembly: Path,
+        *,
+        run_timeouts: dict[str, int] | None = None,
+    ) -> None:
+        """``run_timeouts`` (job -> seconds) compresses a job's run timeout so a test can
+        watch it expire in seconds, not minutes: the one change to a synthesized definition
+        apart from the network ids."""
+        self.aws = aws
+        self.environment = environment
+        self.assembly = assembly
+        self.run_timeouts = run_timeouts or {}
+        self.jobs: dict[str, LocalJob] = {}
+        self.ledger_table = ""
+
+    def deploy(self) -> LocalEnvironment:
+        parent, nested = _templates(self.assembly, self.environment.stack_name)
+        self._create_ledger(parent)
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        cluster_arn = self.aws.create_cluster(self.environment.cluster_name)
+        network_ids = self._network_mapping()
+        for template in nested:
+            for resource in _of_type(template, "AWS::StepFunctions::StateMachine").values():
+                self._deploy_job(template, resource, cluster_arn, network_ids)
+        cleanup = _handler(CLEANUP_HANDLER)
+        self.aws.on_execution_status_change(cleanup)
+        return self
+
+    def _create_ledger(self, parent: dict[str, Any]) -> None:
+        tables = [
+            resource["Properties"]
+            for resource in _of_type(parent, "AWS::DynamoDB::Table").values()
+            if resource["Properties"]["TableName"].endswith("-ledger")
+        ]
+        if len(tables) != 1:
+            raise AssemblyError("expected exactly one ledger table in the environment's stack")
+        table = tables[0]
+        self.ledger_table = table["TableName"]
+        self.aws.dynamodb.create_table(
+            TableName=table["TableName"],
+            KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            BillingMode=table["BillingMode"],
+        )
+
+    def _network_mapping(self) -> dict[str, str]:
+        """Config network ids -> the harness VPC's ids (config ids do not exist in moto)."""
+        local = self.aws.network()
+        mapping: dict[str, str] = {}
+        configured = [self.environment.network] + [
+            self.environment.network.for_job(job.network) for job in self.environment.jobs
+        ]
+        for network in configured:
+            for index, subnet in enumerate(network.subnet_ids):
+                mapping[subnet] = local.subnet_ids[index % len(local.subnet_ids)]
+            for group in network.security_group_ids:
+                mapping[group] = local.security_group_ids[0]
+        return mapping
+
+    def _deploy_job(
+        self,
+        template: dict[str, Any],
+        resource: dict[str, Any],
+        cluster_arn: str,
+        network_ids: dict[str, str],
+    ) -> None:
+        properties = resource["Properties"]
+        machine_name: str = properties["StateMachineName"]
+        prefix = f"{self.environment.name}-"
+        job_name = machine_name[len(prefix) :]
+        substitutions = properties["DefinitionSubstitutions"]
+        guard_logical_id = substitutions["GuardFunctionArn"]["Fn::GetAtt"][0]
+        guard_properties = template["Resources"][guard_logical_id]["Properties"]
+        if guard_properties["Handler"] != GUARD_HANDLER:
+            raise AssemblyError(f"{machine_name}: unexpected guard handler")
+        guard_name = f"{machine_name}-guard"
+        guard_arn = self.aws.register_lambda(
+            guard_name,
+            _handler(GUARD_HANDLER),
+            {"LEDGER_TABLE": self.ledger_table, "CRONGUARD_ENV": self.environment.name},
+        )
+        task_logical_id = substitutions["TaskDefinitionArn"]["Ref"]
+        task = template["Resources"][task_logical_id]["Properties"]
+        container = task["ContainerDefinitions"][0]
+        task_definition_arn = self.aws.register_task_definition(
+            task["Family"],
+            container["Name"],
+            cpu=str(task["Cpu"]),
+            memory=str(task["Memory"]),
+        )
+        definition: str = properties["DefinitionString"]
+        for configured, local in network_ids.items():
+            definition = definition.replace(f'"{configured}"', f'"{local}"')
+        if job_name in self.run_timeouts:
+            parsed = json.loads(definition)
+            parsed["States"][RUN_STATE]["TimeoutSeconds"] = self.run_timeouts[job_name]
+            definition = json.dumps(parsed)
+        arn = self.aws.deploy_state_machine(
+            machine_name,
+            definition,
+            substitutions={
+                "GuardFunctionArn": guard_arn,
+                "ClusterArn": cluster_arn,
+                "TaskDefinitionArn": task_definition_arn,
+            },
+        )
+        self.jobs[job_name] = LocalJob(job_name, arn, task_definition_arn, guard_name)
+
+    def slot_item(self, job: str, slot: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.aws.dynamodb.get_item(
+            TableName=self.ledger_table,
+            Key={"pk": {"S": f"job#{job}"}, "sk": {"S": f"slot#{slot}"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return item
+
+    def lease(self, job: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.aws.dynamodb.get_item(
+            TableName=self.ledger_table,
+            Key={"pk": {"S": f"job#{job}"}, "sk": {"S": "lease"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return item

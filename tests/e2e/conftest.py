@@ -1,0 +1,120 @@
+"""The synthesized state machines of a test environment, deployed into the local engine.
+
+The environment is synthesized once per session exactly as ``cdk synth`` would (cdk-nag
+on, asset bundling off); each test gets a fresh engine with it deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+import yaml
+
+from cronguard.config import Environment, load_environment
+from cronguard.local import LocalAws, TaskScript
+from cronguard.simulation.deploy import LocalEnvironment
+from stacks.compliance import add_compliance_checks
+from stacks.environment_stack import CronguardStack
+
+FAST_LAUNCH_RETRIES = {"max_attempts": 3, "interval_seconds": 1, "backoff_rate": 1.0}
+JOBS = {
+    "forbid-job": {
+        "schedule": "rate(1 hour)",
+        "image": "repo/job:1",
+        "launch_retries": FAST_LAUNCH_RETRIES,
+    },
+    "replace-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "concurrency": "replace"},
+    "allow-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "concurrency": "allow"},
+    "timeout-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "timeout": "1m"},
+}
+NETWORK = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-0123456789abcdef0"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+}
+RUN_TIMEOUT_SECONDS = 2  # timeout-job's 1m compressed, so scenario 6 takes seconds
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Environment, Path]:
+    root = tmp_path_factory.mktemp("e2e")
+    config = root / "config"
+    (config / "environments").mkdir(parents=True)
+    (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
+    (config / "environments" / "e2e.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
+    environment = load_environment("e2e", config)
+    app = cdk.App(outdir=str(root / "cdk.out"), context={"aws:cdk:bundling-stacks": []})
+    CronguardStack(app, environment.stack_name, environment=environment)
+    add_compliance_checks(app)
+    app.synth()
+    return environment, root / "cdk.out"
+
+
+@dataclass
+class Engine:
+    aws: LocalAws
+    local: LocalEnvironment
+
+    def arn(self, job: str) -> str:
+        return self.local.jobs[job].state_machine_arn
+
+    def task_definition(self, job: str) -> str:
+        return self.local.jobs[job].task_definition_arn
+
+    def start(self, job: str, name: str, run_input: dict[str, Any]) -> str:
+        return self.aws.start(self.arn(job), name, run_input)
+
+    def run(self, job: str, name: str, run_input: dict[str, Any]) -> dict[str, Any]:
+        return self.aws.wait(self.start(job, name, run_input), timeout=60)
+
+    def final_state(self, execution_arn: str) -> str:
+        """The name of the last state the execution entered (what the console graph shows)."""
+        entered: list[str] = [
+            event["stateEnteredEventDetails"]["name"]
+            for event in self.aws.history(execution_arn)
+            if event["type"].endswith("StateEntered")
+        ]
+        return entered[-1]
+
+    def output(self, execution_arn: str) -> dict[str, Any]:
+        described = self.aws.sfn.describe_execution(executionArn=execution_arn)
+        return dict(json.loads(described.get("output") or "{}"))
+
+    def slot(self, job: str, slot: str) -> dict[str, Any] | None:
+        return self.local.slot_item(job, slot)
+
+    def lease(self, job: str) -> dict[str, Any] | None:
+        return self.local.lease(job)
+
+    def wait_for_tasks(self, job: str, count: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.aws.tasks_started(self.task_definition(job))) < count:
+            assert time.monotonic() < deadline, f"{job}: fewer than {count} tasks started"
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def engine(synthesized: tuple[Environment, Path]) -> Iterator[Engine]:
+    environment, assembly = synthesized
+    for name in ("moto", "cronguard.local"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    with LocalAws(default_task_script=TaskScript(duration_seconds=0.5)) as aws:
+        local = LocalEnvironment(
+            aws, environment, assembly, run_timeouts={"timeout-job": RUN_TIMEOUT_SECONDS}
+        ).deploy()
+        yield Engine(aws, local)
+
+
+def slot(offset_hours: int = 0) -> str:
+    """A slot near now (so no starting deadline applies), distinct per offset."""
+    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return (base + timedelta(hours=offset_hours)).strftime("%Y-%m-%dT%H:%M:%SZ")

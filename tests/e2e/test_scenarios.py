@@ -1,0 +1,210 @@
+"""End to end: the synthesized ASL, the real guard and cleanup, scripted ECS tasks, no AWS."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from cronguard.local import StopCause, TaskScript
+from tests.e2e.conftest import Engine, slot
+
+
+# Under forbid the job's lease would also stop a second run; under allow (no lease) the slot's
+# conditional write is the only authority: both must hold.
+@pytest.mark.parametrize("job", ["forbid-job", "allow-job"])
+def test_1_twenty_five_concurrent_starts_for_one_slot_run_one_task(
+    engine: Engine, job: str
+) -> None:
+    the_slot = slot()
+    engine.aws.script_tasks(engine.task_definition(job), TaskScript(duration_seconds=2))
+    arns: list[str] = []
+    lock = threading.Lock()
+
+    def trigger(index: int) -> None:
+        arn = engine.start(job, f"burst-{index}", {"scheduledTime": the_slot, "attempt": "0"})
+        with lock:
+            arns.append(arn)
+
+    threads = [threading.Thread(target=trigger, args=(i,)) for i in range(25)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    finals = {arn: engine.final_state(arn) for arn in arns if engine.aws.wait(arn, 60)}
+
+    assert len(engine.aws.tasks_started(engine.task_definition(job))) == 1
+    assert sorted(finals.values()).count("Succeeded") == 1
+    skipped = [arn for arn, state in finals.items() if state == "Skipped: duplicate"]
+    assert len(skipped) == 24
+    assert all(engine.output(arn)["reason"] == "duplicate" for arn in skipped)
+    item = engine.slot(job, the_slot)
+    assert item is not None
+    assert (item["status"]["S"], item["duplicates"]["N"]) == ("SUCCEEDED", "24")
+    assert engine.lease(job) is None
+
+
+def test_2_a_finished_slot_is_skipped_and_force_runs_it_again(engine: Engine) -> None:
+    succeeded, failed = slot(0), slot(1)
+    engine.aws.script_tasks(
+        engine.task_definition("forbid-job"), TaskScript(), TaskScript(exit_code=1)
+    )
+    assert engine.run("forbid-job", "ok", {"scheduledTime": succeeded})["status"] == "SUCCEEDED"
+    assert engine.run("forbid-job", "bad", {"scheduledTime": failed})["status"] == "FAILED"
+
+    for name, the_slot in (("again-ok", succeeded), ("again-bad", failed)):
+        arn = engine.start("forbid-job", name, {"scheduledTime": the_slot})
+        engine.aws.wait(arn)
+        assert engine.final_state(arn) == "Skipped: duplicate"
+    assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 2
+
+    for name, the_slot in (("force-ok", succeeded), ("force-bad", failed)):
+        forced = engine.run("forbid-job", name, {"scheduledTime": the_slot, "force": True})
+        assert forced["status"] == "SUCCEEDED"
+        item = engine.slot("forbid-job", the_slot)
+        assert item is not None
+        assert (item["status"]["S"], item["forced"]["BOOL"]) == ("SUCCEEDED", True)
+        assert item["owner"]["S"].endswith(f":{name}")
+    assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 4
+
+
+def test_3a_forbid_skips_the_next_slot_while_the_previous_run_runs(engine: Engine) -> None:
+    engine.aws.script_tasks(engine.task_definition("forbid-job"), TaskScript(duration_seconds=3))
+    first = engine.start("forbid-job", "first", {"scheduledTime": slot(0)})
+    engine.wait_for_tasks("forbid-job", 1)
+    second = engine.start("forbid-job", "second", {"scheduledTime": slot(1)})
+    engine.aws.wait(second)
+    assert engine.final_state(second) == "Skipped: overlap"
+    assert engine.aws.wait(first)["status"] == "SUCCEEDED"
+    item = engine.slot("forbid-job", slot(1))
+    assert item is not None
+    assert item["status"]["S"] == "SKIPPED_OVERLAP"
+    assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 1
+
+
+def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine) -> None:
+    engine.aws.script_tasks(
+        engine.task_definition("replace-job"),
+        TaskScript(duration_seconds=20),
+        TaskScript(duration_seconds=0.5),
+    )
+    older = engine.start("replace-job", "older", {"scheduledTime": slot(0)})
+    engine.wait_for_tasks("replace-job", 1)
+    newer = engine.run("replace-job", "newer", {"scheduledTime": slot(1)})
+    assert newer["status"] == "SUCCEEDED"
+    assert engine.aws.wait(older)["status"] == "ABORTED"
+    old_task, new_task = engine.aws.tasks_started(engine.task_definition("replace-job"))
+    assert old_task.execution_arn == older
+    assert old_task.stop_cause is StopCause.EXECUTION_STOPPED
+    assert new_task.exit_code == 0
+    replaced = engine.slot("replace-job", slot(0))
+    assert replaced is not None
+    assert replaced["status"]["S"] == "ABORTED"
+    assert replaced["reason"]["S"].startswith("replaced by")
+    assert engine.lease("replace-job") is None
+
+
+def test_3c_allow_runs_both(engine: Engine) -> None:
+    engine.aws.script_tasks(engine.task_definition("allow-job"), TaskScript(duration_seconds=2))
+    first = engine.start("allow-job", "first", {"scheduledTime": slot(0)})
+    engine.wait_for_tasks("allow-job", 1)
+    second = engine.start("allow-job", "second", {"scheduledTime": slot(1)})
+    assert engine.aws.wait(first)["status"] == engine.aws.wait(second)["status"] == "SUCCEEDED"
+    first_task, second_task = engine.aws.tasks_started(engine.task_definition("allow-job"))
+    assert first_task.stopped_at is not None
+    assert second_task.started_at < first_task.stopped_at  # they ran at the same time
+
+
+def test_4_a_non_zero_exit_fails_the_execution_and_is_recorded(engine: Engine) -> None:
+    engine.aws.script_tasks(engine.task_definition("forbid-job"), TaskScript(exit_code=3))
+    described = engine.run("forbid-job", "exit-3", {"scheduledTime": slot()})
+    assert (described["status"], described["error"]) == ("FAILED", "States.TaskFailed")
+    item = engine.slot("forbid-job", slot())
+    assert item is not None
+    assert (item["status"]["S"], item["exit_code"]["N"]) == ("FAILED", "3")
+    assert item["reason"]["S"] == "job exited 3"
+    assert item["task_arn"]["S"] == engine.aws.tasks_started()[0].task_arn
+    assert engine.lease("forbid-job") is None
+
+
+def test_5_two_launch_failures_then_success_run_the_job_once(engine: Engine) -> None:
+    engine.aws.script_tasks(
+        engine.task_definition("forbid-job"),
+        TaskScript(launch_failure="RESOURCE:FARGATE"),
+        TaskScript(launch_failure="RESOURCE:FARGATE"),
+        TaskScript(),
+    )
+    arn = engine.start("forbid-job", "capacity", {"scheduledTime": slot()})
+    assert engine.aws.wait(arn)["status"] == "SUCCEEDED"
+    assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 1
+    attempts = [
+        event
+        for event in engine.aws.history(arn)
+        if event["type"] == "TaskScheduled"
+        and event["taskScheduledEventDetails"]["resourceType"] == "ecs"
+    ]
+    assert len(attempts) == 3
+    item = engine.slot("forbid-job", slot())
+    assert item is not None
+    assert item["status"]["S"] == "SUCCEEDED"
+
+
+def test_6_a_job_past_its_timeout_is_stopped_and_recorded(engine: Engine) -> None:
+    engine.aws.script_tasks(engine.task_definition("timeout-job"), TaskScript(duration_seconds=30))
+    described = engine.run("timeout-job", "slow", {"scheduledTime": slot()})
+    assert (described["status"], described["error"]) == ("FAILED", "States.Timeout")
+    (task,) = engine.aws.tasks_started(engine.task_definition("timeout-job"))
+    assert task.stop_cause is StopCause.STATE_TIMED_OUT
+    item = engine.slot("timeout-job", slot())
+    assert item is not None
+    assert (item["status"]["S"], item["reason"]["S"]) == ("TIMED_OUT", "job exceeded its timeout")
+    assert engine.lease("timeout-job") is None
+
+
+def test_7_stop_execution_mid_run_is_cleaned_up_and_the_next_slot_runs(engine: Engine) -> None:
+    engine.aws.script_tasks(
+        engine.task_definition("forbid-job"), TaskScript(duration_seconds=30), TaskScript()
+    )
+    stopped = engine.start("forbid-job", "stopped", {"scheduledTime": slot(0)})
+    engine.wait_for_tasks("forbid-job", 1)
+    assert engine.lease("forbid-job") is not None
+    engine.aws.sfn.stop_execution(executionArn=stopped, error="Operator", cause="by hand")
+    assert engine.aws.wait(stopped)["status"] == "ABORTED"  # waits for the cleanup event too
+    item = engine.slot("forbid-job", slot(0))
+    assert item is not None
+    assert item["status"]["S"] == "ABORTED"
+    assert engine.lease("forbid-job") is None
+    assert engine.run("forbid-job", "next", {"scheduledTime": slot(1)})["status"] == "SUCCEEDED"
+    assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 2
+
+
+def test_8a_an_input_without_scheduled_time_is_a_manual_run(engine: Engine) -> None:
+    described = engine.run("forbid-job", "by-hand", {})
+    assert described["status"] == "SUCCEEDED"
+    (task,) = engine.aws.tasks_started(engine.task_definition("forbid-job"))
+    assert task.environment["CRONGUARD_SLOT"] == "manual:by-hand"
+    assert task.environment["CRONGUARD_JOB"] == "forbid-job"
+    assert task.environment["CRONGUARD_EXECUTION_ARN"] == described["executionArn"]
+    assert task.group == "cronguard:forbid-job"
+    item = engine.slot("forbid-job", "manual:by-hand")
+    assert item is not None
+    assert item["status"]["S"] == "SUCCEEDED"
+
+
+def test_8b_malformed_inputs_fail_clearly_and_hold_nothing(engine: Engine) -> None:
+    bad_inputs: list[dict[str, Any]] = [
+        {"scheduledTime": "yesterday"},
+        {"scheduledTime": 1763780400},
+        {"scheduledTime": "2026-11-22T03:00:00Z", "force": "yes"},
+        {"scheduled_time": "2026-11-22T03:00:00Z"},
+    ]
+    for index, bad in enumerate(bad_inputs):
+        arn = engine.start("forbid-job", f"bad-{index}", bad)
+        described = engine.aws.wait(arn)
+        assert (described["status"], described["error"]) == ("FAILED", "cronguard.InvalidInput")
+        assert engine.final_state(arn) == "Invalid input"
+    assert engine.aws.tasks_started() == []
+    assert engine.lease("forbid-job") is None
+    scanned = engine.aws.dynamodb.scan(TableName=engine.local.ledger_table)["Items"]
+    assert scanned == []

@@ -1,0 +1,111 @@
+"""LocalAws's own API, used directly through boto3 (no state machine)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from cronguard.local import LambdaServiceError, LocalAws, StopCause, TaskScript
+
+
+def test_a_registered_lambda_runs_in_process_with_its_environment(aws):
+    seen: list[tuple[Any, str | None, str]] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.append((event, os.environ.get("LEDGER_TABLE"), context.function_name))
+        return {"claimed": True}
+
+    arn = aws.register_lambda("guard", handler, {"LEDGER_TABLE": "dev-ledger"})
+
+    by_name = aws.lambda_.invoke(FunctionName="guard", Payload=b'{"slot": "a"}')
+    by_qualified_arn = aws.lambda_.invoke(FunctionName=f"{arn}:$LATEST", Payload=b"{}")
+
+    assert json.loads(by_name["Payload"].read()) == {"claimed": True}
+    assert by_qualified_arn["StatusCode"] == 200
+    assert seen == [({"slot": "a"}, "dev-ledger", "guard"), ({}, "dev-ledger", "guard")]
+
+
+def test_a_raised_exception_is_a_function_error_like_the_python_runtime(aws):
+    class SlotTakenError(Exception):
+        pass
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        raise SlotTakenError("slot 20261122T0300Z is taken")
+
+    aws.register_lambda("guard", handler)
+
+    response = aws.lambda_.invoke(FunctionName="guard", Payload=b"{}")
+
+    assert response["FunctionError"] == "Unhandled"
+    payload = json.loads(response["Payload"].read())
+    assert payload["errorType"] == "SlotTakenError"
+    assert payload["errorMessage"] == "slot 20261122T0300Z is taken"
+    assert payload["stackTrace"]
+
+
+def test_a_service_error_fails_the_invoke_call(aws):
+    def handler(event: dict[str, Any], context: Any) -> None:
+        raise LambdaServiceError("TooManyRequestsException", "Rate exceeded", 429)
+
+    aws.register_lambda("guard", handler)
+
+    no_retries = boto3.client("lambda", config=Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(no_retries.exceptions.TooManyRequestsException):
+        no_retries.invoke(FunctionName="guard", Payload=b"{}")
+
+
+def test_lambda_environments_are_process_wide_and_restored(monkeypatch):
+    monkeypatch.delenv("LEDGER_TABLE", raising=False)
+    with LocalAws() as aws:
+        aws.register_lambda("guard", lambda event, context: None, {"LEDGER_TABLE": "dev-ledger"})
+        aws.register_lambda("cleanup", lambda event, context: None, {"LEDGER_TABLE": "dev-ledger"})
+        with pytest.raises(ValueError, match="conflicts"):
+            aws.register_lambda("other", lambda event, context: None, {"LEDGER_TABLE": "other"})
+        assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert "LEDGER_TABLE" not in os.environ
+
+
+def test_run_task_follows_the_script_queue_then_the_default(aws):
+    network = aws.network()
+    cluster = aws.create_cluster("jobs")
+    aws.register_task_definition("nightly")
+    aws.script_tasks(
+        "nightly",
+        TaskScript(launch_failure="RESOURCE:FARGATE"),
+        default=TaskScript(duration_seconds=0, exit_code=2),
+    )
+
+    def run_task() -> dict[str, Any]:
+        response: dict[str, Any] = aws.ecs.run_task(
+            cluster=cluster,
+            taskDefinition="nightly",
+            launchType="FARGATE",
+            startedBy="cronguard:nightly",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": list(network.subnet_ids),
+                    "securityGroups": list(network.security_group_ids),
+                }
+            },
+        )
+        return response
+
+    failed, started = run_task(), run_task()
+
+    assert failed["tasks"] == []
+    assert failed["failures"][0]["reason"] == "RESOURCE:FARGATE"
+    [task] = aws.tasks_started("nightly")
+    assert task.task_arn == started["tasks"][0]["taskArn"]
+    assert (task.exit_code, task.started_by, task.execution_arn) == (2, "cronguard:nightly", None)
+    described = aws.ecs.describe_tasks(cluster=cluster, tasks=[task.task_arn])["tasks"][0]
+    assert described["lastStatus"] == "STOPPED"
+    assert described["containers"][0]["exitCode"] == 2
+    assert described["stopCode"] == "EssentialContainerExited"
+
+    aws.ecs.stop_task(cluster=cluster, task=task.task_arn, reason="too late")
+    assert aws.tasks_started()[0].stop_cause is StopCause.EXITED  # a stopped task stays as it ended
