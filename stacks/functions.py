@@ -1,7 +1,7 @@
 """The Lambda functions cronguard deploys: one shape for the guard and the cleanup.
 
-Each gets its own role that may write only its own log group (no AWS managed policy),
-X-Ray tracing, and the shared code asset.
+Each gets its own role that may write only its log group (its own, or its job stack's
+shared one), X-Ray tracing, and the shared code asset; no AWS managed policy.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from stacks.compliance import acknowledge
 from stacks.lambda_code import RUNTIME
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+XRAY_ONLY_STAR = (
+    "X-Ray PutTraceSegments/PutTelemetryRecords and the CloudWatch Logs delivery actions "
+    "support only Resource '*'."
+)
 
 
 class RuntimeFunction(Construct):
@@ -29,9 +33,10 @@ class RuntimeFunction(Construct):
         code: lambda_.Code,
         environment: dict[str, str],
         timeout: Duration,
+        log_group: logs.ILogGroup | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        self.log_group = log_group or logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
         self.role = iam.Role(
             self,
             "Role",
@@ -53,11 +58,7 @@ class RuntimeFunction(Construct):
             environment={**environment, "POWERTOOLS_METRICS_NAMESPACE": "cronguard"},
             log_group=self.log_group,
         )
-        acknowledge(
-            self.role,
-            "IAM5[Resource::*]",
-            "X-Ray PutTraceSegments/PutTelemetryRecords support only Resource '*'.",
-        )
+        acknowledge(self.role, "IAM5[Resource::*]", XRAY_ONLY_STAR)
 
     def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
         self.role.add_to_principal_policy(statement)

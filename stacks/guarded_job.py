@@ -8,6 +8,7 @@ construct IDs are the job name, so logical IDs are stable too.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, Stack, TimeZone
 from aws_cdk import aws_dynamodb as dynamodb
@@ -28,13 +29,26 @@ from cronguard.config import Environment, Job
 from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS
 from stacks.compliance import acknowledge, wildcard_resource_finding
 from stacks.definition import render_definition
-from stacks.functions import LOG_RETENTION, RuntimeFunction
+from stacks.functions import XRAY_ONLY_STAR, RuntimeFunction
 
 CONTAINER_NAME = "job"
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
     r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$"
 )
+
+
+@dataclass(frozen=True)
+class SharedJobResources:
+    """What the jobs of one job stack share: log groups (a stream prefix per job), the role
+    Scheduler assumes, and the Lambda code asset. Sharing them keeps a job at about a dozen
+    resources."""
+
+    execution_logs: logs.ILogGroup
+    job_logs: logs.ILogGroup
+    guard_logs: logs.ILogGroup
+    scheduler_role: iam.IRole
+    code: lambda_.Code
 
 
 class GuardedJob(Construct):
@@ -47,15 +61,15 @@ class GuardedJob(Construct):
         job: Job,
         ledger: dynamodb.ITable,
         cluster: ecs.ICluster,
-        code: lambda_.Code,
         dead_letter_queue: sqs.IQueue,
+        shared: SharedJobResources,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.job = job
         self.state_machine_name = environment.state_machine_name(job)
-        self.task_definition = self._task_definition(environment, job)
-        self.guard = self._guard_function(environment, job, ledger, code)
+        self.task_definition = self._task_definition(environment, job, shared.job_logs)
+        self.guard = self._guard_function(environment, job, ledger, shared)
 
         network = environment.network.for_job(job.network)
         values = {
@@ -87,7 +101,6 @@ class GuardedJob(Construct):
             "JobRetries": job.job_retries,
             "JobRetryIntervalSeconds": JOB_RETRY_INTERVAL_SECONDS,
         }
-        log_group = logs.LogGroup(self, "ExecutionLogs", retention=LOG_RETENTION)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -99,7 +112,7 @@ class GuardedJob(Construct):
                 "ClusterArn": cluster.cluster_arn,
                 "TaskDefinitionArn": self.task_definition.task_definition_arn,
             },
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
+            logs=sfn.LogOptions(destination=shared.execution_logs, level=sfn.LogLevel.ALL),
             tracing_enabled=True,
         )
         self._grant_run(stack, cluster, environment.cluster_name)
@@ -126,12 +139,15 @@ class GuardedJob(Construct):
                     }
                 ),
                 dead_letter_queue=dead_letter_queue,
+                role=shared.scheduler_role,
                 retry_attempts=job.delivery.max_retries,
                 max_event_age=Duration.seconds(job.delivery.max_event_age.total_seconds()),
             ),
         )
 
-    def _task_definition(self, environment: Environment, job: Job) -> ecs.FargateTaskDefinition:
+    def _task_definition(
+        self, environment: Environment, job: Job, log_group: logs.ILogGroup
+    ) -> ecs.FargateTaskDefinition:
         task_definition = ecs.FargateTaskDefinition(
             self,
             "TaskDefinition",
@@ -153,7 +169,7 @@ class GuardedJob(Construct):
             essential=True,
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix=job.name,
-                log_group=logs.LogGroup(self, "JobLogs", retention=LOG_RETENTION),
+                log_group=log_group,
             ),
         )
         if task_definition.execution_role is not None:
@@ -195,7 +211,11 @@ class GuardedJob(Construct):
         return ecs.Secret.from_secrets_manager(secret)
 
     def _guard_function(
-        self, environment: Environment, job: Job, ledger: dynamodb.ITable, code: lambda_.Code
+        self,
+        environment: Environment,
+        job: Job,
+        ledger: dynamodb.ITable,
+        shared: SharedJobResources,
     ) -> RuntimeFunction:
         stack = Stack.of(self)
         function = RuntimeFunction(
@@ -203,7 +223,8 @@ class GuardedJob(Construct):
             "Guard",
             description=f"cronguard guard for {self.state_machine_name}",
             handler="lambdas.guard.handler.lambda_handler",
-            code=code,
+            code=shared.code,
+            log_group=shared.guard_logs,
             environment={"LEDGER_TABLE": ledger.table_name, "CRONGUARD_ENV": environment.name},
             timeout=Duration.seconds(60),
         )
@@ -303,11 +324,7 @@ class GuardedJob(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
-        acknowledge(
-            machine.role,
-            "IAM5[Resource::*]",
-            "X-Ray tracing and the CloudWatch Logs delivery actions support only Resource '*'.",
-        )
+        acknowledge(machine.role, "IAM5[Resource::*]", XRAY_ONLY_STAR)
         for finding in (
             wildcard_resource_finding(stack, "ecs", f"task-definition/{task_definition.family}:*"),
             wildcard_resource_finding(stack, "ecs", f"task/{cluster_name}/*"),

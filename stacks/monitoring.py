@@ -24,21 +24,8 @@ SERVICE = "cronguard"  # the Powertools service name of every cronguard Lambda
 PERIOD = Duration.minutes(5)
 SKIP_METRICS = ("SkippedDuplicate", "SkippedOverlap", "SkippedLate")
 FAILURE_METRICS = ("RunsFailed", "RunsTimedOut", "RunsAborted")
-# CloudWatch allows 500 widgets per dashboard: per-job rows stop here, the SEARCH overview
-# above them covers every job.
-MAX_JOB_ROWS = 30
-
-
-def job_metric(environment: str, job: str, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
-    """A metric the guard emits (Powertools adds the ``service`` dimension)."""
-    return cloudwatch.Metric(
-        namespace=NAMESPACE,
-        metric_name=name,
-        dimensions_map={"environment": environment, "job": job, "service": SERVICE},
-        statistic=statistic,
-        period=PERIOD,
-        label=name,
-    )
+# Links to at most this many state machines in the dashboard's header.
+MAX_JOB_LINKS = 30
 
 
 def alarm(
@@ -64,8 +51,10 @@ def alarm(
     return created
 
 
-class JobAlarms(Construct):
-    """A job's alarms, next to the job (in its job stack)."""
+class JobAlarm(Construct):
+    """One alarm per job, next to the job (in its job stack): any failed, timed-out or
+    aborted execution, or a guard error, in a period. One alarm rather than four keeps a
+    job small; its description says where to look."""
 
     def __init__(
         self,
@@ -79,20 +68,26 @@ class JobAlarms(Construct):
         super().__init__(scope, construct_id)
         machine = job.state_machine
         name = job.job.name
-        for kind, metric in (
-            ("ExecutionsFailed", machine.metric_failed(period=PERIOD)),
-            ("ExecutionsTimedOut", machine.metric_timed_out(period=PERIOD)),
-            ("ExecutionsAborted", machine.metric_aborted(period=PERIOD)),
-            ("GuardErrors", job.guard.function.metric_errors(period=PERIOD)),
-        ):
-            alarm(
-                self,
-                kind,
-                metric=metric,
-                description=f"cronguard {environment.name}/{name}: {kind} — see the state "
-                f"machine {job.state_machine_name} and `cronguard history {name}`.",
-                topic=topic,
-            )
+        self.alarm = alarm(
+            self,
+            "NeedsAttention",
+            metric=cloudwatch.MathExpression(
+                expression="FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0) "
+                "+ FILL(guardErrors, 0)",
+                using_metrics={
+                    "failed": machine.metric_failed(period=PERIOD),
+                    "timedOut": machine.metric_timed_out(period=PERIOD),
+                    "aborted": machine.metric_aborted(period=PERIOD),
+                    "guardErrors": job.guard.function.metric_errors(period=PERIOD),
+                },
+                label=f"{name}: failed + timed out + aborted executions + guard errors",
+                period=PERIOD,
+            ),
+            description=f"cronguard {environment.name}/{name}: an execution failed, timed out "
+            f"or was aborted, or the guard failed — see the state machine "
+            f"{job.state_machine_name} and `cronguard history {name}`.",
+            topic=topic,
+        )
 
 
 class Monitoring(Construct):
@@ -141,7 +136,7 @@ class Monitoring(Construct):
             dashboard_name=f"cronguard-{env}",
             default_interval=Duration.days(7),
         )
-        shown = list(jobs)[:MAX_JOB_ROWS]
+        shown = list(jobs)[:MAX_JOB_LINKS]
         links = " · ".join(
             f"[{name}](https://console.aws.amazon.com/states/home?region={stack.region}"
             f"#/statemachines/view/{state_machine_arn(stack, jobs[name].state_machine_name)})"
@@ -155,7 +150,8 @@ class Monitoring(Construct):
                 height=2,
             )
         )
-        # Every job at once, however many there are: SEARCH finds each job's series.
+        # One series per job, however many jobs there are: SEARCH finds them (and stays
+        # within CloudWatch's 500 widgets per dashboard, which per-job widgets would not).
         dashboard.add_widgets(
             *(
                 cloudwatch.GraphWidget(
@@ -171,29 +167,6 @@ class Monitoring(Construct):
                 )
             )
         )
-        for name in shown:
-            dashboard.add_widgets(
-                cloudwatch.GraphWidget(
-                    title=f"{name}: runs and failures",
-                    left=[job_metric(env, name, "RunsStarted")]
-                    + [job_metric(env, name, metric) for metric in FAILURE_METRICS],
-                    width=8,
-                ),
-                cloudwatch.GraphWidget(
-                    title=f"{name}: skips by reason",
-                    left=[job_metric(env, name, metric) for metric in SKIP_METRICS],
-                    stacked=True,
-                    width=8,
-                ),
-                cloudwatch.GraphWidget(
-                    title=f"{name}: run duration (s)",
-                    left=[
-                        job_metric(env, name, "RunDuration", "Average"),
-                        job_metric(env, name, "RunDuration", "Maximum"),
-                    ],
-                    width=8,
-                ),
-            )
         return dashboard
 
 

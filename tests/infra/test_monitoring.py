@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cronguard.config import load_environment
+from stacks.monitoring import FAILURE_METRICS, SKIP_METRICS
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -41,7 +42,7 @@ def test_every_alarm_has_a_threshold_of_one_and_notifies_the_topic(
 ) -> None:
     synthesized = synth(env_name)
     found = every_alarm(synthesized)
-    assert len(found) == 4 * len(synthesized.job_templates) + 3
+    assert len(found) == len(synthesized.job_templates) + 3  # one per job, three per environment
     for alarm, action in found:
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
@@ -56,20 +57,22 @@ def test_each_job_alarms_on_failed_timed_out_aborted_executions_and_guard_errors
 ) -> None:
     found = [alarm for alarm, _ in every_alarm(synth(env_name))]
     for job in load_environment(env_name).jobs:
-        machine = f"{env_name}-{job.name}"
-        for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"):
-            assert any(
-                a["MetricName"] == metric
-                and a["Namespace"] == "AWS/States"
-                and machine in json.dumps(a["AlarmDescription"])
-                for a in found
-            ), (machine, metric)
-        assert any(
-            a["MetricName"] == "Errors"
-            and a["Namespace"] == "AWS/Lambda"
-            and f"/{job.name}: GuardErrors" in a["AlarmDescription"]
-            for a in found
-        ), job.name
+        (alarm,) = [a for a in found if f"{env_name}/{job.name}:" in a["AlarmDescription"]]
+        expression, *inputs = alarm["Metrics"]
+        assert expression["Expression"] == (
+            "FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0) + FILL(guardErrors, 0)"
+        )
+        watched = {
+            (m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"])
+            for m in inputs
+        }
+        assert watched == {
+            ("AWS/States", "ExecutionsFailed"),
+            ("AWS/States", "ExecutionsTimedOut"),
+            ("AWS/States", "ExecutionsAborted"),
+            ("AWS/Lambda", "Errors"),
+        }
+        assert f"{env_name}-{job.name}" in alarm["AlarmDescription"]
 
 
 def test_environment_alarms_on_dead_letters_cleanup_errors_and_orphans(synth: Synth) -> None:
@@ -80,28 +83,38 @@ def test_environment_alarms_on_dead_letters_cleanup_errors_and_orphans(synth: Sy
 
 
 def test_no_alarm_watches_a_healthy_skip(synth: Synth) -> None:
-    watched = {a.get("MetricName") for a, _ in every_alarm(synth("dev"))}
-    assert not watched & {"SkippedDuplicate", "SkippedOverlap", "SkippedLate"}
+    text = json.dumps([a for a, _ in every_alarm(synth("dev"))])
+    for skip in ("SkippedDuplicate", "SkippedOverlap", "SkippedLate"):
+        assert skip not in text
+
+
+def dashboard_body(template: Any) -> dict[str, Any]:
+    """The dashboard JSON, with CloudFormation tokens (region, ARNs) as placeholders."""
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    assert dashboard["Properties"]["DashboardName"] == "cronguard-dev"
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    text = "".join(part if isinstance(part, str) else "TOKEN" for part in parts)
+    return dict(json.loads(text))
 
 
 def test_dashboard_shows_runs_skips_failures_and_durations_of_every_job(synth: Synth) -> None:
-    template = synth("dev").template
-    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
-    assert dashboard["Properties"]["DashboardName"] == "cronguard-dev"
-    body = json.dumps(dashboard["Properties"]["DashboardBody"])
-    for job in load_environment("dev").jobs:
-        for metric in (
-            "RunsStarted",
-            "SkippedDuplicate",
-            "SkippedOverlap",
-            "SkippedLate",
-            "RunsFailed",
-            "RunDuration",
-        ):
-            assert (
-                f'\\"{metric}\\",\\"environment\\",\\"dev\\",\\"job\\",\\"{job.name}\\"' in body
-            ), (
-                job.name,
-                metric,
+    body = dashboard_body(synth("dev").template)
+    expressions = [
+        metric[0]["expression"]
+        for widget in body["widgets"]
+        for metric in widget.get("properties", {}).get("metrics", [])
+        if isinstance(metric[0], dict)
+    ]
+    # One SEARCH per metric draws one series per job of the environment, however many.
+    for metric in ("RunsStarted", *SKIP_METRICS, *FAILURE_METRICS, "RunDuration"):
+        assert any(
+            expression.startswith(
+                "SEARCH('{cronguard,environment,job,service} "
+                f'MetricName="{metric}" environment="dev"\''
             )
-        assert f"[{job.name}](https://console.aws.amazon.com/states/home" in body
+            for expression in expressions
+        ), metric
+    header = body["widgets"][0]["properties"]["markdown"]
+    for job in load_environment("dev").jobs:
+        assert f"[{job.name}](https://console.aws.amazon.com/states/home" in header
+        assert f"stateMachine:dev-{job.name})" in header
