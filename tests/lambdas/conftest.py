@@ -17,8 +17,8 @@ from moto.core.botocore_stubber import BotocoreStubber
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard
 from lambdas.guard.ledger import LedgerTable
+from tests.aws import REGION, create_ledger_table, use_fake_credentials
 
-REGION = "us-east-1"
 TABLE = "cronguard-test-ledger"
 
 
@@ -61,16 +61,12 @@ class Aws:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "LEDGER_TABLE": TABLE,
-        "CRONGUARD_ENV": "test",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_fake_credentials(
+        monkeypatch,
+        LEDGER_TABLE=TABLE,
+        CRONGUARD_ENV="test",
+        POWERTOOLS_METRICS_DISABLED="true",
+    )
     # moto serves concurrent requests without isolation; AWS makes each call atomic. The
     # racing tests need the latter (see the shim and canary in cronguard/local/shims.py).
     lock = threading.Lock()
@@ -83,18 +79,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(dynamodb, TABLE)
         iam = boto3.client("iam", region_name=REGION)
         role = iam.create_role(
             RoleName="sfn",

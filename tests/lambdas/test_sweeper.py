@@ -20,7 +20,9 @@ from lambdas.sweeper.handler import (
     stopped_tasks,
     sweep,
 )
-from tests.lambdas.conftest import CONTEXT, REGION
+from tests.aws import REGION, use_fake_credentials
+from tests.lambdas.conftest import CONTEXT
+from tests.worker.history_table import create_history_table
 
 TABLE = "cronguard-test-work"
 NOW = datetime.now(UTC)
@@ -71,38 +73,16 @@ class Cloud:
 
 @pytest.fixture
 def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "WORK_TABLE": TABLE,
-        "CRONGUARD_ENV": "test",
-        "STALE_AFTER_SECONDS": "600",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(key, value)
+    use_fake_credentials(
+        monkeypatch,
+        WORK_TABLE=TABLE,
+        CRONGUARD_ENV="test",
+        STALE_AFTER_SECONDS="600",
+        POWERTOOLS_METRICS_DISABLED="true",
+    )
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "status", "AttributeType": "S"},
-                {"AttributeName": "heartbeat_at", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by_status",
-                    "KeySchema": [
-                        {"AttributeName": "status", "KeyType": "HASH"},
-                        {"AttributeName": "heartbeat_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_history_table(dynamodb, TABLE)
         ec2 = boto3.client("ec2", region_name=REGION)
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})

@@ -9,10 +9,11 @@ from cronguard_worker import work_key
 TABLE = "cronguard-work-history"
 
 
-def create_history_table(client: Any) -> None:
-    """Key ``pk``; GSI ``by_status`` (partition ``status``, sort ``heartbeat_at``)."""
+def create_history_table(client: Any, name: str = TABLE) -> None:
+    """Key ``pk``; GSI ``by_status`` (partition ``status``, sort ``heartbeat_at``), as
+    stacks/task_protection.py builds it."""
     client.create_table(
-        TableName=TABLE,
+        TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             {"AttributeName": name, "AttributeType": "S"}
