@@ -157,12 +157,13 @@ class Monitoring(Construct):
                 cloudwatch.GraphWidget(
                     title=title,
                     left=[search(env, metric, statistic) for metric in metrics],
-                    width=6,
+                    width=8,
                 )
                 for title, metrics, statistic in (
                     ("All jobs: runs started", ("RunsStarted",), "Sum"),
                     ("All jobs: skips", SKIP_METRICS, "Sum"),
                     ("All jobs: failures", FAILURE_METRICS, "Sum"),
+                    ("All jobs: launch retries", ("LaunchRetries",), "Sum"),
                     ("All jobs: run duration (s)", ("RunDuration",), "Maximum"),
                 )
             )

@@ -200,6 +200,10 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
     metrics.add_metric(status_metric(ended.status), MetricUnit.Count, 1)
     if started is not None:
         metrics.add_metric("RunDuration", MetricUnit.Seconds, (now - started).total_seconds())
+    retries = payload.get("retries")
+    retries = retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
+    # Retries of the Run job state: launch failures (and failed runs, if job_retries > 0).
+    metrics.add_metric("LaunchRetries", MetricUnit.Count, retries)
     logger.info(
         "run finished",
         job=job.name,
@@ -217,6 +221,7 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
         "taskArn": ended.task_arn,
         "exitCode": ended.exit_code,
         "stoppedReason": ended.stopped_reason,
+        "retries": retries,
     }
 
 

@@ -137,6 +137,7 @@ def test_5_two_launch_failures_then_success_run_the_job_once(engine: Engine) -> 
     )
     arn = engine.start("forbid-job", "capacity", {"scheduledTime": slot()})
     assert engine.aws.wait(arn)["status"] == "SUCCEEDED"
+    assert engine.output(arn)["retries"] == 2  # what the LaunchRetries metric reports
     assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 1
     attempts = [
         event

@@ -109,7 +109,10 @@ def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Syn
     assert run["Catch"] == [
         {
             "ErrorEquals": ["States.ALL"],
-            "Assign": {"failure": "{% $states.errorOutput %}"},
+            "Assign": {
+                "failure": "{% $states.errorOutput %}",
+                "retries": "{% $states.context.State.RetryCount %}",
+            },
             "Next": "Record failure",
         }
     ]

@@ -106,7 +106,7 @@ def test_dashboard_shows_runs_skips_failures_and_durations_of_every_job(synth: S
         if isinstance(metric[0], dict)
     ]
     # One SEARCH per metric draws one series per job of the environment, however many.
-    for metric in ("RunsStarted", *SKIP_METRICS, *FAILURE_METRICS, "RunDuration"):
+    for metric in ("RunsStarted", *SKIP_METRICS, *FAILURE_METRICS, "LaunchRetries", "RunDuration"):
         assert any(
             expression.startswith(
                 "SEARCH('{cronguard,environment,job,service} "
