@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Annotations, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from constructs import Construct
@@ -16,11 +16,14 @@ class JobNetwork(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, environment: Environment) -> None:
         super().__init__(scope, construct_id)
         network = environment.network
+        # Fn::GetAZs, resolved at deploy: Stack.availability_zones would be a context
+        # lookup (AWS calls at synth) in an environment with an explicit account.
         self.vpc = ec2.Vpc.from_vpc_attributes(
-            self,
-            "Vpc",
-            vpc_id=network.vpc_id,
-            availability_zones=Stack.of(self).availability_zones,
+            self, "Vpc", vpc_id=network.vpc_id, availability_zones=Fn.get_azs()
+        )
+        Annotations.of(self.vpc).acknowledge_warning(
+            "@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
+            "No construct takes subnets from this VPC: tasks get subnet ids from config.",
         )
         if environment.cluster.create:
             self.cluster: ecs.ICluster = ecs.Cluster(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ def synthesize(env_name: str, outdir: Path) -> Synthesized:
     )
     stack = cdk_app.build(app)
     assembly = app.synth()
+    # Synth is offline: a lookup would leave missing context (and make `cdk synth` call AWS).
+    manifest = json.loads((Path(assembly.directory) / "manifest.json").read_text())
+    assert "missing" not in manifest, manifest["missing"]
     template_file = Path(assembly.directory) / stack.template_file
     parent = Template.from_stack(stack)
     parent_resources = parent.to_json()["Resources"]
