@@ -8,7 +8,7 @@ ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo synth test lint typecheck schema clean constraints
+.PHONY: setup demo synth test lint typecheck bench schema clean constraints
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+## The benchmark (prints figures; not part of the tests).
+bench: setup
+	$(BIN)/python bench/benchmark.py
 
 schema: setup
 	$(BIN)/python -m cronguard.config.schema
