@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -114,7 +114,16 @@ def engine(synthesized: tuple[Environment, Path]) -> Iterator[Engine]:
         yield Engine(aws, local)
 
 
-def slot(offset_hours: int = 0) -> str:
-    """A slot near now (so no starting deadline applies), distinct per offset."""
+Slot = Callable[..., str]
+
+
+@pytest.fixture
+def slot() -> Slot:
+    """Slots near now (so no starting deadline applies), one per hour offset; fixed for the
+    whole test, so a test running across the hour still names the same slots."""
     base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    return (base + timedelta(hours=offset_hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def at(offset_hours: int = 0) -> str:
+        return (base + timedelta(hours=offset_hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return at

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from cronguard.local import StopCause, TaskScript
-from tests.e2e.conftest import Engine, slot
+from tests.e2e.conftest import Engine, Slot
 
 
 # Under forbid the job's lease would also stop a second run; under allow (no lease) the slot's
 # conditional write is the only authority: both must hold.
 @pytest.mark.parametrize("job", ["forbid-job", "allow-job"])
 def test_1_twenty_five_concurrent_starts_for_one_slot_run_one_task(
-    engine: Engine, job: str
+    engine: Engine, slot: Slot, job: str
 ) -> None:
     the_slot = slot()
     engine.aws.script_tasks(engine.task_definition(job), TaskScript(duration_seconds=2))
@@ -45,7 +45,7 @@ def test_1_twenty_five_concurrent_starts_for_one_slot_run_one_task(
     assert engine.lease(job) is None
 
 
-def test_2_a_finished_slot_is_skipped_and_force_runs_it_again(engine: Engine) -> None:
+def test_2_a_finished_slot_is_skipped_and_force_runs_it_again(engine: Engine, slot: Slot) -> None:
     succeeded, failed = slot(0), slot(1)
     engine.aws.script_tasks(
         engine.task_definition("forbid-job"), TaskScript(), TaskScript(exit_code=1)
@@ -69,7 +69,9 @@ def test_2_a_finished_slot_is_skipped_and_force_runs_it_again(engine: Engine) ->
     assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 4
 
 
-def test_3a_forbid_skips_the_next_slot_while_the_previous_run_runs(engine: Engine) -> None:
+def test_3a_forbid_skips_the_next_slot_while_the_previous_run_runs(
+    engine: Engine, slot: Slot
+) -> None:
     engine.aws.script_tasks(engine.task_definition("forbid-job"), TaskScript(duration_seconds=3))
     first = engine.start("forbid-job", "first", {"scheduledTime": slot(0)})
     engine.wait_for_tasks("forbid-job", 1)
@@ -83,7 +85,7 @@ def test_3a_forbid_skips_the_next_slot_while_the_previous_run_runs(engine: Engin
     assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 1
 
 
-def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine) -> None:
+def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine, slot: Slot) -> None:
     engine.aws.script_tasks(
         engine.task_definition("replace-job"),
         TaskScript(duration_seconds=20),
@@ -105,7 +107,7 @@ def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine) -> No
     assert engine.lease("replace-job") is None
 
 
-def test_3c_allow_runs_both(engine: Engine) -> None:
+def test_3c_allow_runs_both(engine: Engine, slot: Slot) -> None:
     engine.aws.script_tasks(engine.task_definition("allow-job"), TaskScript(duration_seconds=2))
     first = engine.start("allow-job", "first", {"scheduledTime": slot(0)})
     engine.wait_for_tasks("allow-job", 1)
@@ -116,7 +118,7 @@ def test_3c_allow_runs_both(engine: Engine) -> None:
     assert second_task.started_at < first_task.stopped_at  # they ran at the same time
 
 
-def test_4_a_non_zero_exit_fails_the_execution_and_is_recorded(engine: Engine) -> None:
+def test_4_a_non_zero_exit_fails_the_execution_and_is_recorded(engine: Engine, slot: Slot) -> None:
     engine.aws.script_tasks(engine.task_definition("forbid-job"), TaskScript(exit_code=3))
     described = engine.run("forbid-job", "exit-3", {"scheduledTime": slot()})
     assert (described["status"], described["error"]) == ("FAILED", "States.TaskFailed")
@@ -128,7 +130,7 @@ def test_4_a_non_zero_exit_fails_the_execution_and_is_recorded(engine: Engine) -
     assert engine.lease("forbid-job") is None
 
 
-def test_5_two_launch_failures_then_success_run_the_job_once(engine: Engine) -> None:
+def test_5_two_launch_failures_then_success_run_the_job_once(engine: Engine, slot: Slot) -> None:
     engine.aws.script_tasks(
         engine.task_definition("forbid-job"),
         TaskScript(launch_failure="RESOURCE:FARGATE"),
@@ -151,7 +153,7 @@ def test_5_two_launch_failures_then_success_run_the_job_once(engine: Engine) -> 
     assert item["status"]["S"] == "SUCCEEDED"
 
 
-def test_6_a_job_past_its_timeout_is_stopped_and_recorded(engine: Engine) -> None:
+def test_6_a_job_past_its_timeout_is_stopped_and_recorded(engine: Engine, slot: Slot) -> None:
     engine.aws.script_tasks(engine.task_definition("timeout-job"), TaskScript(duration_seconds=30))
     described = engine.run("timeout-job", "slow", {"scheduledTime": slot()})
     assert (described["status"], described["error"]) == ("FAILED", "States.Timeout")
@@ -163,7 +165,9 @@ def test_6_a_job_past_its_timeout_is_stopped_and_recorded(engine: Engine) -> Non
     assert engine.lease("timeout-job") is None
 
 
-def test_7_stop_execution_mid_run_is_cleaned_up_and_the_next_slot_runs(engine: Engine) -> None:
+def test_7_stop_execution_mid_run_is_cleaned_up_and_the_next_slot_runs(
+    engine: Engine, slot: Slot
+) -> None:
     engine.aws.script_tasks(
         engine.task_definition("forbid-job"), TaskScript(duration_seconds=30), TaskScript()
     )
