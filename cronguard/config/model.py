@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -55,6 +56,7 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
 
+MINUTE, DAY, WEEK = timedelta(minutes=1), timedelta(days=1), timedelta(days=7)
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -96,13 +98,18 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
-def _check_range(value: timedelta, low: timedelta, high: timedelta) -> timedelta:
-    if not low <= value <= high:
-        raise ValueError(
-            f"{format_duration(value)} is out of range; allowed "
-            f"{format_duration(low)} to {format_duration(high)}"
-        )
-    return value
+def between(low: timedelta, high: timedelta) -> AfterValidator:
+    """Keep a ``Duration`` within ``[low, high]``; an out-of-range value names both."""
+
+    def check(value: timedelta) -> timedelta:
+        if not low <= value <= high:
+            raise ValueError(
+                f"{format_duration(value)} is out of range; allowed "
+                f"{format_duration(low)} to {format_duration(high)}"
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 class Strict(BaseModel):
@@ -131,12 +138,7 @@ class Delivery(Strict):
     """EventBridge Scheduler's own retry policy for delivering a trigger."""
 
     max_retries: int = Field(default=185, ge=0, le=185)
-    max_event_age: Duration = timedelta(hours=24)
-
-    @field_validator("max_event_age")
-    @classmethod
-    def _event_age_range(cls, value: timedelta) -> timedelta:
-        return _check_range(value, timedelta(minutes=1), timedelta(hours=24))
+    max_event_age: Annotated[Duration, between(MINUTE, DAY)] = DAY
 
 
 _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
@@ -293,18 +295,8 @@ class TaskProtection(Strict):
     """Services whose workers use the cronguard_worker client, and the orphan sweeper."""
 
     services: list[ProtectedService] = Field(default_factory=list)
-    stale_after: Duration = timedelta(minutes=10)
-    sweep_every: Duration = timedelta(minutes=5)
-
-    @field_validator("stale_after")
-    @classmethod
-    def _stale(cls, value: timedelta) -> timedelta:
-        return _check_range(value, timedelta(minutes=1), timedelta(days=1))
-
-    @field_validator("sweep_every")
-    @classmethod
-    def _sweep(cls, value: timedelta) -> timedelta:
-        return _check_range(value, timedelta(minutes=1), timedelta(hours=1))
+    stale_after: Annotated[Duration, between(MINUTE, DAY)] = timedelta(minutes=10)
+    sweep_every: Annotated[Duration, between(MINUTE, timedelta(hours=1))] = timedelta(minutes=5)
 
     @field_validator("services")
     @classmethod
@@ -349,14 +341,15 @@ class Job(Strict):
         default_factory=dict,
         description="Environment variable -> SSM parameter or Secrets Manager ARN",
     )
-    timeout: Duration = timedelta(hours=1)
+    timeout: Annotated[Duration, between(MINUTE, WEEK)] = timedelta(hours=1)
     launch_retries: LaunchRetry = Field(default_factory=LaunchRetry)
     job_retries: int = Field(default=0, ge=0, le=5, description="Retries of a failed job run")
     concurrency: Concurrency = Concurrency.FORBID
-    starting_deadline: Duration | None = Field(
+    starting_deadline: Annotated[Duration, between(timedelta(seconds=10), WEEK)] | None = Field(
         default=None, description="Skip a trigger that arrives this long after its slot"
     )
-    flexible_window: Duration | None = None
+    # Scheduler accepts a flexible window of 1 to 1440 minutes.
+    flexible_window: Annotated[Duration, between(MINUTE, DAY)] | None = None
     delivery: Delivery = Field(default_factory=Delivery)
     spot: bool = Field(default=False, description="Run on Fargate Spot")
     network: JobNetwork | None = None
@@ -455,26 +448,6 @@ class Job(Strict):
                     f"{name}: {arn!r} is not an SSM parameter or Secrets Manager secret ARN"
                 )
         return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _timeout(cls, value: timedelta) -> timedelta:
-        return _check_range(value, timedelta(minutes=1), timedelta(days=7))
-
-    @field_validator("starting_deadline")
-    @classmethod
-    def _deadline(cls, value: timedelta | None) -> timedelta | None:
-        return (
-            None if value is None else _check_range(value, timedelta(seconds=10), timedelta(days=7))
-        )
-
-    @field_validator("flexible_window")
-    @classmethod
-    def _window(cls, value: timedelta | None) -> timedelta | None:
-        # Scheduler accepts a flexible window of 1 to 1440 minutes.
-        return (
-            None if value is None else _check_range(value, timedelta(minutes=1), timedelta(days=1))
-        )
 
 
 class Environment(Strict):
