@@ -19,7 +19,6 @@ TASK_SECONDS = 3.0
 def _quiet() -> None:
     """The engine and the handlers log every step; the timeline says what matters."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     for name in ("moto", "cronguard.local", "botocore", "aws_lambda_powertools"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
