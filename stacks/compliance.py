@@ -10,8 +10,11 @@ PACK = "AwsSolutions"
 
 
 def add_compliance_checks(app: App) -> None:
-    """Findings fail the synth unless acknowledged next to the construct, with a reason."""
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    """Findings fail the synth unless acknowledged next to the construct (or, in a rendered
+    job stack, in the resource's metadata), with a reason."""
+    from stacks.job_stack_checks import JobStackChecks  # imports this module's PACK
+
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), JobStackChecks())
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:

@@ -9,6 +9,7 @@ whole definition stays inline in the template where cfn-lint and CDK's validatio
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -46,8 +47,14 @@ def _render(node: Any, values: dict[str, Any]) -> Any:
     return node
 
 
+@functools.cache
+def _template(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))  # never mutated: _render copies
+
+
 def render_definition(values: dict[str, Any], template: Path = GUARDED_JOB_TEMPLATE) -> str:
-    return json.dumps(_render(json.loads(template.read_text(encoding="utf-8")), values), indent=2)
+    rendered = _render(_template(template), values)
+    return json.dumps(rendered, separators=(",", ":"))  # a job stack holds up to 35 of these
 
 
 def placeholders(definition: str) -> set[str]:

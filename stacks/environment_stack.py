@@ -13,7 +13,7 @@ from stacks.alerts import AlarmTopic
 from stacks.cleanup import ExecutionCleanup
 from stacks.compliance import acknowledge
 from stacks.job_stack import JobStack
-from stacks.lambda_code import lambda_code
+from stacks.lambda_code import lambda_code, lambda_code_asset
 from stacks.ledger import Ledger
 from stacks.monitoring import Monitoring
 from stacks.network import JobNetwork
@@ -50,7 +50,8 @@ class CronguardStack(Stack):
             "SQS3",
             "This queue is itself the dead-letter queue of the schedules and rules.",
         )
-        code = lambda_code()
+        # The job stacks' guards run the same code asset as the environment's own Lambdas.
+        job_code = lambda_code_asset(self, "JobCode")
         self.job_stacks = {
             index: JobStack(
                 self,
@@ -61,11 +62,9 @@ class CronguardStack(Stack):
                 cluster=self.network.cluster,
                 dead_letter_queue=self.dead_letters,
                 alarm_topic=self.alarms.topic,
+                code=job_code,
             )
             for index, jobs in environment.jobs_by_stack().items()
-        }
-        self.jobs = {
-            name: job for stack in self.job_stacks.values() for name, job in stack.jobs.items()
         }
         code = lambda_code()
         self.cleanup = ExecutionCleanup(
@@ -89,7 +88,6 @@ class CronguardStack(Stack):
             self,
             "Monitoring",
             environment=environment,
-            jobs=self.jobs,
             cleanup_errors=self.cleanup.function.function.metric_errors(),
             dead_letters=self.dead_letters,
             topic=self.alarms.topic,

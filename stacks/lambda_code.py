@@ -15,6 +15,8 @@ from pathlib import Path
 import jsii
 from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
@@ -52,13 +54,25 @@ class LocalPipBundling:
         return True
 
 
+EXCLUDE = ["__pycache__", "*.pyc"]
+
+
+def _bundling() -> BundlingOptions:
+    return BundlingOptions(
+        image=RUNTIME.bundling_image,
+        local=LocalPipBundling(),
+        command=["false"],  # never used: local bundling always answers
+    )
+
+
 def lambda_code() -> lambda_.Code:
-    return lambda_.Code.from_asset(
-        str(LAMBDAS_DIR),
-        exclude=["__pycache__", "*.pyc"],
-        bundling=BundlingOptions(
-            image=RUNTIME.bundling_image,
-            local=LocalPipBundling(),
-            command=["false"],  # never used: local bundling always answers
-        ),
+    """The code of a Lambda built with the CDK's ``lambda_.Function``."""
+    return lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=EXCLUDE, bundling=_bundling())
+
+
+def lambda_code_asset(scope: Construct, construct_id: str) -> s3_assets.Asset:
+    """The same code as an S3 asset, for the functions of rendered job stacks (the same
+    hash as ``lambda_code()``'s, so it is bundled and uploaded once)."""
+    return s3_assets.Asset(
+        scope, construct_id, path=str(LAMBDAS_DIR), exclude=EXCLUDE, bundling=_bundling()
     )

@@ -2,12 +2,11 @@
 
 Alarms fire on what needs a person: an execution that failed, timed out or was aborted;
 a guard or cleanup error; a delivery in the dead-letter queue. Skips are healthy (that is
-the guard working) and never alarm; they are on the dashboard.
+the guard working) and never alarm; they are on the dashboard. Each job's own alarm is
+rendered with the job, in its job stack (``stacks/job_template.py``).
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -17,7 +16,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
-from stacks.guarded_job import GuardedJob
 
 NAMESPACE = "cronguard"
 SERVICE = "cronguard"  # the Powertools service name of every cronguard Lambda
@@ -51,45 +49,6 @@ def alarm(
     return created
 
 
-class JobAlarm(Construct):
-    """One alarm per job, next to the job (in its job stack): any failed, timed-out or
-    aborted execution, or a guard error, in a period. One alarm rather than four keeps a
-    job small; its description says where to look."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        environment: Environment,
-        job: GuardedJob,
-        topic: sns.ITopic,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        machine = job.state_machine
-        name = job.job.name
-        self.alarm = alarm(
-            self,
-            "NeedsAttention",
-            metric=cloudwatch.MathExpression(
-                expression="FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0) "
-                "+ FILL(guardErrors, 0)",
-                using_metrics={
-                    "failed": machine.metric_failed(period=PERIOD),
-                    "timedOut": machine.metric_timed_out(period=PERIOD),
-                    "aborted": machine.metric_aborted(period=PERIOD),
-                    "guardErrors": job.guard.function.metric_errors(period=PERIOD),
-                },
-                label=f"{name}: failed + timed out + aborted executions + guard errors",
-                period=PERIOD,
-            ),
-            description=f"cronguard {environment.name}/{name}: an execution failed, timed out "
-            f"or was aborted, or the guard failed — see the state machine "
-            f"{job.state_machine_name} and `cronguard history {name}`.",
-            topic=topic,
-        )
-
-
 class Monitoring(Construct):
     """The environment's own alarms and its dashboard."""
 
@@ -99,7 +58,6 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         environment: Environment,
-        jobs: Mapping[str, GuardedJob],
         cleanup_errors: cloudwatch.IMetric,
         dead_letters: sqs.IQueue,
         topic: sns.ITopic,
@@ -120,14 +78,12 @@ class Monitoring(Construct):
             f"cronguard {environment.name}: a schedule trigger or cleanup event could not be "
             "delivered; its message names the schedule or execution.",
         )
-        self.dashboard = self._dashboard(environment, jobs)
+        self.dashboard = self._dashboard(environment)
 
     def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> None:
         alarm(self, construct_id, metric=metric, description=description, topic=self._topic)
 
-    def _dashboard(
-        self, environment: Environment, jobs: Mapping[str, GuardedJob]
-    ) -> cloudwatch.Dashboard:
+    def _dashboard(self, environment: Environment) -> cloudwatch.Dashboard:
         stack = Stack.of(self)
         env = environment.name
         dashboard = cloudwatch.Dashboard(
@@ -136,11 +92,13 @@ class Monitoring(Construct):
             dashboard_name=f"cronguard-{env}",
             default_interval=Duration.days(7),
         )
-        shown = list(jobs)[:MAX_JOB_LINKS]
+        jobs = environment.jobs
+        shown = jobs[:MAX_JOB_LINKS]
         links = " · ".join(
-            f"[{name}](https://console.aws.amazon.com/states/home?region={stack.region}"
-            f"#/statemachines/view/{state_machine_arn(stack, jobs[name].state_machine_name)})"
-            for name in shown
+            f"[{job.name}](https://console.aws.amazon.com/states/home?region={stack.region}"
+            f"#/statemachines/view/"
+            f"{state_machine_arn(stack, environment.state_machine_name(job))})"
+            for job in shown
         )
         more = f" (and {len(jobs) - len(shown)} more)" if len(jobs) > len(shown) else ""
         dashboard.add_widgets(

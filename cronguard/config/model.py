@@ -41,7 +41,8 @@ LEASE_MARGIN = timedelta(minutes=5)
 # Jobs live in nested stacks ("job stacks"), each job in the one its name hashes to, so
 # adding or removing a job never moves another (moving replaces its state machine, which
 # terminates running executions). A job stack holds at most this many jobs: each job is
-# 12 resources (plus 5 the stack's jobs share) and CloudFormation allows 500 per stack.
+# 9 resources (plus 4 the stack's jobs share), CloudFormation allows 500 per stack, and
+# the template must stay under 1 MB (35 generous jobs are about 650 KB).
 DEFAULT_JOB_STACKS = 32
 MAX_JOBS_PER_STACK = 35
 

@@ -41,20 +41,21 @@ def synthesize(env_name: str, outdir: Path) -> Synthesized:
     # Synth is offline: a lookup would leave missing context (and make `cdk synth` call AWS).
     manifest = json.loads((Path(assembly.directory) / "manifest.json").read_text())
     assert "missing" not in manifest, manifest["missing"]
-    template_file = Path(assembly.directory) / stack.template_file
-    parent = Template.from_stack(stack)
+    parent_file = Path(assembly.directory) / stack.template_file
+    parent = Template.from_json(json.loads(parent_file.read_text()))
     parent_resources = parent.to_json()["Resources"]
     job_templates: dict[str, Template] = {}
     job_parameters: dict[str, dict[str, Any]] = {}
     for job_stack in stack.job_stacks.values():
-        template = Template.from_stack(job_stack)
-        logical_id = stack.get_logical_id(job_stack.nested_stack_resource)  # type: ignore[arg-type]
-        parameters = parent_resources[logical_id]["Properties"].get("Parameters", {})
+        template_file = Path(assembly.directory) / job_stack.template_file
+        template = Template.from_json(json.loads(template_file.read_text()))
+        logical_id = stack.resolve(job_stack.resource.logical_id)
+        parameters = parent_resources[logical_id]["Properties"]["Parameters"]
         for name in job_stack.jobs:
             job_templates[name] = template
             job_parameters[name] = parameters
     nested_files = sorted(Path(assembly.directory).glob("*.nested.template.json"))
-    return Synthesized(stack, parent, template_file, job_templates, job_parameters, nested_files)
+    return Synthesized(stack, parent, parent_file, job_templates, job_parameters, nested_files)
 
 
 @pytest.fixture(scope="session")

@@ -170,18 +170,25 @@ def test_guard_gets_its_job_settings_and_lease_past_the_execution_timeout(synth:
     assert settings["leaseSeconds"] > asl["TimeoutSeconds"] > 2 * 3600
 
 
-def _statements(template: Template, role_ref: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
+def _statements(template: Template, role: str) -> list[dict[str, Any]]:
+    """Every statement that grants ``role`` something: its inline policies and any
+    ``AWS::IAM::Policy`` attached to it."""
+    properties = resources(template, "AWS::IAM::Role")[role]["Properties"]
+    found = [
+        statement
+        for policy in properties.get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
     for policy in resources(template, "AWS::IAM::Policy").values():
-        if role_ref in policy["Properties"]["Roles"]:
+        if {"Ref": role} in policy["Properties"]["Roles"]:
             found += policy["Properties"]["PolicyDocument"]["Statement"]
     return found
 
 
-def _role_of_function(template: Template, job: str) -> dict[str, Any]:
+def _role_of_function(template: Template, job: str) -> str:
     for resource in resources(template, "AWS::Lambda::Function").values():
         if resource["Properties"].get("Description") == f"cronguard guard for dev-{job}":
-            return {"Ref": resource["Properties"]["Role"]["Fn::GetAtt"][0]}
+            return str(resource["Properties"]["Role"]["Fn::GetAtt"][0])
     raise AssertionError(job)
 
 
@@ -193,9 +200,9 @@ def test_guard_may_only_touch_its_own_state_machine_and_ledger_items(synth: Synt
         for s in statements
     }
     listing = by_action[("states:ListExecutions",)]
-    assert json.dumps(listing["Resource"]).endswith(':stateMachine:dev-nightly-report"]]}')
+    assert json.dumps(listing["Resource"]).endswith(':stateMachine:dev-nightly-report"}')
     executions = by_action[("states:DescribeExecution", "states:StopExecution")]
-    assert json.dumps(executions["Resource"]).endswith(':execution:dev-nightly-report:*"]]}')
+    assert json.dumps(executions["Resource"]).endswith(':execution:dev-nightly-report:*"}')
     ledger = next(s for s in statements if "dynamodb:PutItem" in s["Action"])
     assert ledger["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["job#nightly-report"]}
@@ -211,15 +218,20 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 def test_state_machine_may_pass_only_its_jobs_roles_and_run_only_its_task(synth: Synth) -> None:
     template = synth("dev").job_templates["nightly-report"]
     _, props = machine(template, "dev-nightly-report")
-    statements = _statements(template, {"Ref": props["RoleArn"]["Fn::GetAtt"][0]})
+    statements = _statements(template, props["RoleArn"]["Fn::GetAtt"][0])
     pass_role = next(s for s in statements if s["Action"] == "iam:PassRole")
     refs = {r["Fn::GetAtt"][0] for r in pass_role["Resource"]}
-    assert all(r.startswith("nightlyreportTaskDefinition") for r in refs)
-    assert len(refs) == 2  # the task role and the execution role, nothing else
+    (task_definition,) = resources(template, "AWS::ECS::TaskDefinition").values()
+    job_roles = {
+        task_definition["Properties"][key]["Fn::GetAtt"][0]
+        for key in ("TaskRoleArn", "ExecutionRoleArn")
+    }
+    assert refs == job_roles  # the task role and the execution role, nothing else
+    assert len(refs) == 2
     run_task = next(s for s in statements if s["Action"] == "ecs:RunTask")
     assert "task-definition/cronguard-dev-nightly-report:*" in json.dumps(run_task["Resource"])
     invoke = next(s for s in statements if s["Action"] == "lambda:InvokeFunction")
-    assert invoke["Resource"]["Fn::GetAtt"][0].startswith("nightlyreportGuard")
+    assert invoke["Resource"] == props["DefinitionSubstitutions"]["GuardFunctionArn"]
     assert not any(a == "*" or a.endswith(":*") for s in statements for a in _actions(s))
 
 
@@ -256,7 +268,7 @@ def _identities(config_dir: Path) -> dict[str, Any]:
     stack = CronguardStack(app, "cronguard-dev", environment=load_environment("dev", config_dir))
     identity: dict[str, Any] = {}
     templates = {"": Template.from_stack(stack)} | {
-        stack.get_logical_id(job_stack.nested_stack_resource): Template.from_stack(job_stack)  # type: ignore[arg-type]
+        stack.resolve(job_stack.resource.logical_id): Template.from_json(job_stack.template)
         for job_stack in stack.job_stacks.values()
     }
     for parent_id, template in templates.items():
