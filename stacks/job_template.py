@@ -106,9 +106,13 @@ def role(
     condition: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A role ``service`` may assume, with its one inline policy (if any statements)."""
-    trust = statement(["sts:AssumeRole"], None, condition)
-    del trust["Resource"]
-    trust["Principal"] = {"Service": service}
+    trust: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if condition:
+        trust["Condition"] = condition
     properties: dict[str, Any] = {
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
         "Description": description[:1000],
