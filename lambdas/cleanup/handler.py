@@ -13,10 +13,10 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from lambdas.clients import client
 from lambdas.guard.decision import Status
 from lambdas.guard.handler import status_metric
 from lambdas.guard.ledger import LedgerTable, Outcome
@@ -74,5 +74,5 @@ def release(event: dict[str, Any], ledger: LedgerTable, environment: str) -> dic
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     environment = os.environ["CRONGUARD_ENV"]
     metrics.add_dimension("environment", environment)
-    ledger = LedgerTable(boto3.client("dynamodb"), os.environ["LEDGER_TABLE"])
+    ledger = LedgerTable(client("dynamodb"), os.environ["LEDGER_TABLE"])
     return release(event, ledger, environment)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from lambdas.clients import client
 from lambdas.guard import outcome
 from lambdas.guard.decision import (
     SKIP_STATUS,
@@ -151,9 +151,7 @@ class Guard:
 
 def _guard() -> Guard:
     table = os.environ["LEDGER_TABLE"]
-    return Guard(
-        LedgerTable(boto3.client("dynamodb"), table), Executions(boto3.client("stepfunctions"))
-    )
+    return Guard(LedgerTable(client("dynamodb"), table), Executions(client("stepfunctions")))
 
 
 def _execution(payload: dict[str, Any]) -> tuple[str, str]:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
+
+from lambdas.clients import client
 
 logger = Logger(service="cronguard-sweeper")
 metrics = Metrics(namespace="cronguard", service="cronguard")
@@ -156,8 +157,8 @@ def sweep(
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_dimension("environment", os.environ["CRONGUARD_ENV"])
     orphans = sweep(
-        boto3.client("dynamodb"),
-        boto3.client("ecs"),
+        client("dynamodb"),
+        client("ecs"),
         os.environ["WORK_TABLE"],
         now=datetime.now(UTC),
         stale_after=timedelta(seconds=int(os.environ["STALE_AFTER_SECONDS"])),

@@ -1,0 +1,31 @@
+"""AWS clients for the Lambda handlers: created once per container, reused by every
+invocation (creating a boto3 client costs milliseconds on each call otherwise).
+
+Keyed by service and the region the environment names at call time, so a process that
+runs handlers for several regions (the local engine, tests) gets the right one. Creation
+holds a lock: boto3's default session is not safe to create clients from several threads
+at once, and the local engine runs executions in threads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import boto3
+
+_clients: dict[tuple[str, str | None], Any] = {}
+_lock = threading.Lock()
+
+
+def client(service: str) -> Any:
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    key = (service, region)
+    found = _clients.get(key)
+    if found is None:
+        with _lock:
+            found = _clients.get(key)
+            if found is None:
+                found = _clients[key] = boto3.client(service, region_name=region)
+    return found
