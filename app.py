@@ -9,7 +9,7 @@ import sys
 import aws_cdk as cdk
 
 from cronguard.config import ConfigError, load_environment
-from stacks.compliance import add_compliance_checks
+from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 
 DEFAULT_ENVIRONMENT = "dev"

@@ -1,20 +1,15 @@
-"""cdk-nag's AwsSolutions rules on every synth, through its v3 Validations API."""
+"""Accepting a cdk-nag (AwsSolutions) finding on a construct, with the reason why."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, App, Stack, Token, Validations
-from cdk_nag import AwsSolutionsChecks
+from aws_cdk import Acknowledgment, Stack, Token, Validations
 from constructs import IConstruct
 
 PACK = "AwsSolutions"
-
-
-def add_compliance_checks(app: App) -> None:
-    """Findings fail the synth unless acknowledged next to the construct (or, in a rendered
-    job stack, in the resource's metadata), with a reason."""
-    from stacks.job_stack_checks import JobStackChecks  # imports this module's PACK
-
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), JobStackChecks())
+XRAY_ONLY_STAR = (
+    "X-Ray PutTraceSegments/PutTelemetryRecords and the CloudWatch Logs delivery actions "
+    "support only Resource '*'."
+)
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:

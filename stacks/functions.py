@@ -12,14 +12,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.compliance import acknowledge
+from stacks.compliance import XRAY_ONLY_STAR, acknowledge
 from stacks.lambda_code import RUNTIME
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
-XRAY_ONLY_STAR = (
-    "X-Ray PutTraceSegments/PutTelemetryRecords and the CloudWatch Logs delivery actions "
-    "support only Resource '*'."
-)
 
 
 class RuntimeFunction(Construct):

@@ -26,9 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment, Job
-from stacks.job_template import PARAMETERS, JobStackTemplate, template_body
-
-TEMPLATE_SUFFIX = ".nested.template.json"
+from stacks.job_template import PARAMETERS, TEMPLATE_SUFFIX, JobStackTemplate, template_body
 
 
 class JobStack(Construct):

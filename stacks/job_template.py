@@ -8,7 +8,7 @@ resources are a closed, code-defined shape filled in from a validated config, so
 rendered here as data, once per job stack, in about a millisecond a job.
 
 Nothing is checked less for it: every rendered template is loaded back into a construct
-tree and checked by cdk-nag on every synth (``stacks/job_stack_checks.py``), the tests run
+tree and checked by cdk-nag on every synth (``stacks/checks.py``), the tests run
 cfn-lint over it, and the local engine executes its state machines.
 
 What a job stack is passed (the environment's stack fills ``PARAMETERS``) and what it holds:
@@ -34,8 +34,8 @@ from typing import Any
 
 from cronguard.config import Environment, Job
 from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS
+from stacks.compliance import PACK, XRAY_ONLY_STAR
 from stacks.definition import render_definition
-from stacks.functions import XRAY_ONLY_STAR
 
 CONTAINER_NAME = "job"
 LOG_RETENTION_DAYS = 90  # as stacks.functions.LOG_RETENTION
@@ -44,7 +44,7 @@ GUARD_TIMEOUT_SECONDS = 60
 GUARD_MEMORY_MB = 256
 LAMBDA_RUNTIME = "python3.14"
 ALARM_PERIOD_SECONDS = 300
-NAG_PACK = "AwsSolutions"
+TEMPLATE_SUFFIX = ".nested.template.json"  # as the CDK names a NestedStack's template
 
 # What the environment's stack passes to each job stack.
 PARAMETERS = {
@@ -204,7 +204,7 @@ class JobStackTemplate:
             resource["Metadata"] = {
                 "cdk_nag": {
                     "rules_to_suppress": [
-                        {"id": f"{NAG_PACK}-{rule}", "reason": reason}
+                        {"id": f"{PACK}-{rule}", "reason": reason}
                         for rule, reason in acknowledgements
                     ]
                 }

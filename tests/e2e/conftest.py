@@ -22,7 +22,7 @@ import yaml
 from cronguard.config import Environment, load_environment
 from cronguard.local import LocalAws, TaskScript
 from cronguard.simulation.deploy import LocalEnvironment
-from stacks.compliance import add_compliance_checks
+from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 
 FAST_LAUNCH_RETRIES = {"max_attempts": 3, "interval_seconds": 1, "backoff_rate": 1.0}

@@ -20,7 +20,7 @@ import yaml
 import app as cdk_app
 from cronguard.config import Environment, load_environment
 from cronguard.config.model import MAX_JOBS_PER_STACK
-from stacks.job_stack_checks import PLUGIN_NAME, acknowledgements, check_template
+from stacks.checks import PLUGIN_NAME, acknowledgements, check_template
 from stacks.job_template import PARAMETERS, JobResources, JobStackTemplate, template_body
 from tests.infra.conftest import Synthesized
 

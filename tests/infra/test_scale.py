@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cronguard.config import Environment, load_environment
-from stacks.compliance import add_compliance_checks
+from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 from tests.infra.test_template_checks import CFN_LINT
 

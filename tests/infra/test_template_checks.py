@@ -12,7 +12,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sqs as sqs
 
-from stacks.compliance import add_compliance_checks
+from stacks.checks import add_compliance_checks
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]

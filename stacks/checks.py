@@ -1,11 +1,15 @@
-"""cdk-nag (AwsSolutions) on the rendered job stacks, on every synth.
+"""cdk-nag's AwsSolutions rules on every synth: ``add_compliance_checks(app)``.
+
+The environment's stack is constructs, checked by cdk-nag's own validation plugin (v3
+Validations API); ``stacks/compliance.py`` accepts a finding on a construct.
 
 cdk-nag walks the construct tree, and a rendered job stack is a template, not constructs.
-So this validation plugin loads each job stack's template back into constructs with
-``CfnInclude`` (in a scratch app that is never synthesized), applies the acknowledgements
-the renderer put in each resource's ``Metadata.cdk_nag.rules_to_suppress`` and runs the
-same rule pack. Its findings fail the synth and appear in ``validation-report.json`` beside
-the environment stack's own, under ``PLUGIN_NAME``.
+So ``JobStackChecks``, a second validation plugin, loads each job stack's template back
+into constructs with ``CfnInclude`` (in a scratch app that is never synthesized), applies
+the acknowledgements the renderer put in each resource's
+``Metadata.cdk_nag.rules_to_suppress`` and runs the same rule pack. Its findings fail the
+synth and appear in ``validation-report.json`` beside the environment stack's own, under
+``PLUGIN_NAME``.
 """
 
 from __future__ import annotations
@@ -31,11 +35,17 @@ from aws_cdk import (
 from aws_cdk import cloudformation_include as cfn_include
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.job_stack import TEMPLATE_SUFFIX
-from stacks.job_template import NAG_PACK
+from stacks.compliance import PACK
+from stacks.job_template import TEMPLATE_SUFFIX
 
-PLUGIN_NAME = f"{NAG_PACK}-JobStacks"
+PLUGIN_NAME = f"{PACK}-JobStacks"
 RENDERER = "stacks/job_template.py"
+
+
+def add_compliance_checks(app: App) -> None:
+    """Findings fail the synth unless accepted, with a reason: next to the construct, or,
+    in a rendered job stack, in the resource's metadata (``stacks/job_template.py``)."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), JobStackChecks())
 
 
 @dataclass(frozen=True)
