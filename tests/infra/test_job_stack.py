@@ -223,3 +223,17 @@ def test_a_full_job_stack_fits_cloudformations_limits(tmp_path: Path) -> None:
     size = len(template_body(template).encode())
     assert len(template["Resources"]) <= 450
     assert size <= 800_000, size
+
+
+def test_job_stack_templates_are_assets_cdk_deploy_publishes(synth: Synth) -> None:
+    synthesized = synth("dev")
+    assembly = synthesized.template_file.parent
+    assets = json.loads((assembly / "cronguard-dev.assets.json").read_text())["files"]
+    stacks = synthesized.template.find_resources("AWS::CloudFormation::Stack")
+    assert len(stacks) == len(load_environment("dev").jobs_by_stack())
+    for resource in stacks.values():
+        path = resource["Metadata"]["aws:asset:path"]  # how `cdk diff` finds nested stacks
+        assert (assembly / path).is_file()
+        (asset_hash,) = [h for h, a in assets.items() if a["source"]["path"] == path]
+        assert assets[asset_hash]["source"]["packaging"] == "file"
+        assert f"/{asset_hash}.json" in json.dumps(resource["Properties"]["TemplateURL"])
