@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from cronguard.local import StopCause, TaskScript
+from lambdas.guard.ledger import LedgerTable
 from tests.e2e.conftest import Engine, Slot
+
+
+@pytest.fixture
+def reads_meet(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Make the worst interleaving certain: hold the first ``count`` ledger reads until all of
+    them are done, so every guard sees the slot free and only the conditional write can stop
+    a second run. (Left to the scheduler, fast guards often run one after another.)"""
+
+    def arm(count: int) -> None:
+        meet = threading.Barrier(count, timeout=30)
+        taken = itertools.count()
+        read = LedgerTable.read
+
+        def read_then_meet(self: LedgerTable, job: str, slot: str) -> Any:
+            snapshot = read(self, job, slot)
+            if next(taken) < count:  # later reads (a guard deciding again) pass straight on
+                meet.wait()
+            return snapshot
+
+        monkeypatch.setattr(LedgerTable, "read", read_then_meet)
+
+    return arm
 
 
 # Under forbid the job's lease would also stop a second run; under allow (no lease) the slot's
 # conditional write is the only authority: both must hold.
 @pytest.mark.parametrize("job", ["forbid-job", "allow-job"])
 def test_1_twenty_five_concurrent_starts_for_one_slot_run_one_task(
-    engine: Engine, slot: Slot, job: str
+    engine: Engine, slot: Slot, job: str, reads_meet: Callable[[int], None]
 ) -> None:
     the_slot = slot()
+    reads_meet(25)
     engine.aws.script_tasks(engine.task_definition(job), TaskScript(duration_seconds=2))
     arns: list[str] = []
     lock = threading.Lock()
