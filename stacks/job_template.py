@@ -260,9 +260,10 @@ class JobStackTemplate:
         pull: list[dict[str, Any]] = []
         ecr = _ECR_IMAGE.match(job.image)
         if ecr:
-            repository = (
-                f"arn:aws:ecr:{ecr['region']}:{ecr['account']}:repository/{ecr['repository']}"
-            )
+            repository = {
+                "Fn::Sub": f"arn:${{AWS::Partition}}:ecr:{ecr['region']}:{ecr['account']}:"
+                f"repository/{ecr['repository']}"
+            }
             pull = [
                 statement(
                     [
@@ -276,7 +277,11 @@ class JobStackTemplate:
             ]
         secrets = sorted(job.secrets.items())
         ssm = [value for _, value in secrets if ":ssm:" in value]
-        secrets_manager = [value for _, value in secrets if ":ssm:" not in value]
+        # A secret's ValueFrom may name a JSON key, stage or version after the secret's own
+        # ARN (arn:…:secret:name-AbCdEf:key:stage:version); IAM wants the secret's ARN.
+        secrets_manager = sorted(
+            {":".join(value.split(":")[:7]) for _, value in secrets if ":ssm:" not in value}
+        )
         self._add(
             ids.execution_role,
             role(

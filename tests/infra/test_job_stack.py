@@ -82,7 +82,9 @@ def test_a_private_ecr_image_may_be_pulled_from_its_repository_only(tmp_path: Pa
     ids = JobResources.of(load_environment("test", tmp_path).jobs[0])
     statements = role_statements(template, ids.execution_role)
     pull = next(s for s in statements if "ecr:BatchGetImage" in s["Action"])
-    assert pull["Resource"] == "arn:aws:ecr:eu-west-1:111122223333:repository/reports/builder"
+    assert pull["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ecr:eu-west-1:111122223333:repository/reports/builder"
+    }
     token = next(s for s in statements if s["Action"] == "ecr:GetAuthorizationToken")
     assert token["Resource"] == "*"
     (container,) = template["Resources"][ids.task_definition]["Properties"]["ContainerDefinitions"]
@@ -104,6 +106,23 @@ def test_secrets_are_read_from_exactly_the_configured_arns(tmp_path: Path) -> No
         {"Name": "TOKEN", "ValueFrom": SSM_ARN},
     ]
     assert "Environment" not in container
+
+
+def test_a_secret_json_key_is_read_with_the_secrets_own_arn(tmp_path: Path) -> None:
+    template = render(
+        tmp_path,
+        image="repo/job:1",
+        secrets={"DB_USER": f"{SECRET_ARN}:username::", "DB_PASSWORD": f"{SECRET_ARN}:password::"},
+    )
+    ids = JobResources.of(load_environment("test", tmp_path).jobs[0])
+    statements = role_statements(template, ids.execution_role)
+    (read,) = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert read["Resource"] == [SECRET_ARN]
+    (container,) = template["Resources"][ids.task_definition]["Properties"]["ContainerDefinitions"]
+    assert {s["ValueFrom"] for s in container["Secrets"]} == {
+        f"{SECRET_ARN}:username::",
+        f"{SECRET_ARN}:password::",
+    }
 
 
 def test_a_flexible_window_is_rendered_in_minutes(tmp_path: Path) -> None:
