@@ -4,7 +4,9 @@ invocation (creating a boto3 client costs milliseconds on each call otherwise).
 Keyed by service and the region the environment names at call time, so a process that
 runs handlers for several regions (the local engine, tests) gets the right one. Creation
 holds a lock: boto3's default session is not safe to create clients from several threads
-at once, and the local engine runs executions in threads.
+at once, and the local engine runs executions in threads. In tests, moto intercepts every
+client created after it is imported, so a client cached in one test reaches the next
+test's mock too.
 """
 
 from __future__ import annotations
