@@ -16,6 +16,8 @@ from stacks.compliance import XRAY_ONLY_STAR, acknowledge
 from stacks.lambda_code import RUNTIME
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+LOG_RETENTION_DAYS = 90  # the same, as rendered job stacks write it
+MEMORY_MB = 256
 
 
 class RuntimeFunction(Construct):
@@ -49,7 +51,7 @@ class RuntimeFunction(Construct):
             handler=handler,
             role=self.role,
             timeout=timeout,
-            memory_size=256,
+            memory_size=MEMORY_MB,
             tracing=lambda_.Tracing.ACTIVE,
             environment={**environment, "POWERTOOLS_METRICS_NAMESPACE": "cronguard"},
             log_group=self.log_group,

@@ -36,13 +36,12 @@ from cronguard.config import Environment, Job
 from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS
 from stacks.compliance import PACK, XRAY_ONLY_STAR
 from stacks.definition import render_definition
+from stacks.functions import LOG_RETENTION_DAYS, MEMORY_MB
+from stacks.lambda_code import RUNTIME
 
 CONTAINER_NAME = "job"
-LOG_RETENTION_DAYS = 90  # as stacks.functions.LOG_RETENTION
 GUARD_HANDLER = "lambdas.guard.handler.lambda_handler"
 GUARD_TIMEOUT_SECONDS = 60
-GUARD_MEMORY_MB = 256
-LAMBDA_RUNTIME = "python3.14"
 ALARM_PERIOD_SECONDS = 300
 TEMPLATE_SUFFIX = ".nested.template.json"  # as the CDK names a NestedStack's template
 
@@ -413,12 +412,12 @@ class JobStackTemplate:
                 "Type": "AWS::Lambda::Function",
                 "Properties": {
                     "Description": description,
-                    "Runtime": LAMBDA_RUNTIME,
+                    "Runtime": RUNTIME.name,
                     "Handler": GUARD_HANDLER,
                     "Code": {"S3Bucket": ref("CodeS3Bucket"), "S3Key": ref("CodeS3Key")},
                     "Role": get_att(ids.guard_role),
                     "Timeout": GUARD_TIMEOUT_SECONDS,
-                    "MemorySize": GUARD_MEMORY_MB,
+                    "MemorySize": MEMORY_MB,
                     "TracingConfig": {"Mode": "Active"},
                     "LoggingConfig": {"LogGroup": ref(_SHARED["guard_logs"])},
                     "Environment": {
