@@ -298,16 +298,19 @@ def _shim_sfn_parameter_casing(patcher: _Patcher) -> None:
     the two methods convert between ASL casing and the botocore shapes, as in LocalStack and
     PR 10094. Canary: `test_ecs_run_task_from_asl_fails_on_pascal_case_parameters`."""
 
+    def operation(self: Any, boto_service_name: str | None, service_action_name: str | None) -> Any:
+        return _operation_model(
+            self._get_boto_service_name(boto_service_name),
+            self._get_boto_service_action(service_action_name),
+        )
+
     def _normalise_parameters(
         self: Any,
         parameters: dict[str, Any],
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
-        shape = _operation_model(
-            self._get_boto_service_name(boto_service_name),
-            self._get_boto_service_action(service_action_name),
-        ).input_shape
+        shape = operation(self, boto_service_name, service_action_name).input_shape
         if shape is not None:
             self._to_boto_request(parameters, shape)
 
@@ -317,10 +320,7 @@ def _shim_sfn_parameter_casing(patcher: _Patcher) -> None:
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
-        shape = _operation_model(
-            self._get_boto_service_name(boto_service_name),
-            self._get_boto_service_action(service_action_name),
-        ).output_shape
+        shape = operation(self, boto_service_name, service_action_name).output_shape
         if shape is not None:
             self._from_boto_response(response, shape)
 
