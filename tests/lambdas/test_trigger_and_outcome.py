@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from lambdas.guard import errors
 from lambdas.guard.decision import Status
-from lambdas.guard.outcome import failed, succeeded
+from lambdas.guard.outcome import failed, of_failed_execution, succeeded
 from lambdas.guard.trigger import InvalidInput, parse_trigger
 
 
@@ -73,7 +74,7 @@ TASK = {
 
 
 def test_success_records_task_and_exit_code() -> None:
-    ended = succeeded({**TASK, "Containers": [{"ExitCode": 0}]})
+    ended = succeeded({**TASK, "Containers": [{"Name": "job", "ExitCode": 0}]}, container="job")
     assert (ended.status, ended.exit_code, ended.task_arn) == (
         Status.SUCCEEDED,
         0,
@@ -82,7 +83,7 @@ def test_success_records_task_and_exit_code() -> None:
 
 
 def test_non_zero_exit_is_a_failure_with_its_exit_code_and_stopped_reason() -> None:
-    ended = failed({"Error": "States.TaskFailed", "Cause": json.dumps(TASK)})
+    ended = failed({"Error": "States.TaskFailed", "Cause": json.dumps(TASK)}, container="job")
     assert ended.status is Status.FAILED
     assert (ended.exit_code, ended.reason) == (3, "job exited 3")
     assert ended.stopped_reason == "Essential container in task exited"
@@ -91,24 +92,68 @@ def test_non_zero_exit_is_a_failure_with_its_exit_code_and_stopped_reason() -> N
 def test_an_oom_kill_keeps_the_container_reason() -> None:
     task = {
         **TASK,
-        "Containers": [{"ExitCode": 137, "Reason": "OutOfMemoryError: Container killed"}],
+        "Containers": [
+            {"Name": "job", "ExitCode": 137, "Reason": "OutOfMemoryError: Container killed"}
+        ],
     }
-    ended = failed({"Error": "States.TaskFailed", "Cause": json.dumps(task)})
+    ended = failed({"Error": "States.TaskFailed", "Cause": json.dumps(task)}, container="job")
     assert (ended.exit_code, ended.stopped_reason) == (137, "OutOfMemoryError: Container killed")
 
 
 def test_timeout_is_recorded_as_timed_out() -> None:
-    ended = failed({"Error": "States.Timeout", "Cause": "The state timed out"})
+    ended = failed({"Error": "States.Timeout", "Cause": "The state timed out"}, container="job")
     assert (ended.status, ended.reason) == (Status.TIMED_OUT, "job exceeded its timeout")
 
 
 @pytest.mark.parametrize("error", ["ECS.AmazonECSException", "AmazonECS.Unknown"])
 def test_exhausted_launch_failures_are_failures_without_exit_code(error: str) -> None:
-    ended = failed({"Error": error, "Cause": "RESOURCE:FARGATE"})
+    ended = failed({"Error": error, "Cause": "RESOURCE:FARGATE"}, container="job")
     assert (ended.status, ended.exit_code) == (Status.FAILED, None)
     assert ended.reason == "launch failed: RESOURCE:FARGATE"
 
 
 def test_an_unknown_error_shape_is_still_a_failure() -> None:
-    assert failed("garbage").reason == "States.Runtime"
-    assert failed({"Error": "Lambda.Unknown", "Cause": "boom"}).reason == "Lambda.Unknown: boom"
+    assert failed("garbage", container="job").reason == "States.Runtime"
+    unknown = failed({"Error": "Lambda.Unknown", "Cause": "boom"}, container="job")
+    assert unknown.reason == "Lambda.Unknown: boom"
+
+
+# A sidecar such as the GuardDuty runtime agent may be listed first, and ends differently.
+SIDECAR_FIRST = {
+    "TaskArn": "arn:aws:ecs:us-east-1:1:task/cluster/abc",
+    "StoppedReason": "Essential container in task exited",
+    "Containers": [
+        {"Name": "aws-guardduty-agent-AbCdEf", "ExitCode": 137, "Reason": "killed at stop"},
+        {"Name": "job", "ExitCode": 0},
+    ],
+}
+
+
+def test_the_exit_code_comes_from_the_jobs_container_not_a_sidecar_listed_first() -> None:
+    ended = succeeded(SIDECAR_FIRST, container="job")
+    assert (ended.exit_code, ended.stopped_reason) == (0, "Essential container in task exited")
+    failing = {
+        **SIDECAR_FIRST,
+        "Containers": [{"Name": "sidecar", "ExitCode": 0}, {"Name": "job", "ExitCode": 3}],
+    }
+    ended = failed({"Error": "States.TaskFailed", "Cause": json.dumps(failing)}, container="job")
+    assert (ended.exit_code, ended.reason) == (3, "job exited 3")
+
+
+def test_a_task_without_the_jobs_container_has_no_exit_code() -> None:
+    ended = succeeded(
+        {**SIDECAR_FIRST, "Containers": [{"Name": "other", "ExitCode": 0}]}, container="job"
+    )
+    assert ended.exit_code is None
+
+
+def test_a_failed_execution_is_read_back_from_its_cronguard_error_and_cause() -> None:
+    original = {"Error": "States.TaskFailed", "Cause": json.dumps(TASK)}
+    ended = of_failed_execution(errors.JOB_FAILED, json.dumps(original), container="job")
+    assert ended is not None
+    assert (ended.status, ended.exit_code) == (Status.FAILED, 3)
+    task = {**TASK, "Containers": [{"Name": "job", "ExitCode": 0}]}
+    kept = of_failed_execution(errors.SUCCESS_NOT_RECORDED, json.dumps(task), container="job")
+    assert kept is not None
+    assert (kept.status, kept.exit_code, kept.task_arn) == (Status.SUCCEEDED, 0, TASK["TaskArn"])
+    assert of_failed_execution("States.Runtime", "boom", container="job") is None
