@@ -20,8 +20,14 @@ from cronguard_worker import (
 from tests.worker.ecs_agent_fake import (
     FakeEcsAgent,
     Response,
-    agent_error,
+    ecs_call_timed_out,
+    ecs_error,
     task_not_valid,
+)
+
+DENIED = (
+    "User: arn:aws:sts::111122223333:assumed-role/worker/8f03e412 is not authorized to perform: "
+    "ecs:UpdateTaskProtection on resource: arn:aws:ecs:eu-west-1:111122223333:task/batch/8f03e412"
 )
 
 MakeProtection = Callable[..., TaskProtection]
@@ -96,7 +102,7 @@ def test_renewal_failures_are_retried_without_losing_protection(
 
     with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
         with protection.protect("transcode"):
-            agent.respond_next("PUT", agent_error("ServerException", 500), times=2)
+            agent.respond_next("PUT", ecs_error("ServerException", "internal", 500), times=2)
             time.sleep(1.2)
         assert agent.expirations == 0
     assert sum("renewal failed" in r.getMessage() for r in records(caplog)) == 2
@@ -163,7 +169,7 @@ def test_standalone_task_warns_once_then_works_unprotected(
 def test_access_denied_fails_loudly_before_the_work_starts(
     agent: FakeEcsAgent, make_protection: MakeProtection
 ) -> None:
-    agent.respond_next("PUT", agent_error("AccessDeniedException", 400), times=2)
+    agent.respond_next("PUT", ecs_error("AccessDeniedException", DENIED), times=2)
     protection = make_protection(agent.uri)
     started = False
 
@@ -184,7 +190,7 @@ def test_access_denied_fails_loudly_before_the_work_starts(
 def test_access_denied_names_the_read_permission_for_state(
     agent: FakeEcsAgent, make_protection: MakeProtection
 ) -> None:
-    agent.respond_next("GET", agent_error("AccessDeniedException", 403))
+    agent.respond_next("GET", ecs_error("AccessDeniedException", DENIED))
     protection = make_protection(agent.uri)
 
     with pytest.raises(ProtectionAccessDenied, match=r"ecs:GetTaskProtection"):
@@ -194,7 +200,7 @@ def test_access_denied_names_the_read_permission_for_state(
 def test_throttling_is_retried_until_the_agent_accepts(
     agent: FakeEcsAgent, make_protection: MakeProtection
 ) -> None:
-    agent.respond_next("PUT", agent_error("ThrottlingException", 400), times=3)
+    agent.respond_next("PUT", ecs_error("ThrottlingException", "Rate exceeded"), times=3)
     protection = make_protection(agent.uri, max_attempts=5)
 
     with protection.protect("job"):
@@ -207,7 +213,7 @@ def test_throttling_is_retried_until_the_agent_accepts(
 def test_persistent_throttling_gives_up_with_the_last_reason(
     agent: FakeEcsAgent, make_protection: MakeProtection
 ) -> None:
-    agent.respond_next("PUT", agent_error("ThrottlingException", 400, "Rate exceeded"), times=9)
+    agent.respond_next("PUT", ecs_error("ThrottlingException", "Rate exceeded"), times=9)
     protection = make_protection(agent.uri, max_attempts=4)
 
     with pytest.raises(ProtectionUnavailable) as raised, protection.protect("job"):
@@ -223,9 +229,9 @@ def test_persistent_throttling_gives_up_with_the_last_reason(
 @pytest.mark.parametrize(
     ("failure", "reason"),
     [
-        (agent_error("ServerException", 500), "ServerException (HTTP 500)"),
+        (ecs_error("ServerException", "internal", 500), "ServerException (HTTP 500)"),
         (Response(502, b"<html>Bad Gateway</html>"), "HTTP 502 with body '<html>Bad Gateway"),
-        (agent_error("RequestCanceled", 504), "RequestCanceled (HTTP 504)"),
+        (ecs_call_timed_out(), "RequestCanceled (HTTP 504)"),
     ],
 )
 def test_server_errors_are_retried_then_reported(
@@ -249,7 +255,7 @@ def test_server_errors_are_retried_then_reported(
     [
         (Response(200, b"this is not json"), "'this is not json'"),
         (Response.json(200, {"unexpected": True}), "unexpected"),
-        (Response.json(200, {"protection": "yes"}), "'protection': 'yes'"),
+        (Response.json(200, {"protection": "yes"}), "'protection':'yes'"),
         (Response.json(200, {"failure": {"Reason": "MISSING"}}), "MISSING"),
     ],
 )
@@ -289,7 +295,7 @@ def test_a_failed_disable_does_not_fail_the_work_and_is_retried_in_the_backgroun
 
     with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
         with protection.protect("job"):
-            agent.respond_next("PUT", agent_error("ServerException", 500), times=4)
+            agent.respond_next("PUT", ecs_error("ServerException", "internal", 500), times=4)
         assert protection.active_count == 0
         assert wait_until(lambda: not agent.protection_enabled)
 
