@@ -41,7 +41,9 @@ from stacks.lambda_code import RUNTIME
 
 CONTAINER_NAME = "job"
 GUARD_HANDLER = "lambdas.guard.handler.lambda_handler"
-GUARD_TIMEOUT_SECONDS = 60
+# The guard may stop a replaced or timed-out run's task and wait until ECS reports it STOPPED:
+# up to the container's stop timeout (30 s by default) plus ECS's own delay.
+GUARD_TIMEOUT_SECONDS = 120
 ALARM_PERIOD_SECONDS = 300
 TEMPLATE_SUFFIX = ".nested.template.json"  # as the CDK names a NestedStack's template
 
@@ -362,6 +364,7 @@ class JobStackTemplate:
         name = self.environment.state_machine_name(job)
         description = f"cronguard guard for {name}"
         executions = f"execution:{name}:*"
+        tasks = f"task/{self.environment.cluster_name}/*"
         self._add(
             ids.guard_role,
             role(
@@ -397,13 +400,30 @@ class JobStackTemplate:
                         ["states:DescribeExecution", "states:StopExecution"],
                         arn("states", executions),
                     ),
+                    # Stopping a run's task and waiting for STOPPED: ListTasks authorizes on
+                    # container instances only (Fargate has none), so "*" and the cluster key.
+                    statement(
+                        ["ecs:ListTasks"],
+                        "*",
+                        {"ArnEquals": {"ecs:cluster": ref("ClusterArn")}},
+                    ),
+                    statement(["ecs:DescribeTasks", "ecs:StopTask"], arn("ecs", tasks)),
                 ],
             ),
-            ("IAM5[Resource::*]", XRAY_ONLY_STAR),
+            (
+                "IAM5[Resource::*]",
+                f"{XRAY_ONLY_STAR} ecs:ListTasks has no task resource type; it is limited to "
+                "the jobs' cluster by the ecs:cluster condition.",
+            ),
             (
                 wildcard_finding("states", executions),
                 "Executions of this job's own state machine only; their names are not "
                 "known in advance.",
+            ),
+            (
+                wildcard_finding("ecs", tasks),
+                "Tasks in the jobs' cluster: the guard stops the task of a run it replaces or "
+                "that timed out, and task ids are not known in advance.",
             ),
         )
         self._add(
@@ -423,6 +443,7 @@ class JobStackTemplate:
                     "Environment": {
                         "Variables": {
                             "LEDGER_TABLE": ref("LedgerTableName"),
+                            "JOB_CLUSTER_ARN": ref("ClusterArn"),
                             "CRONGUARD_ENV": self.environment.name,
                             "POWERTOOLS_METRICS_NAMESPACE": "cronguard",
                         }
@@ -639,6 +660,8 @@ def definition_values(environment: Environment, job: Job) -> dict[str, Any]:
             ),
             "leaseSeconds": int(job.lease.total_seconds()),
             "retentionSeconds": int(environment.ledger.retention.total_seconds()),
+            "container": CONTAINER_NAME,
+            "taskFamily": task_family(environment, job),
         },
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),

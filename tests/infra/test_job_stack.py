@@ -21,7 +21,13 @@ import app as cdk_app
 from cronguard.config import Environment, load_environment
 from cronguard.config.model import MAX_JOBS_PER_STACK
 from stacks.checks import PLUGIN_NAME, acknowledgements, check_template
-from stacks.job_template import PARAMETERS, JobResources, JobStackTemplate, template_body
+from stacks.job_template import (
+    GUARD_TIMEOUT_SECONDS,
+    PARAMETERS,
+    JobResources,
+    JobStackTemplate,
+    template_body,
+)
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -256,3 +262,41 @@ def test_job_stack_templates_are_assets_cdk_deploy_publishes(synth: Synth) -> No
         (asset_hash,) = [h for h, a in assets.items() if a["source"]["path"] == path]
         assert assets[asset_hash]["source"]["packaging"] == "file"
         assert f"/{asset_hash}.json" in json.dumps(resource["Properties"]["TemplateURL"])
+
+
+def test_the_guard_may_stop_and_wait_for_its_runs_tasks_in_the_jobs_cluster_only(
+    tmp_path: Path,
+) -> None:
+    template = render(tmp_path, image="repo/job:1")
+    ids = JobResources.of(load_environment("test", tmp_path).jobs[0])
+    by_action = {
+        action: statement
+        for statement in role_statements(template, ids.guard_role)
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    listing = by_action["ecs:ListTasks"]
+    assert listing["Resource"] == "*"
+    assert listing["Condition"] == {"ArnEquals": {"ecs:cluster": {"Ref": "ClusterArn"}}}
+    for action in ("ecs:DescribeTasks", "ecs:StopTask"):
+        resource = json.dumps(by_action[action]["Resource"])
+        assert resource.endswith(':ecs:${AWS::Region}:${AWS::AccountId}:task/cronguard-test/*"}')
+    guard = template["Resources"][ids.guard]["Properties"]
+    assert guard["Environment"]["Variables"]["JOB_CLUSTER_ARN"] == {"Ref": "ClusterArn"}
+    # Long enough to wait out a SIGTERM'd container's 30 s stop timeout, with margin.
+    assert guard["Timeout"] == GUARD_TIMEOUT_SECONDS >= 90
+
+
+def test_the_guard_is_told_its_jobs_container_and_task_family(tmp_path: Path) -> None:
+    template = render(tmp_path, image="repo/job:1")
+    ids = JobResources.of(load_environment("test", tmp_path).jobs[0])
+    definition = json.loads(
+        template["Resources"][ids.state_machine]["Properties"]["DefinitionString"]
+    )
+    (task_definition,) = of_type(template, "AWS::ECS::TaskDefinition").values()
+    settings = definition["States"]["Guard"]["Arguments"]["Payload"]["job"]
+    assert settings["container"] == task_definition["Properties"]["ContainerDefinitions"][0]["Name"]
+    assert settings["taskFamily"] == task_definition["Properties"]["Family"]
+    for finish in ("Record success", "Record failure"):
+        assert definition["States"][finish]["Arguments"]["Payload"]["job"] == settings
