@@ -3,18 +3,21 @@
 The handler reads a consistent snapshot of the slot record and the job's lease, asks
 ``decide``, and then writes the decision with conditions that assert the snapshot. If
 another execution changed either item in between, the write fails and the handler decides
-again on a fresh snapshot — so the DynamoDB conditional write is the only authority, and
-``ListExecutions`` (eventually consistent) is only ever asked whether a lease holder still
-runs, never whether a slot is free.
+again on a fresh snapshot — so the DynamoDB conditional write is the only authority.
+Whether a lease holder (or a forced slot's owner) still runs is asked of Step Functions, and
+a skip or a stop rests on DescribeExecution of that one execution, never on the eventually
+consistent ListExecutions alone; nothing ever asks Step Functions whether a slot is free.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from lambdas.guard.trigger import Trigger
+from lambdas.guard.trigger import Trigger, slot_time
 
 
 class Policy(StrEnum):
@@ -38,7 +41,7 @@ class Verdict(StrEnum):
     DUPLICATE = "duplicate"
     OVERLAP = "overlap"
     LATE = "late"
-    CHECK_HOLDER = "check-holder"  # not final: ask whether the lease holder still runs
+    CHECK = "check"  # not final: ask whether an execution (``Decision.check``) still runs
 
     @property
     def skips(self) -> bool:
@@ -52,6 +55,8 @@ SKIP_STATUS = {Verdict.OVERLAP: Status.SKIPPED_OVERLAP, Verdict.LATE: Status.SKI
 class SlotRecord:
     owner: str  # execution ARN that claimed the slot
     status: Status
+    # Everything else the ledger read (its own encoding), kept when a forced run archives it.
+    attributes: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Lease:
     holder: str  # execution ARN running the job
     slot: str
     until: datetime  # after this the lease is void whatever the holder's state
+    acquired: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,19 @@ class Decision:
     reason: str
     take_over: Lease | None = None  # RUN: replace this lease (conditional on its holder)
     stop_holder: bool = False  # RUN under `replace`: stop the holder's execution first
-    overwrite: SlotRecord | None = None  # RUN with force: the finished record being replaced
+    overwrite: SlotRecord | None = None  # RUN with force: the record being replaced (and kept)
     resume: bool = False  # the slot is already ours: a retried guard invocation
+    check: str | None = None  # CHECK: the execution whose state the decision waits on
+    record: bool = True  # a skip consumes the slot; not when the slot already has a record
+
+
+def _state(status: Status) -> str:
+    return status.value.lower().replace("_", " ")
+
+
+def _time_of(slot: str, lease: Lease) -> datetime | None:
+    """When the lease's run was due: its scheduled time, or when a manual run took it."""
+    return slot_time(slot) or lease.acquired
 
 
 def decide(
@@ -85,9 +102,12 @@ def decide(
     now: datetime,
     starting_deadline: timedelta | None,
     snapshot: Snapshot,
-    holder_running: bool | None = None,
+    running: Mapping[str, bool] | None = None,
 ) -> Decision:
+    """Run or skip. ``running`` holds what DescribeExecution said of the executions the
+    decision asked about (``Verdict.CHECK``); a skip or a stop never rests on less."""
     record, lease = snapshot.slot, snapshot.lease
+    running = running or {}
 
     overwrite = None
     if record is not None:
@@ -96,15 +116,31 @@ def decide(
                 return Decision(Verdict.OVERLAP, "already recorded as skipped (overlap)")
             if record.status is Status.SKIPPED_LATE:
                 return Decision(Verdict.LATE, "already recorded as skipped (late)")
-            return Decision(Verdict.RUN, "slot already claimed by this execution", resume=True)
-        if not trigger.force:
-            state = record.status.value.lower().replace("_", " ")
-            return Decision(Verdict.DUPLICATE, f"slot already taken by {record.owner} ({state})")
-        if record.status is Status.RUNNING:
+            if record.status is Status.RUNNING:
+                return Decision(Verdict.RUN, "slot already claimed by this execution", resume=True)
+            # A redriven execution: its run ended (and was recorded); it never runs twice.
             return Decision(
                 Verdict.DUPLICATE,
-                f"slot is running in {record.owner}; force re-runs only a finished slot",
+                f"this execution's run of slot {trigger.slot} already ended "
+                f"({_state(record.status)}); a redrive does not run a slot again — start a new "
+                "execution with force (cronguard run JOB --slot SLOT --force)",
             )
+        if not trigger.force:
+            return Decision(
+                Verdict.DUPLICATE,
+                f"slot already taken by {record.owner} ({_state(record.status)})",
+            )
+        if record.status is Status.RUNNING:
+            if record.owner not in running:
+                return Decision(
+                    Verdict.CHECK, f"slot is running in {record.owner}", check=record.owner
+                )
+            if running[record.owner]:
+                return Decision(
+                    Verdict.DUPLICATE,
+                    f"slot is running in {record.owner}; force re-runs only a finished slot",
+                )
+            # Its execution ended without recording an outcome: force may run it again.
         overwrite = record
 
     if (
@@ -118,6 +154,7 @@ def decide(
             Verdict.LATE,
             f"trigger arrived {int(late.total_seconds())}s after its slot; "
             f"starting deadline is {int(starting_deadline.total_seconds())}s",
+            record=record is None,
         )
 
     if policy is Policy.ALLOW:
@@ -133,9 +170,9 @@ def decide(
             take_over=lease,
             overwrite=overwrite,
         )
-    if holder_running is None:
-        return Decision(Verdict.CHECK_HOLDER, f"lease held by {lease.holder}")
-    if not holder_running:
+    if lease.holder not in running:
+        return Decision(Verdict.CHECK, f"lease held by {lease.holder}", check=lease.holder)
+    if not running[lease.holder]:
         return Decision(
             Verdict.RUN,
             f"took over the lease of {lease.holder}, which no longer runs",
@@ -143,11 +180,23 @@ def decide(
             overwrite=overwrite,
         )
     if policy is Policy.REPLACE:
+        mine, theirs = trigger.scheduled_time or now, _time_of(lease.slot, lease)
+        if theirs is None or mine > theirs:
+            return Decision(
+                Verdict.RUN,
+                f"replaced {lease.holder} (slot {lease.slot})",
+                take_over=lease,
+                stop_holder=True,
+                overwrite=overwrite,
+            )
         return Decision(
-            Verdict.RUN,
-            f"replaced {lease.holder} (slot {lease.slot})",
-            take_over=lease,
-            stop_holder=True,
-            overwrite=overwrite,
+            Verdict.OVERLAP,
+            f"slot {trigger.slot} is not later than slot {lease.slot}, which still runs in "
+            f"{lease.holder}; replace stops only the run of an earlier slot",
+            record=record is None,
         )
-    return Decision(Verdict.OVERLAP, f"previous run {lease.holder} (slot {lease.slot}) still runs")
+    return Decision(
+        Verdict.OVERLAP,
+        f"previous run {lease.holder} (slot {lease.slot}) still runs",
+        record=record is None,
+    )

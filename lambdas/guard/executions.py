@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
+
+logger = Logger(service="cronguard-guard", child=True)
 
 
 def state_machine_arn(execution_arn: str) -> str:
@@ -20,24 +23,35 @@ class Executions:
         self._client = client
 
     def is_running(self, execution_arn: str) -> bool:
-        """ListExecutions first (the design's cheap view), DescribeExecution to confirm.
+        """Whether the execution still runs, as DescribeExecution says.
 
-        ListExecutions is eventually consistent: an execution that started a moment ago may
-        be missing from it, so absence is confirmed on the execution itself.
+        ListExecutions is asked first, as the design's cheap view of what runs, but it is
+        eventually consistent both ways: an execution that started a moment ago may be
+        missing, and one that just ended may still be listed. A skip or a stop must not rest
+        on a stale entry, so the answer is always that one execution's own status.
         """
-        paginator = self._client.get_paginator("list_executions")
-        for page in paginator.paginate(
-            stateMachineArn=state_machine_arn(execution_arn), statusFilter="RUNNING"
-        ):
-            if any(item["executionArn"] == execution_arn for item in page["executions"]):
-                return True
+        listed = any(
+            item["executionArn"] == execution_arn
+            for page in self._client.get_paginator("list_executions").paginate(
+                stateMachineArn=state_machine_arn(execution_arn), statusFilter="RUNNING"
+            )
+            for item in page["executions"]
+        )
         try:
             status = self._client.describe_execution(executionArn=execution_arn)["status"]
         except ClientError as error:
             if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
                 return False
             raise
-        return bool(status == "RUNNING")
+        running = bool(status == "RUNNING")
+        if listed != running:
+            logger.info(
+                "ListExecutions disagreed with DescribeExecution",
+                execution=execution_arn,
+                listed_running=listed,
+                status=status,
+            )
+        return running
 
     def stop(self, execution_arn: str, *, replaced_by: str) -> None:
         """Stop a running execution; Step Functions stops its ECS task (SIGTERM, then SIGKILL)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,14 +31,16 @@ from lambdas.guard.decision import (
     decide,
 )
 from lambdas.guard.executions import Executions
-from lambdas.guard.ledger import LedgerConflict, LedgerTable
-from lambdas.guard.trigger import InvalidInput, Trigger, parse_trigger
+from lambdas.guard.ledger import Abandoned, LedgerConflict, LedgerTable
+from lambdas.guard.tasks import RunTasks, TaskStop
+from lambdas.guard.trigger import InvalidInput, Trigger, parse_trigger, shown
 
 logger = Logger(service="cronguard-guard")
 # One service name for every cronguard Lambda: dashboards and alarms match on it.
 metrics = Metrics(namespace="cronguard", service="cronguard")
 
 MAX_ROUNDS = 8
+CLUSTER_VARIABLE = "JOB_CLUSTER_ARN"  # the cluster the job's tasks run in
 METRIC_BY_VERDICT = {
     Verdict.RUN: "RunsStarted",
     Verdict.DUPLICATE: "SkippedDuplicate",
@@ -55,25 +58,52 @@ class GuardBusy(Exception):
     """The slot kept changing under the guard; the state machine retries the guard."""
 
 
+def _field(raw: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in raw:
+        raise InvalidInput(f"{where}: '{key}' is missing")
+    return raw[key]
+
+
+def _seconds(raw: Mapping[str, Any], key: str, where: str) -> timedelta:
+    value = _field(raw, key, where)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(f"{where}: '{key}' must be whole seconds, got {shown(value)}")
+    return timedelta(seconds=value)
+
+
 @dataclass(frozen=True)
 class JobSettings:
+    """The job's settings, substituted into its state machine's definition at synth."""
+
     name: str
     policy: Policy
     starting_deadline: timedelta | None
     lease: timedelta
     retention: timedelta
+    container: str  # the job's container: its exit code is the run's
+    task_family: str | None = None  # None: no ECS tasks to stop (decision-only tests)
 
     @classmethod
     def from_payload(cls, raw: Any) -> JobSettings:
+        where = "job settings in the state machine definition"
         if not isinstance(raw, dict):
-            raise InvalidInput("job settings missing from the state machine definition")
+            raise InvalidInput(f"{where} are missing")
+        try:
+            policy = Policy(_field(raw, "concurrency", where))
+        except ValueError:
+            wrong = shown(raw["concurrency"])
+            raise InvalidInput(f"{where}: unknown concurrency {wrong}") from None
         deadline = raw.get("startingDeadlineSeconds")
         return cls(
-            name=str(raw["name"]),
-            policy=Policy(raw["concurrency"]),
-            starting_deadline=None if deadline is None else timedelta(seconds=int(deadline)),
-            lease=timedelta(seconds=int(raw["leaseSeconds"])),
-            retention=timedelta(seconds=int(raw["retentionSeconds"])),
+            name=str(_field(raw, "name", where)),
+            policy=policy,
+            starting_deadline=None
+            if deadline is None
+            else _seconds(raw, "startingDeadlineSeconds", where),
+            lease=_seconds(raw, "leaseSeconds", where),
+            retention=_seconds(raw, "retentionSeconds", where),
+            container=str(_field(raw, "container", where)),
+            task_family=str(_field(raw, "taskFamily", where)),
         )
 
 
@@ -81,13 +111,14 @@ class JobSettings:
 class Guard:
     ledger: LedgerTable
     executions: Executions
-    clock: Any = None
+    tasks: RunTasks | None = None  # None: no ECS to reach (the decision-only tests)
+    clock: Callable[[], datetime] | None = None
 
     def now(self) -> datetime:
         return self.clock() if self.clock else datetime.now(UTC)
 
     def claim(self, job: JobSettings, trigger: Trigger, me: str) -> Decision:
-        holder_running: bool | None = None
+        running: dict[str, bool] = {}
         snapshot: Snapshot | None = None
         for round_ in range(MAX_ROUNDS):
             now = self.now()
@@ -100,27 +131,36 @@ class Guard:
                 now=now,
                 starting_deadline=job.starting_deadline,
                 snapshot=snapshot,
-                holder_running=holder_running,
+                running=running,
             )
-            if decision.verdict is Verdict.CHECK_HOLDER:
-                assert snapshot.lease is not None
-                holder_running = self.executions.is_running(snapshot.lease.holder)
+            if decision.verdict is Verdict.CHECK:
+                assert decision.check is not None
+                running[decision.check] = self.executions.is_running(decision.check)
                 continue
             try:
                 self._apply(job, trigger, me, now, decision)
             except LedgerConflict:
-                snapshot, holder_running = None, None
+                snapshot, running = None, {}
                 time.sleep(random.uniform(0, 0.05 * (2**round_)))  # jitter, not crypto
                 continue
             return decision
         raise GuardBusy(f"slot {trigger.slot} of {job.name} kept changing for {MAX_ROUNDS} rounds")
+
+    def stop_tasks(self, job: JobSettings, execution: str, reason: str) -> TaskStop | None:
+        """Stop the execution's ECS tasks and wait until they are STOPPED (bounded)."""
+        if self.tasks is None or job.task_family is None:
+            return None
+        stop = self.tasks.stop(job.task_family, execution, reason=reason)
+        log = logger.info if stop.settled else logger.warning
+        log("run's tasks stopped", job=job.name, execution=execution, tasks=stop.summary)
+        return stop
 
     def _apply(
         self, job: JobSettings, trigger: Trigger, me: str, now: datetime, decision: Decision
     ) -> None:
         if decision.verdict is Verdict.DUPLICATE:
             self.ledger.count_duplicate(job.name, trigger.slot)
-        elif decision.verdict in SKIP_STATUS:
+        elif decision.verdict in SKIP_STATUS and decision.record:
             self.ledger.record_skip(
                 job=job.name,
                 slot=trigger.slot,
@@ -131,9 +171,21 @@ class Guard:
                 reason=decision.reason,
             )
         elif decision.verdict is Verdict.RUN and not decision.resume:
-            if decision.stop_holder and decision.take_over is not None:
-                # Stop before claiming: if stopping fails nothing is held and the guard retries.
-                self.executions.stop(decision.take_over.holder, replaced_by=me)
+            abandon, wait = None, None
+            if decision.take_over is not None:
+                holder = decision.take_over.holder
+                if decision.stop_holder:
+                    # Stop before claiming: if stopping fails nothing is held and the guard
+                    # retries. Launch only once the old task is gone, or both would run.
+                    self.executions.stop(holder, replaced_by=me)
+                    stop = self.stop_tasks(job, holder, f"cronguard: replaced by {me}")
+                    wait = stop.waited_seconds if stop else None
+                    why = f"replaced by {me}" + (f"; {stop.summary}" if stop else "")
+                elif decision.take_over.until <= now:
+                    why = f"its lease expired; taken over by {me}"
+                else:
+                    why = f"its execution ended without recording an outcome; taken over by {me}"
+                abandon = Abandoned(decision.take_over, Status.ABORTED, why)
             self.ledger.claim(
                 job=job.name,
                 slot=trigger.slot,
@@ -145,18 +197,34 @@ class Guard:
                 forced=trigger.force,
                 take_over=decision.take_over,
                 overwrite=decision.overwrite,
-                replacing=decision.take_over if decision.stop_holder else None,
+                abandon=abandon,
+                replace_wait=wait,
             )
 
 
 def _guard() -> Guard:
     table = os.environ["LEDGER_TABLE"]
-    return Guard(LedgerTable(client("dynamodb"), table), Executions(client("stepfunctions")))
+    cluster = os.environ.get(CLUSTER_VARIABLE)
+    if not cluster:
+        raise RuntimeError(f"{CLUSTER_VARIABLE} is not set: the guard cannot reach the job's tasks")
+    return Guard(
+        LedgerTable(client("dynamodb"), table),
+        Executions(client("stepfunctions")),
+        RunTasks(client("ecs"), cluster),
+    )
 
 
 def _execution(payload: dict[str, Any]) -> tuple[str, str]:
-    execution = payload.get("execution") or {}
-    return str(execution["id"]), str(execution["name"])
+    execution = payload.get("execution")
+    where = "the guard's payload"
+    if not isinstance(execution, dict):
+        raise InvalidInput(f"{where}: 'execution' is missing")
+    return str(_field(execution, "id", where)), str(_field(execution, "name", where))
+
+
+def _redrive_count(payload: dict[str, Any]) -> int:
+    count = payload.get("redriveCount")
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
 
 def _claim(payload: dict[str, Any]) -> dict[str, Any]:
@@ -181,20 +249,31 @@ def _claim(payload: dict[str, Any]) -> dict[str, Any]:
         "slot": trigger.slot,
         "scheduledTime": trigger.scheduled_time.isoformat() if trigger.scheduled_time else None,
         "forced": trigger.force,
+        # Run job compares it with the execution's own: a redrive goes back to the guard.
+        "redriveCount": _redrive_count(payload),
     }
 
 
 def _finish(payload: dict[str, Any]) -> dict[str, Any]:
     job = JobSettings.from_payload(payload.get("job"))
     me, _ = _execution(payload)
-    slot = str(payload["slot"])
-    ended = (
-        outcome.succeeded(payload.get("task"))
-        if payload.get("outcome") == "succeeded"
-        else outcome.failed(payload.get("error"))
-    )
+    slot = str(_field(payload, "slot", "the guard's payload"))
+    guard = _guard()
+    if payload.get("outcome") == "succeeded":
+        ended = outcome.succeeded(payload.get("task"), container=job.container)
+    else:
+        ended = outcome.failed(payload.get("error"), container=job.container)
+        # A state timeout does not stop the task (AWS promises a stop only when the execution
+        # is stopped): make sure it is gone before the lease lets the next run start.
+        stop = guard.stop_tasks(job, me, f"cronguard: run ended {ended.status.value}")
+        if stop is not None:
+            ended = replace(
+                ended,
+                task_arn=ended.task_arn or (stop.task_arns[0] if stop.task_arns else None),
+                task_stop=stop.summary,
+            )
     now = datetime.now(UTC)
-    started = _guard().ledger.finish(job=job.name, slot=slot, me=me, now=now, outcome=ended)
+    started = guard.ledger.finish(job=job.name, slot=slot, me=me, now=now, outcome=ended)
     metrics.add_metric(status_metric(ended.status), MetricUnit.Count, 1)
     if started is not None:
         metrics.add_metric("RunDuration", MetricUnit.Seconds, (now - started).total_seconds())
@@ -209,6 +288,7 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
         status=ended.status.value,
         reason=ended.reason,
         exit_code=ended.exit_code,
+        task_stop=ended.task_stop,
         recorded=started is not None,
     )
     return {
@@ -219,6 +299,7 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
         "taskArn": ended.task_arn,
         "exitCode": ended.exit_code,
         "stoppedReason": ended.stopped_reason,
+        "taskStop": ended.task_stop,
         "retries": retries,
     }
 

@@ -16,24 +16,50 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.guard.decision import Lease, SlotRecord, Snapshot, Status
+from lambdas.ledger_contract import (
+    LEASE_SORT_KEY,
+    RUNNING_ATTRIBUTE,
+    partition,
+    slot_sort_key,
+)
 
-LEASE_SK = "lease"
+LEASE_SK = LEASE_SORT_KEY
+# What an earlier run of a slot keeps when a forced run takes the slot's record.
+RUN_ATTRIBUTES = (
+    "owner",
+    "status",
+    "reason",
+    "started_at",
+    "ended_at",
+    "task_arn",
+    "exit_code",
+    "stopped_reason",
+    "task_stop",
+    "duplicates",
+    "attempt",
+    "forced",
+)
 
 
 class LedgerConflict(Exception):
     """Another execution changed the slot or the lease since the snapshot was read."""
 
 
-def partition(job: str) -> str:
-    return f"job#{job}"
+@dataclass(frozen=True)
+class Abandoned:
+    """A run whose lease is taken over: its slot's record is ended in the same transaction."""
 
-
-def slot_sort_key(slot: str) -> str:
-    return f"slot#{slot}"
+    lease: Lease
+    status: Status
+    reason: str
 
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def epoch(moment: datetime) -> int:
@@ -55,6 +81,25 @@ class Outcome:
     task_arn: str | None = None
     exit_code: int | None = None
     stopped_reason: str | None = None
+    task_stop: str | None = None  # what the guard did to make sure the run's task stopped
+
+
+def _archived(record: SlotRecord, now: datetime) -> dict[str, Any]:
+    """An earlier run of the slot, as it is kept in the new record's ``runs`` list."""
+    kept = {key: record.attributes[key] for key in RUN_ATTRIBUTES if key in record.attributes}
+    if record.status is Status.RUNNING:
+        # Only a run whose execution no longer runs is ever taken over while RUNNING.
+        kept["status"] = _s(Status.ABORTED)
+        kept["reason"] = _s("its execution ended without recording an outcome")
+        kept["ended_at"] = _s(iso(now))
+    return {"M": kept}
+
+
+def _cancelled_only_by(error: ClientError, index: int) -> bool:
+    """Whether a cancelled transaction failed on the condition of item ``index`` alone."""
+    reasons = error.response.get("CancellationReasons") or []
+    failed = [i for i, reason in enumerate(reasons) if reason.get("Code") not in (None, "None")]
+    return failed == [index] and reasons[index].get("Code") == "ConditionalCheckFailed"
 
 
 class LedgerTable:
@@ -80,13 +125,19 @@ class LedgerTable:
         record = lease = None
         for item in response["Responses"].get(self._table, []):
             if item["sk"]["S"] == LEASE_SK:
+                acquired = item.get("acquired_at", {}).get("S")
                 lease = Lease(
                     holder=item["holder"]["S"],
                     slot=item["slot"]["S"],
                     until=datetime.fromtimestamp(int(item["lease_until"]["N"]), UTC),
+                    acquired=parse_iso(acquired) if acquired else None,
                 )
             else:
-                record = SlotRecord(owner=item["owner"]["S"], status=Status(item["status"]["S"]))
+                record = SlotRecord(
+                    owner=item["owner"]["S"],
+                    status=Status(item["status"]["S"]),
+                    attributes=item,
+                )
         if response.get("UnprocessedKeys"):
             raise LedgerConflict("ledger read was throttled")
         return Snapshot(slot=record, lease=lease)
@@ -104,9 +155,15 @@ class LedgerTable:
         forced: bool,
         take_over: Lease | None,
         overwrite: SlotRecord | None,
-        replacing: Lease | None,
+        abandon: Abandoned | None = None,
+        replace_wait: float | None = None,
     ) -> None:
-        """Claim the slot (and the lease unless ``lease_for`` is None) in one transaction."""
+        """Claim the slot (and the lease unless ``lease_for`` is None) in one transaction.
+
+        ``overwrite`` is the slot's earlier record (a forced run): it is kept in the new
+        record's ``runs``. ``abandon`` ends the record of the run whose lease is taken over —
+        unless that record has ended already, which is then left as it is.
+        """
         expires = now + (lease_for or timedelta(0)) + retention
         slot_item: dict[str, Any] = {
             **self._key(job, slot_sort_key(slot)),
@@ -117,13 +174,18 @@ class LedgerTable:
             "started_at": _s(iso(now)),
             "forced": {"BOOL": forced},
             "expires_at": _n(epoch(expires)),
+            RUNNING_ATTRIBUTE: _s(job),
         }
         if attempt is not None:
             slot_item["attempt"] = _n(attempt)
+        if replace_wait is not None:
+            slot_item["replace_wait_seconds"] = _n(replace_wait)
         put_slot: dict[str, Any] = {"TableName": self._table, "Item": slot_item}
         if overwrite is None:
             put_slot["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
+            earlier = list(overwrite.attributes.get("runs", {}).get("L", []))
+            slot_item["runs"] = {"L": [*earlier, _archived(overwrite, now)]}
             put_slot["ConditionExpression"] = "#owner = :old_owner AND #status = :old_status"
             put_slot["ExpressionAttributeNames"] = {"#owner": "owner", "#status": "status"}
             put_slot["ExpressionAttributeValues"] = {
@@ -142,6 +204,7 @@ class LedgerTable:
                     "acquired_at": _s(iso(now)),
                     "lease_until": _n(epoch(now + lease_for)),
                     "expires_at": _n(epoch(expires)),
+                    RUNNING_ATTRIBUTE: _s(job),
                 },
             }
             if take_over is None:
@@ -150,32 +213,45 @@ class LedgerTable:
                 put_lease["ConditionExpression"] = "holder = :old_holder"
                 put_lease["ExpressionAttributeValues"] = {":old_holder": _s(take_over.holder)}
             items.append({"Put": put_lease})
-        if replacing is not None:
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": self._key(job, slot_sort_key(replacing.slot)),
-                        "UpdateExpression": "SET #status = :aborted, reason = :reason, "
-                        "ended_at = :now",
-                        "ConditionExpression": "#owner = :old AND #status = :running",
-                        "ExpressionAttributeNames": {"#owner": "owner", "#status": "status"},
-                        "ExpressionAttributeValues": {
-                            ":aborted": _s(Status.ABORTED),
-                            ":reason": _s(f"replaced by {me}"),
-                            ":now": _s(iso(now)),
-                            ":old": _s(replacing.holder),
-                            ":running": _s(Status.RUNNING),
-                        },
-                    }
-                }
-            )
+        # The abandoned run's record, unless it is the very record this claim replaces.
+        if abandon is not None and abandon.lease.slot != slot:
+            items.append({"Update": self._end_run(job, abandon, now)})
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            if len(items) > 2 and "Update" in items[-1] and _cancelled_only_by(error, 2):
+                # The abandoned run's record had ended already: nothing of it to end.
+                self._transact_or_conflict(items[:-1])
+                return
+            raise LedgerConflict(str(error)) from None
+
+    def _transact_or_conflict(self, items: list[dict[str, Any]]) -> None:
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
             if error.response["Error"]["Code"] == "TransactionCanceledException":
                 raise LedgerConflict(str(error)) from None
             raise
+
+    def _end_run(self, job: str, abandon: Abandoned, now: datetime) -> dict[str, Any]:
+        """End a RUNNING record of the given holder (an Update for a transaction)."""
+        return {
+            "TableName": self._table,
+            "Key": self._key(job, slot_sort_key(abandon.lease.slot)),
+            "UpdateExpression": f"SET #status = :status, reason = :reason, ended_at = :now "
+            f"REMOVE {RUNNING_ATTRIBUTE}",
+            "ConditionExpression": "#owner = :old AND #status = :running",
+            "ExpressionAttributeNames": {"#owner": "owner", "#status": "status"},
+            "ExpressionAttributeValues": {
+                ":status": _s(abandon.status),
+                ":reason": _s(abandon.reason),
+                ":now": _s(iso(now)),
+                ":old": _s(abandon.lease.holder),
+                ":running": _s(Status.RUNNING),
+            },
+        }
 
     def record_skip(
         self,
@@ -246,6 +322,7 @@ class LedgerTable:
         for attribute, value in (
             ("task_arn", outcome.task_arn),
             ("stopped_reason", outcome.stopped_reason),
+            ("task_stop", outcome.task_stop),
         ):
             if value is not None:
                 sets.append(f"{attribute} = :{attribute}")
@@ -258,13 +335,13 @@ class LedgerTable:
             previous = self._client.update_item(
                 TableName=self._table,
                 Key=self._key(job, slot_sort_key(slot)),
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression="SET " + ", ".join(sets) + f" REMOVE {RUNNING_ATTRIBUTE}",
                 ConditionExpression="#owner = :me AND #status = :running",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
             )["Attributes"]
-            started = datetime.fromisoformat(previous["started_at"]["S"].replace("Z", "+00:00"))
+            started = parse_iso(previous["started_at"]["S"])
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise

@@ -14,10 +14,29 @@ from typing import Any
 
 KNOWN_KEYS = frozenset({"scheduledTime", "attempt", "force"})
 MANUAL_PREFIX = "manual:"
+SLOT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# The console shows the message as the execution's Cause: bound what the input can put there.
+MAX_MESSAGE = 1024
+MAX_SHOWN = 200
+MAX_ATTEMPT = 1000  # Scheduler retries a delivery at most 185 times
+# Times a schedule or a person can mean; anything else is a typo (and year 1 overflows UTC).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 class InvalidInput(Exception):
     """The execution input cannot name a slot; the run is rejected before anything is held."""
+
+    def __init__(self, message: str) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
+        super().__init__(message)
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to a length a message can carry."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -35,38 +54,56 @@ class Trigger:
 
 def slot_key(moment: datetime) -> str:
     """The canonical slot: UTC to the second, so every spelling of one instant is one slot."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime(SLOT_FORMAT)
+
+
+def slot_time(slot: str) -> datetime | None:
+    """The scheduled time a slot key stands for; None for a manual run's slot."""
+    try:
+        return datetime.strptime(slot, SLOT_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _parse_time(value: Any) -> datetime:
     if not isinstance(value, str):
         raise InvalidInput(
             f"scheduledTime must be an ISO-8601 string like '2026-11-22T03:00:00Z', "
-            f"got {type(value).__name__} {value!r}"
+            f"got {type(value).__name__} {shown(value)}"
         )
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(
-            f"scheduledTime {value!r} is not an ISO-8601 time like '2026-11-22T03:00:00Z'"
+            f"scheduledTime {shown(value)} is not an ISO-8601 time like '2026-11-22T03:00:00Z'"
         ) from None
     if moment.tzinfo is None:
         raise InvalidInput(
-            f"scheduledTime {value!r} has no time zone; add 'Z' for UTC or an offset like '+09:00'"
+            f"scheduledTime {shown(value)} has no time zone; "
+            "add 'Z' for UTC or an offset like '+09:00'"
         )
-    return moment
+    try:
+        utc = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise InvalidInput(
+            f"scheduledTime {shown(value)} is out of range; "
+            f"expected a time between {EARLIEST.year} and {LATEST.year}"
+        )
+    return utc
 
 
 def _parse_attempt(value: Any) -> int:
     # Scheduler substitutes <aws.scheduler.attempt-number> as a string.
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidInput(f"attempt must be a number, got {value!r}")
+        raise InvalidInput(f"attempt must be a number, got {shown(value)}")
     try:
         attempt = int(value)
     except ValueError:
-        raise InvalidInput(f"attempt must be a number, got {value!r}") from None
-    if attempt < 0:
-        raise InvalidInput(f"attempt must not be negative, got {attempt}")
+        raise InvalidInput(f"attempt must be a number, got {shown(value)}") from None
+    if not 0 <= attempt <= MAX_ATTEMPT:
+        raise InvalidInput(f"attempt must be between 0 and {MAX_ATTEMPT}, got {shown(attempt)}")
     return attempt
 
 
@@ -78,14 +115,15 @@ def parse_trigger(raw: Any, execution_name: str) -> Trigger:
             f'input must be a JSON object like {{"scheduledTime": "2026-11-22T03:00:00Z"}}, '
             f"got {type(raw).__name__}"
         )
-    unknown = sorted(set(raw) - KNOWN_KEYS)
+    unknown = sorted(str(key) for key in set(raw) - KNOWN_KEYS)
     if unknown:
         raise InvalidInput(
-            f"unknown input key(s) {', '.join(unknown)}; allowed: scheduledTime, attempt, force"
+            f"unknown input key(s) {shown(', '.join(unknown))[1:-1]}; "
+            "allowed: scheduledTime, attempt, force"
         )
     force = raw.get("force", False)
     if not isinstance(force, bool):
-        raise InvalidInput(f"force must be true or false, got {force!r}")
+        raise InvalidInput(f"force must be true or false, got {shown(force)}")
     attempt = _parse_attempt(raw["attempt"]) if "attempt" in raw else None
     if "scheduledTime" not in raw:
         return Trigger(
@@ -98,7 +136,7 @@ def parse_trigger(raw: Any, execution_name: str) -> Trigger:
     moment = _parse_time(raw["scheduledTime"])
     return Trigger(
         slot=slot_key(moment),
-        scheduled_time=moment.astimezone(UTC),
+        scheduled_time=moment,
         from_schedule=attempt is not None,
         attempt=attempt,
         force=force,

@@ -13,13 +13,18 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.moto_api import state_manager
 
 from lambdas.guard.executions import Executions
-from lambdas.guard.handler import Guard
+from lambdas.guard.handler import CLUSTER_VARIABLE, Guard
 from lambdas.guard.ledger import LedgerTable
+from lambdas.guard.tasks import EXECUTION_VARIABLE, RunTasks
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
 
 TABLE = "cronguard-test-ledger"
+CLUSTER = "jobs"
+FAMILY = "cronguard-test-report"
+CONTAINER = "job"
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,9 @@ CONTEXT = LambdaContext()
 class Aws:
     dynamodb: Any
     sfn: Any
+    ecs: Any
     state_machine_arn: str
+    slept: list[float]
 
     def start(self, name: str) -> str:
         return str(
@@ -48,8 +55,39 @@ class Aws:
             ]
         )
 
-    def guard(self, clock: Any = None) -> Guard:
-        return Guard(LedgerTable(self.dynamodb, TABLE), Executions(self.sfn), clock=clock)
+    def tasks(self) -> RunTasks:
+        return RunTasks(self.ecs, CLUSTER, sleep=self.slept.append)
+
+    def guard(self, clock: Any = None, sfn: Any = None) -> Guard:
+        return Guard(
+            LedgerTable(self.dynamodb, TABLE),
+            Executions(sfn or self.sfn),
+            self.tasks(),
+            clock=clock,
+        )
+
+    def run_task(self, execution_arn: str, family: str = FAMILY) -> str:
+        """A task as ``Run job`` starts it: the execution ARN in its container overrides."""
+        task = self.ecs.run_task(
+            cluster=CLUSTER,
+            taskDefinition=family,
+            launchType="FARGATE",
+            overrides={
+                "containerOverrides": [
+                    {
+                        "name": CONTAINER,
+                        "environment": [{"name": EXECUTION_VARIABLE, "value": execution_arn}],
+                    }
+                ]
+            },
+        )["tasks"][0]
+        return str(task["taskArn"])
+
+    def task(self, task_arn: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])[
+            "tasks"
+        ][0]
+        return found
 
     def item(self, sort_key: str, job: str = "report") -> dict[str, Any] | None:
         response = self.dynamodb.get_item(
@@ -66,6 +104,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         LEDGER_TABLE=TABLE,
         CRONGUARD_ENV="test",
         POWERTOOLS_METRICS_DISABLED="true",
+        **{CLUSTER_VARIABLE: CLUSTER},
     )
     # moto serves concurrent requests without isolation; AWS makes each call atomic. The
     # racing tests need the latter (see the shim and canary in cronguard/local/shims.py).
@@ -96,5 +135,19 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
                 }
             ),
         )["stateMachineArn"]
+        ecs = boto3.client("ecs", region_name=REGION)
+        ecs.create_cluster(clusterName=CLUSTER)
+        for family in (FAMILY, "cronguard-test-other"):
+            ecs.register_task_definition(
+                family=family,
+                networkMode="bridge",  # moto's awsvpc needs a VPC; IAM and ENIs are not tested here
+                containerDefinitions=[{"name": CONTAINER, "image": "busybox", "memory": 512}],
+            )
+        # moto walks a task to STOPPED on its own after a few DescribeTasks; here a task runs
+        # until it is stopped (moto's own state manager, not a patch).
+        state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**6})
         assert os.environ["LEDGER_TABLE"] == TABLE
-        yield Aws(dynamodb=dynamodb, sfn=sfn, state_machine_arn=machine)
+        try:
+            yield Aws(dynamodb=dynamodb, sfn=sfn, ecs=ecs, state_machine_arn=machine, slept=[])
+        finally:
+            state_manager.unset_transition("ecs::task")

@@ -53,7 +53,7 @@ def run(
         now=NOW,
         starting_deadline=deadline,
         snapshot=snapshot,
-        holder_running=holder_running,
+        running=None if holder_running is None else {OTHER: holder_running},
     )
 
 
@@ -80,8 +80,8 @@ TABLE = [
     # The slot is already someone's: a duplicate, concurrent or days later, whatever its state.
     *[(p, record(s), None, Verdict.DUPLICATE, False, False) for p in ALL for s in Status],
     # A live lease of another execution: ask whether it still runs before deciding.
-    (Policy.FORBID, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK_HOLDER, False, False),
-    (Policy.REPLACE, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK_HOLDER, False, False),
+    (Policy.FORBID, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK, False, False),
+    (Policy.REPLACE, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK, False, False),
     (Policy.ALLOW, Snapshot(None, LIVE_LEASE), None, Verdict.RUN, False, False),
     # ...it does: forbid skips as overlap, replace stops it, allow runs beside it.
     (Policy.FORBID, Snapshot(None, LIVE_LEASE), True, Verdict.OVERLAP, False, False),
@@ -156,16 +156,82 @@ def test_force_reruns_a_finished_slot(status: Status) -> None:
     assert decision.overwrite == SlotRecord(owner=OTHER, status=status)
 
 
-def test_force_never_runs_a_slot_that_is_running() -> None:
+def test_force_asks_whether_a_running_slot_still_runs() -> None:
     decision = run(Policy.FORBID, record(Status.RUNNING), the_trigger=trigger(force=True))
+    assert (decision.verdict, decision.check) == (Verdict.CHECK, OTHER)
+
+
+def test_force_never_runs_a_slot_that_is_running() -> None:
+    decision = run(
+        Policy.FORBID, record(Status.RUNNING), holder_running=True, the_trigger=trigger(force=True)
+    )
     assert decision.verdict is Verdict.DUPLICATE
     assert "force re-runs only a finished slot" in decision.reason
+
+
+def test_force_runs_a_running_slot_whose_execution_no_longer_runs() -> None:
+    dead = record(Status.RUNNING)
+    decision = run(Policy.FORBID, dead, holder_running=False, the_trigger=trigger(force=True))
+    assert decision.verdict is Verdict.RUN
+    assert decision.overwrite == dead.slot
 
 
 def test_force_still_respects_the_running_lease() -> None:
     snapshot = Snapshot(SlotRecord(OTHER, Status.FAILED), LIVE_LEASE)
     decision = run(Policy.FORBID, snapshot, holder_running=True, the_trigger=trigger(force=True))
     assert decision.verdict is Verdict.OVERLAP
+    # The slot has a record already (the run being forced again): the skip must not claim it.
+    assert decision.record is False
+
+
+def test_a_skip_of_a_free_slot_consumes_it() -> None:
+    decision = run(Policy.FORBID, Snapshot(None, LIVE_LEASE), holder_running=True)
+    assert (decision.verdict, decision.record) == (Verdict.OVERLAP, True)
+
+
+@pytest.mark.parametrize(
+    ("trigger_slot_hour", "stops"),
+    [(3, True), (2, False), (1, False)],  # the lease's run is of the 02:00 slot
+)
+def test_replace_stops_only_the_run_of_an_earlier_slot(trigger_slot_hour: int, stops: bool) -> None:
+    scheduled = datetime(2026, 11, 22, trigger_slot_hour, tzinfo=UTC)
+    the_trigger = Trigger(
+        slot=scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        scheduled_time=scheduled,
+        from_schedule=True,
+        attempt=3,
+        force=False,
+    )
+    decision = run(
+        Policy.REPLACE, Snapshot(None, LIVE_LEASE), holder_running=True, the_trigger=the_trigger
+    )
+    assert decision.stop_holder is stops
+    if not stops:
+        assert decision.verdict is Verdict.OVERLAP
+        assert the_trigger.slot in decision.reason and LIVE_LEASE.slot in decision.reason
+
+
+def test_a_manual_run_replaces_a_manual_run_that_took_the_lease_earlier() -> None:
+    manual_lease = Lease(
+        holder=OTHER,
+        slot="manual:other",
+        until=NOW + timedelta(hours=1),
+        acquired=NOW - timedelta(minutes=5),
+    )
+    manual = Trigger("manual:me", None, from_schedule=False, attempt=None, force=False)
+    decision = run(
+        Policy.REPLACE, Snapshot(None, manual_lease), holder_running=True, the_trigger=manual
+    )
+    assert decision.stop_holder is True
+
+
+@pytest.mark.parametrize(
+    "status", [Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.ABORTED]
+)
+def test_a_redriven_execution_never_runs_its_ended_slot_again(status: Status) -> None:
+    decision = run(Policy.FORBID, record(status, owner=ME))
+    assert decision.verdict is Verdict.DUPLICATE
+    assert "--force" in decision.reason
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from lambdas.guard.decision import Policy, Verdict
 from lambdas.guard.handler import JobSettings, lambda_handler
 from lambdas.guard.trigger import InvalidInput, parse_trigger
-from tests.lambdas.conftest import CONTEXT, Aws
+from tests.lambdas.conftest import CONTAINER, CONTEXT, FAMILY, TABLE, Aws
 
 SLOT = "2026-11-22T03:00:00Z"
 NEXT_SLOT = "2026-11-22T04:00:00Z"
@@ -24,6 +24,8 @@ def job(policy: Policy = Policy.FORBID, lease: int = 3600) -> JobSettings:
         starting_deadline=None,
         lease=timedelta(seconds=lease),
         retention=timedelta(days=7),
+        container=CONTAINER,
+        task_family=FAMILY,
     )
 
 
@@ -42,7 +44,10 @@ def finish_success(aws: Aws, execution: str, slot: str) -> None:
         "outcome": "succeeded",
         "job": payload_job(),
         "slot": slot,
-        "task": {"TaskArn": "arn:aws:ecs:us-east-1:1:task/c/abc", "Containers": [{"ExitCode": 0}]},
+        "task": {
+            "TaskArn": "arn:aws:ecs:us-east-1:1:task/c/abc",
+            "Containers": [{"Name": CONTAINER, "ExitCode": 0}],
+        },
         "execution": {"id": execution, "name": execution.rsplit(":", 1)[-1]},
     }
     lambda_handler(event, CONTEXT)
@@ -55,6 +60,8 @@ def payload_job(policy: Policy = Policy.FORBID) -> dict[str, Any]:
         "startingDeadlineSeconds": None,
         "leaseSeconds": 3600,
         "retentionSeconds": 604800,
+        "container": CONTAINER,
+        "taskFamily": FAMILY,
     }
 
 
@@ -105,15 +112,31 @@ def test_duplicate_after_the_run_succeeded_is_skipped(aws: Aws) -> None:
     assert item["exit_code"]["N"] == "0"
 
 
-def test_force_reruns_a_finished_slot(aws: Aws) -> None:
+def test_force_reruns_a_finished_slot_and_keeps_the_earlier_run(aws: Aws) -> None:
     first = aws.start("first")
     claim(aws, first, SLOT)
     finish_success(aws, first, SLOT)
+    claim(aws, aws.start("dup"), SLOT)  # a duplicate trigger, counted on the first run
     again = aws.start("again")
     assert claim(aws, again, SLOT, force=True).verdict is Verdict.RUN
     item = aws.item(f"slot#{SLOT}")
     assert item is not None and item["owner"]["S"] == again
     assert item["forced"]["BOOL"] is True
+    assert "exit_code" not in item  # the new run has not ended
+    (earlier,) = item["runs"]["L"]
+    kept = earlier["M"]
+    assert kept["owner"]["S"] == first
+    assert kept["status"]["S"] == "SUCCEEDED"
+    assert kept["exit_code"]["N"] == "0"
+    assert kept["task_arn"]["S"] == "arn:aws:ecs:us-east-1:1:task/c/abc"
+    assert kept["duplicates"]["N"] == "1"
+
+    finish_success(aws, again, SLOT)
+    third = aws.start("third")
+    claim(aws, third, SLOT, force=True)
+    item = aws.item(f"slot#{SLOT}")
+    assert item is not None
+    assert [run["M"]["owner"]["S"] for run in item["runs"]["L"]] == [first, again]
 
 
 def test_next_slot_while_the_previous_run_runs_is_skipped_as_overlap(aws: Aws) -> None:
@@ -139,6 +162,112 @@ def test_lease_held_by_an_execution_that_no_longer_runs_is_taken_over(aws: Aws) 
     assert "no longer runs" in decision.reason
     lease = aws.item("lease")
     assert lease is not None and lease["holder"]["S"] == successor
+    # The dead run's slot does not stay RUNNING until its TTL.
+    dead = aws.item(f"slot#{SLOT}")
+    assert dead is not None and dead["status"]["S"] == "ABORTED"
+    assert dead["reason"]["S"] == (
+        f"its execution ended without recording an outcome; taken over by {successor}"
+    )
+
+
+def test_a_taken_over_lease_whose_slot_already_ended_leaves_that_slot_as_it_is(aws: Aws) -> None:
+    crashed = aws.start("crashed")
+    claim(aws, crashed, SLOT)
+    # It recorded its outcome but died before releasing the lease.
+    aws.dynamodb.update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "job#report"}, "sk": {"S": f"slot#{SLOT}"}},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "SUCCEEDED"}},
+    )
+    aws.sfn.stop_execution(executionArn=crashed)
+
+    assert claim(aws, aws.start("successor"), NEXT_SLOT).verdict is Verdict.RUN
+    ended = aws.item(f"slot#{SLOT}")
+    assert ended is not None and ended["status"]["S"] == "SUCCEEDED"
+
+
+def test_a_stale_running_entry_in_list_executions_never_causes_a_skip(aws: Aws) -> None:
+    holder = aws.start("holder")
+    assert claim(aws, holder, SLOT).verdict is Verdict.RUN
+    aws.sfn.stop_execution(executionArn=holder)
+    # ListExecutions is eventually consistent: it may still list an execution that ended.
+    # moto's is consistent, so the stale page AWS documents is served in front of it.
+    stale = StaleListExecutions(aws.sfn, holder)
+
+    decision = aws.guard(sfn=stale).claim(
+        job(), parse_trigger(scheduled(NEXT_SLOT), "next"), aws.start("next")
+    )
+
+    assert stale.listed, "the guard still asks ListExecutions"
+    assert decision.verdict is Verdict.RUN
+    assert "no longer runs" in decision.reason
+
+
+class StaleListExecutions:
+    """moto's Step Functions client, with ListExecutions still listing ``stale`` as RUNNING."""
+
+    def __init__(self, client: Any, stale: str) -> None:
+        self._client, self._stale, self.listed = client, stale, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "list_executions"
+        outer = self
+
+        class Paginator:
+            def paginate(self, **kwargs: Any) -> Any:
+                outer.listed = True
+                yield {"executions": [{"executionArn": outer._stale, "status": "RUNNING"}]}
+
+        return Paginator()
+
+
+def test_expired_lease_taken_over_ends_the_dead_runs_slot(aws: Aws) -> None:
+    holder = aws.start("holder")
+    aws.guard().claim(job(lease=60), parse_trigger(scheduled(SLOT), "holder"), holder)
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    successor = aws.start("successor")
+    aws.guard(clock=lambda: later).claim(
+        job(), parse_trigger(scheduled(NEXT_SLOT), "successor"), successor
+    )
+    dead = aws.item(f"slot#{SLOT}")
+    assert dead is not None and dead["status"]["S"] == "ABORTED"
+    assert dead["reason"]["S"] == f"its lease expired; taken over by {successor}"
+
+
+def test_force_reruns_a_running_slot_whose_execution_died_and_keeps_that_run(aws: Aws) -> None:
+    dead = aws.start("dead")
+    claim(aws, dead, SLOT)
+    aws.sfn.stop_execution(executionArn=dead)  # no cleanup ran: the slot still says RUNNING
+
+    again = aws.start("again")
+    assert claim(aws, again, SLOT, force=True).verdict is Verdict.RUN
+
+    item = aws.item(f"slot#{SLOT}")
+    assert item is not None and item["owner"]["S"] == again
+    (earlier,) = item["runs"]["L"]
+    assert earlier["M"]["owner"]["S"] == dead
+    assert earlier["M"]["status"]["S"] == "ABORTED"
+
+
+def test_force_while_another_slot_runs_under_forbid_is_a_clean_overlap_skip(aws: Aws) -> None:
+    first = aws.start("first")
+    claim(aws, first, SLOT)
+    finish_success(aws, first, SLOT)
+    running = aws.start("running")
+    claim(aws, running, NEXT_SLOT)
+
+    forced = aws.start("forced")
+    decision = claim(aws, forced, SLOT, force=True)
+
+    assert decision.verdict is Verdict.OVERLAP
+    item = aws.item(f"slot#{SLOT}")
+    assert item is not None  # the finished run's record is untouched
+    assert (item["owner"]["S"], item["status"]["S"]) == (first, "SUCCEEDED")
 
 
 def test_expired_lease_is_taken_over_without_asking(aws: Aws) -> None:
@@ -154,18 +283,41 @@ def test_expired_lease_is_taken_over_without_asking(aws: Aws) -> None:
     assert "expired" in decision.reason
 
 
-def test_replace_stops_the_older_execution_and_runs(aws: Aws) -> None:
+def test_replace_stops_the_older_execution_and_launches_only_once_its_task_stopped(
+    aws: Aws,
+) -> None:
     older = aws.start("older")
     assert claim(aws, older, SLOT, Policy.REPLACE).verdict is Verdict.RUN
+    older_task = aws.run_task(older)
     newer = aws.start("newer")
+
     decision = claim(aws, newer, NEXT_SLOT, Policy.REPLACE)
+
     assert decision.verdict is Verdict.RUN
     assert aws.sfn.describe_execution(executionArn=older)["status"] == "ABORTED"
+    assert aws.task(older_task)["lastStatus"] == "STOPPED"
     replaced = aws.item(f"slot#{SLOT}")
     assert replaced is not None and replaced["status"]["S"] == "ABORTED"
-    assert replaced["reason"]["S"] == f"replaced by {newer}"
+    assert replaced["reason"]["S"].startswith(f"replaced by {newer}; task ")
+    assert "STOPPED after" in replaced["reason"]["S"]
+    assert "running_job" not in replaced  # out of the reconciler's index
+    claimed = aws.item(f"slot#{NEXT_SLOT}")
+    assert claimed is not None and "replace_wait_seconds" in claimed
     lease = aws.item("lease")
     assert lease is not None and lease["holder"]["S"] == newer
+
+
+def test_replace_never_stops_a_newer_run_for_an_earlier_slot(aws: Aws) -> None:
+    current = aws.start("current")
+    assert claim(aws, current, NEXT_SLOT, Policy.REPLACE).verdict is Verdict.RUN
+    # A Scheduler retry of the earlier slot (or a backfill of it) arrives while 04:00 runs.
+    retry = aws.start("retry-of-earlier-slot")
+    decision = claim(aws, retry, SLOT, Policy.REPLACE)
+    assert decision.verdict is Verdict.OVERLAP
+    assert SLOT in decision.reason and NEXT_SLOT in decision.reason
+    assert aws.sfn.describe_execution(executionArn=current)["status"] == "RUNNING"
+    lease = aws.item("lease")
+    assert lease is not None and lease["holder"]["S"] == current
 
 
 def test_allow_runs_both_without_a_lease(aws: Aws) -> None:
@@ -257,3 +409,119 @@ def test_handler_records_a_failed_run_with_exit_code_and_releases_the_lease(aws:
 def test_handler_rejects_an_unknown_action(aws: Aws) -> None:
     with pytest.raises(InvalidInput, match="unknown guard action 'launch'"):
         lambda_handler({"action": "launch", "job": payload_job()}, CONTEXT)
+
+
+def test_handler_failure_stops_the_runs_task_before_releasing_the_lease(aws: Aws) -> None:
+    execution = aws.start("timed-out")
+    claim(aws, execution, SLOT)
+    task_arn = aws.run_task(execution)  # Run job timed out; the task itself still runs
+    answer = lambda_handler(
+        {
+            "action": "finish",
+            "outcome": "failed",
+            "job": payload_job(),
+            "slot": SLOT,
+            "error": {"Error": "States.Timeout", "Cause": "Task timed out."},
+            "execution": {"id": execution, "name": "timed-out"},
+        },
+        CONTEXT,
+    )
+    assert aws.task(task_arn)["lastStatus"] == "STOPPED"
+    assert answer["status"] == "TIMED_OUT"
+    item = aws.item(f"slot#{SLOT}")
+    assert item is not None
+    assert item["task_arn"]["S"] == task_arn
+    assert "stopped 1; STOPPED after" in item["task_stop"]["S"]
+    assert aws.item("lease") is None
+
+
+def test_handler_claim_echoes_the_redrive_count(aws: Aws) -> None:
+    execution = aws.start("redriven")
+    event = {
+        "action": "claim",
+        "job": payload_job(),
+        "input": scheduled(SLOT),
+        "redriveCount": 1,
+        "execution": {"id": execution, "name": "redriven"},
+    }
+    assert lambda_handler(event, CONTEXT)["redriveCount"] == 1
+    without = {key: value for key, value in event.items() if key != "redriveCount"}
+    assert lambda_handler(without, CONTEXT)["redriveCount"] == 0
+
+
+def test_a_redriven_execution_whose_run_ended_is_skipped_not_run_again(aws: Aws) -> None:
+    execution = aws.start("aborted")
+    claim(aws, execution, SLOT)
+    # The cleanup recorded the abort; then someone redrives the execution.
+    lambda_handler(
+        {
+            "action": "finish",
+            "outcome": "failed",
+            "job": payload_job(),
+            "slot": SLOT,
+            "error": {"Error": "States.TaskFailed", "Cause": "{}"},
+            "execution": {"id": execution, "name": "aborted"},
+        },
+        CONTEXT,
+    )
+    again = claim(aws, execution, SLOT)
+    assert again.verdict is Verdict.DUPLICATE
+    assert "redrive" in again.reason
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"action": "claim", "job": {"name": "report"}}, "'concurrency' is missing"),
+        ({"action": "claim", "job": "PAYLOAD_JOB"}, "'execution' is missing"),
+        ({"action": "finish", "job": "PAYLOAD_JOB", "execution": "EXECUTION"}, "'slot' is missing"),
+        (
+            {"action": "claim", "job": "PAYLOAD_JOB", "execution": {"id": "x"}},
+            "'name' is missing",
+        ),
+    ],
+)
+def test_a_payload_with_a_missing_key_is_invalid_input_naming_it(
+    aws: Aws, event: dict[str, Any], message: str
+) -> None:
+    filled = {
+        key: payload_job()
+        if value == "PAYLOAD_JOB"
+        else {"id": aws.start("x"), "name": "x"}
+        if value == "EXECUTION"
+        else value
+        for key, value in event.items()
+    }
+    with pytest.raises(InvalidInput, match=message):
+        lambda_handler(filled, CONTEXT)
+
+
+@pytest.mark.parametrize(
+    "scheduled_time",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1900-01-01T00:00:00Z"],
+)
+def test_an_out_of_range_time_is_invalid_input(aws: Aws, scheduled_time: str) -> None:
+    execution = aws.start("odd")
+    event = {
+        "action": "claim",
+        "job": payload_job(),
+        "input": {"scheduledTime": scheduled_time},
+        "execution": {"id": execution, "name": "odd"},
+    }
+    with pytest.raises(InvalidInput, match="scheduledTime .* is out of range"):
+        lambda_handler(event, CONTEXT)
+    assert aws.item(f"slot#{SLOT}") is None
+
+
+def test_an_invalid_input_message_is_bounded(aws: Aws) -> None:
+    execution = aws.start("huge")
+    event = {
+        "action": "claim",
+        "job": payload_job(),
+        "input": {"scheduledTime": "x" * 100_000, **{f"k{i}" * 50: 1 for i in range(200)}},
+        "execution": {"id": execution, "name": "huge"},
+    }
+    with pytest.raises(InvalidInput) as raised:
+        lambda_handler(event, CONTEXT)
+    assert len(str(raised.value)) <= 1024
+    assert "unknown input key(s)" in str(raised.value)

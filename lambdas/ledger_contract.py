@@ -1,0 +1,30 @@
+"""The ledger's layout, shared by the Lambdas, the stacks, the CLI and the tests.
+
+Dependency-free on purpose: the CDK side imports it to build the table and its index, the
+runtime to read and write items. One copy, so the two sides cannot drift apart.
+
+- ``pk = "job#<job>"``; ``sk = "slot#<slot>"`` for a slot's record, ``sk = "lease"`` for the
+  job's lease.
+- ``expires_at`` is a TTL for garbage collection only (TTL deletion is lazy).
+- Items of runs in progress (a RUNNING slot, a held lease) carry ``running_job``: the sparse
+  index ``running`` holds just those, so the reconciler finds them without a table scan.
+"""
+
+from __future__ import annotations
+
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+TTL_ATTRIBUTE = "expires_at"
+LEASE_SORT_KEY = "lease"
+RUNNING_INDEX = "running"
+RUNNING_ATTRIBUTE = "running_job"
+JOB_PREFIX = "job#"
+SLOT_PREFIX = "slot#"
+
+
+def partition(job: str) -> str:
+    return f"{JOB_PREFIX}{job}"
+
+
+def slot_sort_key(slot: str) -> str:
+    return f"{SLOT_PREFIX}{slot}"
