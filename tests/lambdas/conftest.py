@@ -84,9 +84,9 @@ class Aws:
         return str(task["taskArn"])
 
     def task(self, task_arn: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])[
-            "tasks"
-        ][0]
+        found: dict[str, Any] = self.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"][
+            0
+        ]
         return found
 
     def item(self, sort_key: str, job: str = "report") -> dict[str, Any] | None:

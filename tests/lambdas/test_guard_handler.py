@@ -508,7 +508,7 @@ def test_an_out_of_range_time_is_invalid_input(aws: Aws, scheduled_time: str) ->
         "input": {"scheduledTime": scheduled_time},
         "execution": {"id": execution, "name": "odd"},
     }
-    with pytest.raises(InvalidInput, match="scheduledTime .* is out of range"):
+    with pytest.raises(InvalidInput, match=r"scheduledTime .* is out of range"):
         lambda_handler(event, CONTEXT)
     assert aws.item(f"slot#{SLOT}") is None
 
