@@ -1,7 +1,13 @@
-"""Where the environment's alarms go: an encrypted SNS topic, or one the config names."""
+"""Where the environment's alarms go: an encrypted SNS topic, or one the config names.
+
+A topic policy replaces SNS's default policy, and ``enforce_ssl`` writes one whose only
+statement is a Deny: without an explicit Allow for CloudWatch no alarm could publish. The
+topic's own key needs the same principal, under the same conditions, in its key policy.
+"""
 
 from __future__ import annotations
 
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -27,8 +33,9 @@ class AlarmTopic(Construct):
             description=f"cronguard {environment.name} alarm topic",
             enable_key_rotation=True,
         )
-        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
-            key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        key.add_to_resource_policy(
+            alarms_may(["kms:Decrypt", "kms:GenerateDataKey*"], resource="*", scope=self)
+        )
         topic = sns.Topic(
             self,
             "Topic",
@@ -36,6 +43,32 @@ class AlarmTopic(Construct):
             master_key=key,
             enforce_ssl=True,
         )
+        topic.add_to_resource_policy(
+            alarms_may(["sns:Publish"], resource=topic.topic_arn, scope=self)
+        )
         for address in alarms.email:
             topic.add_subscription(subscriptions.EmailSubscription(address))
         self.topic = topic
+
+
+def alarms_may(actions: list[str], *, resource: str, scope: Construct) -> iam.PolicyStatement:
+    """Let CloudWatch act for this account's alarms in this region, and no one else's
+    (``aws:SourceAccount``/``aws:SourceArn`` guard against the confused deputy)."""
+    stack = Stack.of(scope)
+    return iam.PolicyStatement(
+        sid="CloudWatchAlarms",
+        principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions=actions,
+        resources=[resource],
+        conditions={
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name="*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            },
+        },
+    )
