@@ -6,11 +6,14 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-# Item layout shared with the runtime (lambdas/common/ledger.py): pk = "job#<name>",
-# sk = "slot#<slot>" for slots and "lease" for the job's lease; TTL only garbage-collects.
-PARTITION_KEY = "pk"
-SORT_KEY = "sk"
-TTL_ATTRIBUTE = "expires_at"
+# The item layout is the runtime's (one copy, dependency-free).
+from lambdas.ledger_contract import (
+    PARTITION_KEY,
+    RUNNING_ATTRIBUTE,
+    RUNNING_INDEX,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+)
 
 
 class Ledger(Construct):
@@ -38,4 +41,13 @@ class Ledger(Construct):
             time_to_live_attribute=TTL_ATTRIBUTE,
             removal_policy=RemovalPolicy.RETAIN,
             deletion_protection=True,
+        )
+        # Sparse: only items of runs in progress carry the key, so the reconciler reads just
+        # those (adding an index to the existing table updates it in place).
+        self.table.add_global_secondary_index(
+            index_name=RUNNING_INDEX,
+            partition_key=dynamodb.Attribute(
+                name=RUNNING_ATTRIBUTE, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
         )

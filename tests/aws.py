@@ -6,6 +6,13 @@ from typing import Any
 
 import pytest
 
+from lambdas.ledger_contract import (
+    PARTITION_KEY,
+    RUNNING_ATTRIBUTE,
+    RUNNING_INDEX,
+    SORT_KEY,
+)
+
 REGION = "us-east-1"
 
 
@@ -22,16 +29,27 @@ def use_fake_credentials(monkeypatch: pytest.MonkeyPatch, **variables: str) -> N
 
 
 def create_ledger_table(client: Any, name: str) -> None:
-    """The ledger's key schema as stacks/ledger.py builds it."""
+    """The ledger's key schema and index as stacks/ledger.py builds them."""
     client.create_table(
         TableName=name,
         KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
         ],
         AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
+            {"AttributeName": RUNNING_ATTRIBUTE, "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": RUNNING_INDEX,
+                "KeySchema": [
+                    {"AttributeName": RUNNING_ATTRIBUTE, "KeyType": "HASH"},
+                    {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
         ],
         BillingMode="PAY_PER_REQUEST",
     )

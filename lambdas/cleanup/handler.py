@@ -1,26 +1,40 @@
-"""Cleanup on "Step Functions Execution Status Change" (ABORTED, TIMED_OUT, FAILED).
+"""Cleanup of executions that ended outside the state machine's own paths, and its backstop.
 
 Paths inside the state machine release the lease on success and in its Catch; an execution
-stopped by hand, timed out as a whole, or failed outside a Catch never reaches them. This
-handler releases what such an execution still holds and marks its slot, so the next slot
-does not wait for the lease to expire (the last backstop, never the first).
+stopped by hand, timed out as a whole, or failed outside a Catch never reaches them. Two
+things invoke this Lambda:
+
+- "Step Functions Execution Status Change" (ABORTED, TIMED_OUT, FAILED): it makes sure the
+  execution's ECS task is stopped, records how the run ended and releases the lease, so the
+  next slot does not wait for the lease to expire;
+- a schedule (the *reconciler*): those events are delivered on a best-effort basis, so it
+  reads the ledger's items of runs in progress (the sparse ``running`` index) and settles
+  every one whose execution has ended, as the event would have. It reports how many it fixed.
+
+The lease's expiry stays the last backstop, never the first.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
 from lambdas.clients import client
+from lambdas.guard import outcome
 from lambdas.guard.decision import Status
-from lambdas.guard.handler import status_metric
-from lambdas.guard.ledger import LedgerTable, Outcome
+from lambdas.guard.handler import CLUSTER_VARIABLE, status_metric
+from lambdas.guard.ledger import LEASE_SK, LedgerTable, Outcome
+from lambdas.guard.tasks import RunTasks
 from lambdas.guard.trigger import InvalidInput, parse_trigger
+from lambdas.ledger_contract import RUNNING_INDEX, SLOT_PREFIX
 
 logger = Logger(service="cronguard-cleanup")
 metrics = Metrics(namespace="cronguard", service="cronguard")
@@ -30,6 +44,9 @@ STATUS_BY_EXECUTION = {
     "TIMED_OUT": Status.TIMED_OUT,
     "FAILED": Status.FAILED,
 }
+FAMILY_PREFIX_VARIABLE = "TASK_FAMILY_PREFIX"  # a job's task family is this plus its name
+CONTAINER_VARIABLE = "JOB_CONTAINER"  # the name of every job's container
+SCHEDULED_EVENT = "Scheduled Event"
 
 
 def job_name(state_machine_name: str, environment: str) -> str | None:
@@ -37,36 +54,160 @@ def job_name(state_machine_name: str, environment: str) -> str | None:
     return state_machine_name[len(prefix) :] if state_machine_name.startswith(prefix) else None
 
 
-def release(event: dict[str, Any], ledger: LedgerTable, environment: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Cleanup:
+    """What settling an ended execution needs: the ledger, its tasks, the job layout."""
+
+    ledger: LedgerTable
+    tasks: RunTasks | None
+    family_prefix: str
+    container: str
+
+    @classmethod
+    def from_environment(cls) -> Cleanup:
+        return cls(
+            ledger=LedgerTable(client("dynamodb"), os.environ["LEDGER_TABLE"]),
+            tasks=RunTasks(client("ecs"), os.environ[CLUSTER_VARIABLE]),
+            family_prefix=os.environ[FAMILY_PREFIX_VARIABLE],
+            container=os.environ[CONTAINER_VARIABLE],
+        )
+
+    def ended(self, status: str, error: Any, cause: Any) -> Outcome | None:
+        """How a run ended, from its execution's status, error and cause."""
+        if status == "SUCCEEDED":
+            # Every failure path ends the execution FAILED: it succeeded without recording.
+            return Outcome(Status.SUCCEEDED, "execution succeeded; its outcome was not recorded")
+        recorded = STATUS_BY_EXECUTION.get(status)
+        if recorded is None:
+            return None
+        if status == "FAILED":
+            known = outcome.of_failed_execution(error, cause, container=self.container)
+            if known is not None:
+                return known
+        reason = f"execution {recorded.value.lower().replace('_', ' ')}"
+        return Outcome(status=recorded, reason=f"{reason}: {error}" if error else reason)
+
+    def settle(
+        self, *, job: str, slot: str, execution: str, ended: Outcome, per_job_metric: bool = True
+    ) -> bool:
+        """Make sure the run's task is stopped, record the outcome, release the lease.
+        True when the slot was still the execution's RUNNING run (and is now recorded)."""
+        if self.tasks is not None:
+            stop = self.tasks.stop(
+                f"{self.family_prefix}{job}",
+                execution,
+                reason=f"cronguard: execution ended {ended.status.value}",
+            )
+            if stop.task_arns:
+                ended = replace(
+                    ended, task_arn=ended.task_arn or stop.task_arns[0], task_stop=stop.summary
+                )
+        started = self.ledger.finish(
+            job=job, slot=slot, me=execution, now=datetime.now(UTC), outcome=ended
+        )
+        marked = started is not None
+        if marked and per_job_metric:
+            metrics.add_metric(status_metric(ended.status), MetricUnit.Count, 1)
+        logger.info(
+            "settled an ended execution",
+            job=job,
+            slot=slot,
+            execution=execution,
+            status=ended.status.value,
+            reason=ended.reason,
+            task_stop=ended.task_stop,
+            marked=marked,
+        )
+        return marked
+
+
+def release(event: dict[str, Any], cleanup: Cleanup, environment: str) -> dict[str, Any]:
+    """Settle the execution a status-change event is about."""
     detail = event.get("detail") or {}
     execution_arn = str(detail.get("executionArn", ""))
-    status = STATUS_BY_EXECUTION.get(str(detail.get("status")))
     machine = str(detail.get("stateMachineArn", "")).rsplit(":", 1)[-1]
     job = job_name(machine, environment)
-    if status is None or job is None:
+    ended = cleanup.ended(str(detail.get("status")), detail.get("error"), detail.get("cause"))
+    if ended is None or job is None:
         return {"marked": False, "why": "not an ended execution of this environment"}
     try:
         raw_input = json.loads(detail.get("input") or "{}")
         trigger = parse_trigger(raw_input, str(detail.get("name", "")))
     except (ValueError, InvalidInput):
         return {"marked": False, "why": "input names no slot: nothing was held"}
-    reason = f"execution {status.value.lower().replace('_', ' ')}"
-    error = detail.get("error")
-    if error:
-        reason += f": {error}"
-    started = ledger.finish(
-        job=job,
-        slot=trigger.slot,
-        me=execution_arn,
-        now=datetime.now(UTC),
-        outcome=Outcome(status=status, reason=reason),
-    )
-    marked = started is not None
-    if marked:
-        metrics.add_dimension("job", job)
-        metrics.add_metric(status_metric(status), MetricUnit.Count, 1)
-    logger.info("cleanup", job=job, slot=trigger.slot, status=status.value, marked=marked)
+    marked = cleanup.settle(job=job, slot=trigger.slot, execution=execution_arn, ended=ended)
     return {"job": job, "slot": trigger.slot, "marked": marked}
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """An item of the ``running`` index: a RUNNING slot's record, or a held lease."""
+
+    job: str
+    slot: str
+    execution: str
+    lease: bool
+
+
+def in_progress(dynamodb: Any, table: str) -> Iterator[InProgress]:
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, IndexName=RUNNING_INDEX):
+        for item in page["Items"]:
+            lease = item["sk"]["S"] == LEASE_SK
+            owner = item.get("holder" if lease else "owner", {}).get("S")
+            slot = item.get("slot", {}).get("S") or item["sk"]["S"].removeprefix(SLOT_PREFIX)
+            if owner and "job" in item:
+                yield InProgress(item["job"]["S"], slot, owner, lease)
+
+
+def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str, Any]:
+    """Settle every run in progress whose execution has ended (a lost status-change event)."""
+    fixed, checked = 0, 0
+    statuses: dict[str, tuple[str, Any, Any]] = {}
+    # Slots before leases: settling a slot releases its lease too, and counts as one fix.
+    for item in sorted(in_progress(dynamodb, table), key=lambda found: found.lease):
+        checked += 1
+        if item.execution not in statuses:
+            statuses[item.execution] = _execution(sfn, item.execution)
+        status, error, cause = statuses[item.execution]
+        if status == "RUNNING":
+            continue
+        ended = cleanup.ended(status, error, cause) or Outcome(
+            Status.ABORTED, f"execution {status.lower()}"
+        )
+        if item.lease:
+            released = cleanup.ledger.release_lease(item.job, item.execution)
+            fixed += int(released)
+            if released:
+                logger.warning("reconciled a lease", job=item.job, execution=item.execution)
+        elif cleanup.settle(
+            job=item.job,
+            slot=item.slot,
+            execution=item.execution,
+            ended=ended,
+            per_job_metric=False,  # one invocation, many jobs: RunsReconciled counts them
+        ):
+            fixed += 1
+            logger.warning(
+                "reconciled a run whose status change was lost",
+                job=item.job,
+                slot=item.slot,
+                execution=item.execution,
+                status=ended.status.value,
+            )
+    metrics.add_metric("RunsReconciled", MetricUnit.Count, fixed)
+    logger.info("reconciled", checked=checked, fixed=fixed)
+    return {"checked": checked, "fixed": fixed}
+
+
+def _execution(sfn: Any, execution_arn: str) -> tuple[str, Any, Any]:
+    try:
+        described = sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            # Gone (older than Step Functions keeps them): it certainly does not run.
+            return "ABORTED", "ExecutionDoesNotExist", None
+        raise
+    return str(described["status"]), described.get("error"), described.get("cause")
 
 
 @metrics.log_metrics
@@ -74,5 +215,13 @@ def release(event: dict[str, Any], ledger: LedgerTable, environment: str) -> dic
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     environment = os.environ["CRONGUARD_ENV"]
     metrics.add_dimension("environment", environment)
-    ledger = LedgerTable(client("dynamodb"), os.environ["LEDGER_TABLE"])
-    return release(event, ledger, environment)
+    cleanup = Cleanup.from_environment()
+    if event.get("detail-type") == SCHEDULED_EVENT:
+        return reconcile(
+            client("dynamodb"), client("stepfunctions"), os.environ["LEDGER_TABLE"], cleanup
+        )
+    detail = event.get("detail") or {}
+    job = job_name(str(detail.get("stateMachineArn", "")).rsplit(":", 1)[-1], environment)
+    if job is not None:
+        metrics.add_dimension("job", job)
+    return release(event, cleanup, environment)

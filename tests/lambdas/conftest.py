@@ -15,6 +15,7 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.moto_api import state_manager
 
+from lambdas.cleanup.handler import CONTAINER_VARIABLE, FAMILY_PREFIX_VARIABLE
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import CLUSTER_VARIABLE, Guard
 from lambdas.guard.ledger import LedgerTable
@@ -104,7 +105,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         LEDGER_TABLE=TABLE,
         CRONGUARD_ENV="test",
         POWERTOOLS_METRICS_DISABLED="true",
-        **{CLUSTER_VARIABLE: CLUSTER},
+        **{
+            CLUSTER_VARIABLE: CLUSTER,
+            FAMILY_PREFIX_VARIABLE: FAMILY.removesuffix("report"),
+            CONTAINER_VARIABLE: CONTAINER,
+        },
     )
     # moto serves concurrent requests without isolation; AWS makes each call atomic. The
     # racing tests need the latter (see the shim and canary in cronguard/local/shims.py).

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from lambdas.cleanup.handler import lambda_handler
-from lambdas.guard.decision import Verdict
-from tests.lambdas.conftest import CONTEXT, Aws
+from lambdas.guard import errors
+from lambdas.guard.decision import Policy, Verdict
+from tests.lambdas.conftest import CONTAINER, CONTEXT, TABLE, Aws
 from tests.lambdas.test_guard_handler import NEXT_SLOT, SLOT, claim
 
 
@@ -84,10 +85,92 @@ def test_other_environments_and_malformed_inputs_are_ignored(aws: Aws) -> None:
         {"scheduledTime": SLOT},
     )
     assert lambda_handler(other_env, CONTEXT)["marked"] is False
-    bad = status_change(
-        "arn:aws:states:us-east-1:1:execution:test-report:y",
-        aws.state_machine_arn,
-        "FAILED",
-        {"scheduledTime": "not a time"},
+    for scheduled_time in ("not a time", "0001-01-01T00:00:00+01:00"):
+        bad = status_change(
+            "arn:aws:states:us-east-1:1:execution:test-report:y",
+            aws.state_machine_arn,
+            "FAILED",
+            {"scheduledTime": scheduled_time},
+        )
+        assert lambda_handler(bad, CONTEXT)["marked"] is False
+
+
+def test_a_success_the_state_machine_could_not_record_is_recorded_as_success(aws: Aws) -> None:
+    execution = aws.start("unrecorded")
+    claim(aws, execution, SLOT)
+    task = {
+        "TaskArn": "arn:aws:ecs:us-east-1:1:task/jobs/ok",
+        "Containers": [{"Name": "sidecar", "ExitCode": 1}, {"Name": CONTAINER, "ExitCode": 0}],
+    }
+    event = status_change(execution, aws.state_machine_arn, "FAILED", {"scheduledTime": SLOT})
+    event["detail"]["error"] = errors.SUCCESS_NOT_RECORDED
+    event["detail"]["cause"] = json.dumps(task)
+
+    assert lambda_handler(event, CONTEXT)["marked"] is True
+
+    item = aws.item(f"slot#{SLOT}")
+    assert item is not None
+    assert (item["status"]["S"], item["exit_code"]["N"]) == ("SUCCEEDED", "0")
+    assert aws.item("lease") is None
+
+
+def test_an_aborted_executions_task_is_stopped_before_its_lease_is_released(aws: Aws) -> None:
+    execution = aws.start("aborted")
+    claim(aws, execution, SLOT)
+    task_arn = aws.run_task(execution)
+    aws.sfn.stop_execution(executionArn=execution)
+    lambda_handler(
+        status_change(execution, aws.state_machine_arn, "ABORTED", {"scheduledTime": SLOT}),
+        CONTEXT,
     )
-    assert lambda_handler(bad, CONTEXT)["marked"] is False
+    assert aws.task(task_arn)["lastStatus"] == "STOPPED"
+    item = aws.item(f"slot#{SLOT}")
+    assert item is not None
+    assert item["task_arn"]["S"] == task_arn
+    assert "STOPPED after" in item["task_stop"]["S"]
+
+
+def test_the_reconciler_settles_runs_whose_status_change_event_was_lost(aws: Aws) -> None:
+    lost = aws.start("lost")
+    claim(aws, lost, SLOT)
+    aws.sfn.stop_execution(executionArn=lost)  # ...and its status-change event never came
+    still_running = aws.start("still-running")
+    claim(aws, still_running, "2026-11-23T03:00:00Z", Policy.ALLOW)
+
+    answer = lambda_handler(SCHEDULED, CONTEXT)
+
+    assert answer == {"checked": 3, "fixed": 1}  # lost's slot and lease, still-running's slot
+    item = aws.item(f"slot#{SLOT}")
+    assert item is not None and item["status"]["S"] == "ABORTED"
+    assert "running_job" not in item
+    assert aws.item("lease") is None
+    running = aws.item("slot#2026-11-23T03:00:00Z")
+    assert running is not None and running["status"]["S"] == "RUNNING"
+    # The next slot runs at once, and a second pass has nothing left to fix.
+    assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
+    assert lambda_handler(SCHEDULED, CONTEXT)["fixed"] == 0
+
+
+def test_the_reconciler_releases_a_lease_whose_run_recorded_its_end(aws: Aws) -> None:
+    crashed = aws.start("crashed")
+    claim(aws, crashed, SLOT)
+    aws.dynamodb.update_item(  # recorded its outcome, then died before releasing the lease
+        TableName=TABLE,
+        Key={"pk": {"S": "job#report"}, "sk": {"S": f"slot#{SLOT}"}},
+        UpdateExpression="SET #s = :s REMOVE running_job",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "SUCCEEDED"}},
+    )
+    aws.sfn.stop_execution(executionArn=crashed)
+
+    assert lambda_handler(SCHEDULED, CONTEXT) == {"checked": 1, "fixed": 1}
+    assert aws.item("lease") is None
+
+
+SCHEDULED = {
+    "version": "0",
+    "source": "aws.events",
+    "detail-type": "Scheduled Event",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcile"],
+    "detail": {},
+}
