@@ -326,4 +326,19 @@ def _cross_checks(
                 field="starting_deadline",
             )
         )
+    if (
+        job.starting_deadline is not None
+        and job.flexible_window is not None
+        and job.starting_deadline < job.flexible_window
+    ):
+        problems.append(
+            ConfigProblem(
+                owner,
+                f"{format_duration(job.starting_deadline)} is shorter than the flexible_window "
+                f"({format_duration(job.flexible_window)}): Scheduler may deliver any time in the "
+                "window, and every delivery after the deadline would be skipped as late",
+                job=job.name,
+                field="starting_deadline",
+            )
+        )
     return problems

@@ -229,6 +229,13 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "a late duplicate could run again",
     ),
     (
+        "starting deadline shorter than the flexible window",
+        {"jobs": with_job(starting_deadline="5m", flexible_window="15m")},
+        f"{JOBS}: job 'report': starting_deadline: 5m is shorter than the flexible_window (15m): "
+        "Scheduler may deliver any time in the window, and every delivery after the deadline "
+        "would be skipped as late",
+    ),
+    (
         "cluster neither named nor created",
         {"env": {**BASE_ENV, "cluster": {}}},
         f"{ENV}: cluster: set 'name' of an existing cluster, or 'create: true'",
