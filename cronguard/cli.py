@@ -132,20 +132,23 @@ def history(
     env: str = EnvOption,
     limit: int = typer.Option(20, "--limit", "-l", min=1, help="How many slots"),
 ) -> None:
-    """The job's slots from the ledger: status, reason, execution, task, exit code, duration."""
+    """The job's slots from the ledger: status, reason, execution, task, exit code, duration.
+
+    A slot run again with --force shows its earlier runs below it."""
     environment = _load(env)
     the_job = _job(environment, job)
     try:
         records = Operations(environment).history(the_job, limit)
     except OperationError as error:
         _fail(error)
-    table = Table(title=f"{environment.name}/{the_job.name}: last {len(records)} slots")
+    slots = sum(not record.earlier for record in records)
+    table = Table(title=f"{environment.name}/{the_job.name}: last {slots} slots")
     for column in ("slot", "status", "reason", "execution", "task", "exit", "duration", "dups"):
         table.add_column(column)
     for record in records:
         duration = record.duration_seconds
         table.add_row(
-            record.slot,
+            f"  ↳ earlier run of {record.slot}" if record.earlier else record.slot,
             record.status,
             record.reason,
             record.execution,

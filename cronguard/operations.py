@@ -59,6 +59,7 @@ class SlotRecord:
     started_at: datetime | None
     ended_at: datetime | None
     duplicates: int
+    earlier: bool = False  # an earlier run of the slot, kept when a forced run took it
 
     @property
     def duration_seconds(self) -> float | None:
@@ -72,10 +73,17 @@ def _when(item: dict[str, Any], key: str) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def _record(item: dict[str, Any]) -> SlotRecord:
+def _records(item: dict[str, Any]) -> list[SlotRecord]:
+    """The slot's run, then its earlier runs (forced re-runs keep them), newest first."""
+    slot = item["slot"]["S"]
+    earlier = [_record(run["M"], slot, earlier=True) for run in item.get("runs", {}).get("L", [])]
+    return [_record(item, slot), *reversed(earlier)]
+
+
+def _record(item: dict[str, Any], slot: str, *, earlier: bool = False) -> SlotRecord:
     exit_code = item.get("exit_code", {}).get("N")
     return SlotRecord(
-        slot=item["slot"]["S"],
+        slot=slot,
         status=item["status"]["S"],
         reason=item.get("reason", {}).get("S", ""),
         execution=item.get("owner", {}).get("S", "").rsplit(":", 1)[-1],
@@ -84,6 +92,7 @@ def _record(item: dict[str, Any]) -> SlotRecord:
         started_at=_when(item, "started_at"),
         ended_at=_when(item, "ended_at"),
         duplicates=int(item.get("duplicates", {}).get("N", "0")),
+        earlier=earlier,
     )
 
 
@@ -109,7 +118,8 @@ class Operations:
             raise OperationError(f"could not {what}: {error}") from None
 
     def history(self, job: Job, limit: int) -> list[SlotRecord]:
-        """The job's slots in the ledger, the most recently started first."""
+        """The job's last ``limit`` slots in the ledger, the most recently started first;
+        each slot's earlier runs follow it."""
         client = self._client("dynamodb")
         table = ledger_table_name(self.environment)
         what = f"read the ledger {table}"
@@ -121,16 +131,16 @@ class Operations:
                 ":slot": {"S": "slot#"},
             },
         }
-        records: list[SlotRecord] = []
+        slots: list[list[SlotRecord]] = []
         while True:
             page = self._call(what, client.query, **kwargs)
-            records += [_record(item) for item in page["Items"]]
+            slots += [_records(item) for item in page["Items"]]
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         oldest = datetime.min.replace(tzinfo=UTC)
-        records.sort(key=lambda record: record.started_at or oldest, reverse=True)
-        return records[:limit]
+        slots.sort(key=lambda runs: runs[0].started_at or oldest, reverse=True)
+        return [record for runs in slots[:limit] for record in runs]
 
     def state_machine_arn(self, job: Job) -> str:
         identity = self._call("identify the AWS account", self._client("sts").get_caller_identity)

@@ -174,6 +174,43 @@ def test_history_lists_the_ledger_newest_first(aws: dict[str, Any]) -> None:
     assert "2026-09-30" not in limited.output
 
 
+def test_history_shows_the_earlier_runs_of_a_slot_run_again(aws: dict[str, Any]) -> None:
+    execution = "arn:aws:states:us-east-1:123456789012:execution:test-month-end:"
+    put_slot(
+        aws["dynamodb"],
+        "2026-10-31T22:00:00Z",
+        status="SUCCEEDED",
+        reason="job exited 0",
+        owner=execution + "rerun",
+        exit_code=0,
+        started_at="2026-11-02T09:00:00.000Z",
+        ended_at="2026-11-02T09:01:00.000Z",
+    )
+    first_run = {
+        "owner": {"S": execution + "first"},
+        "status": {"S": "FAILED"},
+        "reason": {"S": "job exited 3"},
+        "exit_code": {"N": "3"},
+        "task_arn": {"S": "arn:aws:ecs:us-east-1:1:task/c/ccc333"},
+        "started_at": {"S": "2026-10-31T22:00:02.000Z"},
+        "ended_at": {"S": "2026-10-31T22:01:02.000Z"},
+    }
+    aws["dynamodb"].update_item(
+        TableName="cronguard-test-ledger",
+        Key={"pk": {"S": "job#month-end"}, "sk": {"S": "slot#2026-10-31T22:00:00Z"}},
+        UpdateExpression="SET runs = :runs",
+        ExpressionAttributeValues={":runs": {"L": [{"M": first_run}]}},
+    )
+    result = invoke("history", "month-end", "--env", "test", "--limit", "1")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    current = next(i for i, line in enumerate(lines) if "rerun" in line)
+    assert "SUCCEEDED" in lines[current]
+    assert re.search(
+        r"earlier run of.*FAILED.*job exited 3.*first.*ccc333.*│ 3 .*60s", lines[current + 1]
+    )
+
+
 def test_run_backfills_a_slot_and_prints_the_execution(aws: dict[str, Any]) -> None:
     result = invoke(
         "run", "month-end", "--env", "test", "--slot", "2026-11-30T22:00:00Z", "--force"
