@@ -190,11 +190,11 @@ def test_a_redelivered_unit_takes_the_item_over_and_the_stale_run_cannot_overwri
     assert stale_unit.status is WorkStatus.RUNNING  # its outcome was not recorded
 
 
-def test_a_unit_redelivered_after_an_orphan_verdict_starts_clean(
+def test_a_unit_redelivered_after_an_orphan_verdict_starts_clean_and_keeps_that_verdict(
     dynamodb: Any, on_ecs: FakeEcsAgent
 ) -> None:
     history = make_history(dynamodb)
-    with history.record("resize", "msg-10"):
+    with history.record("resize", "msg-10") as first:
         sweeper_marks_orphaned(dynamodb, "resize", "msg-10")
 
     with history.record("resize", "msg-10"):
@@ -204,6 +204,37 @@ def test_a_unit_redelivered_after_an_orphan_verdict_starts_clean(
     assert rerun["attempts"] == "2"
     assert not {"orphaned_at", "orphan_reason", "late_completion_at", "late_status"} & set(rerun)
     assert item(dynamodb, "resize", "msg-10")["status"] == "SUCCEEDED"
+    (earlier,) = runs(dynamodb, "resize", "msg-10")
+    assert earlier["run_id"] == first.run_id
+    assert earlier["status"] == "ORPHANED"
+    assert earlier["orphan_reason"] == "task stopped: OutOfMemoryError"
+    assert earlier["late_status"] == "SUCCEEDED"
+
+
+def test_a_redelivered_unit_keeps_every_earlier_outcome(
+    dynamodb: Any, on_ecs: FakeEcsAgent
+) -> None:
+    history = make_history(dynamodb)
+    with pytest.raises(ValueError, match="bad input"), history.record("resize", "msg-11"):
+        raise ValueError("bad input")
+    with history.record("resize", "msg-11"):
+        pass
+    with history.record("resize", "msg-11"):
+        pass
+
+    kept = runs(dynamodb, "resize", "msg-11")
+    assert [run["status"] for run in kept] == ["FAILED", "SUCCEEDED"]
+    assert kept[0]["error"] == "ValueError: bad input"
+    assert all("ended_at" in run for run in kept)
+    assert item(dynamodb, "resize", "msg-11")["attempts"] == "3"
+
+
+def runs(dynamodb: Any, name: str, work_id: str) -> list[dict[str, str]]:
+    raw = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": work_key(name, work_id)}})["Item"]
+    return [
+        {attribute: value.get("S", value.get("N")) for attribute, value in run["M"].items()}
+        for run in raw.get("runs", {}).get("L", [])
+    ]
 
 
 def test_identity_is_unknown_outside_ecs(

@@ -11,7 +11,13 @@ from cronguard_worker.errors import (
     ProtectionError,
     ProtectionUnavailable,
 )
-from cronguard_worker.history import WorkHistory, WorkStatus, WorkUnit, work_key
+from cronguard_worker.history import (
+    WorkHistory,
+    WorkHistoryError,
+    WorkStatus,
+    WorkUnit,
+    work_key,
+)
 from cronguard_worker.metadata import TaskMetadata
 from cronguard_worker.protection import Protected, TaskProtection, default_protection, protect
 from cronguard_worker.shutdown import GracefulShutdown
@@ -27,6 +33,7 @@ __all__ = [
     "TaskMetadata",
     "TaskProtection",
     "WorkHistory",
+    "WorkHistoryError",
     "WorkStatus",
     "WorkUnit",
     "default_protection",

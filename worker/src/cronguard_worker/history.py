@@ -14,6 +14,8 @@ Item (table key ``pk``; GSI ``by_status``: partition ``status``, sort ``heartbea
     expires_at          N  DynamoDB TTL, epoch seconds
     orphaned_at, orphan_reason   S  written by the sweeper with status ORPHANED
     late_completion_at, late_status, late_error   only when ORPHANED before the end
+    runs                L  earlier runs of a redelivered unit (their status, task, outcome;
+                           the last 20), oldest first
 
 The README documents the schema for the table and the orphan sweeper.
 """
@@ -37,6 +39,32 @@ from cronguard_worker.metadata import TaskMetadata
 _log = logging.getLogger("cronguard_worker")
 
 ERROR_MAX_CHARS = 1000
+START_ATTEMPTS = 5
+KEPT_RUNS = 20  # earlier runs kept on a unit's item (a poison message is redelivered often)
+# What one run's outcome is; a new run starts without them, and keeps the earlier ones in runs.
+OUTCOME_ATTRIBUTES = (
+    "ended_at",
+    "error",
+    "orphaned_at",
+    "orphan_reason",
+    "late_completion_at",
+    "late_status",
+    "late_error",
+)
+RUN_ATTRIBUTES = (
+    "run_id",
+    "status",
+    "task_arn",
+    "cluster",
+    "container_id",
+    "started_at",
+    "heartbeat_at",
+    *OUTCOME_ATTRIBUTES,
+)
+
+
+class WorkHistoryError(Exception):
+    """The history could not record the start of a unit of work."""
 
 
 class WorkStatus(StrEnum):
@@ -134,34 +162,71 @@ class WorkHistory:
         meta = self.task_metadata
         now = self._clock()
         unit = WorkUnit(name, work_id, started_at=iso_utc(now))
-        # An upsert: a redelivered unit takes the item over (attempts counts the
-        # runs, run_id fences the writes of any earlier run still alive).
-        self._update(
-            unit.key,
-            set_={
-                "name": name,
-                "work_id": work_id,
-                "run_id": unit.run_id,
-                "status": WorkStatus.RUNNING.value,
-                "task_arn": meta.task_arn,
-                "cluster": meta.cluster,
-                "container_id": meta.container_id,
-                "started_at": unit.started_at,
-                "heartbeat_at": unit.started_at,
-                "expires_at": self._expires_at(now),
-            },
-            add={"attempts": 1},
-            remove=(
-                "ended_at",
-                "error",
-                "orphaned_at",
-                "orphan_reason",
-                "late_completion_at",
-                "late_status",
-                "late_error",
-            ),
+        started: dict[str, str | int] = {
+            "name": name,
+            "work_id": work_id,
+            "run_id": unit.run_id,
+            "status": WorkStatus.RUNNING.value,
+            "task_arn": meta.task_arn,
+            "cluster": meta.cluster,
+            "container_id": meta.container_id,
+            "started_at": unit.started_at,
+            "heartbeat_at": unit.started_at,
+            "expires_at": self._expires_at(now),
+        }
+        # A redelivered unit takes the item over (attempts counts the runs, run_id fences the
+        # writes of any earlier run still alive) and keeps the earlier run's outcome in
+        # ``runs``: read, then write on the condition that the item is still what was read.
+        for _ in range(START_ATTEMPTS):
+            previous = self._client.get_item(
+                TableName=self.table_name, Key={"pk": {"S": unit.key}}, ConsistentRead=True
+            ).get("Item")
+            if self._take_over(unit.key, started, previous):
+                return unit
+        raise WorkHistoryError(
+            f"work {unit.key}: its history item kept changing; could not record the start"
         )
-        return unit
+
+    def _take_over(
+        self, key: str, started: Mapping[str, str | int], previous: dict[str, Any] | None
+    ) -> bool:
+        """Write the new run over ``previous``; False if the item changed since it was read."""
+        names = {f"#{attribute}": attribute for attribute in (*started, *OUTCOME_ATTRIBUTES)}
+        names["#attempts"] = "attempts"
+        values: dict[str, Any] = {
+            f":{a}": {"N": str(v)} if isinstance(v, int) else {"S": v} for a, v in started.items()
+        }
+        values[":one"] = {"N": "1"}
+        sets = [f"#{attribute} = :{attribute}" for attribute in started]
+        request: dict[str, Any] = {"TableName": self.table_name, "Key": {"pk": {"S": key}}}
+        if previous is None:
+            request["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            kept = {a: previous[a] for a in RUN_ATTRIBUTES if a in previous}
+            runs = [*previous.get("runs", {}).get("L", []), {"M": kept}][-KEPT_RUNS:]
+            names["#runs"] = "runs"
+            values[":runs"] = {"L": runs}
+            sets.append("#runs = :runs")
+            names["#pk"] = "pk"
+            condition = ["attribute_exists(#pk)"]
+            for attribute in ("run_id", "status"):
+                if attribute in previous:
+                    values[f":was_{attribute}"] = previous[attribute]
+                    condition.append(f"#{attribute} = :was_{attribute}")
+            request["ConditionExpression"] = " AND ".join(condition)
+        request["UpdateExpression"] = (
+            "SET "
+            + ", ".join(sets)
+            + " ADD #attempts :one REMOVE "
+            + ", ".join(f"#{attribute}" for attribute in OUTCOME_ATTRIBUTES)
+        )
+        request["ExpressionAttributeNames"] = names
+        request["ExpressionAttributeValues"] = values
+        try:
+            self._client.update_item(**request)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def _heartbeat(self, unit: WorkUnit) -> bool:
         """Advance ``heartbeat_at``; False once the item is no longer this run's RUNNING item."""
