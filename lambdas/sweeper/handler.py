@@ -5,6 +5,12 @@ through an OOM kill or a host failure: the worker never gets to write SUCCEEDED 
 Every few minutes this Lambda reads RUNNING work from the history table (GSI ``by_status``),
 asks ECS about the tasks doing it, and marks work ORPHANED with the reason — conditionally,
 so a unit that finished in the meantime is left alone — and emits ``OrphanedWork``.
+
+Each cluster is asked on its own: a cluster the sweeper cannot describe (AccessDenied, a
+deleted cluster, throttling) is logged and counted in ``SweepErrors``, and every other
+cluster, and every stale heartbeat, is still swept. The invocation then fails with
+``SweepIncomplete``, so the function's Errors alarm and its on-failure destination see a
+sweep that could not look at every task: orphans there would otherwise go unnoticed.
 """
 
 from __future__ import annotations
@@ -44,6 +50,16 @@ class Work:
 class Orphan:
     work: Work
     reason: str
+
+
+@dataclass(frozen=True)
+class Sweep:
+    orphans: list[Orphan]
+    errors: dict[str, str]  # cluster -> the error that kept its tasks from being checked
+
+
+class SweepIncomplete(Exception):
+    """Some clusters could not be checked; the others were swept."""
 
 
 def _iso(moment: datetime) -> str:
@@ -88,17 +104,27 @@ def stopped_tasks(ecs: Any, cluster: str, task_arns: list[str]) -> dict[str, str
     return gone
 
 
-def find_orphans(
-    work: list[Work], ecs: Any, *, now: datetime, stale_after: timedelta
-) -> list[Orphan]:
-    """Pure apart from DescribeTasks: which RUNNING work is orphaned, and why."""
+def find_orphans(work: list[Work], ecs: Any, *, now: datetime, stale_after: timedelta) -> Sweep:
+    """Pure apart from DescribeTasks: which RUNNING work is orphaned, and why; and which
+    clusters could not be asked (their work is still judged by its heartbeat)."""
     by_cluster: dict[str, set[str]] = defaultdict(set)
     for unit in work:
         if unit.task_arn != UNKNOWN and unit.cluster != UNKNOWN:
             by_cluster[unit.cluster].add(unit.task_arn)
     gone: dict[str, str] = {}
-    for cluster, task_arns in by_cluster.items():
-        gone.update(stopped_tasks(ecs, cluster, sorted(task_arns)))
+    errors: dict[str, str] = {}
+    for cluster, task_arns in sorted(by_cluster.items()):
+        try:
+            gone.update(stopped_tasks(ecs, cluster, sorted(task_arns)))
+        except ClientError as error:
+            detail = error.response["Error"]
+            errors[cluster] = f"{detail.get('Code')}: {detail.get('Message')}"
+            logger.error(
+                "cannot check the tasks of a cluster",
+                cluster=cluster,
+                tasks=len(task_arns),
+                error=errors[cluster],
+            )
     stale_before = _iso(now - stale_after)
     orphans = []
     for unit in work:
@@ -106,7 +132,7 @@ def find_orphans(
             orphans.append(Orphan(unit, gone[unit.task_arn]))
         elif unit.heartbeat_at and unit.heartbeat_at < stale_before:
             orphans.append(Orphan(unit, f"no heartbeat since {unit.heartbeat_at}"))
-    return orphans
+    return Sweep(orphans, errors)
 
 
 def mark_orphaned(client: Any, table: str, orphan: Orphan, now: datetime) -> bool:
@@ -133,15 +159,10 @@ def mark_orphaned(client: Any, table: str, orphan: Orphan, now: datetime) -> boo
     return True
 
 
-def sweep(
-    dynamodb: Any, ecs: Any, table: str, *, now: datetime, stale_after: timedelta
-) -> list[Orphan]:
+def sweep(dynamodb: Any, ecs: Any, table: str, *, now: datetime, stale_after: timedelta) -> Sweep:
     work = list(running_work(dynamodb, table))
-    marked = [
-        orphan
-        for orphan in find_orphans(work, ecs, now=now, stale_after=stale_after)
-        if mark_orphaned(dynamodb, table, orphan, now)
-    ]
+    found = find_orphans(work, ecs, now=now, stale_after=stale_after)
+    marked = [orphan for orphan in found.orphans if mark_orphaned(dynamodb, table, orphan, now)]
     for orphan in marked:
         logger.warning(
             "orphaned work",
@@ -149,20 +170,29 @@ def sweep(
             task_arn=orphan.work.task_arn,
             reason=orphan.reason,
         )
-    return marked
+    return Sweep(marked, found.errors)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_dimension("environment", os.environ["CRONGUARD_ENV"])
-    orphans = sweep(
+    result = sweep(
         client("dynamodb"),
         client("ecs"),
         os.environ["WORK_TABLE"],
         now=datetime.now(UTC),
         stale_after=timedelta(seconds=int(os.environ["STALE_AFTER_SECONDS"])),
     )
-    # Always emitted (0 included) so the alarm sees data, not INSUFFICIENT_DATA.
-    metrics.add_metric("OrphanedWork", MetricUnit.Count, len(orphans))
-    return {"orphaned": [{"work": o.work.key, "reason": o.reason} for o in orphans]}
+    # Always emitted (0 included): a sweep that stops reporting is itself alarmed on.
+    metrics.add_metric("OrphanedWork", MetricUnit.Count, len(result.orphans))
+    metrics.add_metric("SweepErrors", MetricUnit.Count, len(result.errors))
+    if result.errors:
+        # Metrics still flush (log_metrics flushes in a finally); raising makes the
+        # function's Errors alarm and its on-failure destination see the incomplete sweep.
+        raise SweepIncomplete(
+            f"swept all but {len(result.errors)} cluster(s), marked "
+            f"{len(result.orphans)} orphaned: "
+            + "; ".join(f"{cluster}: {error}" for cluster, error in result.errors.items())
+        )
+    return {"orphaned": [{"work": o.work.key, "reason": o.reason} for o in result.orphans]}

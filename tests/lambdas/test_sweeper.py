@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,12 +11,15 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from lambdas.sweeper.handler import (
     Orphan,
+    SweepIncomplete,
     lambda_handler,
     mark_orphaned,
+    metrics,
     running_work,
     stopped_tasks,
     sweep,
@@ -52,7 +56,9 @@ class Cloud:
         )
         return str(response["tasks"][0]["taskArn"])
 
-    def record_work(self, work_id: str, task_arn: str, heartbeat: datetime) -> None:
+    def record_work(
+        self, work_id: str, task_arn: str, heartbeat: datetime, cluster: str | None = None
+    ) -> None:
         self.dynamodb.put_item(
             TableName=TABLE,
             Item={
@@ -61,7 +67,7 @@ class Cloud:
                 "work_id": {"S": work_id},
                 "status": {"S": "RUNNING"},
                 "task_arn": {"S": task_arn},
-                "cluster": {"S": self.cluster},
+                "cluster": {"S": cluster or self.cluster},
                 "heartbeat_at": {"S": iso(heartbeat)},
             },
         )
@@ -108,8 +114,8 @@ def test_work_of_an_oom_killed_task_is_orphaned_with_the_reason(cloud: Cloud) ->
     cloud.ecs.stop_task(
         cluster=cloud.cluster, task=task, reason="OutOfMemoryError: Container killed"
     )
-    orphans = sweep(cloud.dynamodb, cloud.ecs, TABLE, now=NOW, stale_after=timedelta(minutes=10))
-    assert [o.work.work_id for o in orphans] == ["1"]
+    result = sweep(cloud.dynamodb, cloud.ecs, TABLE, now=NOW, stale_after=timedelta(minutes=10))
+    assert [o.work.work_id for o in result.orphans] == ["1"]
     item = cloud.item("1")
     assert item["status"]["S"] == "ORPHANED"
     assert item["orphan_reason"]["S"] == "task stopped: OutOfMemoryError: Container killed"
@@ -129,7 +135,8 @@ def test_work_with_a_stale_heartbeat_is_orphaned(cloud: Cloud) -> None:
 def test_work_of_a_running_task_with_a_fresh_heartbeat_is_untouched(cloud: Cloud) -> None:
     task = cloud.start_task()
     cloud.record_work("3", task, heartbeat=NOW - timedelta(minutes=1))
-    assert sweep(cloud.dynamodb, cloud.ecs, TABLE, now=NOW, stale_after=timedelta(minutes=10)) == []
+    result = sweep(cloud.dynamodb, cloud.ecs, TABLE, now=NOW, stale_after=timedelta(minutes=10))
+    assert result.orphans == []
     item = cloud.item("3")
     assert item["status"]["S"] == "RUNNING"
     assert "orphan_reason" not in item
@@ -196,3 +203,73 @@ def test_the_container_reason_of_an_oom_kill_wins_over_the_task_reason() -> None
         "arn:task/1": "task stopped: OutOfMemoryError: Container killed due to memory usage",
         "arn:task/2": "task no longer exists (stopped more than an hour ago)",
     }
+
+
+def deny_describe_tasks_on(ecs: Any, cluster: str) -> None:
+    """What AWS answers when the sweeper's role lacks ecs:DescribeTasks on one cluster."""
+
+    def deny(params: dict[str, Any], **_: Any) -> None:
+        if params["cluster"] == cluster:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "AccessDeniedException",
+                        "Message": f"not authorized to perform: ecs:DescribeTasks on {cluster}",
+                    }
+                },
+                "DescribeTasks",
+            )
+
+    ecs.meta.events.register("provide-client-params.ecs.DescribeTasks", deny)
+
+
+def test_a_cluster_the_sweeper_may_not_describe_does_not_stop_the_sweep_of_the_others(
+    cloud: Cloud,
+) -> None:
+    locked = cloud.ecs.create_cluster(clusterName="locked")["cluster"]["clusterArn"]
+    dead = cloud.start_task()
+    cloud.record_work("healthy-cluster", dead, heartbeat=NOW)
+    cloud.ecs.stop_task(cluster=cloud.cluster, task=dead, reason="OutOfMemoryError")
+    cloud.record_work("locked-fresh", "arn:task/locked/1", heartbeat=NOW, cluster=locked)
+    silent_since = NOW - timedelta(hours=1)
+    cloud.record_work("locked-silent", "arn:task/locked/2", heartbeat=silent_since, cluster=locked)
+    deny_describe_tasks_on(cloud.ecs, locked)
+
+    result = sweep(cloud.dynamodb, cloud.ecs, TABLE, now=NOW, stale_after=timedelta(minutes=10))
+
+    assert sorted(o.work.work_id for o in result.orphans) == ["healthy-cluster", "locked-silent"]
+    assert cloud.item("healthy-cluster")["status"]["S"] == "ORPHANED"
+    # A heartbeat needs no ECS: silent work on the locked cluster is still found.
+    assert cloud.item("locked-silent")["status"]["S"] == "ORPHANED"
+    assert cloud.item("locked-fresh")["status"]["S"] == "RUNNING"
+    assert list(result.errors) == [locked]
+    assert "AccessDeniedException" in result.errors[locked]
+
+
+def test_the_handler_finishes_the_sweep_then_fails_and_counts_the_clusters_it_could_not_check(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = cloud.ecs.create_cluster(clusterName="locked")["cluster"]["clusterArn"]
+    dead = cloud.start_task()
+    cloud.record_work("6", dead, heartbeat=NOW)
+    cloud.ecs.stop_task(cluster=cloud.cluster, task=dead, reason="Task killed by the user")
+    cloud.record_work("7", "arn:task/locked/1", heartbeat=NOW, cluster=locked)
+    deny_describe_tasks_on(cloud.ecs, locked)
+    monkeypatch.setattr(
+        "lambdas.sweeper.handler.client", {"dynamodb": cloud.dynamodb, "ecs": cloud.ecs}.get
+    )
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    metrics.clear_metrics()
+    capsys.readouterr()
+
+    with pytest.raises(SweepIncomplete, match=r"locked.*AccessDeniedException"):
+        lambda_handler({}, CONTEXT)
+
+    assert cloud.item("6")["status"]["S"] == "ORPHANED"  # the other cluster was swept
+    emitted = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    (flushed,) = emitted
+    assert flushed["OrphanedWork"] == [1.0]
+    assert flushed["SweepErrors"] == [1.0]
+    assert flushed["environment"] == "test"
