@@ -8,19 +8,24 @@ request id filled in.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.worker.ecs_agent_fake import (
+    BURST,
     ECS_REQUEST_ID,
+    STEADY_RATE_PER_SECOND,
     TASK_ARN,
     Delivery,
     FakeEcsAgent,
     Response,
+    TokenBucket,
     agent_error,
     ecs_error,
     ecs_failure,
@@ -59,25 +64,45 @@ def agent() -> Iterator[FakeEcsAgent]:
     fake.stop()
 
 
-def call(
+@contextlib.contextmanager
+def sent(
     agent: FakeEcsAgent,
     method: str,
     path: str | None = None,
     body: object = None,
     *,
-    raw: bytes | None = None,
     timeout: float = 2.0,
-) -> http.client.HTTPResponse:
+) -> Iterator[http.client.HTTPResponse]:
+    """One request over a new connection; the response is left unread."""
     url = urlsplit(agent.base)
     connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=timeout)
-    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+    data = None if body is None else json.dumps(body).encode()
     path = path if path is not None else urlsplit(agent.uri).path + "/task-protection/v1/state"
-    connection.request(method, path, body=data)
-    return connection.getresponse()
+    try:
+        connection.request(method, path, body=data)
+        yield connection.getresponse()
+    finally:
+        connection.close()
 
 
-def answer(response: http.client.HTTPResponse) -> tuple[int, str | None, str]:
-    return response.status, response.getheader("Content-Type"), response.read().decode()
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    content_type: str | None
+    body: str
+    headers: dict[str, str]
+
+
+def call(agent: FakeEcsAgent, method: str, path: str | None = None, body: object = None) -> Answer:
+    with sent(agent, method, path, body) as response:
+        text = response.read().decode()
+        return Answer(
+            response.status, response.getheader("Content-Type"), text, dict(response.headers)
+        )
+
+
+def answer(reply: Answer) -> tuple[int, str | None, str]:
+    return reply.status, reply.content_type, reply.body
 
 
 @pytest.mark.parametrize(
@@ -178,16 +203,18 @@ def test_the_rate_limiter_answers_429_in_plain_text_per_path() -> None:
         "text/plain; charset=utf-8",
         "You have reached maximum request limit.",
     )
-    assert limited.getheader("X-Rate-Limit-Limit") == "0.01"
+    assert limited.headers["X-Rate-Limit-Limit"] == "0.01"
     assert other_path == 404  # a bucket per (remote IP, path)
 
 
-def test_the_default_rate_is_40_per_second_with_a_burst_of_60(agent: FakeEcsAgent) -> None:
-    statuses = [call(agent, "GET").status for _ in range(70)]
+def test_the_limiters_bucket_holds_60_and_refills_40_per_second(agent: FakeEcsAgent) -> None:
+    bucket = TokenBucket(STEADY_RATE_PER_SECOND, BURST)
+    start = bucket.last
 
-    # 70 requests take well under a second here: the burst and a few refilled tokens pass.
-    assert statuses[:60] == [200] * 60
-    assert 429 in statuses[60:]
+    assert [bucket.allow(start) for _ in range(61)] == [True] * 60 + [False]
+    assert bucket.allow(start + 0.026)  # one token back after 1/40 s
+    assert not bucket.allow(start + 0.026)
+    assert (agent.steady_rate, agent.burst) == (40.0, 60)  # the agent's defaults, by default
 
 
 @pytest.mark.parametrize(
@@ -203,16 +230,15 @@ def test_faulty_deliveries_break_the_body(
 ) -> None:
     agent.respond_next("GET", non_aws_error("boom").delivered(delivery))
 
-    response = call(agent, "GET", timeout=0.3)
-
-    assert response.status == 500
-    with pytest.raises(raised):
-        response.read()
+    with sent(agent, "GET", timeout=0.3) as response:
+        assert response.status == 500
+        with pytest.raises(raised):
+            response.read()
 
 
 def test_silence_ends_with_a_closed_connection_at_the_write_timeout(agent: FakeEcsAgent) -> None:
     agent.write_timeout_seconds = 0.05
     agent.respond_next("GET", protection(True).delivered(Delivery.SILENCE))
 
-    with pytest.raises(http.client.RemoteDisconnected):
-        call(agent, "GET")
+    with pytest.raises(http.client.RemoteDisconnected), sent(agent, "GET"):
+        pass

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from cronguard_worker import (
@@ -16,13 +19,28 @@ from cronguard_worker import (
     ProtectionUnavailable,
     TaskProtection,
 )
+from cronguard_worker._agent import AgentClient
 
 from tests.worker.ecs_agent_fake import (
+    METHOD_NOT_ALLOWED,
+    PAGE_NOT_FOUND,
+    Delivery,
     FakeEcsAgent,
     Response,
+    agent_error,
+    decode_failed,
     ecs_call_timed_out,
     ecs_error,
+    ecs_failure,
+    missing_protection_enabled,
+    no_task_role,
+    non_aws_error,
+    protection,
+    rate_limited,
+    task_lookup_failed,
+    task_metadata_fetch_failed,
     task_not_valid,
+    unexpected_ecs_answer,
 )
 
 DENIED = (
@@ -383,3 +401,334 @@ def test_generators_cannot_be_decorated(make_protection: MakeProtection) -> None
         @protection.protect("stream")
         def stream() -> object:
             yield 1
+
+
+# Every answer the agent gives (tests/worker/ecs_agent_fake.py says where each comes from).
+
+ANSWERS = {
+    "protected": protection(True),
+    "TASK_NOT_VALID": task_not_valid(),
+    "ECS AccessDenied": ecs_error("AccessDeniedException", DENIED),
+    "no task role": no_task_role(),
+    "ECS throttling": ecs_error("ThrottlingException", "Rate exceeded"),
+    "ECS ServerException": ecs_error("ServerException", "internal", 500),
+    "ECS call timed out": ecs_call_timed_out(),
+    "SDK error without AWS": non_aws_error("dial tcp: lookup ecs.eu-west-1.amazonaws.com"),
+    "ECS answered two tasks": unexpected_ecs_answer(),
+    "task metadata fetch failed": task_metadata_fetch_failed(),
+    "agent rate limit": rate_limited(),
+    "ECS InvalidParameter": ecs_error("InvalidParameterException", "Task is not valid"),
+    "ECS ClientException": ecs_error("ClientException", "Cluster is inactive"),
+    "AWS error without a response": agent_error("InvalidParameterException", "ecs error", 500),
+    "request not decoded": decode_failed(),
+    "ProtectionEnabled missing": missing_protection_enabled(),
+    "task lookup failed": task_lookup_failed(),
+    "another ECS failure": ecs_failure("MISSING"),
+    "path not served": PAGE_NOT_FOUND,
+    "method not allowed": METHOD_NOT_ALLOWED,
+}
+OUTCOMES = {
+    "protected": "runs protected",
+    "TASK_NOT_VALID": "runs unprotected",
+    "ECS AccessDenied": "denied",
+    "no task role": "denied",
+    "ECS throttling": "retried",
+    "ECS ServerException": "retried",
+    "ECS call timed out": "retried",
+    "SDK error without AWS": "retried",
+    "ECS answered two tasks": "retried",
+    "task metadata fetch failed": "retried",
+    "agent rate limit": "retried",
+    "ECS InvalidParameter": "refused at once",
+    "ECS ClientException": "refused at once",
+    "AWS error without a response": "refused at once",
+    "request not decoded": "refused at once",
+    "ProtectionEnabled missing": "refused at once",
+    "task lookup failed": "refused at once",
+    "another ECS failure": "refused at once",
+    "path not served": "refused at once",
+    "method not allowed": "refused at once",
+}
+
+
+@pytest.mark.parametrize("shape", list(ANSWERS))
+def test_every_answer_the_agent_gives_has_one_outcome(
+    agent: FakeEcsAgent, make_protection: MakeProtection, shape: str
+) -> None:
+    answer = ANSWERS[shape]
+    agent.respond_next("PUT", answer, times=3)
+    protection = make_protection(agent.uri, max_attempts=3)
+    ran = False
+
+    def work() -> None:
+        nonlocal ran
+        with protection.protect("job"):
+            ran = True
+
+    outcome = OUTCOMES[shape]
+    if outcome in ("runs protected", "runs unprotected"):
+        work()
+        assert ran
+        assert len(agent.puts()) == (2 if outcome == "runs protected" else 1)
+        return
+    expected = {"denied": ProtectionAccessDenied, "retried": ProtectionUnavailable}
+    with pytest.raises(expected.get(outcome, ProtectionUnavailable)) as raised:
+        work()
+    assert not ran
+    assert len(agent.puts()) == (3 if outcome == "retried" else 1)
+    if isinstance(raised.value, ProtectionUnavailable):
+        assert raised.value.attempts == len(agent.puts())
+    message = json.loads(answer.body)["error"]["Message"] if b'"error"' in answer.body else ""
+    assert message in str(raised.value)  # the agent's own words reach the operator
+
+
+# 1. A body that stalls, arrives truncated or is reset is a transient failure.
+
+BROKEN = [Delivery.STALL, Delivery.TRUNCATE, Delivery.RESET]
+
+
+@pytest.mark.parametrize("delivery", BROKEN, ids=lambda d: d.value)
+def test_a_broken_error_body_on_entry_is_retried(
+    agent: FakeEcsAgent, make_protection: MakeProtection, delivery: Delivery
+) -> None:
+    agent.respond_next("PUT", non_aws_error("boom").delivered(delivery))
+    protection = make_protection(agent.uri, timeout_seconds=0.3)
+
+    with protection.protect("job"):
+        assert agent.protection_enabled
+
+    assert [put.status for put in agent.puts()] == [500, 200, 200]
+
+
+@pytest.mark.parametrize("delivery", BROKEN, ids=lambda d: d.value)
+def test_a_broken_error_body_on_every_attempt_is_a_protection_error(
+    agent: FakeEcsAgent, make_protection: MakeProtection, delivery: Delivery
+) -> None:
+    agent.respond_next("PUT", non_aws_error("boom").delivered(delivery), times=2)
+    protection = make_protection(agent.uri, timeout_seconds=0.3, max_attempts=2)
+
+    with pytest.raises(ProtectionUnavailable) as raised, protection.protect("job"):
+        pytest.fail("work must not start unprotected")
+
+    assert raised.value.attempts == 2
+    assert "HTTP 500" in raised.value.reason
+    assert protection.active_count == 0
+
+
+@pytest.mark.parametrize("delivery", BROKEN, ids=lambda d: d.value)
+def test_a_broken_error_body_on_the_last_exit_only_warns(
+    agent: FakeEcsAgent,
+    make_protection: MakeProtection,
+    caplog: pytest.LogCaptureFixture,
+    delivery: Delivery,
+) -> None:
+    protection = make_protection(agent.uri, timeout_seconds=0.3, max_attempts=2)
+
+    with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
+        with protection.protect("job"):  # finished work does not become a failure
+            agent.respond_next("PUT", non_aws_error("boom").delivered(delivery), times=2)
+        assert wait_until(lambda: not agent.protection_enabled)
+
+    assert [put.status for put in agent.puts()] == [200, 500, 500, 200]
+    assert any("disable failed" in r.getMessage() for r in records(caplog))
+
+
+def renewals_after(agent: FakeEcsAgent, fault_status: int) -> list[float]:
+    """Times of successful renewals after the first PUT that got ``fault_status``."""
+    puts = agent.puts()
+    faulty = next((i for i, put in enumerate(puts) if put.status == fault_status), None)
+    if faulty is None:
+        return []
+    return [put.at for put in puts[faulty + 1 :] if put.enables and put.status == 200]
+
+
+RENEWAL_FAULTS = {
+    "stalled body": non_aws_error("boom").delivered(Delivery.STALL),
+    "no answer": protection(True).delivered(Delivery.SILENCE),
+    "truncated body": non_aws_error("boom").delivered(Delivery.TRUNCATE),
+    "connection reset": non_aws_error("boom").delivered(Delivery.RESET),
+    "agent rate limit": rate_limited(),
+    "5xx": ecs_error("ServerException", "internal", 500),
+}
+
+
+@pytest.mark.parametrize("kind", list(RENEWAL_FAULTS))
+def test_renewal_survives_each_failure_kind_and_protection_is_renewed_afterwards(
+    agent: FakeEcsAgent,
+    make_protection: MakeProtection,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    agent.minute_seconds = 2.0  # ExpiresInMinutes=1 lasts two seconds here
+    agent.write_timeout_seconds = 0.1  # "no answer": the agent closes before the client gives up
+    protection = make_protection(
+        agent.uri, expires_in_minutes=1, renew_interval_seconds=0.3, timeout_seconds=0.3
+    )
+    fault = RENEWAL_FAULTS[kind]
+
+    with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
+        with protection.protect("transcode"):
+            assert wait_until(lambda: sum(put.enables for put in agent.puts()) >= 2)
+            agent.respond_next("PUT", fault)  # mid-unit, between two renewals
+            assert wait_until(lambda: len(renewals_after(agent, fault.status)) >= 2)
+            assert agent.protection_enabled
+        assert agent.expirations == 0
+
+    assert any("renewal failed" in r.getMessage() for r in records(caplog))
+    assert not agent.puts()[-1].enables
+
+
+def test_an_unexpected_error_in_renewal_is_logged_and_renewal_goes_on(
+    agent: FakeEcsAgent,
+    make_protection: MakeProtection,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent.minute_seconds = 2.0
+    protection = make_protection(agent.uri, expires_in_minutes=1, renew_interval_seconds=0.3)
+    calls = itertools.count()
+    real_put = AgentClient.put
+
+    def first_renewal_hits_a_bug(self: AgentClient, *args: Any, **kwargs: Any) -> Any:
+        if next(calls) == 1:
+            raise RuntimeError("a bug in the client")
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(AgentClient, "put", first_renewal_hits_a_bug)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="cronguard_worker"),
+        protection.protect("transcode"),
+    ):
+        assert wait_until(lambda: sum(put.enables for put in agent.puts()) >= 3)
+        assert agent.protection_enabled
+
+    logged = [r for r in records(caplog) if "a bug in the client" in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].levelno == logging.ERROR
+    assert logged[0].exc_info is not None
+
+
+def test_a_renewal_thread_that_died_is_restarted_by_the_next_entry(
+    agent: FakeEcsAgent,
+    make_protection: MakeProtection,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent.minute_seconds = 2.0
+    protection = make_protection(agent.uri, expires_in_minutes=1, renew_interval_seconds=0.3)
+    calls = itertools.count()
+    died = threading.Event()
+    real_put = AgentClient.put
+
+    def first_renewal_ends_the_thread(self: AgentClient, *args: Any, **kwargs: Any) -> Any:
+        if next(calls) == 1:
+            died.set()
+            raise SystemExit  # not an Exception: the renewal loop lets it end the thread
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(AgentClient, "put", first_renewal_ends_the_thread)
+    deaths: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", deaths.append)
+
+    with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
+        with protection.protect("first"):
+            assert died.wait(2.0)
+        with protection.protect("second"):
+            second_entry = agent.puts()[-1].at
+            assert wait_until(lambda: any(p.enables and p.at > second_entry for p in agent.puts()))
+
+    assert [death.exc_type for death in deaths] == [SystemExit]
+    assert any("restarting" in r.getMessage() for r in records(caplog))
+
+
+# 2. The agent's own rate limit (and 408) is retried whatever the body says.
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        rate_limited(),
+        Response(408, b"request timed out", content_type="text/plain"),
+        Response.json(429, {"error": {"Code": "InvalidParameterException", "Message": "?"}}),
+    ],
+    ids=["agent rate limit", "408", "429 with any body"],
+)
+def test_too_many_requests_and_request_timeout_are_retried(
+    agent: FakeEcsAgent, make_protection: MakeProtection, answer: Response
+) -> None:
+    agent.respond_next("PUT", answer, times=2)
+    protection = make_protection(agent.uri, max_attempts=3)
+
+    with protection.protect("job"):
+        assert agent.protection_enabled
+
+    assert [put.status for put in agent.puts()] == [answer.status] * 2 + [200, 200]
+
+
+def test_the_agents_real_rate_limiter_is_ridden_out() -> None:
+    agent = FakeEcsAgent(steady_rate=10.0, burst=1).start()  # one token every 0.1 s
+    protection = TaskProtection(
+        agent.uri, max_attempts=8, backoff_base_seconds=0.05, backoff_max_seconds=0.2
+    )
+    try:
+        with protection.protect("job"):
+            state = protection.state()  # right after the enabling PUT took the only token
+    finally:
+        protection.close()
+        agent.stop()
+
+    assert state is not None
+    assert state["ProtectionEnabled"] is True
+    assert 429 in [request.status for request in agent.protection_requests()]
+    assert not agent.protection_enabled
+
+
+# 3. Errors that cannot change fail at once, with the agent's message.
+
+
+def test_a_wrong_endpoint_container_fails_at_once_with_the_agents_message(
+    agent: FakeEcsAgent, make_protection: MakeProtection
+) -> None:
+    protection = make_protection(f"{agent.base}/api/someone-else", max_attempts=3)
+
+    with pytest.raises(ProtectionUnavailable) as raised, protection.protect("job"):
+        pytest.fail("work must not start unprotected")
+
+    assert raised.value.attempts == 1
+    assert "ResourceNotFoundException" in raised.value.reason
+    assert "Failed to find a task for the request" in raised.value.reason
+    assert len(agent.protection_requests()) == 1
+
+
+def test_an_agent_uri_the_agent_does_not_serve_fails_at_once_naming_it(
+    agent: FakeEcsAgent, make_protection: MakeProtection
+) -> None:
+    protection = make_protection(f"{agent.base}/v4/{'x'}", max_attempts=3)
+
+    with pytest.raises(ProtectionUnavailable) as raised, protection.protect("job"):
+        pytest.fail("work must not start unprotected")
+
+    assert raised.value.attempts == 1
+    assert "404 page not found" in raised.value.reason
+    assert "ECS_AGENT_URI" in raised.value.reason
+
+
+# 4. No task role: the fix is in the task definition.
+
+
+def test_a_task_without_a_task_role_is_told_to_set_one(
+    agent: FakeEcsAgent, make_protection: MakeProtection
+) -> None:
+    agent.task_role = False
+    protection = make_protection(agent.uri)
+
+    with pytest.raises(ProtectionAccessDenied) as raised, protection.protect("job"):
+        pytest.fail("work must not start unprotected")
+
+    message = str(raised.value)
+    assert "no task role" in message
+    assert "taskRoleArn" in message
+    assert "no task IAM role credentials available" in message  # the agent's words
+    assert "Grant" not in message  # permissions are not the problem
+    assert len(agent.puts()) == 1

@@ -1,8 +1,11 @@
 """HTTP client for the ECS agent's task scale-in protection endpoint.
 
-The agent answers ``{"protection": {...}}`` on success, ``{"failure": {"Reason": ...}}``
-when ECS refused the task (``TASK_NOT_VALID``: not part of a service) and
-``{"error": {"Code": ..., "Message": ...}}`` with a 4xx/5xx status otherwise.
+The agent answers ``{"protection": {...}}`` on success and ``{"failure": {"Reason": ...}}``
+when ECS refused the task (``TASK_NOT_VALID``: not part of a service), both with HTTP 200;
+``{"error": {"Code": ..., "Message": ...}}`` with a 4xx/5xx status otherwise (ECS's own
+status for ECS errors). Its rate limiter answers 429 in plain text, its router a plain-text
+``404 page not found``. Checked against aws/amazon-ecs-agent's
+``ecs-agent/tmds/handlers/taskprotection/v1/handlers/handlers.go``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,38 @@ STATE_PATH = "/task-protection/v1/state"
 UPDATE_ACTION = "ecs:UpdateTaskProtection"
 GET_ACTION = "ecs:GetTaskProtection"
 
+# The agent's rate limit (429) and a request timeout (408) pass, whatever the body says.
+RETRYABLE_STATUSES = frozenset({408, 429})
+# Codes the AWS SDKs' standard retry mode retries (throttling and transient), plus the
+# agent's own RequestCanceled (its 4 s call to ECS timed out).
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "RequestCanceled",
+        "PriorRequestNotComplete",
+    }
+)
+# Errors about the request, the task or the deployment: the next attempt gets the same answer.
+FINAL_CODES = frozenset(
+    {
+        "InvalidParameterException",
+        "ClientException",
+        "ResourceNotFoundException",
+        "ClusterNotFoundException",
+        "UnsupportedFeatureException",
+    }
+)
+NO_TASK_ROLE = "no task IAM role credentials"
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -37,7 +72,7 @@ class _TransientError(Exception):
 
 
 class _FinalError(Exception):
-    """A failure that retrying will not fix (an answer we cannot use)."""
+    """A failure that retrying will not fix (an answer we cannot use, a request ECS refuses)."""
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
@@ -46,10 +81,19 @@ def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def access_denied_message(action: str, agent_message: str) -> str:
+def access_denied_message(action: str, agent_message: str, status: int) -> str:
+    answered = f"the ECS agent answered AccessDeniedException: {agent_message or 'no message'}"
+    if status == 403 or NO_TASK_ROLE in agent_message:
+        # The agent found no credentials to call ECS with: a deployment without a task role.
+        return (
+            f"the task has no task role, so the ECS agent cannot call {action} for it "
+            f"({answered}). Set taskRoleArn in the task definition to a role that allows "
+            f"{UPDATE_ACTION} and {GET_ACTION} on "
+            "arn:aws:ecs:<region>:<account>:task/<cluster>/* (the task execution role does "
+            "not count)."
+        )
     return (
-        f"the task role is not allowed to call {action} (the ECS agent answered "
-        f"AccessDeniedException: {agent_message or 'no message'}). Grant "
+        f"the task role is not allowed to call {action} ({answered}). Grant "
         f"{UPDATE_ACTION} and {GET_ACTION} on arn:aws:ecs:<region>:<account>:task/<cluster>/* "
         "to the task role (not the task execution role)."
     )
@@ -65,23 +109,36 @@ def _field(obj: object, key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _retryable_status(status: int) -> bool:
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
 def interpret(status: int, body: bytes, *, action: str) -> Reply:
     """Classify one agent answer; raise for anything that is not a usable reply."""
+    if status in RETRYABLE_STATUSES:
+        raise _TransientError(f"HTTP {status} with body {_excerpt(body)}")
     try:
         doc = json.loads(body)
     except ValueError:
         doc = None
     if not isinstance(doc, dict):
-        if status >= 500:
+        if _retryable_status(status):
             raise _TransientError(f"HTTP {status} with body {_excerpt(body)}")
+        if status == 404:
+            raise _FinalError(
+                f"nothing answers task protection here (HTTP 404: {_excerpt(body)}); "
+                "ECS_AGENT_URI must be the URI ECS set in the container"
+            )
         raise _FinalError(f"unexpected answer from the ECS agent (HTTP {status}): {_excerpt(body)}")
 
     if "error" in doc:
         code, message = _field(doc["error"], "Code"), _field(doc["error"], "Message")
         if code == "AccessDeniedException":
-            raise ProtectionAccessDenied(access_denied_message(action, message))
-        code, message = code or "unnamed error", message or "no message"
-        raise _TransientError(f"{code} (HTTP {status}): {message}")
+            raise ProtectionAccessDenied(access_denied_message(action, message, status))
+        described = f"{code or 'unnamed error'} (HTTP {status}): {message or 'no message'}"
+        if code not in FINAL_CODES and (_retryable_status(status) or code in RETRYABLE_CODES):
+            raise _TransientError(described)
+        raise _FinalError(described)
 
     if "failure" in doc:
         reason, detail = _field(doc["failure"], "Reason"), _field(doc["failure"], "Detail")
@@ -92,7 +149,7 @@ def interpret(status: int, body: bytes, *, action: str) -> Reply:
     protection = doc.get("protection")
     if isinstance(protection, dict) and status < 300:
         return Reply(protection=protection)
-    if status >= 500:
+    if _retryable_status(status):
         raise _TransientError(f"HTTP {status} with body {_excerpt(body)}")
     raise _FinalError(f"unexpected answer from the ECS agent (HTTP {status}): {_excerpt(body)}")
 
@@ -146,16 +203,31 @@ class AgentClient:
         raise ProtectionUnavailable(last_reason, attempts=attempts)
 
     def _send(self, method: str, payload: dict[str, Any] | None) -> tuple[int, bytes]:
+        """One exchange; every transport or read failure, headers or body, is transient."""
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(self.url, data=data, method=method)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                return int(response.status), bytes(response.read())
-        except urllib.error.HTTPError as err:
-            with err:
-                return err.code, err.read()
+            return self._exchange(request)
         except (OSError, http.client.HTTPException) as err:
             reason = err.reason if isinstance(err, urllib.error.URLError) else err
-            raise _TransientError(f"cannot reach the ECS agent at {self.url}: {reason}") from None
+            raise _TransientError(
+                f"cannot reach the ECS agent at {self.url}: {type(reason).__name__}: {reason}"
+            ) from None
+
+    def _exchange(self, request: urllib.request.Request) -> tuple[int, bytes]:
+        try:
+            response = self._opener.open(request, timeout=self._timeout)
+        except urllib.error.HTTPError as err:
+            # A 4xx/5xx is an answer too; its body is read below, under the same handling.
+            response = err
+        with response:
+            status = int(response.status or 0)
+            try:
+                return status, bytes(response.read())
+            except (OSError, http.client.HTTPException) as err:
+                raise _TransientError(
+                    f"HTTP {status} from the ECS agent, but its body did not arrive whole: "
+                    f"{type(err).__name__}: {err}"
+                ) from None

@@ -142,6 +142,7 @@ class TaskProtection:
                 self._set_protection(True)
             self._count += 1
             self._units[name] += 1
+            self._revive_maintainer()
 
     def _exit(self, name: str) -> None:
         with self._lock:
@@ -149,7 +150,7 @@ class TaskProtection:
                 return
             try:
                 self._set_protection(False)
-            except ProtectionError as err:
+            except Exception as err:
                 # Raising here would turn finished work into a failure; protection
                 # also expires by itself. Keep trying in the background instead.
                 self._background_failed("disable", err)
@@ -163,6 +164,7 @@ class TaskProtection:
                 return False
             self._count += 1
             self._units[name] += 1
+            self._revive_maintainer()
             return True
         finally:
             self._lock.release()
@@ -249,7 +251,7 @@ class TaskProtection:
             self._protected_until = self._due = None
             _log.debug("task protection disabled")
 
-    def _background_failed(self, what: str, err: ProtectionError) -> None:
+    def _background_failed(self, what: str, err: Exception) -> None:
         assert self._agent is not None
         self._background_failures += 1
         delay = min(self._agent.backoff(self._background_failures), self._renew_interval)
@@ -258,17 +260,43 @@ class TaskProtection:
         left = ""
         if what == "renewal" and self._protected_until is not None:
             left = f"; current protection ends in {self._protected_until - time.monotonic():.0f} s"
-        _log.warning("task protection %s failed (%s); retrying in %.1f s%s", what, err, delay, left)
+        if isinstance(err, ProtectionError):
+            _log.warning(
+                "task protection %s failed (%s); retrying in %.1f s%s", what, err, delay, left
+            )
+        else:
+            _log.error(
+                "task protection %s failed unexpectedly (%s: %s); retrying in %.1f s%s",
+                what,
+                type(err).__name__,
+                err,
+                delay,
+                left,
+                exc_info=err,
+            )
 
     def _start_maintainer(self) -> None:
-        if self._maintainer is None and not self._closed:
-            self._maintainer = threading.Thread(
-                target=self._maintain, name="cronguard-task-protection", daemon=True
-            )
-            self._maintainer.start()
+        if self._closed:
+            return
+        if self._maintainer is not None:
+            if self._maintainer.is_alive():
+                return
+            _log.warning("the task protection renewal thread had stopped; restarting it")
+        self._maintainer = threading.Thread(
+            target=self._maintain, name="cronguard-task-protection", daemon=True
+        )
+        self._maintainer.start()
+
+    def _revive_maintainer(self) -> None:
+        """On entry: restart the background thread if it died with work to do (lock held)."""
+        if self._due is not None:
+            self._start_maintainer()
 
     def _maintain(self) -> None:
-        """Renew while work is inside; retry a failed disable once idle."""
+        """Renew while work is inside; retry a failed disable once idle.
+
+        Survives any exception: a thread that died would let protection lapse silently.
+        """
         with self._changed:
             while not self._closed:
                 now = time.monotonic()
@@ -278,7 +306,7 @@ class TaskProtection:
                 enable = self._count > 0
                 try:
                     self._set_protection(enable, attempts=1)
-                except ProtectionError as err:
+                except Exception as err:
                     self._background_failed("renewal" if enable else "disable", err)
 
 
