@@ -7,13 +7,15 @@ error becomes an ``OperationError`` with one line a person can act on.
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from cronguard.config import Environment, Job
 
@@ -23,6 +25,37 @@ _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 class OperationError(Exception):
     """One line saying what went wrong and what to do."""
+
+
+def resolve_region(
+    environment: Environment, environ: Mapping[str, str], profile_region: str | None
+) -> str:
+    """The region to call: the environment's own, then ``AWS_REGION``, ``AWS_DEFAULT_REGION``
+    and the profile's. boto3 itself reads only the last two, so ``AWS_REGION`` (what the AWS
+    CLI v2 and the Lambda runtime set) would be ignored without this."""
+    for candidate in (
+        environment.region,
+        environ.get("AWS_REGION"),
+        environ.get("AWS_DEFAULT_REGION"),
+        profile_region,
+    ):
+        if candidate:
+            return candidate
+    raise OperationError(
+        f"no AWS region for environment '{environment.name}': set the environment's region in "
+        "its config, AWS_REGION, AWS_DEFAULT_REGION, or your AWS profile's region "
+        "(aws configure set region <region>)"
+    )
+
+
+def session_for(environment: Environment) -> Any:
+    """A boto3 session in the region ``resolve_region`` picks (credentials as boto3 finds them)."""
+    try:
+        profile = boto3.Session()
+    except ProfileNotFound as error:
+        raise OperationError(f"{error}: check AWS_PROFILE") from None
+    region = resolve_region(environment, os.environ, profile.region_name)
+    return boto3.Session(region_name=region)
 
 
 def ledger_table_name(environment: Environment) -> str:
@@ -99,7 +132,7 @@ def _record(item: dict[str, Any], slot: str, *, earlier: bool = False) -> SlotRe
 class Operations:
     def __init__(self, environment: Environment, session: Any = None) -> None:
         self.environment = environment
-        self._session = session or boto3.Session(region_name=environment.region)
+        self._session = session or session_for(environment)
 
     def _client(self, service: str) -> Any:
         return self._session.client(service)
@@ -145,8 +178,6 @@ class Operations:
     def state_machine_arn(self, job: Job) -> str:
         identity = self._call("identify the AWS account", self._client("sts").get_caller_identity)
         region = self._session.region_name
-        if not region:
-            raise OperationError("no AWS region: set AWS_REGION or the environment's region")
         name = self.environment.state_machine_name(job)
         return f"arn:aws:states:{region}:{identity['Account']}:stateMachine:{name}"
 

@@ -262,3 +262,19 @@ def test_history_without_credentials_is_one_clear_line(monkeypatch: pytest.Monke
         "error: no AWS credentials to read the ledger cronguard-test-ledger: "
         "configure them (aws configure, AWS_PROFILE)"
     )
+
+
+def test_history_without_a_region_is_one_line_naming_every_place(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    result = invoke("history", "month-end", "--env", "test")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: no AWS region for environment 'test': set the environment's region in its "
+        "config, AWS_REGION, AWS_DEFAULT_REGION, or your AWS profile's region "
+        "(aws configure set region <region>)"
+    )
