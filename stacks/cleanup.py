@@ -3,6 +3,11 @@
 An EventBridge rule on "Step Functions Execution Status Change" (ABORTED, TIMED_OUT,
 FAILED) for this environment's state machines invokes a Lambda that releases the lease the
 execution still holds and marks its slot. The lease expiry stays the last backstop.
+
+That invoke is asynchronous: the target's dead-letter queue catches only deliveries
+EventBridge could not make. A cleanup that still raises after Lambda's own retries goes,
+with its event, to the same queue through the function's on-failure destination, instead
+of being dropped; the queue alarms.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -43,6 +49,13 @@ class ExecutionCleanup(Construct):
             code=code,
             environment={"LEDGER_TABLE": ledger.table_name, "CRONGUARD_ENV": environment.name},
             timeout=Duration.seconds(30),
+        )
+        # Every ledger write of the cleanup is conditional, so retrying a failure is safe;
+        # what still fails is kept, with its event, in the (alarmed) dead-letter queue.
+        self.function.function.configure_async_invoke(
+            on_failure=lambda_destinations.SqsDestination(dead_letter_queue),
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
         )
         self.function.add_to_role_policy(
             iam.PolicyStatement(

@@ -75,8 +75,14 @@ class Monitoring(Construct):
             dead_letters.metric_approximate_number_of_messages_visible(
                 period=PERIOD, statistic="Maximum"
             ),
-            f"cronguard {environment.name}: a schedule trigger or cleanup event could not be "
-            "delivered; its message names the schedule or execution.",
+            f"cronguard {environment.name}: the dead-letter queue has messages. A schedule "
+            "trigger EventBridge Scheduler could not deliver names its schedule: run that "
+            "slot with `cronguard run JOB --slot SLOT`. A cleanup event EventBridge could not "
+            "deliver, or a cleanup that failed after Lambda's retries (requestPayload is the "
+            "event, responsePayload the error), names an execution whose lease and slot may "
+            "still be held: fix the cause, then send the event back to the cleanup Lambda "
+            "(aws lambda invoke --invocation-type Event) or let the lease expire. Delete each "
+            "message once handled.",
         )
         self.dashboard = self._dashboard(environment)
 

@@ -4,6 +4,10 @@ For every service named in config, the task role (imported by ARN, or created he
 update and read the protection of the tasks of that service's cluster only, and write the
 work history. A scheduled sweeper marks RUNNING work whose task died as ORPHANED and
 alarms: protection cannot save work from an OOM kill, but the history makes it visible.
+
+The sweeper is watched as closely as the work: its errors alarm, a sweep that failed (or
+a trigger EventBridge could not deliver) is kept in a queue that alarms, and a sweeper
+that stops reporting alarms rather than looking like one that finds nothing.
 """
 
 from __future__ import annotations
@@ -16,16 +20,21 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
 from stacks.compliance import acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
+from stacks.monitoring import NAMESPACE, SERVICE, alarm
 
 STATUS_INDEX = "by_status"
 PROTECTION_ACTIONS = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]
 HISTORY_ACTIONS = ["dynamodb:UpdateItem"]  # every write of cronguard_worker is an UpdateItem
+# A sweeper that has not reported for this many sweep intervals in a row is not running.
+SILENT_SWEEPS = 3
 
 
 class TaskProtection(Construct):
@@ -137,30 +146,92 @@ class TaskProtection(Construct):
                     wildcard_resource_finding(stack, "ecs", f"task/{cluster}/*"),
                     "DescribeTasks on the protected services' tasks; ids are not known in advance.",
                 )
+        env = environment.name
+        sweep_every = Duration.seconds(settings.sweep_every.total_seconds())
+        # A failed sweep is not retried (the next scheduled one is the retry, and would meet
+        # the same AccessDenied); it is kept here, with its error, and alarms.
+        self.failed_sweeps = sqs.Queue(
+            self,
+            "FailedSweeps",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.failed_sweeps,
+            "SQS3",
+            "This queue is itself the on-failure destination and dead-letter queue of the "
+            "orphan sweeper.",
+        )
+        self.sweeper.function.configure_async_invoke(
+            on_failure=lambda_destinations.SqsDestination(self.failed_sweeps),
+            retry_attempts=0,
+            max_event_age=sweep_every,
+        )
         events.Rule(
             self,
             "SweepSchedule",
-            description=f"cronguard {environment.name}: sweep for orphaned work",
-            schedule=events.Schedule.rate(Duration.seconds(settings.sweep_every.total_seconds())),
-            targets=[events_targets.LambdaFunction(self.sweeper.function, retry_attempts=2)],
+            description=f"cronguard {env}: sweep for orphaned work",
+            schedule=events.Schedule.rate(sweep_every),
+            targets=[
+                events_targets.LambdaFunction(
+                    self.sweeper.function,
+                    dead_letter_queue=self.failed_sweeps,
+                    retry_attempts=2,
+                )
+            ],
         )
-        self.orphans_alarm = cloudwatch.Alarm(
+        orphaned_work = cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name="OrphanedWork",
+            dimensions_map={"environment": env, "service": SERVICE},
+            statistic="Sum",
+            period=sweep_every,
+        )
+        self.orphans_alarm = alarm(
             self,
             "OrphanedWorkAlarm",
-            alarm_description=(
-                f"cronguard {environment.name}: work was orphaned (its task stopped or went "
-                "silent). See the work history table for the reason."
-            ),
-            metric=cloudwatch.Metric(
-                namespace="cronguard",
-                metric_name="OrphanedWork",
-                dimensions_map={"environment": environment.name, "service": "cronguard"},
-                statistic="Sum",
-                period=Duration.seconds(settings.sweep_every.total_seconds()),
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            metric=orphaned_work,
+            description=f"cronguard {env}: work was orphaned (its task stopped or went "
+            "silent). See the work history table for the reason.",
+            topic=alarm_topic,
         )
-        self.orphans_alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+        alarm(
+            self,
+            "SweeperErrors",
+            metric=self.sweeper.function.metric_errors(),
+            description=f"cronguard {env}: the orphan sweeper failed. SweepIncomplete in its "
+            "logs names the clusters whose tasks it could not describe (all others were "
+            "swept): grant it ecs:DescribeTasks there, or fix the cluster name in "
+            "task_protection.services. Any other error: see its logs.",
+            topic=alarm_topic,
+        )
+        alarm(
+            self,
+            "FailedSweepsAlarm",
+            metric=self.failed_sweeps.metric_approximate_number_of_messages_visible(
+                period=sweep_every, statistic="Maximum"
+            ),
+            description=f"cronguard {env}: a sweep failed (responsePayload has the error) or "
+            "its trigger could not be delivered. The next sweep retries on its own; fix the "
+            "cause (see the SweeperErrors alarm), then delete the messages.",
+            topic=alarm_topic,
+        )
+        # Every sweep that gets as far as its metrics reports OrphanedWork, 0 included; no
+        # sample at all means no sweep ran (rule disabled, function throttled, timed out,
+        # failing at import), which must not look like a sweeper that finds nothing.
+        silent = cloudwatch.Alarm(
+            self,
+            "SweeperSilent",
+            metric=orphaned_work.with_(statistic="SampleCount"),
+            alarm_description=f"cronguard {env}: the orphan sweeper has not completed a sweep "
+            f"for {SILENT_SWEEPS} intervals of {sweep_every.to_human_string()}; until it "
+            "does, orphaned work goes unnoticed. Check its schedule rule, its Errors and its "
+            "logs.",
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=SILENT_SWEEPS,
+            datapoints_to_alarm=SILENT_SWEEPS,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        silent.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
