@@ -32,7 +32,8 @@ from stacks.monitoring import NAMESPACE, SERVICE, alarm
 
 STATUS_INDEX = "by_status"
 PROTECTION_ACTIONS = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]
-HISTORY_ACTIONS = ["dynamodb:UpdateItem"]  # every write of cronguard_worker is an UpdateItem
+# cronguard_worker reads a unit's item before it takes a redelivered unit over, then updates it.
+HISTORY_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
 # A sweeper that has not reported for this many sweep intervals in a row is not running.
 SILENT_SWEEPS = 3
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aws_cdk.assertions import Match, Template
@@ -34,7 +36,21 @@ def test_an_existing_task_role_gets_protection_scoped_to_its_clusters_tasks(synt
     assert json.dumps(protection["Resource"]).endswith(
         ':ecs:ap-northeast-1:123456789012:task/batch-prod/*"]]}'
     )
-    assert history["Action"] == "dynamodb:UpdateItem"
+    assert history["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+
+
+def test_a_task_role_may_make_every_call_the_worker_client_makes_to_its_history(
+    synth: Synth,
+) -> None:
+    """cronguard_worker reads the item before it takes a redelivered unit over (GetItem) and
+    writes with UpdateItem; a missing action is an AccessDenied in the worker at run time."""
+    (_, history) = protection_policy(synth("dev").template)["PolicyDocument"]["Statement"]
+    source = (Path(__file__).parents[2] / "worker/src/cronguard_worker/history.py").read_text()
+    called = {
+        "dynamodb:" + "".join(part.title() for part in name.split("_"))
+        for name in re.findall(r"_client\.(\w+)\(", source)
+    }
+    assert called == set(history["Action"])
 
 
 def test_a_created_task_role_is_assumable_by_ecs_tasks_and_output(synth: Synth) -> None:
