@@ -7,7 +7,8 @@ Every problem becomes a ``ConfigProblem`` that names the file, the job and the f
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,23 @@ from pydantic import BaseModel, ValidationError
 
 from cronguard.config.model import (
     MAX_JOBS_PER_STACK,
+    PATTERN_MEANINGS,
+    SHOWN_LIMIT,
     STATE_MACHINE_NAME_LIMIT,
     Environment,
     Job,
     format_duration,
+    shown,
 )
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 JOBS_FILE = "jobs.yaml"
 ENVIRONMENTS_DIR = "environments"
+# A config file's values after its aliases are expanded: far above any real config (250 jobs
+# are about 5,000), far below what an alias bomb expands to.
+MAX_VALUES = 100_000
+
+Path_ = tuple[int | str, ...]  # where a value sits in a file: keys and list indexes
 
 
 @dataclass(frozen=True)
@@ -37,10 +46,14 @@ class ConfigProblem:
     def __str__(self) -> str:
         where = [self.file]
         if self.job is not None:
-            where.append(f"job '{self.job}'")
+            where.append(f"job '{_cut(self.job)}'")
         if self.field is not None:
-            where.append(self.field)
+            where.append(_cut(self.field))
         return ": ".join([*where, self.message])
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHOWN_LIMIT else f"{text[:SHOWN_LIMIT]}…"
 
 
 class ConfigError(Exception):
@@ -55,19 +68,33 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML keeps the last of two equal keys; a duplicated job name must be an error."""
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG:
+            continue  # `<<: *defaults`: merged keys may be overridden, not duplicated
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a key must be a plain value such as a name, not a list or a mapping",
+                key_node.start_mark,
+            )
         key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
                 None,
-                f"key {key!r} appears twice (lines {seen[key] + 1} and "
+                f"key {shown(key)} appears twice (lines {seen[key] + 1} and "
                 f"{key_node.start_mark.line + 1})",
                 key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line
+    # Merged keys come first and the mapping's own keys after them, so its own win.
+    loader.flatten_mapping(node)
     return dict(loader.construct_pairs(node))
 
 
@@ -77,34 +104,120 @@ _UniqueKeyLoader.add_constructor(
 )
 
 
-def _read_yaml(path: Path, display: str) -> dict[str, Any]:
+@dataclass
+class _Document:
+    """A config file's data, and the source text of every value YAML did not read as a
+    string (``yes``, ``0123``), to say what YAML made of it."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    texts: dict[Path_, str] = field(default_factory=dict)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many values ``node`` stands for once every alias in it is expanded."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in open_nodes:
+        raise yaml.constructor.ConstructorError(
+            None, None, "an alias refers to a value that contains it", node.start_mark
+        )
+    open_nodes.add(id(node))
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, sizes, open_nodes) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            size += _expanded_size(key, sizes, open_nodes)
+            size += _expanded_size(value, sizes, open_nodes)
+    open_nodes.discard(id(node))
+    sizes[id(node)] = size
+    if size > MAX_VALUES:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"its aliases expand to more than {MAX_VALUES} values; refusing to read it",
+            node.start_mark,
+        )
+    return size
+
+
+def _non_strings(node: yaml.Node, at: Path_, texts: dict[Path_, str], depth: int = 0) -> None:
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag != "tag:yaml.org,2002:str":
+            texts[at] = node.value
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _non_strings(item, (*at, index), texts, depth + 1)
+    elif isinstance(node, yaml.MappingNode) and depth < 4:  # deep enough for any field
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                _non_strings(value, (*at, key.value), texts, depth + 1)
+
+
+def _decode(raw: bytes, display: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    display,
+                    f"line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x}); "
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
+
+
+def _read_yaml(path: Path, display: str) -> _Document:
+    try:
+        raw = path.read_bytes()
     except OSError as error:
-        raise ConfigError([ConfigProblem(display, f"cannot read: {error.strerror}")]) from None
+        reason = error.strerror or type(error).__name__
+        raise ConfigError([ConfigProblem(display, f"cannot read: {reason}")]) from None
+    loader = _UniqueKeyLoader(_decode(raw, display))  # a SafeLoader subclass
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        node = loader.get_single_node()
+        if node is None:
+            return _Document()
+        _expanded_size(node, {}, set())
+        data = loader.construct_document(node)
+        texts: dict[Path_, str] = {}
+        _non_strings(node, (), texts)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""
         reason = getattr(error, "problem", None) or str(error)
         raise ConfigError([ConfigProblem(display, f"{line}invalid YAML: {reason}")]) from None
-    if data is None:
-        return {}
+    except RecursionError:
+        raise ConfigError([ConfigProblem(display, "invalid YAML: nested too deeply")]) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(display, "must be a mapping of keys to values")])
-    return data
+    return _Document(data, texts)
 
 
 def known_environments(config_dir: Path = DEFAULT_CONFIG_DIR) -> list[str]:
     return sorted(path.stem for path in (config_dir / ENVIRONMENTS_DIR).glob("*.yaml"))
 
 
-def _display(path: Path, config_dir: Path) -> str:
+EXTENSION_PREFIX = "x-"
+
+
+def _is_extension(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith(EXTENSION_PREFIX)
+
+
+def display_path(path: Path) -> str:
+    """The path as a person finds the file: relative to the working directory when it is
+    below it, else absolute."""
+    absolute = path.absolute()
     try:
-        return str(path.relative_to(config_dir.parent))
+        return str(absolute.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return os.path.normpath(absolute)
 
 
 def _field_names(model: type[BaseModel]) -> list[str]:
@@ -127,28 +240,38 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
     return current
 
 
-def _message(error: Any, model: type[BaseModel]) -> str:
+def _message(error: Any, model: type[BaseModel], source: str | None = None) -> str:
+    """One error in words. ``source`` is the value's text in the file when YAML read it as
+    something other than a string."""
     kind = error["type"]
     loc = error["loc"]
+    value = error.get("input")
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        allowed = _field_names(_model_at(model, loc))
-        if model is Job:
+        owner = _model_at(model, loc)
+        allowed = _field_names(owner)
+        if owner in (Job, Environment):  # their names are keys and file names
             allowed = [name for name in allowed if name != "name"]
-        guess = difflib.get_close_matches(key, allowed, n=1)
+        guess = difflib.get_close_matches(key, allowed, n=1) if len(key) < SHOWN_LIMIT else []
         hint = f"did you mean '{guess[0]}'? " if guess else ""
         return f"unknown key; {hint}allowed: {', '.join(allowed)}"
     if kind == "missing":
         return "is required"
     if kind == "enum":
         expected = error.get("ctx", {}).get("expected", "")
-        return f"{error['input']!r} is not allowed; use {expected}"
+        return f"{shown(value)} is not allowed; use {expected}"
     if kind == "value_error":
         return str(error["ctx"]["error"])
     if kind == "string_pattern_mismatch":
-        return f"{error['input']!r} does not match {error['ctx']['pattern']}"
+        pattern = error["ctx"]["pattern"]
+        return f"{shown(value)} {PATTERN_MEANINGS.get(pattern, f'does not match {pattern}')}"
+    if kind == "string_too_long":
+        return f"is {len(value)} characters; at most {error['ctx']['max_length']} fit"
+    if kind == "string_type" and isinstance(value, bool | int | float) and source is not None:
+        what = "a boolean" if isinstance(value, bool) else "a number"
+        return f"YAML read {source} as {what}; quote it to mean the text: '{source}'"
     text = str(error["msg"])
-    return f"{text[0].lower()}{text[1:]} (got {error['input']!r})"
+    return f"{text[0].lower()}{text[1:]} (got {shown(value)})"
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -162,11 +285,18 @@ def _job_problems(
     name: str,
     definition: dict[str, Any],
     override_keys: set[str],
-    jobs_file: str,
-    env_file: str,
+    files: tuple[str, str],
+    texts: tuple[dict[Path_, str], dict[Path_, str]],
     *,
     env_only: bool,
 ) -> tuple[Job | None, list[ConfigProblem]]:
+    """The job, or its problems; ``files`` and ``texts`` are the jobs file's and the
+    environment file's."""
+    jobs_file, env_file = files
+    if "name" in definition:
+        owner = env_file if env_only or "name" in override_keys else jobs_file
+        message = "unknown key: a job's name is its key under jobs:, remove this"
+        return None, [ConfigProblem(owner, message, job=name, field="name")]
     try:
         return Job.model_validate({**definition, "name": name}), []
     except ValidationError as error:
@@ -180,15 +310,45 @@ def _job_problems(
                 or top in override_keys
                 or (top == "memory" and bool({"cpu", "memory"} & override_keys))
             )
+            source = texts[owned_by_env].get(("jobs", name, *loc))
             problems.append(
                 ConfigProblem(
                     env_file if owned_by_env else jobs_file,
-                    _message(detail, Job),
+                    _message(detail, Job, source),
                     job=name,
                     field=_path(loc) if loc and top != "name" else None,
                 )
             )
         return None, problems
+
+
+def _not_in_jobs_file(
+    names: list[str], shared_names: list[str], jobs_file: str, env_file: str
+) -> list[ConfigProblem]:
+    """Problems for environment overrides of jobs the jobs file does not define (they are
+    read as new jobs, and miss a schedule or an image); empty when none looks like one."""
+    if not shared_names and names:
+        listed = ", ".join(names)
+        return [
+            ConfigProblem(
+                jobs_file,
+                f"defines no jobs, but {env_file} overrides {listed}: define them here "
+                "(is this the right file, or is it empty?)",
+            )
+        ]
+    problems = []
+    for name in names:
+        guess = difflib.get_close_matches(name, shared_names, n=1)
+        if guess:
+            problems.append(
+                ConfigProblem(
+                    env_file,
+                    f"not a job in {jobs_file}; did you mean '{guess[0]}'? (a job only this "
+                    "environment has needs its own schedule and image)",
+                    job=name,
+                )
+            )
+    return problems
 
 
 def _merge(shared: Any, override: Any) -> Any:
@@ -210,22 +370,28 @@ def load_environment(name: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Enviro
         raise ConfigError(
             [
                 ConfigProblem(
-                    _display(env_path, config_dir),
-                    f"unknown environment '{name}'; known environments: {listing}",
+                    display_path(env_path),
+                    f"unknown environment {shown(name)}; known environments: {listing}",
                 )
             ]
         )
     jobs_path = config_dir / JOBS_FILE
-    env_file = _display(env_path, config_dir)
-    jobs_file = _display(jobs_path, config_dir)
-    env_data = _read_yaml(env_path, env_file)
-    shared_data = _read_yaml(jobs_path, jobs_file) if jobs_path.exists() else {}
+    env_file = display_path(env_path)
+    jobs_file = display_path(jobs_path)
+    env_document = _read_yaml(env_path, env_file)
+    shared_document = _read_yaml(jobs_path, jobs_file) if jobs_path.exists() else _Document()
+    # Top-level `x-` keys only hold YAML anchors (`x-defaults: &defaults`), as in Compose.
+    env_data, shared_data = (
+        {key: value for key, value in document.data.items() if not _is_extension(key)}
+        for document in (env_document, shared_document)
+    )
+    texts = (shared_document.texts, env_document.texts)
 
     problems: list[ConfigProblem] = []
     unexpected = set(shared_data) - {"jobs"}
     problems += [
-        ConfigProblem(jobs_file, "unknown key; allowed: jobs", field=key)
-        for key in sorted(unexpected)
+        ConfigProblem(jobs_file, "unknown key; allowed: jobs", field=str(key))
+        for key in sorted(unexpected, key=str)
     ]
     shared_jobs = shared_data.get("jobs") or {}
     overrides = env_data.pop("jobs", None) or {}
@@ -236,6 +402,7 @@ def load_environment(name: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Enviro
         raise ConfigError(problems)
 
     jobs: list[Job] = []
+    unmatched: dict[str, list[ConfigProblem]] = {}  # env-only jobs missing required fields
     for job_name in [*shared_jobs, *(key for key in overrides if key not in shared_jobs)]:
         shared = shared_jobs.get(job_name) or {}
         override = overrides.get(job_name) or {}
@@ -246,19 +413,40 @@ def load_environment(name: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Enviro
                 )
         if not isinstance(shared, dict) or not isinstance(override, dict):
             continue
+        env_only = job_name not in shared_jobs
         job, job_problems = _job_problems(
             str(job_name),
             _merge(shared, override),
             set(override),
-            jobs_file,
-            env_file,
-            env_only=job_name not in shared_jobs,
+            (jobs_file, env_file),
+            texts,
+            env_only=env_only,
         )
-        problems += job_problems
+        if env_only and any(problem.message == "is required" for problem in job_problems):
+            unmatched[str(job_name)] = job_problems
+        else:
+            problems += job_problems
         if job is not None:
             jobs.append(job)
+    explained = _not_in_jobs_file(
+        list(unmatched), [str(key) for key in shared_jobs], jobs_file, env_file
+    )
+    explained_jobs = {problem.job for problem in explained}
+    problems += explained
+    if not (explained and explained_jobs == {None}):
+        for job_name, job_problems in unmatched.items():
+            if job_name not in explained_jobs:
+                problems += job_problems
 
     environment: Environment | None = None
+    if "name" in env_data:
+        problems.append(
+            ConfigProblem(
+                env_file,
+                "unknown key: the environment's name is its file name, remove this",
+                field="name",
+            )
+        )
     try:
         environment = Environment.model_validate({**env_data, "name": name})
     except ValidationError as error:
@@ -267,7 +455,7 @@ def load_environment(name: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Enviro
             problems.append(
                 ConfigProblem(
                     env_file,
-                    _message(detail, Environment),
+                    _message(detail, Environment, env_document.texts.get(loc)),
                     field=_path(loc) if loc and loc[0] != "name" else None,
                 )
             )

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+import reprlib
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
+from importlib import resources
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -27,12 +29,15 @@ from pydantic import (
     model_validator,
 )
 
-from cronguard.schedule import ScheduleExpressionError, parse_schedule
+from cronguard.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
 
 # Step Functions execution and state machine names are at most 80 characters.
 STATE_MACHINE_NAME_LIMIT = 80
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 JOB_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+# "cronguard <env>/<job>: " is at most 92 characters (<env>-<job> fits 80) and the
+# Scheduler's description 512: a longer description would be cut.
+DESCRIPTION_LIMIT = 420
 RESERVED_ENV_PREFIX = "CRONGUARD_"
 JOB_RETRY_INTERVAL_SECONDS = 30  # the state machine's wait before retrying a failed job run
 EXECUTION_MARGIN = timedelta(minutes=15)
@@ -57,6 +62,35 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
 
+# What a value echoed in a message may take up: a long string, or a YAML alias expanded
+# many times over, must not flood the terminal.
+SHOWN_LIMIT = 200
+_REPR = reprlib.Repr()  # keyword arguments need Python 3.12
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, SHOWN_LIMIT, 80
+_REPR.maxtuple = _REPR.maxlist = _REPR.maxdict = _REPR.maxset = 8
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to about ``SHOWN_LIMIT`` characters, without building the whole
+    repr of a huge value first."""
+    text = _REPR.repr(value)
+    return text if len(text) <= SHOWN_LIMIT else f"{text[:SHOWN_LIMIT]}…"
+
+
+# Patterns a config value must match, and what each expects, in words (the loader says
+# this instead of the regular expression).
+ACCOUNT_PATTERN = r"^\d{12}$"
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
+RESOURCE_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,255}$"
+IMAGE_PATTERN = r"^\S+$"
+PATTERN_MEANINGS = {
+    ACCOUNT_PATTERN: "is not an AWS account id; expected 12 digits, quoted: '123456789012'",
+    REGION_PATTERN: "is not an AWS region; expected a region code like 'eu-west-1'",
+    RESOURCE_NAME_PATTERN: "is not a valid name; expected 1-255 letters, digits, '-' or '_'",
+    IMAGE_PATTERN: "is not an image URI; expected one without spaces, like "
+    "'123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1.0'",
+}
+
 MINUTE, DAY, WEEK = timedelta(minutes=1), timedelta(days=1), timedelta(days=7)
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -65,13 +99,13 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def parse_duration(value: Any) -> Any:
     """Accept ``90s``/``15m``/``2h``/``1d`` or whole seconds; leave anything else to pydantic."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; use e.g. '90s', '15m', '2h', '1d'")
+        raise ValueError(f"{shown(value)} is not a duration; use e.g. '90s', '15m', '2h', '1d'")
     if isinstance(value, int):
         return timedelta(seconds=value)
     if isinstance(value, str):
         match = _DURATION.match(value.strip())
         if not match:
-            raise ValueError(f"{value!r} is not a duration; use e.g. '90s', '15m', '2h', '1d'")
+            raise ValueError(f"{shown(value)} is not a duration; use e.g. '90s', '15m', '2h', '1d'")
         return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
     return value
 
@@ -143,14 +177,15 @@ class Delivery(Strict):
 
 
 _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SUBNET_EXAMPLE = "subnet-0123456789abcdef0"
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 
 
-def _check_ids(values: list[str], pattern: re.Pattern[str], what: str) -> list[str]:
+def _check_ids(values: list[str], pattern: re.Pattern[str], what: str, example: str) -> list[str]:
     for value in values:
         if not pattern.match(value):
-            raise ValueError(f"{value!r} is not a {what} id (like '{pattern.pattern[1:5]}…')")
+            raise ValueError(f"{shown(value)} is not a {what} id (like '{example}')")
     if len(set(values)) != len(values):
         raise ValueError(f"{what} ids are listed twice")
     return values
@@ -166,12 +201,16 @@ class JobNetwork(Strict):
     @field_validator("subnet_ids")
     @classmethod
     def _subnets(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else _check_ids(value, _SUBNET, "subnet")
+        return None if value is None else _check_ids(value, _SUBNET, "subnet", _SUBNET_EXAMPLE)
 
     @field_validator("security_group_ids")
     @classmethod
     def _security_groups(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else _check_ids(value, _SECURITY_GROUP, "security group")
+        return (
+            None
+            if value is None
+            else _check_ids(value, _SECURITY_GROUP, "security group", "sg-0123456789abcdef0")
+        )
 
 
 class Network(Strict):
@@ -186,18 +225,18 @@ class Network(Strict):
     @classmethod
     def _vpc(cls, value: str) -> str:
         if not _VPC.match(value):
-            raise ValueError(f"{value!r} is not a VPC id (like 'vpc-0123456789abcdef0')")
+            raise ValueError(f"{shown(value)} is not a VPC id (like 'vpc-0123456789abcdef0')")
         return value
 
     @field_validator("subnet_ids")
     @classmethod
     def _subnets(cls, value: list[str]) -> list[str]:
-        return _check_ids(value, _SUBNET, "subnet")
+        return _check_ids(value, _SUBNET, "subnet", _SUBNET_EXAMPLE)
 
     @field_validator("security_group_ids")
     @classmethod
     def _security_groups(cls, value: list[str]) -> list[str]:
-        return _check_ids(value, _SECURITY_GROUP, "security group")
+        return _check_ids(value, _SECURITY_GROUP, "security group", "sg-0123456789abcdef0")
 
     def for_job(self, override: JobNetwork | None) -> Network:
         if override is None:
@@ -217,7 +256,7 @@ class Network(Strict):
 class Cluster(Strict):
     """An existing ECS cluster imported by name, or one the stack creates."""
 
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    name: str | None = Field(default=None, pattern=RESOURCE_NAME_PATTERN)
     create: bool = False
 
     @model_validator(mode="after")
@@ -242,15 +281,25 @@ class Alarms(Strict):
     def _emails(cls, value: list[str]) -> list[str]:
         for address in value:
             if not _EMAIL.match(address):
-                raise ValueError(f"{address!r} is not an e-mail address")
+                raise ValueError(f"{shown(address)} is not an e-mail address")
         return value
 
     @field_validator("topic_arn")
     @classmethod
     def _topic(cls, value: str | None) -> str | None:
         if value is not None and not _TOPIC_ARN.match(value):
-            raise ValueError(f"{value!r} is not an SNS topic ARN")
+            raise ValueError(f"{shown(value)} is not an SNS topic ARN")
         return value
+
+    @model_validator(mode="after")
+    def _subscribed(self) -> Alarms:
+        # cronguard can subscribe addresses only to a topic it creates.
+        if self.email and self.topic_arn is not None:
+            raise ValueError(
+                "email and topic_arn cannot both be set: cronguard subscribes e-mail addresses "
+                "only to the topic it creates; subscribe them to your topic, or drop topic_arn"
+            )
+        return self
 
 
 class Ledger(Strict):
@@ -273,8 +322,8 @@ class ProtectedService(Strict):
     outputs) for the service's task definition to use.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,255}$")
-    cluster: str = Field(pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    name: str = Field(pattern=RESOURCE_NAME_PATTERN)
+    cluster: str = Field(pattern=RESOURCE_NAME_PATTERN)
     task_role_arn: str | None = None
     create_role: bool = False
 
@@ -282,7 +331,7 @@ class ProtectedService(Strict):
     @classmethod
     def _role(cls, value: str | None) -> str | None:
         if value is not None and not _ROLE_ARN.match(value):
-            raise ValueError(f"{value!r} is not an IAM role ARN")
+            raise ValueError(f"{shown(value)} is not an IAM role ARN")
         return value
 
     @model_validator(mode="after")
@@ -319,21 +368,33 @@ _SECRET_ARN = re.compile(
 def _check_variable_names(value: dict[str, str]) -> dict[str, str]:
     for name in value:
         if not _ENV_VAR.match(name):
-            raise ValueError(f"{name!r} is not a valid environment variable name")
+            raise ValueError(
+                f"{shown(name)} is not a valid environment variable name (letters, digits and "
+                "'_', not starting with a digit)"
+            )
         if name.upper().startswith(RESERVED_ENV_PREFIX):
-            raise ValueError(f"{name!r} is reserved: cronguard sets {RESERVED_ENV_PREFIX}* itself")
+            raise ValueError(
+                f"{shown(name)} is reserved: cronguard sets {RESERVED_ENV_PREFIX}* itself"
+            )
     return value
+
+
+@cache
+def iana_time_zones() -> frozenset[str]:
+    """The zones of the pinned ``tzdata`` package: the same everywhere, unlike the host's
+    zoneinfo directory (which also holds ``localtime``, ``posix/…`` and ``right/…``)."""
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
 
 
 class Job(Strict):
     """One scheduled ECS job. ``name`` comes from its key in the YAML mapping."""
 
     name: str
-    description: str = ""
+    description: str = Field(default="", max_length=DESCRIPTION_LIMIT)
     schedule: str = Field(description="cron(m h dom mon dow year) or rate(N unit)")
     timezone: str = Field(default="UTC", description="IANA time zone of the schedule")
     enabled: bool = True
-    image: str = Field(pattern=r"^\S+$", description="Container image URI")
+    image: str = Field(pattern=IMAGE_PATTERN, description="Container image URI")
     command: list[str] | None = Field(default=None, min_length=1)
     cpu: int = 256
     memory: int = 512
@@ -385,8 +446,8 @@ class Job(Strict):
     def _name(cls, value: str) -> str:
         if not JOB_NAME_PATTERN.match(value):
             raise ValueError(
-                f"{value!r} is not a job name; use lowercase letters, digits and '-', "
-                "starting with a letter"
+                f"{shown(value)} is not a job name; use at least 2 lowercase letters, digits "
+                "and '-', starting with a letter and not ending with '-'"
             )
         return value
 
@@ -397,17 +458,19 @@ class Job(Strict):
             parse_schedule(value)
         except ScheduleExpressionError as error:
             raise ValueError(str(error)) from None
+        # A day that never comes (30 February) or a year gone by deploys fine and never runs.
+        if not upcoming_slots(value, "UTC", after=datetime.now(UTC), count=1):
+            raise ValueError(f"{value} never fires again: no date from today on matches it")
         return value
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        if value not in iana_time_zones():
             raise ValueError(
-                f"{value!r} is not an IANA time zone (like 'UTC', 'Asia/Tokyo', 'Europe/London')"
-            ) from None
+                f"{shown(value)} is not an IANA time zone (like 'UTC', 'Asia/Tokyo', "
+                "'Europe/London')"
+            )
         return value
 
     @field_validator("cpu")
@@ -446,17 +509,27 @@ class Job(Strict):
         for name, arn in value.items():
             if not _SECRET_ARN.match(arn):
                 raise ValueError(
-                    f"{name}: {arn!r} is not an SSM parameter or Secrets Manager secret ARN"
+                    f"{name}: {shown(arn)} is not an SSM parameter or Secrets Manager secret ARN"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _variables_set_once(self) -> Job:
+        # ECS rejects a task definition that sets one variable both ways.
+        both = sorted(set(self.environment) & set(self.secrets))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} set in both environment and secrets: keep one of them"
+            )
+        return self
 
 
 class Environment(Strict):
     """One deployable environment: its settings and its merged, validated jobs."""
 
     name: str
-    account: str | None = Field(default=None, pattern=r"^\d{12}$")
-    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    account: str | None = Field(default=None, pattern=ACCOUNT_PATTERN)
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
     network: Network
     cluster: Cluster = Field(default_factory=lambda: Cluster(create=True))
     alarms: Alarms = Field(default_factory=Alarms)
@@ -471,13 +544,25 @@ class Environment(Strict):
     )
     jobs: tuple[Job, ...] = ()
 
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag in value.items():
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"{shown(key)}: tag keys starting with 'aws:' are AWS's own")
+            if not 1 <= len(key) <= 128 or len(tag) > 256:
+                raise ValueError(
+                    f"{shown(key)}: a tag key is 1-128 characters and its value at most 256"
+                )
+        return value
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         if not ENV_NAME_PATTERN.match(value):
             raise ValueError(
-                f"{value!r} is not an environment name; use 1-16 lowercase letters and digits, "
-                "starting with a letter"
+                f"{shown(value)} is not an environment name; use 1-16 lowercase letters and "
+                "digits, starting with a letter"
             )
         return value
 
@@ -508,4 +593,4 @@ class Environment(Strict):
             if job.name == name:
                 return job
         known = ", ".join(job.name for job in self.jobs) or "none"
-        raise KeyError(f"unknown job {name!r} in environment {self.name!r}; known: {known}")
+        raise KeyError(f"unknown job {shown(name)} in environment '{self.name}'; known: {known}")

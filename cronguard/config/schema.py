@@ -12,10 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cronguard.config.loader import DEFAULT_CONFIG_DIR
+from cronguard.config.loader import DEFAULT_CONFIG_DIR, EXTENSION_PREFIX
 from cronguard.config.model import Environment, Job
 
 SCHEMA_DIR = DEFAULT_CONFIG_DIR / "schema"
+# Top-level keys that only hold YAML anchors for merge keys (`x-defaults: &defaults`).
+EXTENSION_KEYS: dict[str, dict[str, Any]] = {f"^{EXTENSION_PREFIX}": {}}
 
 
 def _job_schema() -> dict[str, Any]:
@@ -32,6 +34,7 @@ def jobs_file_schema() -> dict[str, Any]:
         "title": "cronguard shared job definitions (config/jobs.yaml)",
         "type": "object",
         "additionalProperties": False,
+        "patternProperties": EXTENSION_KEYS,
         "properties": {
             "jobs": {
                 "type": "object",
@@ -61,6 +64,7 @@ def environment_file_schema() -> dict[str, Any]:
         "propertyNames": {"pattern": r"^[a-z][a-z0-9-]*[a-z0-9]$"},
         "additionalProperties": {"$ref": "#/$defs/JobOverride"},
     }
+    env["patternProperties"] = EXTENSION_KEYS
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "cronguard environment (config/environments/<env>.yaml)",

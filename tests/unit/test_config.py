@@ -42,6 +42,12 @@ BASE_ENV: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages name files as a person finds them: relative to the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
 def write_config(
     root: Path,
     jobs: dict[str, Any] | str | None = None,
@@ -82,7 +88,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "misspelt environment key",
         {"env": {**BASE_ENV, "netwrok": {}}},
-        f"{ENV}: netwrok: unknown key; did you mean 'network'? allowed: name, account, region, "
+        f"{ENV}: netwrok: unknown key; did you mean 'network'? allowed: account, region, "
         "network, cluster, alarms, tags, ledger, task_protection, job_stacks, jobs",
     ),
     (
@@ -156,8 +162,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "job name that is not a valid name",
         {"jobs": {"jobs": {"Nightly_Report": BASE_JOBS["jobs"]["sync"]}}},
-        f"{JOBS}: job 'Nightly_Report': 'Nightly_Report' is not a job name; use lowercase "
-        "letters, digits and '-', starting with a letter",
+        f"{JOBS}: job 'Nightly_Report': 'Nightly_Report' is not a job name; use at least 2 "
+        "lowercase letters, digits and '-', starting with a letter and not ending with '-'",
     ),
     (
         "state machine name over 80 characters",
@@ -195,7 +201,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "bad subnet id",
         {"env": {**BASE_ENV, "network": {**BASE_ENV["network"], "subnet_ids": ["sub-1"]}}},
-        f"{ENV}: network.subnet_ids: 'sub-1' is not a subnet id (like 'subn…')",
+        f"{ENV}: network.subnet_ids: 'sub-1' is not a subnet id (like 'subnet-0123456789abcdef0')",
     ),
     (
         "secret that is not an ARN",
@@ -266,6 +272,137 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         + ", ".join(f"j{i:02d}" for i in range(36))
         + "); at most 35 fit a CloudFormation stack: raise job_stacks (now 1; this moves "
         "jobs, see README)",
+    ),
+    (
+        "e-mail addresses with a topic cronguard cannot subscribe them to",
+        {
+            "env": {
+                **BASE_ENV,
+                "alarms": {
+                    "email": ["oncall@example.com"],
+                    "topic_arn": "arn:aws:sns:us-east-1:123456789012:alarms",
+                },
+            }
+        },
+        f"{ENV}: alarms: email and topic_arn cannot both be set: cronguard subscribes e-mail "
+        "addresses only to the topic it creates; subscribe them to your topic, or drop topic_arn",
+    ),
+    (
+        "tag key in AWS's own namespace",
+        {"env": {**BASE_ENV, "tags": {"team": "x", "aws:owner": "me"}}},
+        f"{ENV}: tags: 'aws:owner': tag keys starting with 'aws:' are AWS's own",
+    ),
+    (
+        "host-only time zone localtime",
+        {"jobs": with_job(timezone="localtime")},
+        f"{JOBS}: job 'report': timezone: 'localtime' is not an IANA time zone (like 'UTC', "
+        "'Asia/Tokyo', 'Europe/London')",
+    ),
+    (
+        "host-only time zone under posix/",
+        {"jobs": with_job(timezone="posix/Europe/London")},
+        f"{JOBS}: job 'report': timezone: 'posix/Europe/London' is not an IANA time zone "
+        "(like 'UTC', 'Asia/Tokyo', 'Europe/London')",
+    ),
+    (
+        "time zone that is a directory of zones",
+        {"jobs": with_job(timezone="Europe")},
+        f"{JOBS}: job 'report': timezone: 'Europe' is not an IANA time zone (like 'UTC', "
+        "'Asia/Tokyo', 'Europe/London')",
+    ),
+    (
+        "cron on a day that never comes",
+        {"jobs": with_job(schedule="cron(0 0 30 2 ? *)")},
+        f"{JOBS}: job 'report': schedule: cron(0 0 30 2 ? *) never fires again: no date from "
+        "today on matches it",
+    ),
+    (
+        "cron in a year gone by",
+        {"jobs": with_job(schedule="cron(0 3 1 1 ? 2020)")},
+        f"{JOBS}: job 'report': schedule: cron(0 3 1 1 ? 2020) never fires again: no date from "
+        "today on matches it",
+    ),
+    (
+        "variable both plain and secret",
+        {
+            "jobs": with_job(
+                environment={"DB_PASSWORD": "x", "MODE": "y"},
+                secrets={"DB_PASSWORD": "arn:aws:ssm:us-east-1:123456789012:parameter/db"},
+            )
+        },
+        f"{JOBS}: job 'report': DB_PASSWORD set in both environment and secrets: keep one of them",
+    ),
+    (
+        "description longer than the schedule can hold",
+        {"jobs": with_job(description="d" * 421)},
+        f"{JOBS}: job 'report': description: is 421 characters; at most 420 fit",
+    ),
+    (
+        "image with a space",
+        {"jobs": with_job(image="repo/report 1")},
+        f"{JOBS}: job 'report': image: 'repo/report 1' is not an image URI; expected one without "
+        "spaces, like '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1.0'",
+    ),
+    (
+        "account id too short",
+        {"env": {**BASE_ENV, "account": "12345"}},
+        f"{ENV}: account: '12345' is not an AWS account id; expected 12 digits, quoted: "
+        "'123456789012'",
+    ),
+    (
+        "region in capitals",
+        {"env": {**BASE_ENV, "region": "EU-WEST-1"}},
+        f"{ENV}: region: 'EU-WEST-1' is not an AWS region; expected a region code like 'eu-west-1'",
+    ),
+    (
+        "unquoted account id",
+        {"env": "account: 123456789012\n" + yaml.safe_dump(BASE_ENV)},
+        f"{ENV}: account: YAML read 123456789012 as a number; quote it to mean the text: "
+        "'123456789012'",
+    ),
+    (
+        "unquoted yes as an environment variable",
+        {
+            "jobs": "jobs:\n  report:\n    schedule: rate(1 hour)\n    image: a\n"
+            "    environment:\n      DEBUG: yes\n"
+        },
+        f"{JOBS}: job 'report': environment.DEBUG: YAML read yes as a boolean; quote it to mean "
+        "the text: 'yes'",
+    ),
+    (
+        "one-letter job name",
+        {"jobs": {"jobs": {"a": BASE_JOBS["jobs"]["sync"]}}},
+        f"{JOBS}: job 'a': 'a' is not a job name; use at least 2 lowercase letters, digits and "
+        "'-', starting with a letter and not ending with '-'",
+    ),
+    (
+        "misspelt job in an environment override",
+        {"env": {**BASE_ENV, "jobs": {"reprot": {"cpu": 1024, "memory": 2048}}}},
+        f"{ENV}: job 'reprot': not a job in {JOBS}; did you mean 'report'? (a job only this "
+        "environment has needs its own schedule and image)",
+    ),
+    (
+        "empty jobs file under environment overrides",
+        {"jobs": "", "env": {**BASE_ENV, "jobs": {"report": {"cpu": 1024}}}},
+        f"{JOBS}: defines no jobs, but {ENV} overrides report: define them here (is this the "
+        "right file, or is it empty?)",
+    ),
+    (
+        "a name key in a job",
+        {"jobs": with_job(name="other")},
+        f"{JOBS}: job 'report': name: unknown key: a job's name is its key under jobs:, remove "
+        "this",
+    ),
+    (
+        "a complex YAML key",
+        {"jobs": "jobs:\n  ? [a, b]\n  : {schedule: rate(1 hour), image: x}\n"},
+        f"{JOBS}: line 2: invalid YAML: a key must be a plain value such as a name, not a list "
+        "or a mapping",
+    ),
+    (
+        "an alias that contains itself",
+        {"jobs": "jobs: &loop\n  report: *loop\n"},
+        f"{JOBS}: line 1: invalid YAML: an alias refers to a value that contains it",
     ),
     (
         "flexible window longer than Scheduler allows",
@@ -386,3 +523,116 @@ def test_json_schema_rejects_a_misspelt_key() -> None:
 def test_committed_json_schema_matches_the_models() -> None:
     for path, text in config_schema.rendered().items():
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make schema`"
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    (config / "jobs.yaml").write_bytes(
+        b"jobs:\n  report:\n    description: caf\xe9\n    schedule: rate(1 hour)\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_environment("test", config)
+    assert (
+        str(raised.value) == f"{JOBS}: line 3: not UTF-8 text (byte 0xe9); save the file as UTF-8"
+    )
+
+
+def test_an_environment_file_that_is_a_directory_cannot_be_read(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    (config / "environments" / "odd.yaml").mkdir()
+    with pytest.raises(ConfigError) as raised:
+        load_environment("odd", config)
+    assert str(raised.value) == "config/environments/odd.yaml: cannot read: Is a directory"
+
+
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
+)
+
+
+def test_an_alias_bomb_is_refused_in_one_short_line(tmp_path: Path) -> None:
+    # 10**9 values once expanded: it was once echoed in full (58 MB) by a type error.
+    jobs = (
+        ALIAS_BOMB + "jobs:\n  report:\n    schedule: rate(1 hour)\n    image: x\n    command: *i\n"
+    )
+    config = write_config(tmp_path, jobs=jobs)
+    with pytest.raises(ConfigError) as raised:
+        load_environment("test", config)
+    assert str(raised.value) == (
+        f"{JOBS}: line 5: invalid YAML: its aliases expand to more than 100000 values; refusing "
+        "to read it"
+    )
+
+
+def test_aliases_within_reason_still_load(tmp_path: Path) -> None:
+    jobs = (
+        "x-command: &command [python, -m, report]\n"
+        "jobs:\n  report:\n    schedule: rate(1 hour)\n    image: x\n    command: *command\n"
+    )
+    report = load_environment("test", write_config(tmp_path, jobs=jobs)).job("report")
+    assert report.command == ["python", "-m", "report"]
+
+
+def test_echoed_values_are_cut_to_about_200_characters(tmp_path: Path) -> None:
+    huge = with_job(image="repo/" + "x " * 50_000, command=[[f"n{i}" for i in range(9999)]])
+    config = write_config(tmp_path, jobs=huge)
+    with pytest.raises(ConfigError) as raised:
+        load_environment("test", config)
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 2
+    assert all(len(line) < 400 for line in lines), [len(line) for line in lines]
+    assert lines[0].startswith(f"{JOBS}: job 'report': image: 'repo/x x x")
+
+
+def test_an_octal_looking_account_id_is_shown_as_written(tmp_path: Path) -> None:
+    env = "account: 012345670123\n" + yaml.safe_dump(BASE_ENV)
+    with pytest.raises(ConfigError) as raised:
+        load_environment("test", write_config(tmp_path, env=env))
+    assert str(raised.value) == (
+        f"{ENV}: account: YAML read 012345670123 as a number; quote it to mean the text: "
+        "'012345670123'"
+    )
+
+
+MERGED_JOBS = """\
+x-defaults: &defaults
+  image: repo/batch:1
+  cpu: 512
+  memory: 1024
+  timeout: 2h
+jobs:
+  report:
+    <<: *defaults
+    schedule: cron(0 3 * * ? *)
+    memory: 2048
+  sync:
+    <<: *defaults
+    schedule: rate(1 hour)
+"""
+
+
+def test_yaml_merge_keys_share_job_defaults_from_an_x_key(tmp_path: Path) -> None:
+    environment = load_environment("test", write_config(tmp_path, jobs=MERGED_JOBS))
+    report, sync = environment.job("report"), environment.job("sync")
+    assert (report.image, report.cpu, report.memory) == ("repo/batch:1", 512, 2048)
+    assert (sync.image, sync.cpu, sync.memory) == ("repo/batch:1", 512, 1024)
+    assert sync.timeout == timedelta(hours=2)
+
+
+def test_a_key_twice_beside_a_merge_key_is_still_an_error(tmp_path: Path) -> None:
+    jobs = MERGED_JOBS.replace("    memory: 2048\n", "    memory: 2048\n    memory: 4096\n")
+    with pytest.raises(ConfigError) as raised:
+        load_environment("test", write_config(tmp_path, jobs=jobs))
+    assert str(raised.value) == (
+        f"{JOBS}: line 11: invalid YAML: key 'memory' appears twice (lines 10 and 11)"
+    )
+
+
+def test_an_environment_file_may_hold_x_keys_for_anchors(tmp_path: Path) -> None:
+    env = (
+        "x-big: &big {cpu: 1024, memory: 4096}\n"
+        + yaml.safe_dump(BASE_ENV)
+        + ("jobs:\n  report: *big\n")
+    )
+    report = load_environment("test", write_config(tmp_path, env=env)).job("report")
+    assert (report.cpu, report.memory) == (1024, 4096)
