@@ -74,6 +74,7 @@ class CronguardStack(Stack):
             ledger=self.ledger.table,
             code=code,
             dead_letter_queue=self.dead_letters,
+            cluster=self.network.cluster,
         )
 
         self.task_protection = TaskProtection(

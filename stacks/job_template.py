@@ -160,8 +160,12 @@ def _pascal(name: str, separator: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split(separator))
 
 
+def task_family_prefix(environment: Environment) -> str:
+    return f"cronguard-{environment.name}-"
+
+
 def task_family(environment: Environment, job: Job) -> str:
-    return f"cronguard-{environment.name}-{job.name}"
+    return f"{task_family_prefix(environment)}{job.name}"
 
 
 # --- the template ---------------------------------------------------------------------------

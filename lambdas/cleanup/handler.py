@@ -27,6 +27,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from lambdas import variables
 from lambdas.clients import client
 from lambdas.guard import outcome
 from lambdas.guard.decision import Status
@@ -44,8 +45,8 @@ STATUS_BY_EXECUTION = {
     "TIMED_OUT": Status.TIMED_OUT,
     "FAILED": Status.FAILED,
 }
-FAMILY_PREFIX_VARIABLE = "TASK_FAMILY_PREFIX"  # a job's task family is this plus its name
-CONTAINER_VARIABLE = "JOB_CONTAINER"  # the name of every job's container
+FAMILY_PREFIX_VARIABLE = variables.TASK_FAMILY_PREFIX
+CONTAINER_VARIABLE = variables.JOB_CONTAINER
 SCHEDULED_EVENT = "Scheduled Event"
 
 
@@ -66,7 +67,7 @@ class Cleanup:
     @classmethod
     def from_environment(cls) -> Cleanup:
         return cls(
-            ledger=LedgerTable(client("dynamodb"), os.environ["LEDGER_TABLE"]),
+            ledger=LedgerTable(client("dynamodb"), os.environ[variables.LEDGER_TABLE]),
             tasks=RunTasks(client("ecs"), os.environ[CLUSTER_VARIABLE]),
             family_prefix=os.environ[FAMILY_PREFIX_VARIABLE],
             container=os.environ[CONTAINER_VARIABLE],
@@ -213,12 +214,12 @@ def _execution(sfn: Any, execution_arn: str) -> tuple[str, Any, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    environment = os.environ["CRONGUARD_ENV"]
+    environment = os.environ[variables.ENVIRONMENT]
     metrics.add_dimension("environment", environment)
     cleanup = Cleanup.from_environment()
     if event.get("detail-type") == SCHEDULED_EVENT:
         return reconcile(
-            client("dynamodb"), client("stepfunctions"), os.environ["LEDGER_TABLE"], cleanup
+            client("dynamodb"), client("stepfunctions"), os.environ[variables.LEDGER_TABLE], cleanup
         )
     detail = event.get("detail") or {}
     job = job_name(str(detail.get("stateMachineArn", "")).rsplit(":", 1)[-1], environment)

@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from lambdas import variables
 from lambdas.clients import client
 from lambdas.guard import outcome
 from lambdas.guard.decision import (
@@ -40,7 +41,7 @@ logger = Logger(service="cronguard-guard")
 metrics = Metrics(namespace="cronguard", service="cronguard")
 
 MAX_ROUNDS = 8
-CLUSTER_VARIABLE = "JOB_CLUSTER_ARN"  # the cluster the job's tasks run in
+CLUSTER_VARIABLE = variables.JOB_CLUSTER_ARN
 METRIC_BY_VERDICT = {
     Verdict.RUN: "RunsStarted",
     Verdict.DUPLICATE: "SkippedDuplicate",
@@ -203,7 +204,7 @@ class Guard:
 
 
 def _guard() -> Guard:
-    table = os.environ["LEDGER_TABLE"]
+    table = os.environ[variables.LEDGER_TABLE]
     cluster = os.environ.get(CLUSTER_VARIABLE)
     if not cluster:
         raise RuntimeError(f"{CLUSTER_VARIABLE} is not set: the guard cannot reach the job's tasks")
@@ -307,7 +308,7 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    metrics.add_dimension("environment", os.environ.get("CRONGUARD_ENV", "unknown"))
+    metrics.add_dimension("environment", os.environ.get(variables.ENVIRONMENT, "unknown"))
     job = event.get("job") if isinstance(event, dict) else None
     metrics.add_dimension("job", str(job.get("name")) if isinstance(job, dict) else "unknown")
     action = event.get("action") if isinstance(event, dict) else None

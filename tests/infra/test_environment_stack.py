@@ -10,6 +10,9 @@ from aws_cdk.assertions import Match
 
 import app as cdk_app
 from cronguard.config import ConfigError
+from lambdas import variables
+from lambdas.ledger_contract import RUNNING_ATTRIBUTE, RUNNING_INDEX, SORT_KEY
+from stacks.job_template import CONTAINER_NAME
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -93,3 +96,63 @@ def test_unknown_environment_fails_before_synth() -> None:
         ConfigError, match=r"unknown environment 'nope'; known environments: dev, prod"
     ):
         cdk_app.build(app)
+
+
+def test_the_ledger_indexes_only_the_items_of_runs_in_progress(synth: Synth) -> None:
+    synth("dev").template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": "cronguard-dev-ledger",
+            "GlobalSecondaryIndexes": [
+                Match.object_like(
+                    {
+                        "IndexName": RUNNING_INDEX,
+                        "KeySchema": [
+                            {"AttributeName": RUNNING_ATTRIBUTE, "KeyType": "HASH"},
+                            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+                        ],
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_the_cleanup_reconciles_on_a_schedule_with_what_settling_a_run_needs(
+    synth: Synth,
+) -> None:
+    template = synth("dev").template
+    functions = template.find_resources(
+        "AWS::Lambda::Function",
+        {"Properties": {"Handler": "lambdas.cleanup.handler.lambda_handler"}},
+    )
+    ((logical_id, cleanup),) = functions.items()
+    settings = cleanup["Properties"]["Environment"]["Variables"]
+    assert settings[variables.TASK_FAMILY_PREFIX] == "cronguard-dev-"
+    assert settings[variables.JOB_CONTAINER] == CONTAINER_NAME
+    assert variables.JOB_CLUSTER_ARN in settings and variables.LEDGER_TABLE in settings
+    rules = template.find_resources(
+        "AWS::Events::Rule", {"Properties": {"ScheduleExpression": "rate(5 minutes)"}}
+    )
+    targets = [target["Arn"] for rule in rules.values() for target in rule["Properties"]["Targets"]]
+    assert {"Fn::GetAtt": [logical_id, "Arn"]} in targets
+    role_policies = template.find_resources("AWS::IAM::Policy")
+    actions = {
+        action
+        for policy in role_policies.values()
+        if any(
+            role.get("Ref") == cleanup["Properties"]["Role"]["Fn::GetAtt"][0]
+            for role in policy["Properties"]["Roles"]
+        )
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    assert {
+        "dynamodb:Scan",
+        "states:DescribeExecution",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+        "ecs:StopTask",
+    } <= actions
