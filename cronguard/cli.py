@@ -1,4 +1,9 @@
-"""The ``cronguard`` command line: check config and see an environment's jobs."""
+"""The ``cronguard`` command line: check config and see an environment's jobs.
+
+Every error is one line on stderr. Exit codes: 2 for a usage or config error (what the
+user typed or wrote), 1 for a runtime failure (AWS, a broken guarantee, an unexpected
+error; ``--debug`` shows its traceback).
+"""
 
 from __future__ import annotations
 
@@ -13,19 +18,28 @@ from rich.console import Console
 from rich.table import Table
 
 from cronguard.config import DEFAULT_CONFIG_DIR, ConfigError, Environment, Job, load_environment
-from cronguard.config.model import format_duration
+from cronguard.config.loader import ENVIRONMENTS_DIR, display_path
+from cronguard.config.model import format_duration, shown
 from cronguard.operations import OperationError, Operations, parse_time
 from cronguard.schedule import upcoming_slots
 
+USAGE_ERROR, RUNTIME_ERROR = 2, 1
+DEBUG_FLAG = "--debug"
 app = typer.Typer(
     help="Guarded schedules for ECS batch jobs.",
+    epilog=(
+        f"Exit codes: 0 done; {USAGE_ERROR} a usage or config error; {RUNTIME_ERROR} a runtime "
+        f"failure (AWS, a failed simulation, an unexpected error). Add {DEBUG_FLAG} anywhere "
+        "to see an unexpected error's traceback."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 # Piped output (CI logs, `| less`) gets a wide table instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
-errors = Console(stderr=True, soft_wrap=True)
+# No emoji codes: ARNs hold ":secret:", which rich would print as an emoji.
+console = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 
 CONFIG_VARIABLE = "CRONGUARD_CONFIG"  # another config directory than the repository's config/
 EnvOption = typer.Option(
@@ -33,25 +47,36 @@ EnvOption = typer.Option(
 )
 
 
+def _error(message: str) -> None:
+    errors.print(f"error: {message}", markup=False, highlight=False)
+
+
+def _config_dir() -> Path:
+    configured = os.environ.get(CONFIG_VARIABLE)
+    if not configured:
+        return DEFAULT_CONFIG_DIR
+    config_dir = Path(configured)
+    if not config_dir.is_dir():
+        _error(f"{CONFIG_VARIABLE}={shown(configured)}: no such config directory")
+        raise typer.Exit(USAGE_ERROR)
+    return config_dir
+
+
 def _load(env: str) -> Environment:
-    config_dir = Path(os.environ.get(CONFIG_VARIABLE) or DEFAULT_CONFIG_DIR)
     try:
-        return load_environment(env, config_dir)
+        return load_environment(env, _config_dir())
     except ConfigError as error:
         for problem in error.problems:
-            errors.print(f"error: {problem}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+            _error(str(problem))
+        raise typer.Exit(USAGE_ERROR) from None
 
 
 @app.command()
 def validate(env: str = EnvOption) -> None:
     """Check an environment's config with the same rules as synth."""
     environment = _load(env)
-    console.print(
-        f"config/environments/{environment.name}.yaml: OK, {len(environment.jobs)} jobs",
-        markup=False,
-        highlight=False,
-    )
+    env_file = display_path(_config_dir() / ENVIRONMENTS_DIR / f"{environment.name}.yaml")
+    console.print(f"{env_file}: OK, {len(environment.jobs)} jobs", markup=False, highlight=False)
 
 
 def jobs_table(environment: Environment) -> Table:
@@ -81,13 +106,20 @@ def _job(environment: Environment, name: str) -> Job:
     try:
         return environment.job(name)
     except KeyError as error:
-        errors.print(f"error: {error.args[0]}", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+        _error(error.args[0])
+        raise typer.Exit(USAGE_ERROR) from None
 
 
-def _fail(error: Exception) -> NoReturn:
-    errors.print(f"error: {error}", markup=False, highlight=False)
-    raise typer.Exit(1)
+def _fail(error: Exception, code: int = RUNTIME_ERROR) -> NoReturn:
+    _error(str(error))
+    raise typer.Exit(code)
+
+
+def _time(text: str) -> datetime:
+    try:
+        return parse_time(text)
+    except OperationError as error:
+        _fail(error, USAGE_ERROR)
 
 
 @app.command("next")
@@ -100,10 +132,7 @@ def next_slots(
     """The job's next slots, in its time zone and in UTC, as Scheduler will fire them."""
     environment = _load(env)
     the_job = _job(environment, job)
-    try:
-        start = parse_time(after) if after else datetime.now(UTC)
-    except OperationError as error:
-        _fail(error)
+    start = _time(after) if after else datetime.now(UTC).replace(microsecond=0)
     slots = upcoming_slots(the_job.schedule, the_job.timezone, after=start, count=count)
     table = Table(
         title=f"{environment.name}/{the_job.name}: {the_job.schedule} ({the_job.timezone})"
@@ -111,13 +140,24 @@ def next_slots(
     table.add_column("#", justify="right")
     table.add_column(f"slot ({the_job.timezone})")
     table.add_column("slot (UTC)")
+    # A rate schedule counts from any second: both columns then show it.
+    local_format = (
+        "%Y-%m-%d %H:%M:%S %a %Z" if any(s.second for s in slots) else "%Y-%m-%d %H:%M %a %Z"
+    )
     for number, slot in enumerate(slots, start=1):
         table.add_row(
             str(number),
-            slot.strftime("%Y-%m-%d %H:%M %a %Z"),
+            slot.strftime(local_format),
             slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
     console.print(table)
+    if not the_job.enabled:
+        console.print(
+            f"{the_job.name} is disabled in environment '{environment.name}' (enabled: false): "
+            "its schedule is deployed disabled and fires none of these slots.",
+            markup=False,
+            highlight=False,
+        )
     if the_job.schedule.startswith("rate("):
         console.print(
             "rate schedules count from when the schedule was created; shown counting from "
@@ -172,8 +212,8 @@ def run(
     """Start a manual run, or a backfill of one slot; prints the execution and its console link."""
     environment = _load(env)
     the_job = _job(environment, job)
+    when = _time(slot) if slot else None
     try:
-        when = parse_time(slot) if slot else None
         arn, link = Operations(environment).start_run(the_job, when, force)
     except OperationError as error:
         _fail(error)
@@ -204,5 +244,21 @@ def simulate(
         raise typer.Exit(1)
 
 
-def main() -> None:
-    app()
+def _unexpected(error: BaseException) -> str:
+    """An error nobody planned for, on one line."""
+    text = " ".join(str(error).split())
+    detail = f": {text[:200]}{'…' if len(text) > 200 else ''}" if text else ""
+    return f"unexpected {type(error).__name__}{detail} (run with {DEBUG_FLAG} for the traceback)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``cronguard`` entry point: ``--debug`` may come anywhere on the line."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = DEBUG_FLAG in args
+    try:
+        app(args=[arg for arg in args if arg != DEBUG_FLAG], prog_name="cronguard")
+    except Exception as error:
+        if debug:
+            raise
+        _error(_unexpected(error))
+        sys.exit(RUNTIME_ERROR)

@@ -14,6 +14,7 @@ import yaml
 from moto import mock_aws
 from typer.testing import CliRunner
 
+from cronguard import cli
 from cronguard.cli import app
 from tests.aws import create_ledger_table, use_fake_credentials
 
@@ -23,11 +24,12 @@ NETWORK = {
     "subnet_ids": ["subnet-0123456789abcdef0"],
     "security_group_ids": ["sg-0123456789abcdef0"],
 }
-JOBS = {
+JOBS: dict[str, dict[str, Any]] = {
     "month-end": {"schedule": "cron(0 22 L * ? *)", "timezone": "UTC", "image": "x"},
     "first-monday": {"schedule": "cron(30 9 ? * 2#1 *)", "timezone": "Asia/Tokyo", "image": "x"},
     "london-0130": {"schedule": "cron(30 1 * * ? *)", "timezone": "Europe/London", "image": "x"},
     "every-90m": {"schedule": "rate(90 minutes)", "image": "x"},
+    "paused": {"schedule": "cron(0 6 * * ? *)", "image": "x", "enabled": False},
 }
 
 
@@ -82,6 +84,28 @@ def test_next_across_the_london_spring_forward_skips_the_missing_hour() -> None:
     ]
 
 
+def test_next_rate_shows_the_same_instant_in_both_columns() -> None:
+    result = invoke(
+        "next", "every-90m", "--env", "test", "-n", "2", "--after", "2026-11-22T00:00:30Z"
+    )
+    assert result.exit_code == 0, result.output
+    assert re.search(r"│ 2026-11-22 01:30:30 Sun UTC\s*│ 2026-11-22T01:30:30Z │", result.output)
+    assert re.search(r"│ 2026-11-22 03:00:30 Sun UTC\s*│ 2026-11-22T03:00:30Z │", result.output)
+
+
+def test_next_of_a_disabled_job_says_it_will_not_fire() -> None:
+    result = invoke("next", "paused", "--env", "test", "-n", "1")
+    assert result.exit_code == 0, result.output
+    assert (
+        "paused is disabled in environment 'test' (enabled: false): its schedule is deployed "
+        "disabled and fires none of these slots." in " ".join(result.output.split())
+    )
+
+
+def test_next_of_an_enabled_job_says_nothing_about_it() -> None:
+    assert "disabled" not in invoke("next", "month-end", "--env", "test", "-n", "1").output
+
+
 def test_next_rate_counts_from_the_given_time() -> None:
     result = invoke(
         "next", "every-90m", "--env", "test", "-n", "2", "--after", "2026-11-22T00:00:00Z"
@@ -96,10 +120,10 @@ def test_next_rate_counts_from_the_given_time() -> None:
     [
         (("next", "nope", "--env", "test"), 2, "error: unknown job 'nope' in environment 'test'"),
         (("next", "month-end", "--env", "nope"), 2, "unknown environment 'nope'"),
-        (("next", "month-end", "--env", "test", "--after", "soon"), 1, "'soon' is not an ISO-8601"),
+        (("next", "month-end", "--env", "test", "--after", "soon"), 2, "'soon' is not an ISO-8601"),
         (
             ("run", "month-end", "--env", "test", "--slot", "2026-11-22T03:00"),
-            1,
+            2,
             "has no time zone",
         ),
     ],
@@ -278,3 +302,59 @@ def test_history_without_a_region_is_one_line_naming_every_place(
         "config, AWS_REGION, AWS_DEFAULT_REGION, or your AWS profile's region "
         "(aws configure set region <region>)"
     )
+
+
+def test_validate_names_the_file_it_read(config: Path) -> None:
+    result = invoke("validate", "--env", "test")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"{config}/environments/test.yaml: OK, 5 jobs"
+
+
+def test_a_missing_config_directory_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CRONGUARD_CONFIG", str(tmp_path / "nope"))
+    result = invoke("validate", "--env", "test")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: CRONGUARD_CONFIG='{tmp_path / 'nope'}': no such config directory"
+    )
+
+
+def test_help_documents_the_exit_codes_and_debug() -> None:
+    text = " ".join(invoke("--help").output.split())
+    assert "Exit codes: 0 done; 2 a usage or config error; 1 a runtime failure" in text
+    assert "Add --debug anywhere to see an unexpected error's traceback." in text
+
+
+def test_secret_arns_are_printed_as_written_not_as_emoji(config: Path) -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:1234:secret:db"  # a 4-digit account: invalid
+    jobs = {"jobs": {**JOBS, "month-end": {**JOBS["month-end"], "secrets": {"DB": arn}}}}
+    (config / "jobs.yaml").write_text(yaml.safe_dump(jobs))
+    result = invoke("validate", "--env", "test")
+    assert result.exit_code == 2
+    assert f"'{arn}' is not an SSM parameter" in result.output
+
+
+def test_an_unexpected_error_is_one_line_with_a_debug_hint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("the disk\nis on fire")
+
+    monkeypatch.setattr(cli, "load_environment", broken)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["jobs", "--env", "test"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        "error: unexpected RuntimeError: the disk is on fire (run with --debug for the traceback)\n"
+    )
+
+
+def test_debug_anywhere_on_the_line_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(cli, "load_environment", broken)
+    with pytest.raises(RuntimeError, match="the disk is on fire"):
+        cli.main(["jobs", "--env", "test", "--debug"])
