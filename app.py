@@ -3,6 +3,15 @@
 
 from __future__ import annotations
 
+import os
+
+# Before aws_cdk starts its jsii process: Node 20 is past its end of life and jsii prints a
+# banner for it in every process (README, "Supported Node versions"). `cdk synth` runs this
+# file directly, so the Makefile's setting alone does not reach it.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# The local Lambda bundling runs pip, whose colour codes end up as stray `[0m` in logs.
+os.environ.setdefault("PIP_NO_COLOR", "1")
+
 import argparse
 import sys
 
@@ -13,6 +22,7 @@ from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 
 DEFAULT_ENVIRONMENT = "dev"
+DEBUG_FLAG = "--debug"  # `npx cdk synth --debug` sets CDK_DEBUG=true instead
 
 
 def build(app: cdk.App) -> CronguardStack:
@@ -30,19 +40,34 @@ def _context_arguments(argv: list[str]) -> dict[str, str]:
     """``python app.py -c env=prod`` works like ``cdk synth -c env=prod``."""
     parser = argparse.ArgumentParser(description="Synthesize a cronguard environment.")
     parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(DEBUG_FLAG, action="store_true", help="show an error's traceback")
     pairs = parser.parse_args(argv).context
     return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
 
 
+def _unexpected(error: Exception) -> str:
+    """An error nobody planned for, on one line (a failed cdk-nag check lands here too,
+    after the CDK has printed its report)."""
+    text = " ".join(str(error).split())
+    detail = f": {text[:500]}{'…' if len(text) > 500 else ''}" if text else ""
+    return f"unexpected {type(error).__name__}{detail} (run with {DEBUG_FLAG} for the traceback)"
+
+
 def main(argv: list[str]) -> int:
-    app = cdk.App(context=_context_arguments(argv))
+    debug = DEBUG_FLAG in argv or os.environ.get("CDK_DEBUG") == "true"
     try:
+        app = cdk.App(context=_context_arguments(argv))
         build(app)
+        app.synth()
     except ConfigError as error:
         for problem in error.problems:
             print(f"cronguard: {problem}", file=sys.stderr)
         return 2
-    app.synth()
+    except Exception as error:
+        if debug:
+            raise
+        print(f"cronguard: {_unexpected(error)}", file=sys.stderr)
+        return 1
     return 0
 
 
