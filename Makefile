@@ -7,19 +7,29 @@ BIN := $(VENV)/bin
 ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_COLOR := 1
+# `make setup QUIET=` shows pip's and npm's own progress.
+QUIET ?= --quiet
+
+# $(call step,N/M,what,command): one line when a setup step starts and one with its time.
+step = @printf 'setup %s: %s…\n' '$(1)' '$(2)'; started=$$(date +%s); $(3) && \
+	printf 'setup %s: done in %ss\n' '$(1)' "$$(( $$(date +%s) - started ))"
 
 .PHONY: setup demo synth test lint typecheck bench schema clean constraints
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet pip==25.3
-	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . -e ./worker
-	touch $@
+	$(call step,1/4,Python virtual environment in $(VENV),$(PYTHON) -m venv $(VENV) && \
+		$(BIN)/pip install $(QUIET) pip==25.3)
+	$(call step,2/4,pinned Python packages (a cold install takes 1-3 minutes),\
+		$(BIN)/pip install $(QUIET) -r requirements-dev.txt -c constraints.txt)
+	$(call step,3/4,cronguard and cronguard-worker (editable),\
+		$(BIN)/pip install $(QUIET) --no-deps --no-build-isolation -e . -e ./worker)
+	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	$(call step,4/4,the pinned CDK CLI (npm ci),\
+		npm ci --no-audit --no-fund $(if $(QUIET),--loglevel=error))
+	@touch $@
 
 setup: $(BIN)/.installed node_modules/.installed
 
