@@ -1,9 +1,9 @@
 """cronguard's cost, measured here, each figure beside a baseline measured in the same run.
 
-    .venv/bin/python bench/benchmark.py            # everything (about 6 minutes on 2 cores)
+    .venv/bin/python bench/benchmark.py            # everything (about 8 minutes on 2 cores)
     .venv/bin/python bench/benchmark.py --quick    # fewer jobs and runs
 
-Prints four tables:
+Prints five tables:
 
 1. synth time and resource count for N jobs, beside N ``ScheduledFargateTask`` (the CDK's
    own scheduled-container construct), and the per-job cost ratio;
@@ -11,7 +11,8 @@ Prints four tables:
    the local engine's execution history of the synthesized definition;
 3. AWS API calls the guard makes per decision (run, duplicate, overlap);
 4. the guard's cold import time in a fresh interpreter (beside ``import boto3``, which
-   every Python Lambda pays anyway) and the bundled asset's size.
+   every Python Lambda pays anyway) and the bundled asset's size;
+5. cfn-lint over every template of the largest app (the tests lint one job stack of it).
 
 Figures are min / median of several runs: these machines are noisy, so targets are read
 from here, never asserted in timed tests.
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -115,6 +117,43 @@ def synth_table(job_counts: list[int], runs: int) -> Table:
         table.add_row(*row)
         console.print(f"  synth {jobs} jobs done", style="dim")
     table.caption = f"target: per-job cost ≤ {TARGETS['synth_ratio']}x ScheduledFargateTask"
+    return table
+
+
+# --- 5. cfn-lint over every template --------------------------------------------------------
+
+
+def lint_table(jobs: int) -> Table:
+    """cfn-lint over every template of ``jobs`` jobs. The tests lint the environment's stack
+    and one full job stack (every job stack is rendered by the same code); this lints all."""
+    table = Table(title=f"5. cfn-lint over all templates of {jobs} jobs")
+    for column in ("templates", "resources", "cfn-lint", "result"):
+        table.add_column(column, justify="right")
+    with tempfile.TemporaryDirectory() as outdir:
+        subprocess.run(
+            [
+                *(sys.executable, str(ROOT / "bench" / "synth_once.py"), "--kind", "cronguard"),
+                *("--jobs", str(jobs), "--outdir", outdir),
+            ],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "CDK_VALIDATION": "false"},
+        )
+        templates = sorted(Path(outdir).glob("*.template.json"))
+        resources = sum(len(json.loads(path.read_text())["Resources"]) for path in templates)
+        started = time.perf_counter()
+        linted = subprocess.run(
+            [
+                *(str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", "W3005"),
+                *("--", *(str(path) for path in templates)),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+    result = "pass" if linted.returncode == 0 else f"FAIL: {linted.stdout[-500:]}"
+    table.add_row(str(len(templates)), str(resources), f"{seconds:.1f} s", result)
     return table
 
 
@@ -290,6 +329,7 @@ def main() -> None:
     for table in engine_tables():
         console.print(table)
     console.print(synth_table(job_counts, runs))
+    console.print(lint_table(job_counts[-1]))
 
 
 if __name__ == "__main__":

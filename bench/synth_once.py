@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # as app.py
 
 BASELINE_TASKS_PER_STACK = 50
 VPC_ID = "vpc-0123456789abcdef0"
@@ -86,11 +88,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kind", choices=["cronguard", "baseline"], required=True)
     parser.add_argument("--jobs", type=int, required=True)
+    parser.add_argument("--outdir", help="keep the cloud assembly here (default: a temp dir)")
     args = parser.parse_args()
     started = time.perf_counter()
     import aws_cdk as cdk
 
-    outdir = tempfile.mkdtemp()
+    outdir = args.outdir or tempfile.mkdtemp()
     app = cdk.App(outdir=outdir, context={"aws:cdk:bundling-stacks": []})
     (cronguard_app if args.kind == "cronguard" else baseline_app)(app, args.jobs)
     app.synth()
