@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -203,15 +203,7 @@ class LocalAws:
         process-wide (os.environ) for the life of this LocalAws, since every handler shares one
         process: a variable may be registered twice only with the same value.
         """
-        variables = dict(environment or {})
-        for variable, value in variables.items():
-            current = os.environ.get(variable)
-            if variable in self._saved_environment and current not in (None, value):
-                raise ValueError(
-                    f"Lambda environment {variable}={value!r} conflicts with {current!r} "
-                    "set for another function (environments are process-wide here)"
-                )
-        self._set_environment(variables)
+        variables = self._function_environment(environment)
         if self._lambda_role_arn is None:
             self._lambda_role_arn = self.client("iam").create_role(
                 RoleName="cronguard-local", AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY)
@@ -229,6 +221,23 @@ class LocalAws:
         )["FunctionArn"]
         self.lambdas.register(name, arn, handler)
         return arn
+
+    def _function_environment(self, environment: Mapping[str, str] | None) -> dict[str, str]:
+        variables = dict(environment or {})
+        for variable, value in variables.items():
+            current = os.environ.get(variable)
+            if variable in self._saved_environment and current not in (None, value):
+                raise ValueError(
+                    f"Lambda environment {variable}={value!r} conflicts with {current!r} "
+                    "set for another function (environments are process-wide here)"
+                )
+        self._set_environment(variables)
+        return variables
+
+    def wrap_lambda(self, name: str, wrap: Callable[[Handler], Handler]) -> None:
+        """Replace function `name`'s handler with `wrap(handler)`: a test injects failures
+        (a throttle, a crash, a conflict) around the real code."""
+        self.lambdas.wrap(name, wrap)
 
     # --- ECS ----------------------------------------------------------------------------------
 
@@ -393,11 +402,16 @@ class LocalAws:
         )
 
     def on_execution_status_change(
-        self, handler: Handler, statuses: frozenset[str] = ALARMING_STATUSES
+        self,
+        handler: Handler,
+        statuses: frozenset[str] = ALARMING_STATUSES,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         """Subscribe `handler(event, context)` like an EventBridge rule on "Step Functions
         Execution Status Change" with `detail.status` in `statuses` (default ABORTED,
-        TIMED_OUT, FAILED). It is called in the execution's thread once the execution ended."""
+        TIMED_OUT, FAILED). It is called in the execution's thread once the execution ended;
+        `environment` is its function's, process-wide as in `register_lambda`."""
+        self._function_environment(environment)
         self._subscriptions.append(_Subscription(handler, frozenset(statuses)))
 
     @property

@@ -87,6 +87,10 @@ class LambdaRegistry:
     def register(self, name: str, arn: str, handler: Handler) -> None:
         self._functions[name] = _Function(arn=arn, handler=handler)
 
+    def wrap(self, name: str, wrap: Callable[[Handler], Handler]) -> None:
+        function = self._functions[function_name_of(name)]
+        self._functions[function_name_of(name)] = _Function(function.arn, wrap(function.handler))
+
     def __contains__(self, function_name: str) -> bool:
         return function_name_of(function_name) in self._functions
 

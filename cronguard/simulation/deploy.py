@@ -66,6 +66,24 @@ def _handler(dotted: str) -> Any:
     return getattr(module, attribute)
 
 
+def _intrinsic(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _environment(function: dict[str, Any], references: dict[str, str]) -> dict[str, str]:
+    """A synthesized function's environment variables, each reference to a parameter or
+    resource (``references``: ``_intrinsic`` of the reference → local value) resolved."""
+    resolved: dict[str, str] = {}
+    for name, value in function.get("Environment", {}).get("Variables", {}).items():
+        if isinstance(value, str):
+            resolved[name] = value
+        elif _intrinsic(value) in references:
+            resolved[name] = references[_intrinsic(value)]
+        else:
+            raise AssemblyError(f"environment variable {name}: cannot resolve {value} locally")
+    return resolved
+
+
 class LocalEnvironment:
     """One environment's state machines, guard Lambdas, ledger and cleanup, running locally."""
 
@@ -96,9 +114,30 @@ class LocalEnvironment:
         for template in nested:
             for resource in _of_type(template, "AWS::StepFunctions::StateMachine").values():
                 self._deploy_job(template, resource, cluster_arn, network_ids)
-        cleanup = _handler(CLEANUP_HANDLER)
-        self.aws.on_execution_status_change(cleanup)
+        self.aws.on_execution_status_change(
+            _handler(CLEANUP_HANDLER), environment=self._cleanup_environment(parent, cluster_arn)
+        )
         return self
+
+    def _cleanup_environment(self, parent: dict[str, Any], cluster_arn: str) -> dict[str, str]:
+        """The cleanup's environment as synthesized."""
+        functions = [
+            resource["Properties"]
+            for resource in _of_type(parent, "AWS::Lambda::Function").values()
+            if resource["Properties"].get("Handler") == CLEANUP_HANDLER
+        ]
+        if len(functions) != 1:
+            raise AssemblyError("expected exactly one cleanup Lambda in the environment's stack")
+        references = {
+            _intrinsic({"Ref": logical_id}): self.ledger_table
+            for logical_id, resource in _of_type(parent, "AWS::DynamoDB::Table").items()
+            if resource["Properties"]["TableName"] == self.ledger_table
+        } | {
+            _intrinsic(reference): cluster_arn
+            for logical_id in _of_type(parent, "AWS::ECS::Cluster")
+            for reference in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "Arn"]})
+        }
+        return _environment(functions[0], references)
 
     def _create_ledger(self, parent: dict[str, Any]) -> None:
         tables = [
@@ -110,11 +149,17 @@ class LocalEnvironment:
             raise AssemblyError("expected exactly one ledger table in the environment's stack")
         table = tables[0]
         self.ledger_table = table["TableName"]
+        indexes = {
+            key: table[key]
+            for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+            if table.get(key)
+        }
         self.aws.dynamodb.create_table(
             TableName=table["TableName"],
             KeySchema=table["KeySchema"],
             AttributeDefinitions=table["AttributeDefinitions"],
             BillingMode=table["BillingMode"],
+            **indexes,
         )
 
     def _network_mapping(self) -> dict[str, str]:
@@ -151,7 +196,13 @@ class LocalEnvironment:
         guard_arn = self.aws.register_lambda(
             guard_name,
             _handler(GUARD_HANDLER),
-            {"LEDGER_TABLE": self.ledger_table, "CRONGUARD_ENV": self.environment.name},
+            _environment(
+                guard_properties,
+                {
+                    _intrinsic({"Ref": "LedgerTableName"}): self.ledger_table,
+                    _intrinsic({"Ref": "ClusterArn"}): cluster_arn,
+                },
+            ),
         )
         task_logical_id = substitutions["TaskDefinitionArn"]["Ref"]
         task = template["Resources"][task_logical_id]["Properties"]

@@ -21,6 +21,7 @@ import yaml
 
 from cronguard.config import Environment, load_environment
 from cronguard.local import LocalAws, TaskScript
+from cronguard.local.lambdas import Handler
 from cronguard.simulation.deploy import LocalEnvironment
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
@@ -94,6 +95,23 @@ class Engine:
 
     def lease(self, job: str) -> dict[str, Any] | None:
         return self.local.lease(job)
+
+    def wrap_guard(self, job: str, wrap: Callable[[Handler], Handler]) -> None:
+        """Wrap the real guard of ``job`` (to inject a failure around it)."""
+        self.aws.wrap_lambda(self.local.jobs[job].guard_function, wrap)
+
+    def definition(self, job: str) -> dict[str, Any]:
+        described = self.aws.sfn.describe_state_machine(stateMachineArn=self.arn(job))
+        return dict(json.loads(described["definition"]))
+
+    def update_definition(self, job: str, edit: Callable[[dict[str, Any]], None]) -> None:
+        """UpdateStateMachine with ``edit`` applied (to compress a wait; executions started
+        afterwards use it)."""
+        definition = self.definition(job)
+        edit(definition)
+        self.aws.sfn.update_state_machine(
+            stateMachineArn=self.arn(job), definition=json.dumps(definition)
+        )
 
     def wait_for_tasks(self, job: str, count: int, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
