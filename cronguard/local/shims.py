@@ -44,7 +44,6 @@ from moto.stepfunctions.parser.api import (
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
 )
-from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -81,7 +80,6 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (  # noqa: E501
     StateTaskServiceLambda,
 )
-from moto.stepfunctions.parser.asl.component.state.fail.state_fail import StateFail
 from moto.stepfunctions.parser.asl.eval import states as moto_sfn_states
 from moto.stepfunctions.parser.asl.eval import variable_store as moto_sfn_variable_store
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeTimedOut
@@ -857,38 +855,6 @@ def _shim_describe_execution(patcher: _Patcher) -> None:
     patcher.replace(StepFunctionResponse, "describe_execution", describe_execution)
 
 
-# --- Engine: Fail states may re-raise States.* errors ------------------------------------------
-
-
-def _shim_fail_state_reraises_states_errors(patcher: _Patcher) -> None:
-    """moto 5.2.5's Fail state wraps its Error in `CustomErrorName`, which rejects names
-    starting with "States.": a Fail state that re-raises what a Catch caught
-    (`"Error": "{% $failure.Error %}"` with `States.TaskFailed`) ends the execution with
-    `States.Runtime` / ValueError instead of the caught error. Patched: the Fail state raises its
-    Error verbatim. Canary: `test_fail_state_cannot_reraise_a_states_error`."""
-
-    def _eval_state(self: Any, env: Any) -> None:
-        details = TaskFailedEventDetails()
-        error_value = None
-        if self.error:
-            self.error.eval(env=env)
-            error_value = env.stack.pop()
-            details["error"] = error_value
-        if self.cause:
-            self.cause.eval(env=env)
-            details["cause"] = env.stack.pop()
-        raise FailureEventException(
-            FailureEvent(
-                env=env,
-                error_name=ErrorName(error_value) if error_value else None,
-                event_type=HistoryEventType.TaskFailed,
-                event_details=_event_details(taskFailedEventDetails=details),
-            )
-        )
-
-    patcher.replace(StateFail, "_eval_state", _eval_state)
-
-
 # --- Engine: terminal states are final --------------------------------------------------------
 
 
@@ -1003,7 +969,6 @@ _SHIMS: tuple[Callable[[_Patcher], None], ...] = (
     _shim_dynamodb_keeps_evaluation_errors,
     _shim_context_start_time,
     _shim_describe_execution,
-    _shim_fail_state_reraises_states_errors,
     _shim_terminal_states_are_final,
     _shim_execution_status_events,
 )

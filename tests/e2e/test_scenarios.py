@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from cronguard.local import StopCause, TaskScript
+from cronguard.local.lambdas import Handler, LambdaRuntimeCrash
+from lambdas.guard import errors
 from lambdas.guard.ledger import LedgerTable
+from lambdas.guard.outcome import of_failed_execution
 from tests.e2e.conftest import Engine, Slot
 
 
@@ -124,7 +129,9 @@ def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine, slot:
     assert engine.aws.wait(older)["status"] == "ABORTED"
     old_task, new_task = engine.aws.tasks_started(engine.task_definition("replace-job"))
     assert old_task.execution_arn == older
-    assert old_task.stop_cause is StopCause.EXECUTION_STOPPED
+    # The guard stops the old task and waits for it; Step Functions' own stop may come first.
+    assert old_task.stop_cause in {StopCause.STOP_TASK, StopCause.EXECUTION_STOPPED}
+    assert old_task.stopped_at is not None
     assert new_task.exit_code == 0
     replaced = engine.slot("replace-job", slot(0))
     assert replaced is not None
@@ -147,7 +154,8 @@ def test_3c_allow_runs_both(engine: Engine, slot: Slot) -> None:
 def test_4_a_non_zero_exit_fails_the_execution_and_is_recorded(engine: Engine, slot: Slot) -> None:
     engine.aws.script_tasks(engine.task_definition("forbid-job"), TaskScript(exit_code=3))
     described = engine.run("forbid-job", "exit-3", {"scheduledTime": slot()})
-    assert (described["status"], described["error"]) == ("FAILED", "States.TaskFailed")
+    assert (described["status"], described["error"]) == ("FAILED", errors.JOB_FAILED)
+    assert json.loads(described["cause"])["Error"] == "States.TaskFailed"
     item = engine.slot("forbid-job", slot())
     assert item is not None
     assert (item["status"]["S"], item["exit_code"]["N"]) == ("FAILED", "3")
@@ -182,9 +190,11 @@ def test_5_two_launch_failures_then_success_run_the_job_once(engine: Engine, slo
 def test_6_a_job_past_its_timeout_is_stopped_and_recorded(engine: Engine, slot: Slot) -> None:
     engine.aws.script_tasks(engine.task_definition("timeout-job"), TaskScript(duration_seconds=30))
     described = engine.run("timeout-job", "slow", {"scheduledTime": slot()})
-    assert (described["status"], described["error"]) == ("FAILED", "States.Timeout")
+    assert (described["status"], described["error"]) == ("FAILED", errors.JOB_TIMED_OUT)
+    assert json.loads(described["cause"])["Error"] == "States.Timeout"
     (task,) = engine.aws.tasks_started(engine.task_definition("timeout-job"))
-    assert task.stop_cause is StopCause.STATE_TIMED_OUT
+    # Stopped before the lease is released: by the guard, or first by Step Functions.
+    assert task.stop_cause in {StopCause.STOP_TASK, StopCause.STATE_TIMED_OUT}
     item = engine.slot("timeout-job", slot())
     assert item is not None
     assert (item["status"]["S"], item["reason"]["S"]) == ("TIMED_OUT", "job exceeded its timeout")
@@ -239,3 +249,89 @@ def test_8b_malformed_inputs_fail_clearly_and_hold_nothing(engine: Engine) -> No
     assert engine.lease("forbid-job") is None
     scanned = engine.aws.dynamodb.scan(TableName=engine.local.ledger_table)["Items"]
     assert scanned == []
+
+
+def _transaction_conflict() -> Exception:
+    return ClientError(
+        {"Error": {"Code": "TransactionConflictException", "Message": "conflict"}},
+        "TransactWriteItems",
+    )
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [_transaction_conflict, lambda: LambdaRuntimeCrash("Runtime exited")],
+    ids=["dynamodb-transaction-conflict", "lambda-unknown"],
+)
+def test_9_a_guard_that_fails_once_with_a_transient_error_still_runs_the_slot(
+    engine: Engine, slot: Slot, failure: Callable[[], Exception]
+) -> None:
+    claims = itertools.count()
+
+    def fails_first_claim(guard: Handler) -> Handler:
+        def handler(event: Any, context: Any) -> Any:
+            if event["action"] == "claim" and next(claims) == 0:
+                raise failure()
+            return guard(event, context)
+
+        return handler
+
+    engine.wrap_guard("forbid-job", fails_first_claim)
+    described = engine.run("forbid-job", "transient", {"scheduledTime": slot()})
+    assert described["status"] == "SUCCEEDED"
+    assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 1
+    item = engine.slot("forbid-job", slot())
+    assert item is not None
+    assert item["status"]["S"] == "SUCCEEDED"
+
+
+def test_10_a_malformed_input_is_not_retried(engine: Engine) -> None:
+    arn = engine.start("forbid-job", "bad", {"scheduledTime": "yesterday"})
+    assert engine.aws.wait(arn)["error"] == errors.INVALID_INPUT
+    guard_attempts = [
+        event
+        for event in engine.aws.history(arn)
+        if event["type"] == "TaskScheduled"
+        and event["taskScheduledEventDetails"]["resourceType"] == "lambda"
+    ]
+    assert len(guard_attempts) == 1
+
+
+def test_11_a_success_that_cannot_be_recorded_fails_as_such_never_as_a_failed_job(
+    engine: Engine, slot: Slot
+) -> None:
+    def one_attempt(definition: dict[str, Any]) -> None:
+        definition["States"]["Record success"]["Retry"][0]["MaxAttempts"] = 1
+
+    def ledger_down_at_finish(guard: Handler) -> Handler:
+        def handler(event: Any, context: Any) -> Any:
+            if event["action"] == "finish":
+                raise _transaction_conflict()
+            return guard(event, context)
+
+        return handler
+
+    engine.update_definition("forbid-job", one_attempt)
+    engine.wrap_guard("forbid-job", ledger_down_at_finish)
+    arn = engine.start("forbid-job", "unrecorded", {"scheduledTime": slot()})
+    described = engine.aws.wait(arn, timeout=60)
+    assert (described["status"], described["error"]) == ("FAILED", errors.SUCCESS_NOT_RECORDED)
+    assert engine.final_state(arn) == "Success not recorded"
+    (task,) = engine.aws.tasks_started(engine.task_definition("forbid-job"))
+    ended = of_failed_execution(described["error"], described["cause"], container="job")
+    assert ended is not None
+    assert (ended.status.value, ended.exit_code, ended.task_arn) == ("SUCCEEDED", 0, task.task_arn)
+
+
+def test_12_exhausted_launch_failures_fail_as_launch_failed_with_the_original_error(
+    engine: Engine, slot: Slot
+) -> None:
+    engine.aws.script_tasks(
+        engine.task_definition("forbid-job"), default=TaskScript(launch_failure="RESOURCE:FARGATE")
+    )
+    described = engine.run("forbid-job", "no-capacity", {"scheduledTime": slot()})
+    assert (described["status"], described["error"]) == ("FAILED", errors.LAUNCH_FAILED)
+    original = json.loads(described["cause"])
+    assert original["Error"] == "AmazonECS.Unknown"
+    assert "RESOURCE:FARGATE" in original["Cause"]
+    assert engine.final_state(described["executionArn"]) == "Failed"

@@ -8,10 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 import yaml
 from aws_cdk.assertions import Match, Template
+from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 
 from cronguard.config import load_environment
+from cronguard.local.shims import evaluate_jsonata
+from lambdas.guard import errors
 from stacks.definition import placeholders
 from stacks.environment_stack import CronguardStack
 from tests.infra.conftest import Synthesized
@@ -106,7 +110,7 @@ def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Syn
     assert (launch["MaxAttempts"], launch["IntervalSeconds"], launch["BackoffRate"]) == (4, 15, 2.0)
     assert launch["JitterStrategy"] == "FULL"
     assert (job_failure["ErrorEquals"], job_failure["MaxAttempts"]) == (["States.TaskFailed"], 0)
-    assert run["Catch"] == [
+    assert run["Catch"][1:] == [
         {
             "ErrorEquals": ["States.ALL"],
             "Assign": {
@@ -137,11 +141,17 @@ def test_run_carries_job_slot_and_execution_to_the_container(synth: Synth) -> No
     assert "StartedBy" not in arguments
     assert arguments["Group"] == "cronguard:nightly-report"
     environment = arguments["Overrides"]["ContainerOverrides"][0]["Environment"]
-    assert environment == [
-        {"Name": "CRONGUARD_JOB", "Value": "nightly-report"},
-        {"Name": "CRONGUARD_SLOT", "Value": "{% $decision.slot %}"},
-        {"Name": "CRONGUARD_EXECUTION_ARN", "Value": "{% $states.context.Execution.Id %}"},
+    assert [item["Name"] for item in environment] == [
+        "CRONGUARD_JOB",
+        "CRONGUARD_SLOT",
+        "CRONGUARD_EXECUTION_ARN",
     ]
+    assert environment[0]["Value"] == "nightly-report"
+    assert environment[2]["Value"] == "{% $states.context.Execution.Id %}"
+    slot = _evaluate(
+        environment[1]["Value"], states=_context(0), decision={"slot": "2026-11-22T03:00:00Z"}
+    )
+    assert slot == "2026-11-22T03:00:00Z"
     network = arguments["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network == {
         "Subnets": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
@@ -298,3 +308,129 @@ def test_config_changes_keep_state_machine_and_ledger_identities(tmp_path: Path)
         "cronguard-dev-ledger",
         "cronguard-dev-work",
     }
+
+
+def _evaluate(field: str, **variables: Any) -> Any:
+    """A JSONata field of the synthesized definition, evaluated with the evaluator the local
+    engine runs (jsonata-python with Step Functions' functions), ``variables`` bound."""
+    expression = field.removeprefix("{%").removesuffix("%}").strip()
+    bindings = "".join(f"${name} := {json.dumps(value)}; " for name, value in variables.items())
+    return evaluate_jsonata(f"({bindings}{expression})")
+
+
+def _context(redrive_count: int) -> dict[str, Any]:
+    return {"context": {"Execution": {"Id": "arn:x", "RedriveCount": redrive_count}}}
+
+
+def _slot_field(asl: dict[str, Any]) -> str:
+    environment = asl["States"]["Run job"]["Arguments"]["Overrides"]["ContainerOverrides"][0][
+        "Environment"
+    ]
+    return str(next(item["Value"] for item in environment if item["Name"] == "CRONGUARD_SLOT"))
+
+
+def test_a_redriven_run_is_refused_at_run_job_until_the_guard_claims_again(synth: Synth) -> None:
+    asl = definition(synth("dev").job_templates["nightly-report"], "dev-nightly-report")
+    claimed = {"action": "run", "slot": "2026-11-22T03:00:00Z", "redriveCount": 0}
+    slot_field = _slot_field(asl)
+
+    assert _evaluate(slot_field, states=_context(0), decision=claimed) == claimed["slot"]
+    with pytest.raises(JSONataException) as refused:
+        _evaluate(slot_field, states=_context(1), decision=claimed)
+    assert refused.value.error == "States.QueryEvaluationError"
+    assert "redriven" in refused.value.details
+    # A guard reply without the echo refuses too (fails closed) ...
+    with pytest.raises(JSONataException):
+        _evaluate(slot_field, states=_context(1), decision={"slot": claimed["slot"]})
+    # ... and the claim the guard makes for the redrive lets it through.
+    reclaimed = {**claimed, "redriveCount": 1}
+    assert _evaluate(slot_field, states=_context(1), decision=reclaimed) == claimed["slot"]
+
+    run = asl["States"]["Run job"]
+    first, last = run["Catch"]
+    assert first["ErrorEquals"] == ["States.QueryEvaluationError"]
+    assert last["ErrorEquals"] == ["States.ALL"] and last["Next"] == "Record failure"
+    redriven = asl["States"][first["Next"]]
+    assert redriven["Type"] == "Choice"
+    (back,) = redriven["Choices"]
+    assert (back["Next"], redriven["Default"]) == ("Guard", "Record failure")
+    loops = back["Condition"]
+    assert _evaluate(loops, states=_context(1), decision=claimed) is True
+    # Never a loop: not once the guard claimed for this redrive, nor for an evaluation bug.
+    assert _evaluate(loops, states=_context(1), decision=reclaimed) is False
+    assert _evaluate(loops, states=_context(0), decision=claimed) is False
+    assert _evaluate(loops, states=_context(1), decision={"slot": claimed["slot"]}) is False
+
+
+def test_the_guard_is_told_the_redrive_count_and_reads_the_executions_own_input(
+    synth: Synth,
+) -> None:
+    payload = definition(synth("dev").job_templates["nightly-report"], "dev-nightly-report")[
+        "States"
+    ]["Guard"]["Arguments"]["Payload"]
+    count = payload["redriveCount"]
+    assert _evaluate(count, states=_context(2)) == 2
+    assert _evaluate(count, states={"context": {"Execution": {}}}) == 0
+    # A redrive that loops back to Guard enters it with an error as input: the slot comes
+    # from the execution's input, never from the state's.
+    state_input = {"Error": "States.QueryEvaluationError", "Cause": "redriven"}
+    execution = {"Input": {"scheduledTime": "2026-11-22T03:00:00Z"}}
+    assert _evaluate(
+        payload["input"], states={"input": state_input, "context": {"Execution": execution}}
+    ) == {"scheduledTime": "2026-11-22T03:00:00Z"}
+
+
+def test_the_guard_is_retried_on_every_error_but_invalid_input_within_bounds(
+    synth: Synth,
+) -> None:
+    guard = definition(synth("dev").job_templates["nightly-report"], "dev-nightly-report")[
+        "States"
+    ]["Guard"]
+    never, everything = guard["Retry"]
+    assert (never["ErrorEquals"], never["MaxAttempts"]) == (["InvalidInput"], 0)
+    assert everything["ErrorEquals"] == ["States.ALL"]
+    waits = [
+        min(
+            everything["IntervalSeconds"] * everything["BackoffRate"] ** attempt,
+            everything["MaxDelaySeconds"],
+        )
+        for attempt in range(everything["MaxAttempts"])
+    ]
+    assert 30 <= sum(waits) <= 90  # long enough to outlast a throttle, short of the deadline
+
+
+def test_failed_raises_cronguards_own_error_names_with_the_original_in_cause(
+    synth: Synth,
+) -> None:
+    failed = definition(synth("dev").job_templates["nightly-report"], "dev-nightly-report")[
+        "States"
+    ]["Failed"]
+    for original, raised in errors.BY_ORIGINAL_ERROR.items():
+        failure = {"Error": original, "Cause": '{"TaskArn": "arn:task"}'}
+        assert _evaluate(failed["Error"], failure=failure) == raised
+        assert json.loads(_evaluate(failed["Cause"], failure=failure)) == failure
+    for other in ("States.Permissions", "ECS.AccessDeniedException", "States.QueryEvaluationError"):
+        assert _evaluate(failed["Error"], failure={"Error": other}) == errors.RUN_FAILED
+        assert errors.execution_error(other) == errors.RUN_FAILED
+    names = {
+        state.get("Error")
+        for state in definition(synth("dev").job_templates["nightly-report"], "dev-nightly-report")[
+            "States"
+        ].values()
+        if state["Type"] == "Fail"
+    }
+    assert {errors.SUCCESS_NOT_RECORDED, errors.INVALID_INPUT, errors.INVALID_DECISION} <= names
+    assert not any(str(name).startswith("States.") for name in names)
+
+
+def test_record_success_never_falls_through_to_a_failed_slot(synth: Synth) -> None:
+    states = definition(synth("dev").job_templates["nightly-report"], "dev-nightly-report")[
+        "States"
+    ]
+    (catch,) = states["Record success"]["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"]
+    unrecorded = states[catch["Next"]]
+    assert (unrecorded["Type"], unrecorded["Error"]) == ("Fail", errors.SUCCESS_NOT_RECORDED)
+    task = {"TaskArn": "arn:task", "Containers": [{"Name": "job", "ExitCode": 0}]}
+    assert _evaluate(catch["Output"], states={"input": task}) == task
+    assert json.loads(_evaluate(unrecorded["Cause"], states={"input": task})) == task

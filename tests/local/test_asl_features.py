@@ -120,7 +120,7 @@ def test_choice_condition_and_fail_with_jsonata_error_and_cause(aws):
                 },
                 "Too late": {
                     "Type": "Fail",
-                    "Error": "{% 'States.' & 'TaskFailed' %}",
+                    "Error": "{% 'cronguard.' & 'Late' %}",
                     "Cause": "{% 'late by ' & $string($states.input.lateSeconds) & ' s' %}",
                 },
                 "On time": {"Type": "Succeed"},
@@ -131,9 +131,31 @@ def test_choice_condition_and_fail_with_jsonata_error_and_cause(aws):
 
     assert (result["status"], result["error"], result["cause"]) == (
         "FAILED",
-        "States.TaskFailed",
+        "cronguard.Late",
         "late by 900 s",
     )
+
+
+def test_a_fail_state_may_not_raise_a_reserved_states_error(aws):
+    """The States Language reserves "States."; AWS's engine (and LocalStack's, which moto
+    vendors) fail the execution with States.Runtime instead. No shim hides it."""
+    result = run(
+        aws,
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "Failed",
+            "States": {
+                "Failed": {
+                    "Type": "Fail",
+                    "Error": "{% 'States.' & 'TaskFailed' %}",
+                    "Cause": "re-raised",
+                }
+            },
+        },
+        {},
+    )
+
+    assert (result["status"], result["error"]) == ("FAILED", "States.Runtime")
 
 
 def test_dynamodb_conditional_put_is_caught_by_its_error_name(aws):

@@ -88,20 +88,19 @@ def test_a_non_zero_exit_fails_the_execution_with_the_task_as_cause(aws, deploy_
 
     result = job.run("20261122T0300Z")
 
-    assert result["status"] == "FAILED"
-    assert result["error"] == "States.TaskFailed"
+    assert (result["status"], result["error"]) == ("FAILED", "cronguard.RunFailed")
     [finish] = guard.calls_for("finish")
     assert finish["outcome"] == "failed"
     assert finish["error"]["Error"] == "States.TaskFailed"
     failed_task = json.loads(finish["error"]["Cause"])
     assert failed_task["Containers"][0]["ExitCode"] == 3
     assert failed_task["StopCode"] == "EssentialContainerExited"
-    assert json.loads(result["cause"]) == failed_task
+    assert json.loads(result["cause"]) == finish["error"]  # the original error, as JSON
     [run_attempt] = task_scheduled_events(aws, result["executionArn"], "runTask.sync")
     assert run_attempt  # job failures are not retried
     [alarm] = alarms
     assert alarm["detail"]["status"] == "FAILED"
-    assert alarm["detail"]["error"] == "States.TaskFailed"
+    assert alarm["detail"]["error"] == "cronguard.RunFailed"
 
 
 def test_launch_failures_are_retried_until_a_task_starts(aws, deploy_job, guard):
@@ -135,7 +134,8 @@ def test_a_task_state_timeout_stops_the_task(aws, deploy_job, guard):
 
     result = job.run("20261122T0300Z")
 
-    assert (result["status"], result["error"]) == ("FAILED", "States.Timeout")
+    assert result["status"] == "FAILED"
+    assert json.loads(result["cause"])["Error"] == "States.Timeout"
     [finish] = guard.calls_for("finish")
     assert finish["error"]["Error"] == "States.Timeout"
     [task] = aws.tasks_started()  # wait() returns once the task was stopped
@@ -155,7 +155,8 @@ def test_a_timeout_during_run_task_still_stops_the_task(aws, deploy_job, guard):
 
     result = job.run("20261122T0300Z")
 
-    assert (result["status"], result["error"]) == ("FAILED", "States.Timeout")
+    assert result["status"] == "FAILED"
+    assert json.loads(result["cause"])["Error"] == "States.Timeout"
     [task] = aws.tasks_started()  # wait() returns once the task was stopped
     assert task.stop_cause is StopCause.STATE_TIMED_OUT
 

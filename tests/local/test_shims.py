@@ -341,20 +341,6 @@ def test_context_start_time_is_a_datetime() -> None:
         )
 
 
-@pytest.mark.usefixtures("plain_moto")
-def test_fail_state_cannot_reraise_a_states_error() -> None:
-    """Guards `_shim_fail_state_reraises_states_errors`."""
-    result = run_execution(
-        {
-            "StartAt": "Failed",
-            "States": {"Failed": {"Type": "Fail", "Error": "States.TaskFailed", "Cause": "x"}},
-        }
-    )
-
-    assert (result["status"], result["error"]) == ("FAILED", "States.Runtime")
-    assert "MUST NOT begin with the prefix 'States.'" in result["cause"]
-
-
 def test_set_error_overwrites_a_stopped_execution() -> None:
     """Guards `_shim_terminal_states_are_final`."""
     env = Environment(
