@@ -109,3 +109,56 @@ def test_run_task_follows_the_script_queue_then_the_default(aws):
 
     aws.ecs.stop_task(cluster=cluster, task=task.task_arn, reason="too late")
     assert aws.tasks_started()[0].stop_cause is StopCause.EXITED  # a stopped task stays as it ended
+
+
+def test_a_runs_task_is_found_by_family_and_execution_and_stopped_like_ecs(aws):
+    """What the guard relies on to stop a run's task and wait for it (ListTasks by family and
+    desired status, the overrides in DescribeTasks, StopTask), on a scripted task."""
+    cluster = aws.create_cluster("jobs")
+    network = aws.network()
+    task_definition = aws.register_task_definition("cronguard-dev-nightly", "job")
+    aws.register_task_definition("cronguard-dev-other", "job")
+    aws.script_tasks(task_definition, TaskScript(duration_seconds=60))
+    execution = "arn:aws:states:us-east-1:123456789012:execution:dev-nightly:run-1"
+    (started,) = aws.ecs.run_task(
+        cluster=cluster,
+        taskDefinition=task_definition,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": list(network.subnet_ids),
+                "securityGroups": list(network.security_group_ids),
+            }
+        },
+        overrides={
+            "containerOverrides": [
+                {
+                    "name": "job",
+                    "environment": [{"name": "CRONGUARD_EXECUTION_ARN", "value": execution}],
+                }
+            ]
+        },
+    )["tasks"]
+    task_arn = started["taskArn"]
+
+    def listed(family: str, status: str) -> list[str]:
+        found: list[str] = aws.ecs.list_tasks(cluster=cluster, family=family, desiredStatus=status)[
+            "taskArns"
+        ]
+        return found
+
+    assert listed("cronguard-dev-nightly", "RUNNING") == [task_arn]
+    assert listed("cronguard-dev-other", "RUNNING") == []
+    (described,) = aws.ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"]
+    (override,) = described["overrides"]["containerOverrides"]
+    assert override["environment"] == [{"name": "CRONGUARD_EXECUTION_ARN", "value": execution}]
+
+    aws.ecs.stop_task(cluster=cluster, task=task_arn, reason="cronguard: replaced")
+
+    (stopped,) = aws.ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"]
+    assert (stopped["lastStatus"], stopped["desiredStatus"]) == ("STOPPED", "STOPPED")
+    assert stopped["stoppedReason"] == "cronguard: replaced"
+    assert listed("cronguard-dev-nightly", "RUNNING") == []
+    assert listed("cronguard-dev-nightly", "STOPPED") == [task_arn]
+    (record,) = aws.tasks_started(task_definition)
+    assert (record.stop_cause, record.exit_code) == (StopCause.STOP_TASK, 143)
