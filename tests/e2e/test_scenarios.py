@@ -252,10 +252,11 @@ def test_8b_malformed_inputs_fail_clearly_and_hold_nothing(engine: Engine) -> No
 
 
 def _transaction_conflict() -> Exception:
-    return ClientError(
+    conflict: Exception = ClientError(
         {"Error": {"Code": "TransactionConflictException", "Message": "conflict"}},
         "TransactWriteItems",
     )
+    return conflict
 
 
 @pytest.mark.parametrize(

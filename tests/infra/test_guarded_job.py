@@ -338,7 +338,7 @@ def test_a_redriven_run_is_refused_at_run_job_until_the_guard_claims_again(synth
     with pytest.raises(JSONataException) as refused:
         _evaluate(slot_field, states=_context(1), decision=claimed)
     assert refused.value.error == "States.QueryEvaluationError"
-    assert "redriven" in refused.value.details
+    assert "redriven" in str(refused.value.details)
     # A guard reply without the echo refuses too (fails closed) ...
     with pytest.raises(JSONataException):
         _evaluate(slot_field, states=_context(1), decision={"slot": claimed["slot"]})
