@@ -251,14 +251,32 @@ def _unexpected(error: BaseException) -> str:
     return f"unexpected {type(error).__name__}{detail} (run with {DEBUG_FLAG} for the traceback)"
 
 
+def _run(args: list[str]) -> int:
+    """Run a command; a usage error (a missing argument, a bad option value) is one line too,
+    where typer would draw a box."""
+    try:
+        code = app(args=args, prog_name="cronguard", standalone_mode=False)
+    except typer.TyperException as error:
+        if args:  # with no arguments at all, typer has shown the help instead
+            context = getattr(error, "ctx", None)
+            command = context.command_path if context is not None else "cronguard"
+            _error(f"{error.format_message()} (see {command} --help)")
+        return error.exit_code
+    except typer.Abort:
+        _error("aborted")
+        return RUNTIME_ERROR
+    return code if isinstance(code, int) else 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """The ``cronguard`` entry point: ``--debug`` may come anywhere on the line."""
     args = sys.argv[1:] if argv is None else argv
     debug = DEBUG_FLAG in args
     try:
-        app(args=[arg for arg in args if arg != DEBUG_FLAG], prog_name="cronguard")
+        code = _run([arg for arg in args if arg != DEBUG_FLAG])
     except Exception as error:
         if debug:
             raise
         _error(_unexpected(error))
-        sys.exit(RUNTIME_ERROR)
+        code = RUNTIME_ERROR
+    sys.exit(code)

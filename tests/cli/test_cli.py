@@ -358,3 +358,26 @@ def test_debug_anywhere_on_the_line_shows_the_traceback(monkeypatch: pytest.Monk
     monkeypatch.setattr(cli, "load_environment", broken)
     with pytest.raises(RuntimeError, match="the disk is on fire"):
         cli.main(["jobs", "--env", "test", "--debug"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["next", "--env", "test"], "error: Missing argument 'job'. (see cronguard next --help)"),
+        (["nxt"], "error: No such command 'nxt'. Did you mean 'next'? (see cronguard --help)"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == message + "\n"
+
+
+def test_main_exits_with_the_commands_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["validate", "--env", "test"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.endswith("environments/test.yaml: OK, 5 jobs\n")
