@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from lambdas import variables
 from lambdas.clients import client
-from lambdas.guard import outcome
+from lambdas.guard import errors, outcome
 from lambdas.guard.decision import Status
 from lambdas.guard.handler import CLUSTER_VARIABLE, status_metric
 from lambdas.guard.ledger import LEASE_SK, LedgerTable, Outcome
@@ -85,6 +85,8 @@ class Cleanup:
             known = outcome.of_failed_execution(error, cause, container=self.container)
             if known is not None:
                 return known
+        if error == errors.REPLACED and isinstance(cause, str):
+            return Outcome(status=recorded, reason=cause[:500])  # "replaced by <execution>"
         reason = f"execution {recorded.value.lower().replace('_', ' ')}"
         return Outcome(status=recorded, reason=f"{reason}: {error}" if error else reason)
 

@@ -22,6 +22,9 @@ RUN_FAILED = "cronguard.RunFailed"
 """``Run job`` failed any other way (permissions, an ECS API error, a definition bug)."""
 SUCCESS_NOT_RECORDED = "cronguard.SuccessNotRecorded"
 """The task exited 0 but ``Record success`` kept failing; the Cause is the stopped task."""
+REPLACED = "cronguard.Replaced"
+"""A run stopped under ``concurrency: replace`` (StopExecution's error; its cause names the
+execution that replaced it)."""
 INVALID_INPUT = "cronguard.InvalidInput"
 INVALID_DECISION = "cronguard.InvalidDecision"
 

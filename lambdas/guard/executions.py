@@ -7,6 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from lambdas.guard import errors
+
 logger = Logger(service="cronguard-guard", child=True)
 
 
@@ -58,7 +60,7 @@ class Executions:
         try:
             self._client.stop_execution(
                 executionArn=execution_arn,
-                error="cronguard.Replaced",
+                error=errors.REPLACED,
                 cause=f"replaced by {replaced_by} (concurrency: replace)",
             )
         except ClientError as error:

@@ -25,6 +25,7 @@ from lambdas.guard import outcome
 from lambdas.guard.decision import (
     SKIP_STATUS,
     Decision,
+    Lease,
     Policy,
     Snapshot,
     Status,
@@ -53,6 +54,14 @@ METRIC_BY_VERDICT = {
 def status_metric(status: Status) -> str:
     """``RunsSucceeded``, ``RunsFailed``, ``RunsTimedOut``, ``RunsAborted``."""
     return "Runs" + status.value.title().replace("_", "")
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """A run the guard stopped under ``replace``, and how its task stopped."""
+
+    lease: Lease
+    stop: TaskStop | None
 
 
 class GuardBusy(Exception):
@@ -121,6 +130,9 @@ class Guard:
     def claim(self, job: JobSettings, trigger: Trigger, me: str) -> Decision:
         running: dict[str, bool] = {}
         snapshot: Snapshot | None = None
+        # A run this guard stopped (``replace``): remembered across rounds, because the
+        # cleanup may settle it (and release its lease) before this guard's claim lands.
+        replaced: Replaced | None = None
         for round_ in range(MAX_ROUNDS):
             now = self.now()
             if snapshot is None:
@@ -138,8 +150,13 @@ class Guard:
                 assert decision.check is not None
                 running[decision.check] = self.executions.is_running(decision.check)
                 continue
+            holder = decision.take_over if decision.stop_holder else None
+            if holder is not None and (replaced is None or replaced.lease.holder != holder.holder):
+                # Stop before claiming: if stopping fails nothing is held and the guard
+                # retries. Launch only once the old task is gone, or both would run.
+                replaced = self._replace(job, holder, me)
             try:
-                self._apply(job, trigger, me, now, decision)
+                self._apply(job, trigger, me, now, decision, replaced)
             except LedgerConflict:
                 snapshot, running = None, {}
                 time.sleep(random.uniform(0, 0.05 * (2**round_)))  # jitter, not crypto
@@ -156,8 +173,19 @@ class Guard:
         log("run's tasks stopped", job=job.name, execution=execution, tasks=stop.summary)
         return stop
 
+    def _replace(self, job: JobSettings, holder: Lease, me: str) -> Replaced:
+        self.executions.stop(holder.holder, replaced_by=me)
+        stop = self.stop_tasks(job, holder.holder, f"cronguard: replaced by {me}")
+        return Replaced(holder, stop)
+
     def _apply(
-        self, job: JobSettings, trigger: Trigger, me: str, now: datetime, decision: Decision
+        self,
+        job: JobSettings,
+        trigger: Trigger,
+        me: str,
+        now: datetime,
+        decision: Decision,
+        replaced: Replaced | None,
     ) -> None:
         if decision.verdict is Verdict.DUPLICATE:
             self.ledger.count_duplicate(job.name, trigger.slot)
@@ -173,16 +201,14 @@ class Guard:
             )
         elif decision.verdict is Verdict.RUN and not decision.resume:
             abandon, wait = None, None
-            if decision.take_over is not None:
-                holder = decision.take_over.holder
-                if decision.stop_holder:
-                    # Stop before claiming: if stopping fails nothing is held and the guard
-                    # retries. Launch only once the old task is gone, or both would run.
-                    self.executions.stop(holder, replaced_by=me)
-                    stop = self.stop_tasks(job, holder, f"cronguard: replaced by {me}")
-                    wait = stop.waited_seconds if stop else None
-                    why = f"replaced by {me}" + (f"; {stop.summary}" if stop else "")
-                elif decision.take_over.until <= now:
+            if replaced is not None:
+                stop = replaced.stop
+                wait = stop.waited_seconds if stop else None
+                why = f"replaced by {me}" + (f"; {stop.summary}" if stop else "")
+                # The cleanup may have recorded the stop first: say who replaced it anyway.
+                abandon = Abandoned(replaced.lease, Status.ABORTED, why, also_if_aborted=True)
+            elif decision.take_over is not None:
+                if decision.take_over.until <= now:
                     why = f"its lease expired; taken over by {me}"
                 else:
                     why = f"its execution ended without recording an outcome; taken over by {me}"

@@ -52,6 +52,7 @@ class Abandoned:
     lease: Lease
     status: Status
     reason: str
+    also_if_aborted: bool = False  # a replaced run the cleanup may have recorded first
 
 
 def iso(moment: datetime) -> str:
@@ -221,7 +222,8 @@ class LedgerTable:
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            if len(items) > 2 and "Update" in items[-1] and _cancelled_only_by(error, 2):
+            ended_by_abandon = "Update" in items[-1]
+            if ended_by_abandon and _cancelled_only_by(error, len(items) - 1):
                 # The abandoned run's record had ended already: nothing of it to end.
                 self._transact_or_conflict(items[:-1])
                 return
@@ -240,9 +242,9 @@ class LedgerTable:
         return {
             "TableName": self._table,
             "Key": self._key(job, slot_sort_key(abandon.lease.slot)),
-            "UpdateExpression": f"SET #status = :status, reason = :reason, ended_at = :now "
-            f"REMOVE {RUNNING_ATTRIBUTE}",
-            "ConditionExpression": "#owner = :old AND #status = :running",
+            "UpdateExpression": "SET #status = :status, reason = :reason, "
+            f"ended_at = if_not_exists(ended_at, :now) REMOVE {RUNNING_ATTRIBUTE}",
+            "ConditionExpression": "#owner = :old AND #status IN (:running, :ended)",
             "ExpressionAttributeNames": {"#owner": "owner", "#status": "status"},
             "ExpressionAttributeValues": {
                 ":status": _s(abandon.status),
@@ -250,6 +252,7 @@ class LedgerTable:
                 ":now": _s(iso(now)),
                 ":old": _s(abandon.lease.holder),
                 ":running": _s(Status.RUNNING),
+                ":ended": _s(Status.ABORTED if abandon.also_if_aborted else Status.RUNNING),
             },
         }
 

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from lambdas.guard.decision import Policy, Verdict
-from lambdas.guard.handler import JobSettings, lambda_handler
+from lambdas.guard.executions import Executions
+from lambdas.guard.handler import Guard, JobSettings, lambda_handler
+from lambdas.guard.ledger import LedgerTable
 from lambdas.guard.trigger import InvalidInput, parse_trigger
 from tests.lambdas.conftest import CONTAINER, CONTEXT, FAMILY, TABLE, Aws
 
@@ -525,3 +527,32 @@ def test_an_invalid_input_message_is_bounded(aws: Aws) -> None:
         lambda_handler(event, CONTEXT)
     assert len(str(raised.value)) <= 1024
     assert "unknown input key(s)" in str(raised.value)
+
+
+def test_a_replaced_run_the_cleanup_settles_first_still_says_who_replaced_it(aws: Aws) -> None:
+    from lambdas.cleanup.handler import lambda_handler as cleanup
+    from tests.lambdas.test_cleanup import status_change
+
+    older = aws.start("older")
+    claim(aws, older, SLOT, Policy.REPLACE)
+
+    class StoppedAndSettledAtOnce(Executions):
+        """The ABORTED event reaches the cleanup before the replacing guard claims."""
+
+        def stop(self, execution_arn: str, *, replaced_by: str) -> None:
+            super().stop(execution_arn, replaced_by=replaced_by)
+            event = status_change(
+                execution_arn, aws.state_machine_arn, "ABORTED", {"scheduledTime": SLOT}
+            )
+            cleanup(event, CONTEXT)
+
+    newer = aws.start("newer")
+    guard = Guard(LedgerTable(aws.dynamodb, TABLE), StoppedAndSettledAtOnce(aws.sfn), aws.tasks())
+    decision = guard.claim(job(Policy.REPLACE), parse_trigger(scheduled(NEXT_SLOT), "newer"), newer)
+
+    assert decision.verdict is Verdict.RUN
+    replaced = aws.item(f"slot#{SLOT}")
+    assert replaced is not None and replaced["status"]["S"] == "ABORTED"
+    assert replaced["reason"]["S"].startswith(f"replaced by {newer}")
+    lease = aws.item("lease")
+    assert lease is not None and lease["holder"]["S"] == newer
