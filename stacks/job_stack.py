@@ -6,30 +6,33 @@ nested stacks of the environment's stack. The assignment is a hash of the job's 
 replace its state machine and terminate its running executions. ``cdk deploy`` still
 deploys one stack, ``cronguard-<env>``.
 
-The nested template is rendered by ``stacks/job_template.py`` and shipped as a file asset of
-the environment's stack, the way the CDK ships a ``NestedStack``'s template (same file
-suffix, same asset), so ``cdk deploy`` publishes it and tools find it.
+Its resources are rendered by ``stacks/job_template.py`` and included with ``CfnInclude``
+into a real ``NestedStack``: they are constructs of the app like any other, so Aspects
+(``iam.PermissionsBoundary.of(app)``, ``Tags.of(app)``) and cdk-nag reach them, and the
+CDK writes, ships and diffs the template as it does any nested stack's. Their logical IDs
+are the rendered ones, and the stack's own is its construct id (``Jobs00``), as before.
 """
 
 from __future__ import annotations
 
-import hashlib
+import tempfile
 from pathlib import Path
-from typing import Any
 
-from aws_cdk import CfnStack, FileAssetPackaging, Stack, Stage
+from aws_cdk import CfnResource, NestedStack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import cloudformation_include as cfn_include
 from constructs import Construct
 
 from cronguard.config import Environment, Job
-from stacks.job_template import PARAMETERS, TEMPLATE_SUFFIX, JobStackTemplate, template_body
+from stacks.compliance import acknowledge
+from stacks.job_template import JobStackTemplate, template_body
 
 
-class JobStack(Construct):
+class JobStack(NestedStack):
     def __init__(
         self,
         scope: Construct,
@@ -43,20 +46,10 @@ class JobStack(Construct):
         alarm_topic: sns.ITopic,
         code: s3_assets.Asset,
     ) -> None:
-        super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        self.jobs = {job.name: job for job in jobs}
-        self.template = JobStackTemplate(environment, jobs).render()
-        self.template_file = f"{stack.artifact_id}.{construct_id}{TEMPLATE_SUFFIX}"
-        text = template_body(self.template)
-        outdir = Path(Stage.of(self).outdir)  # type: ignore[union-attr]
-        (outdir / self.template_file).write_text(text, encoding="utf-8")
-        location = stack.synthesizer.add_file_asset(
-            file_name=self.template_file,
-            packaging=FileAssetPackaging.FILE,
-            source_hash=hashlib.sha256(text.encode()).hexdigest(),
-        )
-        parameters: dict[str, Any] = {
+        renderer = JobStackTemplate(environment, jobs)
+        template = renderer.render()
+        # What the template declares, each filled in from the environment's stack.
+        parameters = {
             "LedgerTableName": ledger.table_name,
             "LedgerTableArn": ledger.table_arn,
             "ClusterArn": cluster.cluster_arn,
@@ -65,13 +58,34 @@ class JobStack(Construct):
             "CodeS3Bucket": code.s3_bucket_name,
             "CodeS3Key": code.s3_object_key,
         }
-        if set(parameters) != set(PARAMETERS):
-            raise RuntimeError(f"job stack parameters out of step: {sorted(parameters)}")
-        self.resource = CfnStack(
-            self,
-            "Default",  # the logical ID is this construct's id: Jobs00, Jobs01, ...
-            template_url=location.http_url,
-            parameters=parameters,
+        if set(parameters) != set(template["Parameters"]):
+            raise RuntimeError(
+                f"job stack parameters: {sorted(template['Parameters'])} declared, "
+                f"{sorted(parameters)} passed"
+            )
+        # Compact, as CloudFormation takes at most 1 MB: a full job stack is about 750 KB
+        # this way, and would not fit indented.
+        super().__init__(
+            scope, construct_id, parameters=parameters, suppress_template_indentation=True
         )
-        self.resource.add_metadata("aws:asset:path", self.template_file)
-        self.resource.add_metadata("aws:asset:property", "TemplateURL")
+        self.jobs = {job.name: job for job in jobs}
+        self.template = template
+        resource = self.nested_stack_resource
+        assert resource is not None  # a NestedStack always has one
+        resource.override_logical_id(construct_id)  # Jobs00, ...: as deployed before
+        self.resource: CfnResource = resource
+
+        included = include(self, "Template", template_body(template))
+        for logical_id, accepted in renderer.acknowledgements.items():
+            for rule, reason in accepted:
+                acknowledge(included.get_resource(logical_id), rule, reason)
+
+
+def include(scope: Construct, construct_id: str, body: str) -> cfn_include.CfnInclude:
+    """``CfnInclude`` of a template given as text: it reads only files (``template_file``
+    is required), so the text goes through a scratch file outside the output folder that
+    lives only while ``CfnInclude`` reads it."""
+    with tempfile.TemporaryDirectory(prefix="cronguard-job-stack-") as scratch:
+        template_file = Path(scratch) / "template.json"
+        template_file.write_text(body, encoding="utf-8")
+        return cfn_include.CfnInclude(scope, construct_id, template_file=str(template_file))

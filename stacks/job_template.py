@@ -7,9 +7,10 @@ costs, and most of a 250-job synth (``bench/benchmark.py`` measures both). A job
 resources are a closed, code-defined shape filled in from a validated config, so they are
 rendered here as data, once per job stack, in about a millisecond a job.
 
-Nothing is checked less for it: every rendered template is loaded back into a construct
-tree and checked by cdk-nag on every synth (``stacks/checks.py``), the tests run
-cfn-lint over it, and the local engine executes its state machines.
+Nothing is checked less for it: the job stack includes the rendered template in the
+construct tree (``stacks/job_stack.py``), so cdk-nag, Aspects, tags and permissions
+boundaries reach each resource as they reach a construct's; the tests run cfn-lint over
+it, and the local engine executes its state machines.
 
 What a job stack is passed (the environment's stack fills ``PARAMETERS``) and what it holds:
 
@@ -34,7 +35,7 @@ from typing import Any
 
 from cronguard.config import Environment, Job
 from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS
-from stacks.compliance import PACK, XRAY_ONLY_STAR
+from stacks.compliance import XRAY_ONLY_STAR
 from stacks.definition import render_definition
 from stacks.functions import LOG_RETENTION_DAYS, MEMORY_MB
 from stacks.lambda_code import RUNTIME
@@ -178,9 +179,13 @@ class JobStackTemplate:
         self.environment = environment
         self.jobs = jobs
         self.resources: dict[str, dict[str, Any]] = {}
+        # logical ID -> the AwsSolutions findings accepted on it: (rule, reason), e.g.
+        # ("IAM5[Resource::*]", "…"), as ``stacks.compliance.acknowledge`` takes them.
+        self.acknowledgements: dict[str, tuple[tuple[str, str], ...]] = {}
 
     def render(self) -> dict[str, Any]:
         self.resources = {}
+        self.acknowledgements = {}
         self._shared()
         for job in self.jobs:
             self._job(job)
@@ -203,17 +208,10 @@ class JobStackTemplate:
         resource: dict[str, Any],
         *acknowledgements: tuple[str, str],
     ) -> None:
-        """Add a resource; ``acknowledgements`` are cdk-nag findings accepted on it, each
-        (rule, reason), kept in its metadata where the synth's nag check reads them."""
+        """Add a resource; ``acknowledgements`` are the cdk-nag findings accepted on it, each
+        (rule, reason): the job stack acknowledges them on the included resource."""
         if acknowledgements:
-            resource["Metadata"] = {
-                "cdk_nag": {
-                    "rules_to_suppress": [
-                        {"id": f"{PACK}-{rule}", "reason": reason}
-                        for rule, reason in acknowledgements
-                    ]
-                }
-            }
+            self.acknowledgements[logical_id] = acknowledgements
         self.resources[logical_id] = resource
 
     # --- shared by the stack's jobs --------------------------------------------------------
