@@ -493,6 +493,13 @@ class JobStackTemplate:
                         {"ArnEquals": {"ecs:cluster": ref("ClusterArn")}},
                     ),
                     statement(["ecs:DescribeTasks", "ecs:StopTask"], arn("ecs", tasks)),
+                    # Run job propagates the task definition's tags to the task, which ECS
+                    # authorizes as tagging it while RunTask creates it.
+                    statement(
+                        ["ecs:TagResource"],
+                        arn("ecs", tasks),
+                        {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+                    ),
                     statement(
                         ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
                         arn("events", "rule/StepFunctionsGetEventsForECSTaskRule"),

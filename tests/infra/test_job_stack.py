@@ -278,6 +278,30 @@ def test_job_stack_templates_are_assets_cdk_deploy_publishes(synth: Synth) -> No
         assert (assembly / source["path"]).is_file()
 
 
+def test_the_state_machine_may_tag_only_the_tasks_it_starts_in_the_jobs_cluster(
+    tmp_path: Path,
+) -> None:
+    # Run job propagates the task definition's tags (PropagateTags), which ECS authorizes
+    # as ecs:TagResource by the caller of RunTask.
+    template = render(tmp_path, image="repo/job:1")
+    ids = JobResources.of(load_environment("test", tmp_path).jobs[0])
+    (tagging,) = [
+        s
+        for s in role_statements(template, ids.state_machine_role)
+        if "ecs:TagResource" in s["Action"]
+    ]
+    assert tagging["Action"] == "ecs:TagResource"
+    assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
+    assert tagging["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}"
+        ":task/cronguard-test/*"
+    }
+    definition = template["Resources"][ids.state_machine]["Properties"]["DefinitionString"]
+    assert json.loads(definition)["States"]["Run job"]["Arguments"]["PropagateTags"] == (
+        "TASK_DEFINITION"
+    )
+
+
 def test_the_guard_may_stop_and_wait_for_its_runs_tasks_in_the_jobs_cluster_only(
     tmp_path: Path,
 ) -> None:
