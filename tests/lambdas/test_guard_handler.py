@@ -55,6 +55,20 @@ def finish_success(aws: Aws, execution: str, slot: str) -> None:
     lambda_handler(event, CONTEXT)
 
 
+def finish_failure(execution: str, error: dict[str, str]) -> dict[str, Any]:
+    """What ``Record failure`` sends when ``Run job`` failed with ``error``."""
+    event = {
+        "action": "finish",
+        "outcome": "failed",
+        "job": payload_job(),
+        "slot": SLOT,
+        "error": error,
+        "execution": {"id": execution, "name": execution.rsplit(":", 1)[-1]},
+    }
+    answer: dict[str, Any] = lambda_handler(event, CONTEXT)
+    return answer
+
+
 def payload_job(policy: Policy = Policy.FORBID) -> dict[str, Any]:
     return {
         "name": "report",
@@ -417,17 +431,7 @@ def test_handler_failure_stops_the_runs_task_before_releasing_the_lease(aws: Aws
     execution = aws.start("timed-out")
     claim(aws, execution, SLOT)
     task_arn = aws.run_task(execution)  # Run job timed out; the task itself still runs
-    answer = lambda_handler(
-        {
-            "action": "finish",
-            "outcome": "failed",
-            "job": payload_job(),
-            "slot": SLOT,
-            "error": {"Error": "States.Timeout", "Cause": "Task timed out."},
-            "execution": {"id": execution, "name": "timed-out"},
-        },
-        CONTEXT,
-    )
+    answer = finish_failure(execution, {"Error": "States.Timeout", "Cause": "Task timed out."})
     assert aws.task(task_arn)["lastStatus"] == "STOPPED"
     assert answer["status"] == "TIMED_OUT"
     item = aws.item(f"slot#{SLOT}")
@@ -454,18 +458,8 @@ def test_handler_claim_echoes_the_redrive_count(aws: Aws) -> None:
 def test_a_redriven_execution_whose_run_ended_is_skipped_not_run_again(aws: Aws) -> None:
     execution = aws.start("aborted")
     claim(aws, execution, SLOT)
-    # The cleanup recorded the abort; then someone redrives the execution.
-    lambda_handler(
-        {
-            "action": "finish",
-            "outcome": "failed",
-            "job": payload_job(),
-            "slot": SLOT,
-            "error": {"Error": "States.TaskFailed", "Cause": "{}"},
-            "execution": {"id": execution, "name": "aborted"},
-        },
-        CONTEXT,
-    )
+    # The run ended and was recorded; then someone redrives the execution.
+    finish_failure(execution, {"Error": "States.TaskFailed", "Cause": "{}"})
     again = claim(aws, execution, SLOT)
     assert again.verdict is Verdict.DUPLICATE
     assert "redrive" in again.reason
