@@ -28,7 +28,7 @@ from aws_cdk import cloudformation_include as cfn_include
 from constructs import Construct
 
 from cronguard.config import Environment, Job
-from stacks.compliance import acknowledge
+from stacks.compliance import acknowledge_all
 from stacks.job_template import JobStackTemplate, template_body
 
 
@@ -77,8 +77,7 @@ class JobStack(NestedStack):
 
         included = include(self, "Template", template_body(template))
         for logical_id, accepted in renderer.acknowledgements.items():
-            for rule, reason in accepted:
-                acknowledge(included.get_resource(logical_id), rule, reason)
+            acknowledge_all(included.get_resource(logical_id), accepted)
 
 
 def include(scope: Construct, construct_id: str, body: str) -> cfn_include.CfnInclude:
