@@ -404,6 +404,12 @@ class EcsRunTaskIntegration(StateTaskServiceEcs):
     """`arn:aws:states:::ecs:runTask(.sync)` as AWS runs it (moto 5.2.5 differs, see below)."""
 
     def _eval_execution(self, env: Any) -> None:
+        if self.resource.condition is not None:
+            # moto issues the task token once per state entry and the first attempt's end
+            # interrupts its callback endpoint: a retried `.sync` attempt then "times out" at
+            # once. Each attempt is a task of its own (its own TaskScheduled/TaskStarted, its
+            # own TimeoutSeconds), so it gets a token of its own. (env is this attempt's frame.)
+            env.callback_pool_manager.add(env.states.context_object.update_task_token())
         # Counted so that `LocalAws.wait` returns only once the state is done with its task.
         tasks = _active().ecs_tasks
         tasks.run_started(_execution_arn(env))
@@ -607,9 +613,18 @@ def _shim_sfn_ecs_run_task(patcher: _Patcher) -> None:
     `Failures` → `AmazonECS.Unknown`, non-zero essential exit → `States.TaskFailed` with the task
     JSON (PascalCase, epoch millis) as Cause, API errors → `ECS.<modeled error>` or
     `ECS.AmazonECSException`, best-effort StopTask when the state stops waiting.
+    moto also ends every retried `.sync` attempt with an immediate `States.Timeout` (the task
+    token, and its interrupted callback endpoint, are shared by all attempts), where AWS
+    bounds each attempt by TimeoutSeconds: "If the task runs longer than the specified
+    seconds, this state fails with a States.Timeout error name … The count begins after the
+    task has been started" (docs.aws.amazon.com/step-functions/latest/dg/
+    amazon-states-language-task-state.html), and every attempt is a task started anew (its
+    own TaskScheduled, whose `timeoutInSeconds` is "the maximum allowed duration of the
+    task", API_TaskScheduledEventDetails). Patched: a fresh token per attempt.
     Canaries: `test_ecs_sync_integration_forces_started_by`,
     `test_ecs_sync_integration_succeeds_whatever_the_exit_code`,
-    `test_ecs_sync_integration_fails_on_run_task_failures_with_states_runtime`."""
+    `test_ecs_sync_integration_fails_on_run_task_failures_with_states_runtime`,
+    `test_ecs_sync_retry_times_out_at_once`."""
 
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "ecs":

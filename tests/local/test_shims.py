@@ -503,3 +503,31 @@ def test_describe_execution_garbles_string_output_and_timed_out_stop_date() -> N
     assert string_output["output"] == "abc"  # AWS: '"abc"'
     assert timed_out["status"] == "TIMED_OUT"
     assert "stopDate" not in timed_out
+
+
+@pytest.mark.usefixtures("plain_moto", "casing_shim_only")
+def test_ecs_sync_retry_times_out_at_once() -> None:
+    """Guards `EcsRunTaskIntegration`'s task token per attempt: moto issues a state's task token
+    once per state entry and interrupts its callback endpoint when the first `.sync` attempt
+    ends, so every retried attempt "times out" as soon as it starts, far inside TimeoutSeconds."""
+    definition = fargate_run_task(sync=True)
+    run = definition["States"]["Run"]
+    run["TimeoutSeconds"] = 300
+    run["ResultSelector"] = {"missing.$": "$.NoSuchField"}  # fails after the task stopped
+    run["Retry"] = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}]
+
+    result = run_execution(definition)
+
+    assert (result["status"], result["error"]) == ("FAILED", "States.Timeout")
+    events = boto3.client("stepfunctions").get_execution_history(
+        executionArn=result["executionArn"]
+    )["events"]
+    failures = [
+        event.get("taskFailedEventDetails", event.get("taskTimedOutEventDetails", {}))["error"]
+        for event in events
+        if event["type"] in {"TaskFailed", "TaskTimedOut"}
+    ]
+    assert failures == ["States.Runtime", "States.Timeout"]  # attempt 1 as written, 2 at once
+    assert len(moto_tasks()) == 2
+    elapsed = result["stopDate"] - result["startDate"]
+    assert elapsed < datetime.timedelta(seconds=20)  # nowhere near the 300 s of TimeoutSeconds
