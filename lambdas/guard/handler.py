@@ -299,13 +299,15 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
                 task_arn=ended.task_arn or (stop.task_arns[0] if stop.task_arns else None),
                 task_stop=stop.summary,
             )
+    retries = payload.get("retries")
+    retries = retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
     now = datetime.now(UTC)
-    started = guard.ledger.finish(job=job.name, slot=slot, me=me, now=now, outcome=ended)
+    started = guard.ledger.finish(
+        job=job.name, slot=slot, me=me, now=now, outcome=ended, retries=retries
+    )
     metrics.add_metric(status_metric(ended.status), MetricUnit.Count, 1)
     if started is not None:
         metrics.add_metric("RunDuration", MetricUnit.Seconds, (now - started).total_seconds())
-    retries = payload.get("retries")
-    retries = retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
     # Retries of the Run job state: launch failures (and failed runs, if job_retries > 0).
     metrics.add_metric("LaunchRetries", MetricUnit.Count, retries)
     logger.info(

@@ -37,6 +37,7 @@ RUN_ATTRIBUTES = (
     "task_stop",
     "duplicates",
     "attempt",
+    "retries",
     "forced",
 )
 
@@ -306,9 +307,13 @@ class LedgerTable:
                 raise
 
     def finish(
-        self, *, job: str, slot: str, me: str, now: datetime, outcome: Outcome
+        self, *, job: str, slot: str, me: str, now: datetime, outcome: Outcome, retries: int = 0
     ) -> datetime | None:
         """Record how the run ended and release the lease.
+
+        ``retries``: how often Run job was retried before this outcome (launch failures, and
+        failed attempts under ``job_retries``); kept when there were any, so a run that failed
+        once and then succeeded says so.
 
         Returns when the run started (for its duration), or None when the slot is not ours
         or already finished: then nothing is rewritten.
@@ -333,6 +338,9 @@ class LedgerTable:
         if outcome.exit_code is not None:
             sets.append("exit_code = :exit_code")
             values[":exit_code"] = _n(outcome.exit_code)
+        if retries:
+            sets.append("retries = :retries")
+            values[":retries"] = _n(retries)
         started: datetime | None = None
         try:
             previous = self._client.update_item(

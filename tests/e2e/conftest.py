@@ -36,6 +36,7 @@ JOBS = {
     "replace-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "concurrency": "replace"},
     "allow-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "concurrency": "allow"},
     "timeout-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "timeout": "1m"},
+    "retry-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "job_retries": 1},
 }
 NETWORK = {
     "vpc_id": "vpc-0123456789abcdef0",

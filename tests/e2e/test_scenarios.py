@@ -336,3 +336,31 @@ def test_12_exhausted_launch_failures_fail_as_launch_failed_with_the_original_er
     assert original["Error"] == "AmazonECS.Unknown"
     assert "RESOURCE:FARGATE" in original["Cause"]
     assert engine.final_state(described["executionArn"]) == "Failed"
+
+
+def test_13_a_job_that_fails_once_is_retried_and_its_second_attempt_succeeds(
+    engine: Engine, slot: Slot
+) -> None:
+    def retry_at_once(definition: dict[str, Any]) -> None:
+        (job_retry,) = [
+            retrier
+            for retrier in definition["States"]["Run job"]["Retry"]
+            if retrier["ErrorEquals"] == ["States.TaskFailed"]
+        ]
+        job_retry["IntervalSeconds"] = 1  # the synthesized 30 s, compressed
+
+    engine.update_definition("retry-job", retry_at_once)
+    engine.aws.script_tasks(
+        engine.task_definition("retry-job"), TaskScript(exit_code=3), TaskScript(exit_code=0)
+    )
+    described = engine.run("retry-job", "flaky", {"scheduledTime": slot()})
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    first, second = engine.aws.tasks_started(engine.task_definition("retry-job"))
+    assert (first.exit_code, second.exit_code) == (3, 0)
+    assert first.stopped_at is not None and first.stopped_at <= second.started_at
+    item = engine.slot("retry-job", slot())
+    assert item is not None
+    assert (item["status"]["S"], item["exit_code"]["N"]) == ("SUCCEEDED", "0")
+    assert item["task_arn"]["S"] == second.task_arn
+    assert item["retries"]["N"] == "1"  # the failed first attempt
+    assert engine.lease("retry-job") is None
