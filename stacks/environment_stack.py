@@ -12,6 +12,7 @@ from cronguard.config import Environment
 from stacks.alerts import AlarmTopic
 from stacks.cleanup import ExecutionCleanup
 from stacks.compliance import acknowledge
+from stacks.guardrails import apply_guardrails
 from stacks.job_stack import JobStack
 from stacks.lambda_code import lambda_code, lambda_code_asset
 from stacks.ledger import Ledger
@@ -95,6 +96,7 @@ class CronguardStack(Stack):
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(self, "ClusterName", value=self.network.cluster.cluster_name)
         self._tag({"cronguard:environment": environment.name, **environment.tags})
+        apply_guardrails(self, environment.iam)
 
     def _tag(self, tags: dict[str, str]) -> None:
         """The environment's tags: on the stack (deploy-time stack tags), on each of its

@@ -18,7 +18,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from aws_cdk import CfnResource, NestedStack
+from aws_cdk import CfnResource, NestedStack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_s3_assets as s3_assets
@@ -29,7 +29,7 @@ from constructs import Construct
 
 from cronguard.config import Environment, Job
 from stacks.compliance import acknowledge_all
-from stacks.job_template import JobStackTemplate, template_body
+from stacks.job_template import JobResources, JobStackTemplate, template_body
 
 
 class JobStack(NestedStack):
@@ -76,6 +76,11 @@ class JobStack(NestedStack):
         self.resource: CfnResource = resource
 
         included = include(self, "Template", template_body(template))
+        for job in jobs:
+            for logical_id in JobResources.of(job).logical_ids:
+                if job.tags and logical_id in template["Resources"]:
+                    for key, value in job.tags.items():
+                        Tags.of(included.get_resource(logical_id)).add(key, value)
         for logical_id, accepted in renderer.acknowledgements.items():
             acknowledge_all(included.get_resource(logical_id), accepted)
 

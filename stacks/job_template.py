@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from cronguard.config import Environment, Job
-from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS
+from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS, Architecture
 from stacks.compliance import XRAY_ONLY_STAR
 from stacks.definition import render_definition
 from stacks.functions import LOG_RETENTION_DAYS, MEMORY_MB
@@ -46,6 +46,7 @@ GUARD_HANDLER = "lambdas.guard.handler.lambda_handler"
 # up to the container's stop timeout (30 s by default) plus ECS's own delay.
 GUARD_TIMEOUT_SECONDS = 120
 ALARM_PERIOD_SECONDS = 300
+CPU_ARCHITECTURES = {Architecture.X86_64: "X86_64", Architecture.ARM64: "ARM64"}
 TEMPLATE_SUFFIX = ".nested.template.json"  # as the CDK names a NestedStack's template
 
 # What the environment's stack passes to each job stack.
@@ -106,6 +107,7 @@ def role(
     description: str,
     statements: list[dict[str, Any]],
     condition: dict[str, Any] | None = None,
+    managed_policies: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A role ``service`` may assume, with its one inline policy (if any statements)."""
     trust: dict[str, Any] = {
@@ -126,6 +128,8 @@ def role(
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
             }
         ]
+    if managed_policies:
+        properties["ManagedPolicyArns"] = list(managed_policies)
     return {"Type": "AWS::IAM::Role", "Properties": properties}
 
 
@@ -148,6 +152,10 @@ class JobResources:
     state_machine: str
     schedule: str
     alarm: str
+
+    @property
+    def logical_ids(self) -> tuple[str, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self) if f.name != "prefix")
 
     @classmethod
     def of(cls, job: Job) -> JobResources:
@@ -254,12 +262,46 @@ class JobStackTemplate:
         self._schedule(job, ids)
         self._alarm(job, ids)
 
-    def _task_definition(self, job: Job, ids: JobResources) -> None:
+    def _task_role(self, job: Job, ids: JobResources) -> Any:
+        """The container's role: the job's existing one, or one with the job's permissions.
+        Returns its ARN (a string, or a reference to the role this stack creates)."""
+        if job.task_role_arn is not None:
+            return job.task_role_arn
         name = self.environment.state_machine_name(job)
+        accepted: list[tuple[str, str]] = []
+        for permission in job.permissions:
+            for wildcard in permission.wildcards:
+                kind = "Action" if wildcard in permission.actions else "Resource"
+                accepted.append((f"IAM5[{kind}::{wildcard}]", permission.reason or ""))
+        accepted += [
+            (f"IAM4[Policy::{policy.arn}]", policy.reason or "")
+            for policy in job.managed_policies
+            if policy.aws_managed
+        ]
         self._add(
             ids.task_role,
-            role("ecs-tasks.amazonaws.com", f"cronguard job {name}: the container's role", []),
+            role(
+                "ecs-tasks.amazonaws.com",
+                f"cronguard job {name}: the container's role",
+                [
+                    statement(
+                        permission.actions,
+                        permission.resources[0]
+                        if len(permission.resources) == 1
+                        else permission.resources,
+                        permission.conditions,
+                    )
+                    for permission in job.permissions
+                ],
+                managed_policies=[policy.arn for policy in job.managed_policies],
+            ),
+            *accepted,
         )
+        return get_att(ids.task_role)
+
+    def _task_definition(self, job: Job, ids: JobResources) -> None:
+        name = self.environment.state_machine_name(job)
+        task_role = self._task_role(job, ids)
         pull: list[dict[str, Any]] = []
         ecr = _ECR_IMAGE.match(job.image)
         if ecr:
@@ -341,12 +383,17 @@ class JobStackTemplate:
                     "NetworkMode": "awsvpc",
                     "RequiresCompatibilities": ["FARGATE"],
                     "RuntimePlatform": {
-                        "CpuArchitecture": "X86_64",
+                        "CpuArchitecture": CPU_ARCHITECTURES[job.architecture],
                         "OperatingSystemFamily": "LINUX",
                     },
-                    "TaskRoleArn": get_att(ids.task_role),
+                    "TaskRoleArn": task_role,
                     "ExecutionRoleArn": get_att(ids.execution_role),
                     "ContainerDefinitions": [container],
+                    **(
+                        {"EphemeralStorage": {"SizeInGiB": job.ephemeral_storage_gib}}
+                        if job.ephemeral_storage_gib is not None
+                        else {}
+                    ),
                 },
             },
             *(
@@ -506,7 +553,10 @@ class JobStackTemplate:
                     ),
                     statement(
                         ["iam:PassRole"],
-                        [get_att(ids.execution_role), get_att(ids.task_role)],
+                        [
+                            get_att(ids.execution_role),
+                            job.task_role_arn or get_att(ids.task_role),
+                        ],
                         {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
                     ),
                 ],
@@ -674,9 +724,18 @@ def definition_values(environment: Environment, job: Job) -> dict[str, Any]:
         },
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),
-        "LaunchType": None if job.spot else "FARGATE",
+        "LaunchType": None if job.capacity_strategy else "FARGATE",
         "CapacityProviderStrategy": (
-            [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}] if job.spot else None
+            [
+                {
+                    "CapacityProvider": share.provider.value,
+                    "Weight": share.weight,
+                    **({"Base": share.base} if share.base else {}),
+                }
+                for share in job.capacity_strategy
+            ]
+            if job.capacity_strategy
+            else None
         ),
         "Subnets": network.subnet_ids,
         "SecurityGroups": network.security_group_ids,

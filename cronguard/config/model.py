@@ -379,6 +379,136 @@ def _check_variable_names(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _check_tags(value: dict[str, str]) -> dict[str, str]:
+    for key, tag in value.items():
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"{shown(key)}: tag keys starting with 'aws:' are AWS's own")
+        if not 1 <= len(key) <= 128 or len(tag) > 256:
+            raise ValueError(
+                f"{shown(key)}: a tag key is 1-128 characters and its value at most 256"
+            )
+    return value
+
+
+_IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
+_ROLE_PATH = re.compile(r"^/([\w+=,.@-]+/)*$")
+
+
+def _check_policy_arn(value: str | None) -> str | None:
+    if value is not None and not _POLICY_ARN.match(value):
+        raise ValueError(f"{shown(value)} is not an IAM managed policy ARN")
+    return value
+
+
+def _unreasoned(what: str) -> ValueError:
+    return ValueError(
+        f"{what}: add 'reason' saying why the job needs it (it becomes the cdk-nag "
+        "acknowledgement)"
+    )
+
+
+class Permission(Strict):
+    """One IAM statement for the job's task role: what its container may do."""
+
+    actions: list[str] = Field(min_length=1, description="IAM actions, like 's3:PutObject'")
+    resources: list[str] = Field(min_length=1, description="Resource ARNs (or '*', with reason)")
+    conditions: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="IAM condition block: operator -> {key: value}"
+    )
+    reason: str | None = Field(
+        default=None,
+        min_length=10,
+        description="Why a wildcard is needed; required when an action or resource has '*'",
+    )
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, value: list[str]) -> list[str]:
+        for action in value:
+            if action.strip() == "*":
+                raise ValueError(
+                    "'*' allows every action on every service; name the actions the job needs"
+                )
+            if not _IAM_ACTION.match(action):
+                raise ValueError(
+                    f"{shown(action)} is not an IAM action; expected 'service:Action', "
+                    "like 's3:PutObject'"
+                )
+        return value
+
+    @property
+    def wildcards(self) -> list[str]:
+        """The actions and resources with a wildcard (cdk-nag's IAM5 findings)."""
+        return [a for a in self.actions if "*" in a] + [r for r in self.resources if "*" in r]
+
+    @model_validator(mode="after")
+    def _reasoned(self) -> Permission:
+        if self.wildcards and self.reason is None:
+            raise _unreasoned(f"{', '.join(self.wildcards)} has a wildcard")
+        return self
+
+
+class ManagedPolicy(Strict):
+    """A managed policy attached to the job's task role."""
+
+    arn: str
+    reason: str | None = Field(
+        default=None, min_length=10, description="Why an AWS managed policy; required for one"
+    )
+
+    _arn = field_validator("arn")(_check_policy_arn)
+
+    @property
+    def aws_managed(self) -> bool:
+        return ":iam::aws:policy/" in self.arn
+
+    @model_validator(mode="after")
+    def _reasoned(self) -> ManagedPolicy:
+        if self.aws_managed and self.reason is None:
+            raise _unreasoned(f"{self.arn} is AWS managed (broad, and changed by AWS)")
+        return self
+
+
+class Architecture(StrEnum):
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
+
+
+class CapacityProvider(StrEnum):
+    FARGATE = "FARGATE"
+    FARGATE_SPOT = "FARGATE_SPOT"
+
+
+class CapacityShare(Strict):
+    """One entry of a capacity provider strategy (ECS's base and weight)."""
+
+    provider: CapacityProvider
+    base: int = Field(default=0, ge=0, le=100000, description="Tasks placed here first")
+    weight: int = Field(default=1, ge=0, le=1000, description="Share of the tasks after base")
+
+
+class Iam(Strict):
+    """The organisation's guardrails on every role cronguard creates."""
+
+    permissions_boundary: str | None = Field(
+        default=None, description="Managed policy ARN set as every role's permissions boundary"
+    )
+    role_path: str | None = Field(default=None, description="Path of every role, like '/jobs/'")
+
+    _boundary = field_validator("permissions_boundary")(_check_policy_arn)
+
+    @field_validator("role_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 512 or not _ROLE_PATH.match(value)):
+            raise ValueError(
+                f"{shown(value)} is not an IAM path; expected '/' or '/a/b/' (letters, digits "
+                "and +=,.@-_ between slashes)"
+            )
+        return value
+
+
 @cache
 def iana_time_zones() -> frozenset[str]:
     """The zones of the pinned ``tzdata`` package: the same everywhere, unlike the host's
@@ -414,7 +544,76 @@ class Job(Strict):
     flexible_window: Annotated[Duration, between(MINUTE, DAY)] | None = None
     delivery: Delivery = Field(default_factory=Delivery)
     spot: bool = Field(default=False, description="Run on Fargate Spot")
+    capacity_providers: list[CapacityShare] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        description="Capacity provider strategy (FARGATE / FARGATE_SPOT with base and weight)",
+    )
     network: JobNetwork | None = None
+    task_role_arn: str | None = Field(
+        default=None, description="An existing role for the container (instead of permissions)"
+    )
+    permissions: list[Permission] = Field(
+        default_factory=list, description="IAM statements for the job's own task role"
+    )
+    managed_policies: list[ManagedPolicy] = Field(
+        default_factory=list, description="Managed policies for the job's own task role"
+    )
+    architecture: Architecture = Architecture.X86_64
+    ephemeral_storage_gib: int | None = Field(
+        default=None, ge=21, le=200, description="Task ephemeral storage (Fargate: 21-200 GiB)"
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on the job's resources")
+
+    @property
+    def capacity_strategy(self) -> list[CapacityShare] | None:
+        """The task's capacity provider strategy; None runs it with launch type FARGATE."""
+        if self.capacity_providers is not None:
+            return self.capacity_providers
+        if self.spot:
+            return [CapacityShare(provider=CapacityProvider.FARGATE_SPOT)]
+        return None
+
+    @field_validator("task_role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN.match(value):
+            raise ValueError(f"{shown(value)} is not an IAM role ARN")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_tags(value)
+
+    @field_validator("capacity_providers")
+    @classmethod
+    def _strategy(cls, value: list[CapacityShare] | None) -> list[CapacityShare] | None:
+        if value is None:
+            return None
+        providers = [share.provider for share in value]
+        if len(set(providers)) != len(providers):
+            raise ValueError("a capacity provider is listed twice")
+        if sum(share.base > 0 for share in value) > 1:
+            raise ValueError("only one capacity provider may have a base (ECS places it first)")
+        if not any(share.weight > 0 for share in value):
+            raise ValueError("at least one capacity provider needs a weight above 0")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_each(self) -> Job:
+        if self.task_role_arn is not None and (self.permissions or self.managed_policies):
+            raise ValueError(
+                "task_role_arn is an existing role: cronguard does not change it; set either "
+                "task_role_arn, or permissions/managed_policies for a role cronguard creates"
+            )
+        if self.spot and self.capacity_providers is not None:
+            raise ValueError(
+                "spot and capacity_providers both choose where tasks run: use capacity_providers "
+                "(spot: true is [{provider: FARGATE_SPOT}])"
+            )
+        return self
 
     @property
     def launch_retry_budget(self) -> timedelta:
@@ -536,6 +735,7 @@ class Environment(Strict):
     tags: dict[str, str] = Field(default_factory=dict)
     ledger: Ledger = Field(default_factory=Ledger)
     task_protection: TaskProtection = Field(default_factory=TaskProtection)
+    iam: Iam = Field(default_factory=Iam)
     job_stacks: int = Field(
         default=DEFAULT_JOB_STACKS,
         ge=1,
@@ -547,14 +747,7 @@ class Environment(Strict):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, tag in value.items():
-            if key.lower().startswith("aws:"):
-                raise ValueError(f"{shown(key)}: tag keys starting with 'aws:' are AWS's own")
-            if not 1 <= len(key) <= 128 or len(tag) > 256:
-                raise ValueError(
-                    f"{shown(key)}: a tag key is 1-128 characters and its value at most 256"
-                )
-        return value
+        return _check_tags(value)
 
     @field_validator("name")
     @classmethod

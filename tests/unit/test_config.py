@@ -83,13 +83,14 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         f"{JOBS}: job 'report': shedule: unknown key; did you mean 'schedule'? allowed: "
         "description, schedule, timezone, enabled, image, command, cpu, memory, environment, "
         "secrets, timeout, launch_retries, job_retries, concurrency, starting_deadline, "
-        "flexible_window, delivery, spot, network",
+        "flexible_window, delivery, spot, capacity_providers, network, task_role_arn, permissions, "
+        "managed_policies, architecture, ephemeral_storage_gib, tags",
     ),
     (
         "misspelt environment key",
         {"env": {**BASE_ENV, "netwrok": {}}},
         f"{ENV}: netwrok: unknown key; did you mean 'network'? allowed: account, region, "
-        "network, cluster, alarms, tags, ledger, task_protection, job_stacks, jobs",
+        "network, cluster, alarms, tags, ledger, task_protection, iam, job_stacks, jobs",
     ),
     (
         "misspelt nested key",
@@ -233,6 +234,71 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         },
         f"{JOBS}: job 'report': starting_deadline: 3d is longer than the ledger retention (2d): "
         "a late duplicate could run again",
+    ),
+    (
+        "every action",
+        {
+            "jobs": with_job(
+                permissions=[{"actions": ["*"], "resources": ["*"], "reason": "x" * 10}]
+            )
+        },
+        f"{JOBS}: job 'report': permissions[0].actions: '*' allows every action on every service; "
+        "name the actions the job needs",
+    ),
+    (
+        "a wildcard resource without a reason",
+        {"jobs": with_job(permissions=[{"actions": ["s3:GetObject"], "resources": ["*"]}])},
+        f"{JOBS}: job 'report': permissions[0]: * has a wildcard: add 'reason' saying why the job "
+        "needs it (it becomes the cdk-nag acknowledgement)",
+    ),
+    (
+        "an existing task role and permissions",
+        {
+            "jobs": with_job(
+                task_role_arn="arn:aws:iam::123456789012:role/report",
+                permissions=[{"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::b/k"]}],
+            )
+        },
+        f"{JOBS}: job 'report': task_role_arn is an existing role: cronguard does not change it; "
+        "set either task_role_arn, or permissions/managed_policies for a role cronguard creates",
+    ),
+    (
+        "an AWS managed policy without a reason",
+        {"jobs": with_job(managed_policies=[{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}])},
+        f"{JOBS}: job 'report': managed_policies[0]: arn:aws:iam::aws:policy/ReadOnlyAccess is AWS "
+        "managed (broad, and changed by AWS): add 'reason' saying why the job needs it (it "
+        "becomes the cdk-nag acknowledgement)",
+    ),
+    (
+        "spot and a capacity strategy",
+        {"jobs": with_job(spot=True, capacity_providers=[{"provider": "FARGATE"}])},
+        f"{JOBS}: job 'report': spot and capacity_providers both choose where tasks run: use "
+        "capacity_providers (spot: true is [{provider: FARGATE_SPOT}])",
+    ),
+    (
+        "two capacity provider bases",
+        {
+            "jobs": with_job(
+                capacity_providers=[
+                    {"provider": "FARGATE", "base": 1},
+                    {"provider": "FARGATE_SPOT", "base": 1},
+                ]
+            )
+        },
+        f"{JOBS}: job 'report': capacity_providers: only one capacity provider may have a base "
+        "(ECS places it first)",
+    ),
+    (
+        "ephemeral storage below Fargate's minimum",
+        {"jobs": with_job(ephemeral_storage_gib=20)},
+        f"{JOBS}: job 'report': ephemeral_storage_gib: input should be greater than or equal "
+        "to 21 (got 20)",
+    ),
+    (
+        "a role path without its slashes",
+        {"env": {**BASE_ENV, "iam": {"role_path": "jobs"}}},
+        f"{ENV}: iam.role_path: 'jobs' is not an IAM path; expected '/' or '/a/b/' (letters, "
+        "digits and +=,.@-_ between slashes)",
     ),
     (
         "starting deadline shorter than the flexible window",
@@ -471,6 +537,51 @@ def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
     assert sync.starting_deadline is None
     assert (sync.cpu, sync.memory) == (256, 512)
     assert sync.launch_retries.max_attempts == 3
+
+
+def test_a_real_jobs_permissions_platform_and_capacity_load(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        jobs=with_job(
+            permissions=[
+                {
+                    "actions": ["s3:PutObject"],
+                    "resources": ["arn:aws:s3:::reports/daily/*"],
+                    "reason": "one object per day, named by date",
+                },
+            ],
+            managed_policies=[{"arn": "arn:aws:iam::123456789012:policy/reporting"}],
+            architecture="arm64",
+            ephemeral_storage_gib=50,
+            tags={"team": "finance"},
+            capacity_providers=[
+                {"provider": "FARGATE", "base": 1, "weight": 1},
+                {"provider": "FARGATE_SPOT", "weight": 3},
+            ],
+        ),
+        env={
+            **BASE_ENV,
+            "iam": {
+                "permissions_boundary": "arn:aws:iam::123456789012:policy/b",
+                "role_path": "/cronguard/",
+            },
+        },
+    )
+    environment = load_environment("test", config)
+    report = environment.job("report")
+    assert report.permissions[0].wildcards == ["arn:aws:s3:::reports/daily/*"]
+    assert report.architecture.value == "arm64"
+    assert report.capacity_strategy is not None
+    assert [(s.provider.value, s.base, s.weight) for s in report.capacity_strategy] == [
+        ("FARGATE", 1, 1),
+        ("FARGATE_SPOT", 0, 3),
+    ]
+    assert environment.iam.role_path == "/cronguard/"
+    spot = load_environment("test", write_config(tmp_path, jobs=with_job(spot=True))).job("report")
+    assert [(s.provider.value, s.weight) for s in spot.capacity_strategy or []] == [
+        ("FARGATE_SPOT", 1)
+    ]
+    assert load_environment("test", write_config(tmp_path)).job("report").capacity_strategy is None
 
 
 def test_durations_accept_units_and_seconds(tmp_path: Path) -> None:

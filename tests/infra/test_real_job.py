@@ -1,0 +1,171 @@
+"""What a real job needs: its own permissions (or an existing role), the organisation's
+guardrails on every role, arm64, ephemeral storage, tags and a capacity strategy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+import yaml
+
+from cronguard.config import Environment, load_environment
+from stacks.checks import add_compliance_checks
+from stacks.environment_stack import CronguardStack
+from stacks.job_template import JobResources
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+BOUNDARY = "arn:aws:iam::123456789012:policy/org/batch-boundary"
+ROLE_PATH = "/cronguard/jobs/"
+EXISTING_ROLE = "arn:aws:iam::123456789012:role/reports-writer"
+REPORT = {
+    "schedule": "cron(0 3 * * ? *)",
+    "image": "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/reports:1",
+    "permissions": [
+        {
+            "actions": ["s3:PutObject"],
+            "resources": ["arn:aws:s3:::example-reports/daily/*"],
+            "reason": "One object per day under daily/, named by date.",
+        },
+        {
+            "actions": ["sqs:SendMessage"],
+            "resources": ["arn:aws:sqs:ap-northeast-1:123456789012:done"],
+        },
+    ],
+    "managed_policies": [
+        {
+            "arn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            "reason": "Reads reference data from several teams' buckets.",
+        },
+    ],
+    "architecture": "arm64",
+    "ephemeral_storage_gib": 50,
+    "tags": {"team": "finance"},
+    "capacity_providers": [
+        {"provider": "FARGATE", "base": 1, "weight": 1},
+        {"provider": "FARGATE_SPOT", "weight": 3},
+    ],
+}
+BORROWED = {
+    "schedule": "rate(1 hour)",
+    "image": "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/sync:1",
+    "task_role_arn": EXISTING_ROLE,
+}
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[CronguardStack, Path]:
+    root = tmp_path_factory.mktemp("real-job")
+    config = root / "config"
+    shutil.copytree(REPO_CONFIG, config)
+    (config / "jobs.yaml").write_text(
+        yaml.safe_dump({"jobs": {"report": REPORT, "borrowed": BORROWED}})
+    )
+    dev = yaml.safe_load((config / "environments" / "dev.yaml").read_text())
+    dev["jobs"] = {}
+    dev["iam"] = {"permissions_boundary": BOUNDARY, "role_path": ROLE_PATH}
+    (config / "environments" / "dev.yaml").write_text(yaml.safe_dump(dev))
+    environment: Environment = load_environment("dev", config)
+    outdir = root / "cdk.out"
+    app = cdk.App(outdir=str(outdir), context={"aws:cdk:bundling-stacks": []})
+    stack = CronguardStack(app, environment.stack_name, environment=environment)
+    add_compliance_checks(app)  # cdk-nag on every stack, as `cdk synth` runs it
+    app.synth()
+    return stack, outdir
+
+
+def job_template(synthesized: tuple[CronguardStack, Path], job: str) -> dict[str, Any]:
+    stack, outdir = synthesized
+    (job_stack,) = [s for s in stack.job_stacks.values() if job in s.jobs]
+    loaded: dict[str, Any] = json.loads((outdir / job_stack.template_file).read_text())
+    return loaded
+
+
+def resource(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = template["Resources"][logical_id]["Properties"]
+    return found
+
+
+def test_the_jobs_own_task_role_has_its_permissions_and_managed_policies(synthesized) -> None:
+    template = job_template(synthesized, "report")
+    ids = JobResources.of(environment_job("report"))
+    role = resource(template, ids.task_role)
+    (policy,) = role["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+    assert {
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::example-reports/daily/*",
+    } in statements
+    assert {
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": "arn:aws:sqs:ap-northeast-1:123456789012:done",
+    } in statements
+    assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+
+
+def test_an_existing_task_role_is_used_and_passed_never_created(synthesized) -> None:
+    template = job_template(synthesized, "borrowed")
+    ids = JobResources.of(environment_job("borrowed"))
+    assert ids.task_role not in template["Resources"]
+    assert resource(template, ids.task_definition)["TaskRoleArn"] == EXISTING_ROLE
+    machine_role = resource(template, ids.state_machine_role)
+    passed = [
+        s["Resource"]
+        for s in machine_role["Policies"][0]["PolicyDocument"]["Statement"]
+        if s["Action"] == "iam:PassRole"
+    ]
+    assert passed == [[{"Fn::GetAtt": [ids.execution_role, "Arn"]}, EXISTING_ROLE]]
+
+
+def test_every_role_in_every_template_gets_the_boundary_and_the_path(synthesized) -> None:
+    stack, outdir = synthesized
+    files = [stack.template_file, *(s.template_file for s in stack.job_stacks.values())]
+    roles = [
+        (name, logical_id, properties["Properties"])
+        for name in files
+        for logical_id, properties in json.loads((outdir / name).read_text())["Resources"].items()
+        if properties["Type"] == "AWS::IAM::Role"
+    ]
+    assert len(roles) > 10
+    for name, logical_id, role in roles:
+        assert role.get("PermissionsBoundary") == BOUNDARY, (name, logical_id)
+        assert role.get("Path") == ROLE_PATH, (name, logical_id)
+
+
+def test_arm64_ephemeral_storage_and_the_capacity_strategy_reach_the_task(synthesized) -> None:
+    template = job_template(synthesized, "report")
+    ids = JobResources.of(environment_job("report"))
+    task = resource(template, ids.task_definition)
+    assert task["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
+    assert task["EphemeralStorage"] == {"SizeInGiB": 50}
+    definition = json.loads(resource(template, ids.state_machine)["DefinitionString"])
+    arguments = definition["States"]["Run job"]["Arguments"]
+    assert "LaunchType" not in arguments
+    assert arguments["CapacityProviderStrategy"] == [
+        {"CapacityProvider": "FARGATE", "Weight": 1, "Base": 1},
+        {"CapacityProvider": "FARGATE_SPOT", "Weight": 3},
+    ]
+
+
+def test_the_jobs_tags_are_on_its_resources_and_no_other_jobs(synthesized) -> None:
+    template = job_template(synthesized, "report")
+    ids = JobResources.of(environment_job("report"))
+    for logical_id in (ids.task_definition, ids.state_machine, ids.guard, ids.task_role):
+        assert {"Key": "team", "Value": "finance"} in resource(template, logical_id)["Tags"]
+    other = job_template(synthesized, "borrowed")
+    borrowed = JobResources.of(environment_job("borrowed"))
+    assert {"Key": "team", "Value": "finance"} not in resource(other, borrowed.state_machine).get(
+        "Tags", []
+    )
+
+
+def environment_job(name: str) -> Any:
+    from cronguard.config.model import Job
+
+    spec = {"report": REPORT, "borrowed": BORROWED}[name]
+    return Job(name=name, **spec)
