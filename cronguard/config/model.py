@@ -403,8 +403,7 @@ def _check_policy_arn(value: str | None) -> str | None:
 
 def _unreasoned(what: str) -> ValueError:
     return ValueError(
-        f"{what}: add 'reason' saying why the job needs it (it becomes the cdk-nag "
-        "acknowledgement)"
+        f"{what}: add 'reason' saying why the job needs it (it becomes the cdk-nag acknowledgement)"
     )
 
 
