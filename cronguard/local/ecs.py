@@ -100,6 +100,8 @@ class EcsSimulator:
     def __init__(self, default_script: TaskScript) -> None:
         self.default_script = default_script
         self._queues: dict[str, deque[TaskScript]] = {}
+        # (task definition, environment it must carry) -> scripts, consulted before _queues
+        self._matched: dict[tuple[str, frozenset[tuple[str, str]]], deque[TaskScript]] = {}
         self._defaults: dict[str, TaskScript] = {}
         self._tasks: dict[str, StartedTask] = {}
         self._models: dict[str, Any] = {}
@@ -109,13 +111,28 @@ class EcsSimulator:
         self._runs_changed = threading.Condition()
 
     def queue(
-        self, task_definition_arn: str, scripts: tuple[TaskScript, ...], default: TaskScript | None
+        self,
+        task_definition_arn: str,
+        scripts: tuple[TaskScript, ...],
+        default: TaskScript | None,
+        environment: dict[str, str] | None = None,
     ) -> None:
-        self._queues.setdefault(task_definition_arn, deque()).extend(scripts)
+        if environment:
+            key = (task_definition_arn, frozenset(environment.items()))
+            self._matched.setdefault(key, deque()).extend(scripts)
+        else:
+            self._queues.setdefault(task_definition_arn, deque()).extend(scripts)
         if default is not None:
             self._defaults[task_definition_arn] = default
 
-    def next_script(self, task_definition_arn: str) -> TaskScript:
+    def next_script(self, task_definition_arn: str, environment: dict[str, str]) -> TaskScript:
+        """The script of a RunTask whose essential container gets `environment` overrides: the
+        first queue for exactly that task definition and some of that environment, else the
+        task definition's own queue, else its default."""
+        given = set(environment.items())
+        for (arn, required), matched in self._matched.items():
+            if arn == task_definition_arn and matched and required <= given:
+                return matched.popleft()
         queue = self._queues.get(task_definition_arn)
         if queue:
             return queue.popleft()
@@ -252,9 +269,14 @@ class EcsSimulator:
 def _essential_environment(task: Any) -> dict[str, str]:
     """Environment overrides moto stored for the task's (single, essential) container."""
     container_name = task.containers[0].name if task.containers else None
+    return container_environment(task.overrides, container_name)
+
+
+def container_environment(overrides: dict[str, Any], container: str | None) -> dict[str, str]:
+    """A container's environment in RunTask `overrides` (camelCase, as moto stores them)."""
     environment: dict[str, str] = {}
-    for override in task.overrides.get("containerOverrides", []):
-        if override.get("name") == container_name:
+    for override in overrides.get("containerOverrides", []):
+        if override.get("name") == container:
             for variable in override.get("environment", []):
                 environment[variable["name"]] = variable["value"]
     return environment

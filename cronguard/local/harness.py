@@ -297,14 +297,20 @@ class LocalAws:
         return arn
 
     def script_tasks(
-        self, task_definition: str, *scripts: TaskScript, default: TaskScript | None = None
+        self,
+        task_definition: str,
+        *scripts: TaskScript,
+        default: TaskScript | None = None,
+        environment: dict[str, str] | None = None,
     ) -> None:
         """Queue what the next RunTask calls of `task_definition` (family, family:revision or
         ARN) do, one script per call; once the queue is empty, `default` (if given) or the
-        harness default applies."""
+        harness default applies. With `environment`, only calls whose essential container gets
+        those environment overrides (e.g. one slot's `CRONGUARD_SLOT`) take these scripts, and
+        they take them before any queued without."""
         with self.request_lock:
             arn = self._task_definition_arn(task_definition)
-            self.ecs_tasks.queue(arn, scripts, default)
+            self.ecs_tasks.queue(arn, scripts, default, environment)
 
     def tasks_started(self, task_definition: str | None = None) -> list[StartedTask]:
         """Every task RunTask really started (launch failures start none), oldest first."""

@@ -99,7 +99,7 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from cronguard.local.ecs import THROTTLE, EcsSimulator, StopCause
+from cronguard.local.ecs import THROTTLE, EcsSimulator, StopCause, container_environment
 from cronguard.local.lambdas import LambdaRegistry, LambdaServiceError
 
 MOTO_VERSION = "5.2.5"
@@ -658,7 +658,11 @@ def _shim_ecs_task_scripts(patcher: _Patcher) -> None:
         backend = self.ecs_backend
         backend._get_cluster(self._get_param("cluster", "default"))  # fail before consuming
         task_definition = backend.describe_task_definition(self._get_param("taskDefinition"))
-        script = hooks.ecs_tasks.next_script(task_definition.arn)
+        essential = task_definition.container_definitions[0]["name"]
+        overrides = self._get_param("overrides") or {}
+        script = hooks.ecs_tasks.next_script(
+            task_definition.arn, container_environment(overrides, essential)
+        )
         if script.launch_latency_seconds:
             with hooks.request_lock.suspended():
                 time.sleep(script.launch_latency_seconds)

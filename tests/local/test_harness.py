@@ -111,6 +111,41 @@ def test_run_task_follows_the_script_queue_then_the_default(aws):
     assert aws.tasks_started()[0].stop_cause is StopCause.EXITED  # a stopped task stays as it ended
 
 
+def test_scripts_for_one_slot_go_to_that_slots_tasks_whatever_the_order(aws):
+    network = aws.network()
+    cluster = aws.create_cluster("jobs")
+    aws.register_task_definition("nightly", "job")
+    aws.script_tasks("nightly", TaskScript(exit_code=3), environment={"CRONGUARD_SLOT": "b"})
+    aws.script_tasks("nightly", TaskScript(exit_code=4), default=TaskScript(exit_code=5))
+
+    def run_task(slot: str) -> None:
+        aws.ecs.run_task(
+            cluster=cluster,
+            taskDefinition="nightly",
+            launchType="FARGATE",
+            overrides={
+                "containerOverrides": [
+                    {"name": "job", "environment": [{"name": "CRONGUARD_SLOT", "value": slot}]}
+                ]
+            },
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": list(network.subnet_ids),
+                    "securityGroups": list(network.security_group_ids),
+                }
+            },
+        )
+
+    for slot in ("a", "b", "b", "c"):
+        run_task(slot)
+
+    scripted = [
+        (task.environment["CRONGUARD_SLOT"], task.script.exit_code)
+        for task in aws.tasks_started("nightly")
+    ]
+    assert scripted == [("a", 4), ("b", 3), ("b", 5), ("c", 5)]
+
+
 def test_a_runs_task_is_found_by_family_and_execution_and_stopped_like_ecs(aws):
     """What the guard relies on to stop a run's task and wait for it (ListTasks by family and
     desired status, the overrides in DescribeTasks, StopTask), on a scripted task."""
