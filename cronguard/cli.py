@@ -227,21 +227,28 @@ def simulate(
     assembly: Path = typer.Option(
         Path("cdk.out"), help="The synthesized cloud assembly (npx cdk synth -c env=<env>)"
     ),
-    job: str | None = typer.Option(None, help="Job to simulate (default: first forbid job)"),
+    job: list[str] | None = typer.Option(
+        None,
+        help="Job to simulate; repeat it for several, deployed once (default: first forbid job)",
+    ),
     burst: int = typer.Option(8, min=2, max=50, help="Duplicate triggers for one slot"),
 ) -> None:
     """Run the synthesized state machines and the real guard locally (no AWS): a burst of
-    duplicate triggers, an overlapping slot, a late duplicate and a failing run."""
+    duplicate triggers, an overlapping slot, a late duplicate and a failing run (and a retried
+    one, for a job with job_retries)."""
     environment = _load(env)
+    chosen = [_job(environment, name) for name in job or []]  # before 20 s of deploying
     # Only the simulation needs the local engine: import it here, not for every command.
     from cronguard.simulation.run import simulate_environment
 
     try:
-        result = simulate_environment(environment, assembly, job, burst, console)
-    except (KeyError, FileNotFoundError) as error:
+        results = simulate_environment(environment, assembly, chosen, burst, console)
+    except KeyError as error:
+        _fail(Exception(error.args[0]))
+    except FileNotFoundError as error:
         _fail(error)
-    if not result.ok:
-        raise typer.Exit(1)
+    if not all(result.ok for result in results):
+        raise typer.Exit(RUNTIME_ERROR)
 
 
 def _unexpected(error: BaseException) -> str:

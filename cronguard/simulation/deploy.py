@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from cronguard.local import LocalAws
 
 GUARD_HANDLER = "lambdas.guard.handler.lambda_handler"
 CLEANUP_HANDLER = "lambdas.cleanup.handler.lambda_handler"
+GUARD_STATE = "Guard"
 RUN_STATE = "Run job"
 
 
@@ -70,18 +72,93 @@ def _intrinsic(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _environment(function: dict[str, Any], references: dict[str, str]) -> dict[str, str]:
+def _joined(value: Any) -> str | None:
+    """An ``Fn::Join`` of strings and pseudo parameters as text (``${AWS.Region}`` for a
+    pseudo parameter), e.g. the ARN of a cluster the environment imports by name."""
+    if not isinstance(value, dict) or list(value) != ["Fn::Join"]:
+        return None
+    separator, parts = value["Fn::Join"]
+    texts = []
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and str(part.get("Ref", "")).startswith("AWS::"):
+            texts.append("${" + part["Ref"].replace("::", ".") + "}")  # no ':' in an ARN part
+        else:
+            return None
+    return str(separator).join(texts)
+
+
+def _environment(
+    function: dict[str, Any],
+    references: dict[str, str],
+    patterns: dict[str, str] | None = None,
+) -> dict[str, str]:
     """A synthesized function's environment variables, each reference to a parameter or
-    resource (``references``: ``_intrinsic`` of the reference → local value) resolved."""
+    resource (``references``: ``_intrinsic`` of the reference → local value) or joined text
+    (``patterns``: a regex it matches in full → local value) resolved."""
     resolved: dict[str, str] = {}
     for name, value in function.get("Environment", {}).get("Variables", {}).items():
+        text = _joined(value)
+        matched = [
+            local
+            for pattern, local in (patterns or {}).items()
+            if text is not None and re.fullmatch(pattern, text)
+        ]
         if isinstance(value, str):
             resolved[name] = value
         elif _intrinsic(value) in references:
             resolved[name] = references[_intrinsic(value)]
+        elif matched:
+            resolved[name] = matched[0]
         else:
             raise AssemblyError(f"environment variable {name}: cannot resolve {value} locally")
     return resolved
+
+
+def check_assembly(environment: Environment, assembly: Path) -> None:
+    """The assembly was synthesized from this config: the same jobs, each with the
+    concurrency policy and job retries the scenario expects. Checked before anything is
+    deployed, so a stale cdk.out costs no time."""
+    _, nested = _templates(assembly, environment.stack_name)
+    prefix = f"{environment.name}-"
+    synthesized: dict[str, tuple[str, int]] = {}
+    for template in nested:
+        for resource in _of_type(template, "AWS::StepFunctions::StateMachine").values():
+            properties = resource["Properties"]
+            states = json.loads(properties["DefinitionString"])["States"]
+            job_retries = [
+                retrier["MaxAttempts"]
+                for retrier in states[RUN_STATE].get("Retry", [])
+                if retrier["ErrorEquals"] == ["States.TaskFailed"]
+            ]
+            name = properties["StateMachineName"].removeprefix(prefix)
+            synthesized[name] = (
+                states[GUARD_STATE]["Arguments"]["Payload"]["job"]["concurrency"],
+                job_retries[0] if job_retries else 0,
+            )
+    configured = {job.name: (job.concurrency.value, job.job_retries) for job in environment.jobs}
+    differences = [
+        *(f"no job {name}" for name in sorted(configured.keys() - synthesized.keys())),
+        *(
+            f"job {name} is not configured"
+            for name in sorted(synthesized.keys() - configured.keys())
+        ),
+        *(
+            f"job {name} has concurrency {synthesized[name][0]}, job_retries "
+            f"{synthesized[name][1]} (configured: {configured[name][0]}, "
+            f"{configured[name][1]})"
+            for name in sorted(configured.keys() & synthesized.keys())
+            if configured[name] != synthesized[name]
+        ),
+    ]
+    if differences:
+        raise AssemblyError(
+            f"{assembly} is out of date for {environment.name} "
+            f"({'; '.join(differences)}): re-synthesize with "
+            f"`npx cdk synth -c env={environment.name}` "
+            f"(or `make synth ENV={environment.name}`)"
+        )
 
 
 class LocalEnvironment:
@@ -94,18 +171,22 @@ class LocalEnvironment:
         assembly: Path,
         *,
         run_timeouts: dict[str, int] | None = None,
+        job_retry_interval_seconds: int | None = None,
     ) -> None:
         """``run_timeouts`` (job -> seconds) compresses a job's run timeout so a test can
-        watch it expire in seconds, not minutes: the one change to a synthesized definition
-        apart from the network ids."""
+        watch it expire in seconds, not minutes; ``job_retry_interval_seconds`` likewise the
+        wait before a failed run is retried (``job_retries``). With the network ids, the only
+        changes to a synthesized definition."""
         self.aws = aws
         self.environment = environment
         self.assembly = assembly
         self.run_timeouts = run_timeouts or {}
+        self.job_retry_interval_seconds = job_retry_interval_seconds
         self.jobs: dict[str, LocalJob] = {}
         self.ledger_table = ""
 
     def deploy(self) -> LocalEnvironment:
+        check_assembly(self.environment, self.assembly)
         parent, nested = _templates(self.assembly, self.environment.stack_name)
         self._create_ledger(parent)
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -137,7 +218,11 @@ class LocalEnvironment:
             for logical_id in _of_type(parent, "AWS::ECS::Cluster")
             for reference in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "Arn"]})
         }
-        return _environment(functions[0], references)
+        # A cluster the environment imports by name is an ARN joined from its name.
+        imported_cluster = (
+            rf"arn:[^:]+:ecs:[^:]*:[^:]*:cluster/{re.escape(self.environment.cluster_name)}"
+        )
+        return _environment(functions[0], references, {imported_cluster: cluster_arn})
 
     def _create_ledger(self, parent: dict[str, Any]) -> None:
         tables = [
@@ -216,9 +301,16 @@ class LocalEnvironment:
         definition: str = properties["DefinitionString"]
         for configured, local in network_ids.items():
             definition = definition.replace(f'"{configured}"', f'"{local}"')
-        if job_name in self.run_timeouts:
+        if job_name in self.run_timeouts or self.job_retry_interval_seconds is not None:
             parsed = json.loads(definition)
-            parsed["States"][RUN_STATE]["TimeoutSeconds"] = self.run_timeouts[job_name]
+            run = parsed["States"][RUN_STATE]
+            if job_name in self.run_timeouts:
+                run["TimeoutSeconds"] = self.run_timeouts[job_name]
+            for retrier in run.get("Retry", []):
+                if retrier["ErrorEquals"] == ["States.TaskFailed"]:
+                    retrier["IntervalSeconds"] = (
+                        self.job_retry_interval_seconds or retrier["IntervalSeconds"]
+                    )
             definition = json.dumps(parsed)
         arn = self.aws.deploy_state_machine(
             machine_name,

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from cronguard.config import Environment
-from cronguard.simulation.deploy import AssemblyError
+from cronguard.config import Environment, Job
+from cronguard.config.model import (
+    JOB_RETRY_INTERVAL_SECONDS as SYNTHESIZED_JOB_RETRY_INTERVAL_SECONDS,
+)
+from cronguard.simulation.deploy import AssemblyError, LocalEnvironment, check_assembly
 from cronguard.simulation.scenario import Result, Simulation, pick_job
 
 TASK_SECONDS = 3.0
+# A failed run is retried after 30 s, doubling (job_retries): the simulation waits 1 s instead.
+JOB_RETRY_INTERVAL_SECONDS = 1
 
 
 def _quiet() -> None:
@@ -42,41 +48,68 @@ def timeline(result: Result) -> Table:
 
 
 def simulate_environment(
-    environment: Environment, assembly: Path, job: str | None, burst: int, console: Console
-) -> Result:
+    environment: Environment,
+    assembly: Path,
+    jobs: Sequence[Job],
+    burst: int,
+    console: Console,
+) -> list[Result]:
+    """Deploy the assembly once and run the scenario for each of `jobs` (none: the first
+    enabled forbid job), one after another on the same engine."""
     _quiet()
     from cronguard.local import LocalAws
-    from cronguard.simulation.deploy import LocalEnvironment
 
+    chosen = list(jobs) or [pick_job(environment)]
     if not (assembly / f"{environment.stack_name}.template.json").exists():
         raise FileNotFoundError(
             f"{assembly}/{environment.stack_name}.template.json not found: run "
             f"`npx cdk synth -c env={environment.name}` (or `make synth ENV={environment.name}`)"
         )
-    with LocalAws() as aws:
-        console.print(f"▶ deploying {environment.stack_name} from {assembly} to the local engine")
-        try:
-            local = LocalEnvironment(aws, environment, assembly).deploy()
-        except AssemblyError as error:
-            raise FileNotFoundError(str(error)) from None
-        chosen = pick_job(local, job)
+    results: list[Result] = []
+    try:
+        check_assembly(environment, assembly)
+        with LocalAws() as aws:
+            console.print(
+                f"▶ deploying {environment.stack_name} from {assembly} to the local engine"
+            )
+            local = LocalEnvironment(
+                aws, environment, assembly, job_retry_interval_seconds=JOB_RETRY_INTERVAL_SECONDS
+            ).deploy()
+            for job in chosen:
+                results.append(_simulate_job(local, job, burst, console))
+    except AssemblyError as error:
+        raise FileNotFoundError(str(error)) from None
+    return results
+
+
+def _simulate_job(local: LocalEnvironment, job: Job, burst: int, console: Console) -> Result:
+    retries = (
+        f", job_retries {job.job_retries} (retried after {JOB_RETRY_INTERVAL_SECONDS} s "
+        f"here, {SYNTHESIZED_JOB_RETRY_INTERVAL_SECONDS} s deployed)"
+        if job.job_retries
+        else ""
+    )
+    console.print(
+        f"▶ job {job.name}: {job.schedule} ({job.timezone}), "
+        f"concurrency {job.concurrency.value}{retries}, "
+        f"{len(local.jobs)} state machines deployed"
+    )
+    if not job.enabled:
         console.print(
-            f"▶ job {chosen.name}: {chosen.schedule} ({chosen.timezone}), "
-            f"concurrency {chosen.concurrency.value}, {len(local.jobs)} state machines deployed"
+            f"▶ {job.name} is disabled in {local.environment.name}: its schedule never fires, "
+            "so the simulation starts its executions directly"
         )
-        simulation = Simulation(
-            local,
-            chosen,
-            burst=burst,
-            task_seconds=TASK_SECONDS,
-            progress=lambda message: console.print(f"▶ {message}"),
-        )
-        result = simulation.run()
+    simulation = Simulation(
+        local,
+        job,
+        burst=burst,
+        task_seconds=TASK_SECONDS,
+        progress=lambda message: console.print(f"▶ {message}"),
+    )
+    result = simulation.run()
     console.print(timeline(result))
     for check in result.checks:
         mark = "[green]✔[/green]" if check.ok else "[red]✘[/red]"
         console.print(f"{mark} {check.guarantee} — {check.detail}")
-    console.print(
-        "all guarantees held" if result.ok else "[red]a guarantee failed[/red]",
-    )
+    console.print("all guarantees held" if result.ok else "[red]a guarantee failed[/red]")
     return result

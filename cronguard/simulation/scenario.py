@@ -3,17 +3,21 @@
 Against one job of a synthesized environment, on the local engine:
 
 1. a burst of triggers for one slot, as a misbehaving schedule would send them;
-2. the job's next slot, while the first run still runs (``forbid`` skips it as overlap);
+2. the job's next slot, while the first run still runs: ``forbid`` skips it as an overlap,
+   ``replace`` stops the first run and then runs it, ``allow`` runs both at once;
 3. a late duplicate of the first slot, after its run finished (a lock could not stop it);
-4. a run whose container exits 3.
+4. a run whose container exits 3 (on every attempt, when the job has ``job_retries``);
+5. with ``job_retries``, a run that exits 3 once and succeeds when retried.
 
-It prints what each execution decided and how it ended, then checks the guarantees and
-says which, if any, failed.
+Each slot's ECS tasks are scripted for that slot (by ``CRONGUARD_SLOT``), so which execution
+starts a task first never changes what the task does. It prints what each execution decided
+and how it ended, then checks the guarantees and says which, if any, failed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,12 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronguard.config import Concurrency, Job
-from cronguard.local import TaskScript
+from cronguard.config import Concurrency, Environment, Job
+from cronguard.local import StartedTask, TaskScript
 from cronguard.schedule import upcoming_slots
 from cronguard.simulation.deploy import LocalEnvironment
 
 FAILING_EXIT_CODE = 3
+SHORT_TASK_SECONDS = 0.5
+RUN_WAIT_SECONDS = 120  # the longest step: a failing run with job_retries 5, retries compressed
 
 
 @dataclass(frozen=True)
@@ -62,13 +68,12 @@ def slot_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pick_job(local: LocalEnvironment, name: str | None) -> Job:
-    if name is not None:
-        return local.environment.job(name)
-    for job in local.environment.jobs:
+def pick_job(environment: Environment) -> Job:
+    """The job `cronguard simulate` shows by default: the first enabled forbid job."""
+    for job in environment.jobs:
         if job.enabled and job.concurrency is Concurrency.FORBID:
             return job
-    raise KeyError(f"no enabled job with concurrency forbid in {local.environment.name}")
+    raise KeyError(f"no enabled job with concurrency forbid in {environment.name}: name one")
 
 
 class Simulation:
@@ -97,8 +102,23 @@ class Simulation:
         arn = self.aws.start(self.deployed.state_machine_arn, name, run_input)
         return step, arn
 
+    def _script(self, slot: datetime, *scripts: TaskScript) -> None:
+        """What the tasks of this slot do, in the order they start."""
+        self.aws.script_tasks(
+            self.deployed.task_definition_arn,
+            *scripts,
+            environment={"CRONGUARD_SLOT": slot_text(slot)},
+        )
+
+    def _tasks(self, slot: datetime) -> list[StartedTask]:
+        return [
+            task
+            for task in self.aws.tasks_started(self.deployed.task_definition_arn)
+            if task.environment.get("CRONGUARD_SLOT") == slot_text(slot)
+        ]
+
     def _row(self, step: str, execution_arn: str, slot: datetime) -> Row:
-        described = self.aws.wait(execution_arn, timeout=60)
+        described = self.aws.wait(execution_arn, timeout=RUN_WAIT_SECONDS)
         output = json.loads(described.get("output") or "null") or {}
         tasks = [
             task
@@ -110,12 +130,9 @@ class Simulation:
             decision, reason = "skip", output.get("reason", "")
         else:
             decision, reason = "run", "claimed"
-        item = self.local.slot_item(self.job.name, slot_text(slot)) or {}
         outcome = described["status"]
         if decision == "run":
-            status = item.get("status", {}).get("S", "?")
-            exit_code = item.get("exit_code", {}).get("N")
-            outcome += f" · ledger {status}" + (f" (exit {exit_code})" if exit_code else "")
+            outcome += " · " + _ledger_text(self.local.slot_item(self.job.name, slot_text(slot)))
         return Row(
             step,
             execution_arn.rsplit(":", 1)[-1],
@@ -128,14 +145,15 @@ class Simulation:
 
     def run(self) -> Result:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
-        first, following, failing = upcoming_slots(
-            self.job.schedule, self.job.timezone, after=now - timedelta(seconds=1), count=3
-        )[:3]
-        self.aws.script_tasks(
-            self.deployed.task_definition_arn,
-            TaskScript(duration_seconds=self.task_seconds),
-            TaskScript(duration_seconds=0.5, exit_code=FAILING_EXIT_CODE),
-        )
+        first, following, failing, flaky = upcoming_slots(
+            self.job.schedule, self.job.timezone, after=now - timedelta(seconds=1), count=4
+        )[:4]
+        retries = self.job.job_retries
+        self._script(first, TaskScript(duration_seconds=self.task_seconds))
+        self._script(following, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
+        exits_3 = TaskScript(duration_seconds=SHORT_TASK_SECONDS, exit_code=FAILING_EXIT_CODE)
+        self._script(failing, *[exits_3] * (retries + 1))
+        self._script(flaky, exits_3, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
 
         self.progress(f"{self.burst} triggers at once for slot {slot_text(first)}")
         started: list[tuple[str, str, datetime]] = []
@@ -156,6 +174,8 @@ class Simulation:
         self.progress(f"the next slot {slot_text(following)} arrives while the run still runs")
         step, arn = self._start("next slot", following, 0)
         started.append((step, arn, following))
+        for _, arn, _ in started:  # every record final (a replaced run's too) before reading
+            self.aws.wait(arn, timeout=RUN_WAIT_SECONDS)
         for step, arn, slot in started:
             self.rows.append(self._row(step, arn, slot))
 
@@ -163,10 +183,19 @@ class Simulation:
         step, arn = self._start("late duplicate", first, self.burst)
         self.rows.append(self._row(step, arn, first))
 
-        self.progress(f"slot {slot_text(failing)}: the job exits {FAILING_EXIT_CODE}")
+        attempts = f" on each of its {retries + 1} attempts" if retries else ""
+        self.progress(f"slot {slot_text(failing)}: the job exits {FAILING_EXIT_CODE}{attempts}")
         step, arn = self._start("failing run", failing, 0)
         self.rows.append(self._row(step, arn, failing))
-        return Result(self.job.name, self.rows, self._checks(first, following, failing))
+
+        if retries:
+            self.progress(
+                f"slot {slot_text(flaky)}: the job exits {FAILING_EXIT_CODE} once, "
+                f"then succeeds (job_retries {retries})"
+            )
+            step, arn = self._start("retried run", flaky, 0)
+            self.rows.append(self._row(step, arn, flaky))
+        return Result(self.job.name, self.rows, self._checks(first, following, failing, flaky))
 
     def _wait_for_task(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -175,24 +204,20 @@ class Simulation:
                 raise TimeoutError("no ECS task started for the burst")
             time.sleep(0.05)
 
-    def _checks(self, first: datetime, following: datetime, failing: datetime) -> list[Check]:
+    def _step(self, step: str) -> Row:
+        return next(row for row in self.rows if row.step == step)
+
+    def _checks(
+        self, first: datetime, following: datetime, failing: datetime, flaky: datetime
+    ) -> list[Check]:
         burst = [row for row in self.rows if row.step == "burst"]
         runs = [row for row in burst if row.decision == "run"]
-        tasks_for_first = [
-            task
-            for task in self.aws.tasks_started(self.deployed.task_definition_arn)
-            if task.environment.get("CRONGUARD_SLOT") == slot_text(first)
-        ]
-        overlap = next(row for row in self.rows if row.step == "next slot")
-        late = next(row for row in self.rows if row.step == "late duplicate")
-        failed = next(row for row in self.rows if row.step == "failing run")
+        tasks_for_first = self._tasks(first)
+        late = self._step("late duplicate")
+        failed = self._step("failing run")
         failed_item = self.local.slot_item(self.job.name, slot_text(failing)) or {}
-        expected_overlap = (
-            ("skip", "overlap")
-            if self.job.concurrency is Concurrency.FORBID
-            else ("run", "claimed")
-        )
-        return [
+        attempts = self.job.job_retries + 1
+        checks = [
             Check(
                 "once per slot: the burst started one ECS task",
                 len(tasks_for_first) == 1 and len(runs) == 1,
@@ -203,26 +228,108 @@ class Simulation:
                 all(row.reason == "duplicate" for row in burst if row.decision == "skip"),
                 ", ".join(sorted({row.reason for row in burst if row.decision == "skip"})),
             ),
-            Check(
-                f"no overlap ({self.job.concurrency.value}): the next slot "
-                f"{'was skipped' if expected_overlap[0] == 'skip' else 'ran'}",
-                (overlap.decision, overlap.reason) == expected_overlap,
-                f"{overlap.decision} ({overlap.reason})",
-            ),
+            self._next_slot_check(runs[0] if len(runs) == 1 else None, first, following),
             Check(
                 "a duplicate after the run finished was skipped",
                 (late.decision, late.reason) == ("skip", "duplicate"),
                 f"{late.decision} ({late.reason})",
             ),
             Check(
-                "honest outcome: exit 3 failed the execution and is in the ledger",
+                f"honest outcome: exit {FAILING_EXIT_CODE} failed the execution and is in the "
+                "ledger" + (f" (after {attempts} attempts)" if attempts > 1 else ""),
                 failed.outcome.startswith("FAILED")
-                and failed_item.get("exit_code", {}).get("N") == str(FAILING_EXIT_CODE),
-                failed.outcome,
-            ),
-            Check(
-                "no stuck lock: nothing is held at the end",
-                self.local.lease(self.job.name) is None,
-                "lease free" if self.local.lease(self.job.name) is None else "lease still held",
+                and _ledger_status(failed_item) == "FAILED"
+                and failed_item.get("exit_code", {}).get("N") == str(FAILING_EXIT_CODE)
+                and len(self._tasks(failing)) == attempts,
+                failed.outcome + (f", {len(self._tasks(failing))} tasks" if attempts > 1 else ""),
             ),
         ]
+        if self.job.job_retries:
+            retried = self._step("retried run")
+            retried_item = self.local.slot_item(self.job.name, slot_text(flaky)) or {}
+            checks.append(
+                Check(
+                    f"job_retries {self.job.job_retries}: a run that failed once was retried "
+                    "and succeeded",
+                    retried.outcome.startswith("SUCCEEDED")
+                    and _ledger_status(retried_item) == "SUCCEEDED"
+                    and retried_item.get("retries", {}).get("N") == "1"
+                    and [task.exit_code for task in self._tasks(flaky)] == [FAILING_EXIT_CODE, 0],
+                    retried.outcome,
+                )
+            )
+        lease_free = self.local.lease(self.job.name) is None
+        checks.append(
+            Check(
+                "no stuck lock: nothing is held at the end",
+                lease_free,
+                "lease free" if lease_free else "lease still held",
+            )
+        )
+        return checks
+
+    def _next_slot_check(self, run: Row | None, first: datetime, following: datetime) -> Check:
+        """What the next slot did while the first slot's run ran, under the job's policy."""
+        policy = self.job.concurrency
+        nxt = self._step("next slot")
+        earlier = run.outcome if run is not None else "no single run"
+        ran = f" {nxt.outcome.split(' · ')[0]}" if nxt.decision == "run" else ""
+        detail = (
+            f"next slot {nxt.decision} ({nxt.reason}){ran}, earlier run {earlier.split(' · ')[0]}"
+        )
+        first_tasks, next_tasks = self._tasks(first), self._tasks(following)
+        earlier_succeeded = run is not None and run.outcome.startswith("SUCCEEDED")
+        next_succeeded = nxt.decision == "run" and nxt.outcome.startswith("SUCCEEDED")
+        if policy is Concurrency.FORBID:
+            return Check(
+                "no overlap (forbid): the next slot was skipped while the run ran",
+                (nxt.decision, nxt.reason) == ("skip", "overlap")
+                and earlier_succeeded
+                and not next_tasks,
+                detail,
+            )
+        overlapped = (
+            len(first_tasks) == 1
+            and len(next_tasks) == 1
+            and first_tasks[0].stopped_at is not None
+            and next_tasks[0].started_at < first_tasks[0].stopped_at
+        )
+        if policy is Concurrency.REPLACE:
+            first_item = self.local.slot_item(self.job.name, slot_text(first)) or {}
+            return Check(
+                "replace: the next slot stopped the earlier run, then ran",
+                next_succeeded
+                and earlier.startswith("ABORTED")
+                and _ledger_status(first_item) == "ABORTED"
+                and first_item.get("reason", {}).get("S", "").startswith("replaced by")
+                and len(first_tasks) == 1
+                and not first_tasks[0].running
+                and not overlapped,
+                detail,
+            )
+        return Check(
+            "allow: the next slot ran while the earlier run still ran",
+            next_succeeded and earlier_succeeded and overlapped,
+            detail,
+        )
+
+
+def _ledger_status(item: dict[str, Any]) -> str:
+    return str(item.get("status", {}).get("S", "?"))
+
+
+def _ledger_text(item: dict[str, Any] | None) -> str:
+    """The slot's record in a few words: status, exit code, retries, why it was aborted."""
+    if item is None:
+        return "ledger: no record"
+    status = _ledger_status(item)
+    details = []
+    if "exit_code" in item:
+        details.append(f"exit {item['exit_code']['N']}")
+    retries = int(item.get("retries", {}).get("N", "0"))
+    if retries:
+        details.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
+    if status == "ABORTED" and "reason" in item:
+        reason = item["reason"]["S"].split(";", 1)[0]
+        details.append(re.sub(r"arn:aws:states:\S+:execution:[^:\s]+:", "", reason))
+    return f"ledger {status}" + (f" ({', '.join(details)})" if details else "")

@@ -381,3 +381,11 @@ def test_main_exits_with_the_commands_code(capsys: pytest.CaptureFixture[str]) -
         cli.main(["validate", "--env", "test"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.endswith("environments/test.yaml: OK, 5 jobs\n")
+
+
+def test_simulate_an_unknown_job_is_refused_before_anything_is_deployed(tmp_path: Path) -> None:
+    result = invoke("simulate", "--env", "test", "--job", "nope", "--assembly", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ")
+    assert "nope" in result.output
+    assert "deploying" not in result.output and "not found" not in result.output
