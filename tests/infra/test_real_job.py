@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from cronguard.config import Environment, load_environment
+from cronguard.config.model import Job
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 from stacks.job_template import JobResources
@@ -21,7 +22,7 @@ REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 BOUNDARY = "arn:aws:iam::123456789012:policy/org/batch-boundary"
 ROLE_PATH = "/cronguard/jobs/"
 EXISTING_ROLE = "arn:aws:iam::123456789012:role/reports-writer"
-REPORT = {
+REPORT: dict[str, Any] = {
     "schedule": "cron(0 3 * * ? *)",
     "image": "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/reports:1",
     "permissions": [
@@ -49,7 +50,7 @@ REPORT = {
         {"provider": "FARGATE_SPOT", "weight": 3},
     ],
 }
-BORROWED = {
+BORROWED: dict[str, Any] = {
     "schedule": "rate(1 hour)",
     "image": "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/sync:1",
     "task_role_arn": EXISTING_ROLE,
@@ -164,8 +165,6 @@ def test_the_jobs_tags_are_on_its_resources_and_no_other_jobs(synthesized) -> No
     )
 
 
-def environment_job(name: str) -> Any:
-    from cronguard.config.model import Job
-
-    spec = {"report": REPORT, "borrowed": BORROWED}[name]
-    return Job(name=name, **spec)
+def environment_job(name: str) -> Job:
+    spec: dict[str, Any] = {"report": REPORT, "borrowed": BORROWED}[name]
+    return Job.model_validate({"name": name, **spec})
