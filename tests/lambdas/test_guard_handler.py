@@ -550,3 +550,20 @@ def test_a_replaced_run_the_cleanup_settles_first_still_says_who_replaced_it(aws
     assert replaced["reason"]["S"].startswith(f"replaced by {newer}")
     lease = aws.item("lease")
     assert lease is not None and lease["holder"]["S"] == newer
+
+
+def test_a_finished_run_records_how_often_run_job_was_retried(aws: Aws) -> None:
+    execution = aws.start("retried-twice")
+    claim(aws, execution, SLOT)
+    event = {
+        "action": "finish",
+        "outcome": "succeeded",
+        "job": payload_job(),
+        "slot": SLOT,
+        "retries": 2,
+        "task": {"TaskArn": "arn:aws:ecs:us-east-1:1:task/c/abc", "Containers": []},
+        "execution": {"id": execution, "name": "retried-twice"},
+    }
+    assert lambda_handler(event, CONTEXT)["retries"] == 2
+    item = aws.item(f"slot#{SLOT}")
+    assert item is not None and item["retries"]["N"] == "2"
