@@ -7,11 +7,12 @@ error; ``--debug`` shows its traceback).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -96,10 +97,43 @@ def jobs_table(environment: Environment) -> Table:
     return table
 
 
+def jobs_document(environment: Environment) -> dict[str, Any]:
+    """What tools and other stacks need to find each job (``cronguard jobs --json``)."""
+    return {
+        "environment": environment.name,
+        "stack": environment.stack_name,
+        "jobs": [
+            {
+                "name": job.name,
+                "stateMachineName": environment.state_machine_name(job),
+                "stateMachineArn": environment.state_machine_arn(job),
+                "stateMachineArnParameter": environment.state_machine_parameter(job),
+                "schedule": job.schedule,
+                "timezone": job.timezone,
+                "concurrency": job.concurrency.value,
+                "enabled": job.enabled,
+            }
+            for job in environment.jobs
+        ],
+    }
+
+
 @app.command()
-def jobs(env: str = EnvOption) -> None:
+def jobs(
+    env: str = EnvOption,
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print JSON for tools: each job's state machine ARN (${AWS::…} where the "
+        "environment is not pinned), its SSM parameter, schedule and policy",
+    ),
+) -> None:
     """List an environment's jobs: schedule, time zone, concurrency policy, enabled."""
-    console.print(jobs_table(_load(env)))
+    environment = _load(env)
+    if as_json:
+        print(json.dumps(jobs_document(environment), indent=2))
+        return
+    console.print(jobs_table(environment))
 
 
 def _job(environment: Environment, name: str) -> Job:

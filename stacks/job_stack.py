@@ -1,6 +1,6 @@
 """A job stack: a nested stack holding the jobs whose names hash to it.
 
-CloudFormation allows 500 resources per stack and a job is 9, so jobs are spread over
+CloudFormation allows 500 resources per stack and a job is 10, so jobs are spread over
 nested stacks of the environment's stack. The assignment is a hash of the job's name alone
 (``Environment.job_stack_of``): adding or removing other jobs never moves a job, which would
 replace its state machine and terminate its running executions. ``cdk deploy`` still

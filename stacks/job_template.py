@@ -152,6 +152,7 @@ class JobResources:
     state_machine: str
     schedule: str
     alarm: str
+    state_machine_parameter: str
 
     @property
     def logical_ids(self) -> tuple[str, ...]:
@@ -190,9 +191,11 @@ class JobStackTemplate:
         # logical ID -> the AwsSolutions findings accepted on it: (rule, reason), e.g.
         # ("IAM5[Resource::*]", "…"), as ``stacks.compliance.acknowledge`` takes them.
         self.acknowledgements: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.outputs: dict[str, dict[str, Any]] = {}
 
     def render(self) -> dict[str, Any]:
         self.resources = {}
+        self.outputs = {}
         self.acknowledgements = {}
         self._shared()
         for job in self.jobs:
@@ -208,6 +211,7 @@ class JobStackTemplate:
                 for name, description in PARAMETERS.items()
             },
             "Resources": self.resources,
+            "Outputs": self.outputs,
         }
 
     def _add(
@@ -261,6 +265,7 @@ class JobStackTemplate:
         self._state_machine(job, ids)
         self._schedule(job, ids)
         self._alarm(job, ids)
+        self._handle(job, ids)
 
     def _task_role(self, job: Job, ids: JobResources) -> Any:
         """The container's role: the job's existing one, or one with the job's permissions.
@@ -639,6 +644,27 @@ class JobStackTemplate:
                 },
             },
         )
+
+    def _handle(self, job: Job, ids: JobResources) -> None:
+        """The job's state machine ARN where other stacks and tools find it: an SSM parameter
+        of a fixed name, and an output of its job stack."""
+        self._add(
+            ids.state_machine_parameter,
+            {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Name": self.environment.state_machine_parameter(job),
+                    "Type": "String",
+                    "Value": ref(ids.state_machine),
+                    "Description": f"cronguard {self.environment.name}/{job.name}: the ARN of "
+                    "its state machine",
+                },
+            },
+        )
+        self.outputs[f"{ids.prefix}StateMachineArn"] = {
+            "Description": f"cronguard {self.environment.name}/{job.name}: its state machine",
+            "Value": ref(ids.state_machine),
+        }
 
     def _alarm(self, job: Job, ids: JobResources) -> None:
         """One alarm per job: any failed, timed-out or aborted execution, or a guard error,

@@ -46,7 +46,7 @@ LEASE_MARGIN = timedelta(minutes=5)
 # Jobs live in nested stacks ("job stacks"), each job in the one its name hashes to, so
 # adding or removing a job never moves another (moving replaces its state machine, which
 # terminates running executions). A job stack holds at most this many jobs: each job is
-# 9 resources (plus 4 the stack's jobs share), CloudFormation allows 500 per stack, and
+# 10 resources (plus 4 the stack's jobs share), CloudFormation allows 500 per stack, and
 # the template must stay under 1 MB (35 generous jobs are about 650 KB).
 DEFAULT_JOB_STACKS = 32
 MAX_JOBS_PER_STACK = 35
@@ -91,6 +91,8 @@ PATTERN_MEANINGS = {
     "'123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:1.0'",
 }
 
+# Region prefix -> partition, the first that matches (an unset region matches none).
+PARTITIONS = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("", "aws"))
 MINUTE, DAY, WEEK = timedelta(minutes=1), timedelta(days=1), timedelta(days=7)
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -768,6 +770,23 @@ class Environment(Strict):
 
     def state_machine_name(self, job: Job) -> str:
         return f"{self.name}-{job.name}"
+
+    def state_machine_parameter(self, job: Job) -> str:
+        """The SSM parameter that holds the job's state machine ARN (a stable handle for
+        other stacks, pipelines and tools)."""
+        return f"/cronguard/{self.name}/jobs/{job.name}/state-machine-arn"
+
+    def state_machine_arn(self, job: Job) -> str:
+        """The ARN of the job's state machine; ``${AWS::…}`` where the environment is not
+        pinned to an account or region."""
+        region = self.region or "${AWS::Region}"
+        account = self.account or "${AWS::AccountId}"
+        partition = next(
+            (name for prefix, name in PARTITIONS if self.region and region.startswith(prefix)),
+            "${AWS::Partition}",
+        )
+        name = self.state_machine_name(job)
+        return f"arn:{partition}:states:{region}:{account}:stateMachine:{name}"
 
     def job_stack_of(self, job: Job) -> int:
         """The job stack a job lives in: a stable hash of its name, never of its neighbours."""

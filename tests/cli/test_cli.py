@@ -389,3 +389,32 @@ def test_simulate_an_unknown_job_is_refused_before_anything_is_deployed(tmp_path
     assert result.output.startswith("error: ")
     assert "nope" in result.output
     assert "deploying" not in result.output and "not found" not in result.output
+
+
+def test_jobs_json_gives_tools_each_jobs_state_machine_and_its_handle() -> None:
+    result = invoke("jobs", "--env", "test", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["stack"] == "cronguard-test"
+    jobs = {job["name"]: job for job in document["jobs"]}
+    assert set(jobs) == set(JOBS)
+    paused = jobs["paused"]
+    assert paused["stateMachineArn"] == (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:test-paused"
+    )
+    assert paused["stateMachineArnParameter"] == "/cronguard/test/jobs/paused/state-machine-arn"
+    assert (paused["schedule"], paused["concurrency"], paused["enabled"]) == (
+        "cron(0 6 * * ? *)",
+        "forbid",
+        False,
+    )
+
+
+def test_jobs_json_of_a_pinned_environment_names_the_real_arn(config: Path) -> None:
+    pinned = {"network": NETWORK, "account": "123456789012", "region": "cn-north-1"}
+    (config / "environments" / "test.yaml").write_text(yaml.safe_dump(pinned))
+    document = json.loads(invoke("jobs", "--env", "test", "--json").output)
+    arns = {job["name"]: job["stateMachineArn"] for job in document["jobs"]}
+    assert arns["month-end"] == (
+        "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:test-month-end"
+    )
