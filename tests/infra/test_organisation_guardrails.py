@@ -41,6 +41,14 @@ def templates(stack: CronguardStack, outdir: Path) -> dict[str, dict[str, Any]]:
     return {name: json.loads((outdir / name).read_text()) for name in files}
 
 
+def tags_of(resource: dict[str, Any]) -> set[tuple[str, str]]:
+    """A resource's tags, written as a list of Key/Value or (SSM, for one) as a map."""
+    tags = resource["Properties"].get("Tags", [])
+    if isinstance(tags, dict):
+        return set(tags.items())
+    return {(tag["Key"], tag["Value"]) for tag in tags}
+
+
 def test_a_boundary_applied_to_the_app_lands_on_every_role_in_every_template(
     guarded: tuple[CronguardStack, Path],
 ) -> None:
@@ -71,8 +79,7 @@ def test_an_app_level_tag_lands_on_every_taggable_job_resource(
         for logical_id, resource in resources.items():
             kinds.add(resource["Type"])
             if resource["Type"] not in NOT_TAGGABLE:
-                tags = resource["Properties"].get("Tags", [])
-                assert {"Key": ORG_TAG[0], "Value": ORG_TAG[1]} in tags, logical_id
+                assert ORG_TAG in tags_of(resource), logical_id
     assert kinds - NOT_TAGGABLE >= {
         "AWS::IAM::Role",
         "AWS::Lambda::Function",
