@@ -18,6 +18,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from cronguard.config import Environment, Job
+from lambdas.ledger_contract import PARTITION_KEY, SLOT_PREFIX, SORT_KEY, partition
 
 EXECUTION_NAME_LIMIT = 80
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -56,10 +57,6 @@ def session_for(environment: Environment) -> Any:
         raise OperationError(f"{error}: check AWS_PROFILE") from None
     region = resolve_region(environment, os.environ, profile.region_name)
     return boto3.Session(region_name=region)
-
-
-def ledger_table_name(environment: Environment) -> str:
-    return f"cronguard-{environment.name}-ledger"
 
 
 def parse_time(text: str) -> datetime:
@@ -154,14 +151,14 @@ class Operations:
         """The job's last ``limit`` slots in the ledger, the most recently started first;
         each slot's earlier runs follow it."""
         client = self._client("dynamodb")
-        table = ledger_table_name(self.environment)
+        table = self.environment.ledger_table_name
         what = f"read the ledger {table}"
         kwargs: dict[str, Any] = {
             "TableName": table,
-            "KeyConditionExpression": "pk = :job AND begins_with(sk, :slot)",
+            "KeyConditionExpression": f"{PARTITION_KEY} = :job AND begins_with({SORT_KEY}, :slot)",
             "ExpressionAttributeValues": {
-                ":job": {"S": f"job#{job.name}"},
-                ":slot": {"S": "slot#"},
+                ":job": {"S": partition(job.name)},
+                ":slot": {"S": SLOT_PREFIX},
             },
         }
         slots: list[list[SlotRecord]] = []

@@ -3,6 +3,7 @@
 Dependency-free on purpose: the CDK side imports it to build the table and its index, the
 runtime to read and write items. One copy, so the two sides cannot drift apart.
 
+- The table is ``cronguard-<env>-ledger`` (``table_name``; ``Environment.ledger_table_name``).
 - ``pk = "job#<job>"``; ``sk = "slot#<slot>"`` for a slot's record, ``sk = "lease"`` for the
   job's lease.
 - ``expires_at`` is a TTL for garbage collection only (TTL deletion is lazy).
@@ -22,7 +23,14 @@ JOB_PREFIX = "job#"
 SLOT_PREFIX = "slot#"
 
 
+def table_name(environment: str) -> str:
+    """The environment's ledger table: fixed, so config changes never replace it."""
+    return f"cronguard-{environment}-ledger"
+
+
 def partition(job: str) -> str:
+    """A job's partition: its slots and its lease. The guard's IAM ``dynamodb:LeadingKeys``
+    condition names it too, so a different key here is a denied call in AWS."""
     return f"{JOB_PREFIX}{job}"
 
 

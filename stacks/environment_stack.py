@@ -31,7 +31,7 @@ class CronguardStack(Stack):
             description=f"cronguard {environment.name}: guarded schedules for ECS batch jobs",
             **kwargs,
         )
-        self.ledger = Ledger(self, "Ledger", table_name=f"cronguard-{environment.name}-ledger")
+        self.ledger = Ledger(self, "Ledger", table_name=environment.ledger_table_name)
         self.alarms = AlarmTopic(self, "Alarms", environment=environment)
         self.network = JobNetwork(self, "Network", environment=environment)
 

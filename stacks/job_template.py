@@ -35,6 +35,7 @@ from typing import Any
 
 from cronguard.config import Environment, Job
 from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS, Architecture
+from lambdas.ledger_contract import partition
 from stacks.compliance import XRAY_ONLY_STAR
 from stacks.definition import render_definition
 from stacks.functions import LOG_RETENTION_DAYS, MEMORY_MB
@@ -443,7 +444,7 @@ class JobStackTemplate:
                         ref("LedgerTableArn"),
                         {
                             "ForAllValues:StringEquals": {
-                                "dynamodb:LeadingKeys": [f"job#{job.name}"]
+                                "dynamodb:LeadingKeys": [partition(job.name)]
                             }
                         },
                     ),

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from cronguard.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
+from lambdas import ledger_contract
 
 # Step Functions execution and state machine names are at most 80 characters.
 STATE_MACHINE_NAME_LIMIT = 80
@@ -763,6 +764,10 @@ class Environment(Strict):
     @property
     def stack_name(self) -> str:
         return f"cronguard-{self.name}"
+
+    @property
+    def ledger_table_name(self) -> str:
+        return ledger_contract.table_name(self.name)
 
     @property
     def cluster_name(self) -> str:

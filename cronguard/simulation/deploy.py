@@ -20,6 +20,13 @@ from typing import Any
 
 from cronguard.config import Environment
 from cronguard.local import LocalAws
+from lambdas.ledger_contract import (
+    LEASE_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+    partition,
+    slot_sort_key,
+)
 
 GUARD_HANDLER = "lambdas.guard.handler.lambda_handler"
 CLEANUP_HANDLER = "lambdas.cleanup.handler.lambda_handler"
@@ -228,7 +235,7 @@ class LocalEnvironment:
         tables = [
             resource["Properties"]
             for resource in _of_type(parent, "AWS::DynamoDB::Table").values()
-            if resource["Properties"]["TableName"].endswith("-ledger")
+            if resource["Properties"]["TableName"] == self.environment.ledger_table_name
         ]
         if len(tables) != 1:
             raise AssemblyError("expected exactly one ledger table in the environment's stack")
@@ -326,7 +333,7 @@ class LocalEnvironment:
     def slot_item(self, job: str, slot: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self.aws.dynamodb.get_item(
             TableName=self.ledger_table,
-            Key={"pk": {"S": f"job#{job}"}, "sk": {"S": f"slot#{slot}"}},
+            Key={PARTITION_KEY: {"S": partition(job)}, SORT_KEY: {"S": slot_sort_key(slot)}},
             ConsistentRead=True,
         ).get("Item")
         return item
@@ -334,7 +341,7 @@ class LocalEnvironment:
     def lease(self, job: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self.aws.dynamodb.get_item(
             TableName=self.ledger_table,
-            Key={"pk": {"S": f"job#{job}"}, "sk": {"S": "lease"}},
+            Key={PARTITION_KEY: {"S": partition(job)}, SORT_KEY: {"S": LEASE_SORT_KEY}},
             ConsistentRead=True,
         ).get("Item")
         return item

@@ -35,7 +35,7 @@ from lambdas.guard.handler import CLUSTER_VARIABLE, status_metric
 from lambdas.guard.ledger import LEASE_SK, LedgerTable, Outcome
 from lambdas.guard.tasks import RunTasks
 from lambdas.guard.trigger import InvalidInput, parse_trigger
-from lambdas.ledger_contract import RUNNING_INDEX, SLOT_PREFIX
+from lambdas.ledger_contract import RUNNING_INDEX, SLOT_PREFIX, SORT_KEY
 
 logger = Logger(service="cronguard-cleanup")
 metrics = Metrics(namespace="cronguard", service="cronguard")
@@ -155,9 +155,9 @@ class InProgress:
 def in_progress(dynamodb: Any, table: str) -> Iterator[InProgress]:
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, IndexName=RUNNING_INDEX):
         for item in page["Items"]:
-            lease = item["sk"]["S"] == LEASE_SK
+            lease = item[SORT_KEY]["S"] == LEASE_SK
             owner = item.get("holder" if lease else "owner", {}).get("S")
-            slot = item.get("slot", {}).get("S") or item["sk"]["S"].removeprefix(SLOT_PREFIX)
+            slot = item.get("slot", {}).get("S") or item[SORT_KEY]["S"].removeprefix(SLOT_PREFIX)
             if owner and "job" in item:
                 yield InProgress(item["job"]["S"], slot, owner, lease)
 

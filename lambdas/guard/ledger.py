@@ -18,7 +18,10 @@ from botocore.exceptions import ClientError
 from lambdas.guard.decision import Lease, SlotRecord, Snapshot, Status
 from lambdas.ledger_contract import (
     LEASE_SORT_KEY,
+    PARTITION_KEY,
     RUNNING_ATTRIBUTE,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
     partition,
     slot_sort_key,
 )
@@ -112,7 +115,7 @@ class LedgerTable:
         self._table = table_name
 
     def _key(self, job: str, sort_key: str) -> dict[str, Any]:
-        return {"pk": _s(partition(job)), "sk": _s(sort_key)}
+        return {PARTITION_KEY: _s(partition(job)), SORT_KEY: _s(sort_key)}
 
     def read(self, job: str, slot: str) -> Snapshot:
         """The slot record and the lease, read strongly consistently in one call."""
@@ -126,7 +129,7 @@ class LedgerTable:
         )
         record = lease = None
         for item in response["Responses"].get(self._table, []):
-            if item["sk"]["S"] == LEASE_SK:
+            if item[SORT_KEY]["S"] == LEASE_SK:
                 acquired = item.get("acquired_at", {}).get("S")
                 lease = Lease(
                     holder=item["holder"]["S"],
@@ -175,7 +178,7 @@ class LedgerTable:
             "owner": _s(me),
             "started_at": _s(iso(now)),
             "forced": {"BOOL": forced},
-            "expires_at": _n(epoch(expires)),
+            TTL_ATTRIBUTE: _n(epoch(expires)),
             RUNNING_ATTRIBUTE: _s(job),
         }
         if attempt is not None:
@@ -184,7 +187,7 @@ class LedgerTable:
             slot_item["replace_wait_seconds"] = _n(replace_wait)
         put_slot: dict[str, Any] = {"TableName": self._table, "Item": slot_item}
         if overwrite is None:
-            put_slot["ConditionExpression"] = "attribute_not_exists(pk)"
+            put_slot["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
         else:
             earlier = list(overwrite.attributes.get("runs", {}).get("L", []))
             slot_item["runs"] = {"L": [*earlier, _archived(overwrite, now)]}
@@ -205,12 +208,12 @@ class LedgerTable:
                     "slot": _s(slot),
                     "acquired_at": _s(iso(now)),
                     "lease_until": _n(epoch(now + lease_for)),
-                    "expires_at": _n(epoch(expires)),
+                    TTL_ATTRIBUTE: _n(epoch(expires)),
                     RUNNING_ATTRIBUTE: _s(job),
                 },
             }
             if take_over is None:
-                put_lease["ConditionExpression"] = "attribute_not_exists(pk)"
+                put_lease["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
             else:
                 put_lease["ConditionExpression"] = "holder = :old_holder"
                 put_lease["ExpressionAttributeValues"] = {":old_holder": _s(take_over.holder)}
@@ -281,9 +284,9 @@ class LedgerTable:
                     "reason": _s(reason),
                     "started_at": _s(iso(now)),
                     "ended_at": _s(iso(now)),
-                    "expires_at": _n(epoch(now + retention)),
+                    TTL_ATTRIBUTE: _n(epoch(now + retention)),
                 },
-                ConditionExpression="attribute_not_exists(pk) OR #owner = :me",
+                ConditionExpression=f"attribute_not_exists({PARTITION_KEY}) OR #owner = :me",
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":me": _s(me)},
             )
@@ -299,7 +302,7 @@ class LedgerTable:
                 TableName=self._table,
                 Key=self._key(job, slot_sort_key(slot)),
                 UpdateExpression="ADD duplicates :one",
-                ConditionExpression="attribute_exists(pk)",
+                ConditionExpression=f"attribute_exists({PARTITION_KEY})",
                 ExpressionAttributeValues={":one": _n(1)},
             )
         except ClientError as error:

@@ -16,7 +16,10 @@ from typer.testing import CliRunner
 
 from cronguard import cli
 from cronguard.cli import app
+from lambdas.ledger_contract import PARTITION_KEY, SORT_KEY, partition, slot_sort_key, table_name
 from tests.aws import create_ledger_table, use_fake_credentials
+
+LEDGER = table_name("test")
 
 runner = CliRunner()
 NETWORK = {
@@ -142,7 +145,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     use_fake_credentials(monkeypatch)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        create_ledger_table(dynamodb, "cronguard-test-ledger")
+        create_ledger_table(dynamodb, LEDGER)
         iam = boto3.client("iam", region_name="us-east-1")
         role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
@@ -155,10 +158,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 def put_slot(dynamodb: Any, slot: str, **attributes: Any) -> None:
-    item = {"pk": {"S": "job#month-end"}, "sk": {"S": f"slot#{slot}"}, "slot": {"S": slot}}
+    item = {
+        PARTITION_KEY: {"S": partition("month-end")},
+        SORT_KEY: {"S": slot_sort_key(slot)},
+        "slot": {"S": slot},
+    }
     for key, value in attributes.items():
         item[key] = {"N": str(value)} if isinstance(value, int) else {"S": value}
-    dynamodb.put_item(TableName="cronguard-test-ledger", Item=item)
+    dynamodb.put_item(TableName=LEDGER, Item=item)
 
 
 def test_history_lists_the_ledger_newest_first(aws: dict[str, Any]) -> None:
@@ -220,8 +227,11 @@ def test_history_shows_the_earlier_runs_of_a_slot_run_again(aws: dict[str, Any])
         "ended_at": {"S": "2026-10-31T22:01:02.000Z"},
     }
     aws["dynamodb"].update_item(
-        TableName="cronguard-test-ledger",
-        Key={"pk": {"S": "job#month-end"}, "sk": {"S": "slot#2026-10-31T22:00:00Z"}},
+        TableName=LEDGER,
+        Key={
+            PARTITION_KEY: {"S": partition("month-end")},
+            SORT_KEY: {"S": slot_sort_key("2026-10-31T22:00:00Z")},
+        },
         UpdateExpression="SET runs = :runs",
         ExpressionAttributeValues={":runs": {"L": [{"M": first_run}]}},
     )
@@ -283,7 +293,7 @@ def test_history_without_credentials_is_one_clear_line(monkeypatch: pytest.Monke
     result = invoke("history", "month-end", "--env", "test")
     assert result.exit_code == 1
     assert result.output.strip() == (
-        "error: no AWS credentials to read the ledger cronguard-test-ledger: "
+        f"error: no AWS credentials to read the ledger {LEDGER}: "
         "configure them (aws configure, AWS_PROFILE)"
     )
 

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match
 import app as cdk_app
 from cronguard.config import ConfigError
 from lambdas import variables
-from lambdas.ledger_contract import RUNNING_ATTRIBUTE, RUNNING_INDEX, SORT_KEY
+from lambdas.ledger_contract import RUNNING_ATTRIBUTE, RUNNING_INDEX, SORT_KEY, table_name
 from stacks.job_template import CONTAINER_NAME
 from tests.infra.conftest import Synthesized
 
@@ -37,7 +37,7 @@ def test_ledger_table_is_durable(synth: Synth) -> None:
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
-                "TableName": "cronguard-dev-ledger",
+                "TableName": table_name("dev"),
                 "BillingMode": "PAY_PER_REQUEST",
                 "KeySchema": [
                     {"AttributeName": "pk", "KeyType": "HASH"},
@@ -102,7 +102,7 @@ def test_the_ledger_indexes_only_the_items_of_runs_in_progress(synth: Synth) -> 
     synth("dev").template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
-            "TableName": "cronguard-dev-ledger",
+            "TableName": table_name("dev"),
             "GlobalSecondaryIndexes": [
                 Match.object_like(
                     {

@@ -16,6 +16,7 @@ from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 from cronguard.config import load_environment
 from cronguard.local.shims import evaluate_jsonata
 from lambdas.guard import errors
+from lambdas.ledger_contract import partition
 from stacks.definition import placeholders
 from stacks.environment_stack import CronguardStack
 from tests.infra.conftest import Synthesized
@@ -215,7 +216,7 @@ def test_guard_may_only_touch_its_own_state_machine_and_ledger_items(synth: Synt
     assert json.dumps(executions["Resource"]).endswith(':execution:dev-nightly-report:*"}')
     ledger = next(s for s in statements if "dynamodb:PutItem" in s["Action"])
     assert ledger["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["job#nightly-report"]}
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [partition("nightly-report")]}
     }
     assert not any(a == "*" or a.endswith(":*") for s in statements for a in _actions(s))
 

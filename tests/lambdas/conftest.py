@@ -20,9 +20,10 @@ from lambdas.guard.executions import Executions
 from lambdas.guard.handler import CLUSTER_VARIABLE, Guard
 from lambdas.guard.ledger import LedgerTable
 from lambdas.guard.tasks import EXECUTION_VARIABLE, RunTasks
+from lambdas.ledger_contract import PARTITION_KEY, SORT_KEY, partition, table_name
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
 
-TABLE = "cronguard-test-ledger"
+TABLE = table_name("test")
 CLUSTER = "jobs"
 FAMILY = "cronguard-test-report"
 CONTAINER = "job"
@@ -92,7 +93,7 @@ class Aws:
 
     def item(self, sort_key: str, job: str = "report") -> dict[str, Any] | None:
         response = self.dynamodb.get_item(
-            TableName=TABLE, Key={"pk": {"S": f"job#{job}"}, "sk": {"S": sort_key}}
+            TableName=TABLE, Key={PARTITION_KEY: {"S": partition(job)}, SORT_KEY: {"S": sort_key}}
         )
         item: dict[str, Any] | None = response.get("Item")
         return item

@@ -10,6 +10,13 @@ import pytest
 from lambdas.cleanup.handler import lambda_handler
 from lambdas.guard import errors
 from lambdas.guard.decision import Policy, Verdict
+from lambdas.ledger_contract import (
+    LEASE_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+    partition,
+    slot_sort_key,
+)
 from tests.lambdas.conftest import CONTAINER, CONTEXT, TABLE, Aws
 from tests.lambdas.test_guard_handler import NEXT_SLOT, SLOT, claim
 
@@ -42,9 +49,9 @@ def test_an_ended_execution_releases_its_lease_and_marks_its_slot(
         status_change(execution, aws.state_machine_arn, status, {"scheduledTime": SLOT}), CONTEXT
     )
     assert answer["marked"] is True
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["status"]["S"] == recorded
-    assert aws.item("lease") is None
+    assert aws.item(LEASE_SORT_KEY) is None
     # ...so the next slot runs at once instead of waiting for the lease to expire.
     assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
 
@@ -58,9 +65,9 @@ def test_cleanup_never_touches_a_slot_another_execution_owns(aws: Aws) -> None:
         status_change(duplicate, aws.state_machine_arn, "FAILED", {"scheduledTime": SLOT}), CONTEXT
     )
     assert answer["marked"] is False
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["status"]["S"] == "RUNNING"
-    lease = aws.item("lease")
+    lease = aws.item(LEASE_SORT_KEY)
     assert lease is not None and lease["holder"]["S"] == owner
 
 
@@ -73,7 +80,7 @@ def test_a_finished_slot_is_not_rewritten(aws: Aws) -> None:
     lambda_handler(
         status_change(execution, aws.state_machine_arn, "FAILED", {"scheduledTime": SLOT}), CONTEXT
     )
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["status"]["S"] == "SUCCEEDED"
 
 
@@ -108,10 +115,10 @@ def test_a_success_the_state_machine_could_not_record_is_recorded_as_success(aws
 
     assert lambda_handler(event, CONTEXT)["marked"] is True
 
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None
     assert (item["status"]["S"], item["exit_code"]["N"]) == ("SUCCEEDED", "0")
-    assert aws.item("lease") is None
+    assert aws.item(LEASE_SORT_KEY) is None
 
 
 def test_an_aborted_executions_task_is_stopped_before_its_lease_is_released(aws: Aws) -> None:
@@ -124,7 +131,7 @@ def test_an_aborted_executions_task_is_stopped_before_its_lease_is_released(aws:
         CONTEXT,
     )
     assert aws.task(task_arn)["lastStatus"] == "STOPPED"
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None
     assert item["task_arn"]["S"] == task_arn
     assert "STOPPED after" in item["task_stop"]["S"]
@@ -140,11 +147,11 @@ def test_the_reconciler_settles_runs_whose_status_change_event_was_lost(aws: Aws
     answer = lambda_handler(SCHEDULED, CONTEXT)
 
     assert answer == {"checked": 3, "fixed": 1}  # lost's slot and lease, still-running's slot
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["status"]["S"] == "ABORTED"
     assert "running_job" not in item
-    assert aws.item("lease") is None
-    running = aws.item("slot#2026-11-23T03:00:00Z")
+    assert aws.item(LEASE_SORT_KEY) is None
+    running = aws.item(slot_sort_key("2026-11-23T03:00:00Z"))
     assert running is not None and running["status"]["S"] == "RUNNING"
     # The next slot runs at once, and a second pass has nothing left to fix.
     assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
@@ -156,7 +163,7 @@ def test_the_reconciler_releases_a_lease_whose_run_recorded_its_end(aws: Aws) ->
     claim(aws, crashed, SLOT)
     aws.dynamodb.update_item(  # recorded its outcome, then died before releasing the lease
         TableName=TABLE,
-        Key={"pk": {"S": "job#report"}, "sk": {"S": f"slot#{SLOT}"}},
+        Key={PARTITION_KEY: {"S": partition("report")}, SORT_KEY: {"S": slot_sort_key(SLOT)}},
         UpdateExpression="SET #s = :s REMOVE running_job",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": {"S": "SUCCEEDED"}},
@@ -164,7 +171,7 @@ def test_the_reconciler_releases_a_lease_whose_run_recorded_its_end(aws: Aws) ->
     aws.sfn.stop_execution(executionArn=crashed)
 
     assert lambda_handler(SCHEDULED, CONTEXT) == {"checked": 1, "fixed": 1}
-    assert aws.item("lease") is None
+    assert aws.item(LEASE_SORT_KEY) is None
 
 
 SCHEDULED = {

@@ -13,6 +13,13 @@ from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard, JobSettings, lambda_handler
 from lambdas.guard.ledger import LedgerTable
 from lambdas.guard.trigger import InvalidInput, parse_trigger
+from lambdas.ledger_contract import (
+    LEASE_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+    partition,
+    slot_sort_key,
+)
 from tests.lambdas.conftest import CONTAINER, CONTEXT, FAMILY, TABLE, Aws
 
 SLOT = "2026-11-22T03:00:00Z"
@@ -100,12 +107,12 @@ def test_twenty_racing_triggers_for_one_slot_run_once(aws: Aws, policy: Policy) 
     runs = [e for e, v in verdicts.items() if v is Verdict.RUN]
     assert len(runs) == 1
     assert sorted(v.value for v in verdicts.values()).count("duplicate") == 19
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None
     assert item["owner"]["S"] == runs[0]
     assert item["status"]["S"] == "RUNNING"
     assert item["duplicates"]["N"] == "19"
-    lease = aws.item("lease")
+    lease = aws.item(LEASE_SORT_KEY)
     if policy is Policy.ALLOW:
         assert lease is None  # allow takes no lease: the slot's condition alone decided
     else:
@@ -117,13 +124,13 @@ def test_duplicate_after_the_run_succeeded_is_skipped(aws: Aws) -> None:
     first = aws.start("first")
     assert claim(aws, first, SLOT).verdict is Verdict.RUN
     finish_success(aws, first, SLOT)
-    assert aws.item("lease") is None  # released on success
+    assert aws.item(LEASE_SORT_KEY) is None  # released on success
 
     late = aws.start("late-duplicate")
     decision = claim(aws, late, SLOT)
     assert decision.verdict is Verdict.DUPLICATE
     assert "succeeded" in decision.reason
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["status"]["S"] == "SUCCEEDED"
     assert item["exit_code"]["N"] == "0"
 
@@ -135,7 +142,7 @@ def test_force_reruns_a_finished_slot_and_keeps_the_earlier_run(aws: Aws) -> Non
     claim(aws, aws.start("dup"), SLOT)  # a duplicate trigger, counted on the first run
     again = aws.start("again")
     assert claim(aws, again, SLOT, force=True).verdict is Verdict.RUN
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["owner"]["S"] == again
     assert item["forced"]["BOOL"] is True
     assert "exit_code" not in item  # the new run has not ended
@@ -150,7 +157,7 @@ def test_force_reruns_a_finished_slot_and_keeps_the_earlier_run(aws: Aws) -> Non
     finish_success(aws, again, SLOT)
     third = aws.start("third")
     claim(aws, third, SLOT, force=True)
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None
     assert [run["M"]["owner"]["S"] for run in item["runs"]["L"]] == [first, again]
 
@@ -161,7 +168,7 @@ def test_next_slot_while_the_previous_run_runs_is_skipped_as_overlap(aws: Aws) -
     second = aws.start("second")
     decision = claim(aws, second, NEXT_SLOT)
     assert decision.verdict is Verdict.OVERLAP
-    skipped = aws.item(f"slot#{NEXT_SLOT}")
+    skipped = aws.item(slot_sort_key(NEXT_SLOT))
     assert skipped is not None and skipped["status"]["S"] == "SKIPPED_OVERLAP"
     # A duplicate of the skipped slot is a duplicate: the slot was consumed by the skip.
     assert claim(aws, aws.start("third"), NEXT_SLOT).verdict is Verdict.DUPLICATE
@@ -176,10 +183,10 @@ def test_lease_held_by_an_execution_that_no_longer_runs_is_taken_over(aws: Aws) 
     decision = claim(aws, successor, NEXT_SLOT)
     assert decision.verdict is Verdict.RUN
     assert "no longer runs" in decision.reason
-    lease = aws.item("lease")
+    lease = aws.item(LEASE_SORT_KEY)
     assert lease is not None and lease["holder"]["S"] == successor
     # The dead run's slot does not stay RUNNING until its TTL.
-    dead = aws.item(f"slot#{SLOT}")
+    dead = aws.item(slot_sort_key(SLOT))
     assert dead is not None and dead["status"]["S"] == "ABORTED"
     assert dead["reason"]["S"] == (
         f"its execution ended without recording an outcome; taken over by {successor}"
@@ -192,7 +199,7 @@ def test_a_taken_over_lease_whose_slot_already_ended_leaves_that_slot_as_it_is(a
     # It recorded its outcome but died before releasing the lease.
     aws.dynamodb.update_item(
         TableName=TABLE,
-        Key={"pk": {"S": "job#report"}, "sk": {"S": f"slot#{SLOT}"}},
+        Key={PARTITION_KEY: {"S": partition("report")}, SORT_KEY: {"S": slot_sort_key(SLOT)}},
         UpdateExpression="SET #s = :s",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": {"S": "SUCCEEDED"}},
@@ -200,7 +207,7 @@ def test_a_taken_over_lease_whose_slot_already_ended_leaves_that_slot_as_it_is(a
     aws.sfn.stop_execution(executionArn=crashed)
 
     assert claim(aws, aws.start("successor"), NEXT_SLOT).verdict is Verdict.RUN
-    ended = aws.item(f"slot#{SLOT}")
+    ended = aws.item(slot_sort_key(SLOT))
     assert ended is not None and ended["status"]["S"] == "SUCCEEDED"
 
 
@@ -250,7 +257,7 @@ def test_expired_lease_taken_over_ends_the_dead_runs_slot(aws: Aws) -> None:
     aws.guard(clock=lambda: later).claim(
         job(), parse_trigger(scheduled(NEXT_SLOT), "successor"), successor
     )
-    dead = aws.item(f"slot#{SLOT}")
+    dead = aws.item(slot_sort_key(SLOT))
     assert dead is not None and dead["status"]["S"] == "ABORTED"
     assert dead["reason"]["S"] == f"its lease expired; taken over by {successor}"
 
@@ -263,7 +270,7 @@ def test_force_reruns_a_running_slot_whose_execution_died_and_keeps_that_run(aws
     again = aws.start("again")
     assert claim(aws, again, SLOT, force=True).verdict is Verdict.RUN
 
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["owner"]["S"] == again
     (earlier,) = item["runs"]["L"]
     assert earlier["M"]["owner"]["S"] == dead
@@ -281,7 +288,7 @@ def test_force_while_another_slot_runs_under_forbid_is_a_clean_overlap_skip(aws:
     decision = claim(aws, forced, SLOT, force=True)
 
     assert decision.verdict is Verdict.OVERLAP
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None  # the finished run's record is untouched
     assert (item["owner"]["S"], item["status"]["S"]) == (first, "SUCCEEDED")
 
@@ -312,14 +319,14 @@ def test_replace_stops_the_older_execution_and_launches_only_once_its_task_stopp
     assert decision.verdict is Verdict.RUN
     assert aws.sfn.describe_execution(executionArn=older)["status"] == "ABORTED"
     assert aws.task(older_task)["lastStatus"] == "STOPPED"
-    replaced = aws.item(f"slot#{SLOT}")
+    replaced = aws.item(slot_sort_key(SLOT))
     assert replaced is not None and replaced["status"]["S"] == "ABORTED"
     assert replaced["reason"]["S"].startswith(f"replaced by {newer}; task ")
     assert "STOPPED after" in replaced["reason"]["S"]
     assert "running_job" not in replaced  # out of the reconciler's index
-    claimed = aws.item(f"slot#{NEXT_SLOT}")
+    claimed = aws.item(slot_sort_key(NEXT_SLOT))
     assert claimed is not None and "replace_wait_seconds" in claimed
-    lease = aws.item("lease")
+    lease = aws.item(LEASE_SORT_KEY)
     assert lease is not None and lease["holder"]["S"] == newer
 
 
@@ -332,7 +339,7 @@ def test_replace_never_stops_a_newer_run_for_an_earlier_slot(aws: Aws) -> None:
     assert decision.verdict is Verdict.OVERLAP
     assert SLOT in decision.reason and NEXT_SLOT in decision.reason
     assert aws.sfn.describe_execution(executionArn=current)["status"] == "RUNNING"
-    lease = aws.item("lease")
+    lease = aws.item(LEASE_SORT_KEY)
     assert lease is not None and lease["holder"]["S"] == current
 
 
@@ -340,7 +347,7 @@ def test_allow_runs_both_without_a_lease(aws: Aws) -> None:
     first, second = aws.start("first"), aws.start("second")
     assert claim(aws, first, SLOT, Policy.ALLOW).verdict is Verdict.RUN
     assert claim(aws, second, NEXT_SLOT, Policy.ALLOW).verdict is Verdict.RUN
-    assert aws.item("lease") is None
+    assert aws.item(LEASE_SORT_KEY) is None
 
 
 def test_simultaneous_starts_of_different_slots_never_all_abort_nor_both_run(aws: Aws) -> None:
@@ -414,12 +421,12 @@ def test_handler_records_a_failed_run_with_exit_code_and_releases_the_lease(aws:
         CONTEXT,
     )
     assert (answer["status"], answer["exitCode"]) == ("FAILED", 3)
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None
     assert (item["status"]["S"], item["exit_code"]["N"]) == ("FAILED", "3")
     assert item["stopped_reason"]["S"] == "Essential container in task exited"
     assert item["task_arn"]["S"] == "arn:aws:ecs:us-east-1:1:task/c/xyz"
-    assert aws.item("lease") is None
+    assert aws.item(LEASE_SORT_KEY) is None
 
 
 def test_handler_rejects_an_unknown_action(aws: Aws) -> None:
@@ -434,11 +441,11 @@ def test_handler_failure_stops_the_runs_task_before_releasing_the_lease(aws: Aws
     answer = finish_failure(execution, {"Error": "States.Timeout", "Cause": "Task timed out."})
     assert aws.task(task_arn)["lastStatus"] == "STOPPED"
     assert answer["status"] == "TIMED_OUT"
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None
     assert item["task_arn"]["S"] == task_arn
     assert "stopped 1; STOPPED after" in item["task_stop"]["S"]
-    assert aws.item("lease") is None
+    assert aws.item(LEASE_SORT_KEY) is None
 
 
 def test_handler_claim_echoes_the_redrive_count(aws: Aws) -> None:
@@ -506,7 +513,7 @@ def test_an_out_of_range_time_is_invalid_input(aws: Aws, scheduled_time: str) ->
     }
     with pytest.raises(InvalidInput, match=r"scheduledTime .* is out of range"):
         lambda_handler(event, CONTEXT)
-    assert aws.item(f"slot#{SLOT}") is None
+    assert aws.item(slot_sort_key(SLOT)) is None
 
 
 def test_an_invalid_input_message_is_bounded(aws: Aws) -> None:
@@ -545,10 +552,10 @@ def test_a_replaced_run_the_cleanup_settles_first_still_says_who_replaced_it(aws
     decision = guard.claim(job(Policy.REPLACE), parse_trigger(scheduled(NEXT_SLOT), "newer"), newer)
 
     assert decision.verdict is Verdict.RUN
-    replaced = aws.item(f"slot#{SLOT}")
+    replaced = aws.item(slot_sort_key(SLOT))
     assert replaced is not None and replaced["status"]["S"] == "ABORTED"
     assert replaced["reason"]["S"].startswith(f"replaced by {newer}")
-    lease = aws.item("lease")
+    lease = aws.item(LEASE_SORT_KEY)
     assert lease is not None and lease["holder"]["S"] == newer
 
 
@@ -565,5 +572,5 @@ def test_a_finished_run_records_how_often_run_job_was_retried(aws: Aws) -> None:
         "execution": {"id": execution, "name": "retried-twice"},
     }
     assert lambda_handler(event, CONTEXT)["retries"] == 2
-    item = aws.item(f"slot#{SLOT}")
+    item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["retries"]["N"] == "2"
