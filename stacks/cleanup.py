@@ -30,6 +30,7 @@ from constructs import Construct
 
 from cronguard.config import Environment
 from lambdas import variables
+from lambdas.cleanup import settings as cleanup_settings
 from lambdas.ledger_contract import RUNNING_INDEX
 from stacks.compliance import acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
@@ -57,7 +58,7 @@ class ExecutionCleanup(Construct):
             self,
             "Function",
             description=f"cronguard {environment.name}: release what ended executions hold",
-            handler="lambdas.cleanup.handler.lambda_handler",
+            handler=cleanup_settings.HANDLER,
             code=code,
             environment={
                 variables.LEDGER_TABLE: ledger.table_name,

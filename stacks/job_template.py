@@ -35,6 +35,8 @@ from typing import Any
 
 from cronguard.config import Environment, Job
 from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS, Architecture
+from lambdas import variables
+from lambdas.guard import settings as guard_settings
 from lambdas.ledger_contract import partition
 from stacks.compliance import XRAY_ONLY_STAR
 from stacks.definition import render_definition
@@ -42,7 +44,6 @@ from stacks.functions import LOG_RETENTION_DAYS, MEMORY_MB
 from stacks.lambda_code import RUNTIME
 
 CONTAINER_NAME = "job"
-GUARD_HANDLER = "lambdas.guard.handler.lambda_handler"
 # The guard may stop a replaced or timed-out run's task and wait until ECS reports it STOPPED:
 # up to the container's stop timeout (30 s by default) plus ECS's own delay.
 GUARD_TIMEOUT_SECONDS = 120
@@ -488,7 +489,7 @@ class JobStackTemplate:
                 "Properties": {
                     "Description": description,
                     "Runtime": RUNTIME.name,
-                    "Handler": GUARD_HANDLER,
+                    "Handler": guard_settings.HANDLER,
                     "Code": {"S3Bucket": ref("CodeS3Bucket"), "S3Key": ref("CodeS3Key")},
                     "Role": get_att(ids.guard_role),
                     "Timeout": GUARD_TIMEOUT_SECONDS,
@@ -497,9 +498,9 @@ class JobStackTemplate:
                     "LoggingConfig": {"LogGroup": ref(_SHARED["guard_logs"])},
                     "Environment": {
                         "Variables": {
-                            "LEDGER_TABLE": ref("LedgerTableName"),
-                            "JOB_CLUSTER_ARN": ref("ClusterArn"),
-                            "CRONGUARD_ENV": self.environment.name,
+                            variables.LEDGER_TABLE: ref("LedgerTableName"),
+                            variables.JOB_CLUSTER_ARN: ref("ClusterArn"),
+                            variables.ENVIRONMENT: self.environment.name,
                             "POWERTOOLS_METRICS_NAMESPACE": "cronguard",
                         }
                     },

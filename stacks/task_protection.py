@@ -26,6 +26,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
+from lambdas import variables
+from lambdas.sweeper import settings as sweeper_settings
 from stacks.compliance import acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
 from stacks.monitoring import NAMESPACE, SERVICE, alarm
@@ -112,12 +114,12 @@ class TaskProtection(Construct):
             self,
             "Sweeper",
             description=f"cronguard {environment.name}: mark work of dead tasks ORPHANED",
-            handler="lambdas.sweeper.handler.lambda_handler",
+            handler=sweeper_settings.HANDLER,
             code=code,
             environment={
-                "WORK_TABLE": self.history.table_name,
-                "CRONGUARD_ENV": environment.name,
-                "STALE_AFTER_SECONDS": str(int(settings.stale_after.total_seconds())),
+                variables.WORK_TABLE: self.history.table_name,
+                variables.ENVIRONMENT: environment.name,
+                variables.STALE_AFTER_SECONDS: str(int(settings.stale_after.total_seconds())),
             },
             timeout=Duration.minutes(2),
         )

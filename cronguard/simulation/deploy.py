@@ -20,6 +20,8 @@ from typing import Any
 
 from cronguard.config import Environment
 from cronguard.local import LocalAws
+from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
+from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 from lambdas.ledger_contract import (
     LEASE_SORT_KEY,
     PARTITION_KEY,
@@ -28,8 +30,6 @@ from lambdas.ledger_contract import (
     slot_sort_key,
 )
 
-GUARD_HANDLER = "lambdas.guard.handler.lambda_handler"
-CLEANUP_HANDLER = "lambdas.cleanup.handler.lambda_handler"
 GUARD_STATE = "Guard"
 RUN_STATE = "Run job"
 

@@ -17,7 +17,6 @@ The lease's expiry stays the last backstop, never the first.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,11 +26,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from lambdas import variables
+from lambdas.cleanup.settings import CleanupSettings
 from lambdas.clients import client
 from lambdas.guard import errors, outcome
 from lambdas.guard.decision import Status
-from lambdas.guard.handler import CLUSTER_VARIABLE, status_metric
+from lambdas.guard.handler import status_metric
 from lambdas.guard.ledger import LEASE_SK, LedgerTable, Outcome
 from lambdas.guard.tasks import RunTasks
 from lambdas.guard.trigger import InvalidInput, parse_trigger
@@ -45,8 +44,6 @@ STATUS_BY_EXECUTION = {
     "TIMED_OUT": Status.TIMED_OUT,
     "FAILED": Status.FAILED,
 }
-FAMILY_PREFIX_VARIABLE = variables.TASK_FAMILY_PREFIX
-CONTAINER_VARIABLE = variables.JOB_CONTAINER
 SCHEDULED_EVENT = "Scheduled Event"
 
 
@@ -65,12 +62,12 @@ class Cleanup:
     container: str
 
     @classmethod
-    def from_environment(cls) -> Cleanup:
+    def from_settings(cls, settings: CleanupSettings) -> Cleanup:
         return cls(
-            ledger=LedgerTable(client("dynamodb"), os.environ[variables.LEDGER_TABLE]),
-            tasks=RunTasks(client("ecs"), os.environ[CLUSTER_VARIABLE]),
-            family_prefix=os.environ[FAMILY_PREFIX_VARIABLE],
-            container=os.environ[CONTAINER_VARIABLE],
+            ledger=LedgerTable(client("dynamodb"), settings.ledger_table),
+            tasks=RunTasks(client("ecs"), settings.cluster_arn),
+            family_prefix=settings.task_family_prefix,
+            container=settings.container,
         )
 
     def ended(self, status: str, error: Any, cause: Any) -> Outcome | None:
@@ -216,12 +213,13 @@ def _execution(sfn: Any, execution_arn: str) -> tuple[str, Any, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    environment = os.environ[variables.ENVIRONMENT]
+    settings = CleanupSettings.from_environ()
+    environment = settings.environment
     metrics.add_dimension("environment", environment)
-    cleanup = Cleanup.from_environment()
+    cleanup = Cleanup.from_settings(settings)
     if event.get("detail-type") == SCHEDULED_EVENT:
         return reconcile(
-            client("dynamodb"), client("stepfunctions"), os.environ[variables.LEDGER_TABLE], cleanup
+            client("dynamodb"), client("stepfunctions"), settings.ledger_table, cleanup
         )
     detail = event.get("detail") or {}
     job = job_name(str(detail.get("stateMachineArn", "")).rsplit(":", 1)[-1], environment)

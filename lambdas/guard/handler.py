@@ -8,7 +8,6 @@ asset serves every job while each job's function keeps IAM rights on its own mac
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -19,7 +18,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lambdas import variables
 from lambdas.clients import client
 from lambdas.guard import outcome
 from lambdas.guard.decision import (
@@ -34,6 +32,7 @@ from lambdas.guard.decision import (
 )
 from lambdas.guard.executions import Executions
 from lambdas.guard.ledger import Abandoned, LedgerConflict, LedgerTable
+from lambdas.guard.settings import GuardSettings
 from lambdas.guard.tasks import RunTasks, TaskStop
 from lambdas.guard.trigger import InvalidInput, Trigger, parse_trigger, shown
 
@@ -42,7 +41,6 @@ logger = Logger(service="cronguard-guard")
 metrics = Metrics(namespace="cronguard", service="cronguard")
 
 MAX_ROUNDS = 8
-CLUSTER_VARIABLE = variables.JOB_CLUSTER_ARN
 METRIC_BY_VERDICT = {
     Verdict.RUN: "RunsStarted",
     Verdict.DUPLICATE: "SkippedDuplicate",
@@ -229,15 +227,11 @@ class Guard:
             )
 
 
-def _guard() -> Guard:
-    table = os.environ[variables.LEDGER_TABLE]
-    cluster = os.environ.get(CLUSTER_VARIABLE)
-    if not cluster:
-        raise RuntimeError(f"{CLUSTER_VARIABLE} is not set: the guard cannot reach the job's tasks")
+def _guard(settings: GuardSettings) -> Guard:
     return Guard(
-        LedgerTable(client("dynamodb"), table),
+        LedgerTable(client("dynamodb"), settings.ledger_table),
         Executions(client("stepfunctions")),
-        RunTasks(client("ecs"), cluster),
+        RunTasks(client("ecs"), settings.cluster_arn),
     )
 
 
@@ -254,11 +248,11 @@ def _redrive_count(payload: dict[str, Any]) -> int:
     return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
 
-def _claim(payload: dict[str, Any]) -> dict[str, Any]:
+def _claim(payload: dict[str, Any], settings: GuardSettings) -> dict[str, Any]:
     job = JobSettings.from_payload(payload.get("job"))
     me, name = _execution(payload)
     trigger = parse_trigger(payload.get("input"), name)
-    decision = _guard().claim(job, trigger, me)
+    decision = _guard(settings).claim(job, trigger, me)
     metrics.add_metric(METRIC_BY_VERDICT[decision.verdict], MetricUnit.Count, 1)
     logger.info(
         "guard decision",
@@ -281,11 +275,11 @@ def _claim(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _finish(payload: dict[str, Any]) -> dict[str, Any]:
+def _finish(payload: dict[str, Any], settings: GuardSettings) -> dict[str, Any]:
     job = JobSettings.from_payload(payload.get("job"))
     me, _ = _execution(payload)
     slot = str(_field(payload, "slot", "the guard's payload"))
-    guard = _guard()
+    guard = _guard(settings)
     if payload.get("outcome") == "succeeded":
         ended = outcome.succeeded(payload.get("task"), container=job.container)
     else:
@@ -336,12 +330,13 @@ def _finish(payload: dict[str, Any]) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    metrics.add_dimension("environment", os.environ.get(variables.ENVIRONMENT, "unknown"))
+    settings = GuardSettings.from_environ()
+    metrics.add_dimension("environment", settings.environment)
     job = event.get("job") if isinstance(event, dict) else None
     metrics.add_dimension("job", str(job.get("name")) if isinstance(job, dict) else "unknown")
     action = event.get("action") if isinstance(event, dict) else None
     if action == "claim":
-        return _claim(event)
+        return _claim(event, settings)
     if action == "finish":
-        return _finish(event)
+        return _finish(event, settings)
     raise InvalidInput(f"unknown guard action {action!r}; expected 'claim' or 'finish'")

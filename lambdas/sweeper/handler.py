@@ -15,7 +15,6 @@ sweep that could not look at every task: orphans there would otherwise go unnoti
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from lambdas.clients import client
+from lambdas.sweeper.settings import SweeperSettings
 
 logger = Logger(service="cronguard-sweeper")
 metrics = Metrics(namespace="cronguard", service="cronguard")
@@ -176,13 +176,14 @@ def sweep(dynamodb: Any, ecs: Any, table: str, *, now: datetime, stale_after: ti
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    metrics.add_dimension("environment", os.environ["CRONGUARD_ENV"])
+    settings = SweeperSettings.from_environ()
+    metrics.add_dimension("environment", settings.environment)
     result = sweep(
         client("dynamodb"),
         client("ecs"),
-        os.environ["WORK_TABLE"],
+        settings.work_table,
         now=datetime.now(UTC),
-        stale_after=timedelta(seconds=int(os.environ["STALE_AFTER_SECONDS"])),
+        stale_after=settings.stale_after,
     )
     # Always emitted (0 included): a sweep that stops reporting is itself alarmed on.
     metrics.add_metric("OrphanedWork", MetricUnit.Count, len(result.orphans))

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match
 import app as cdk_app
 from cronguard.config import ConfigError
 from lambdas import variables
+from lambdas.cleanup import settings as cleanup_settings
 from lambdas.ledger_contract import RUNNING_ATTRIBUTE, RUNNING_INDEX, SORT_KEY, table_name
 from stacks.job_template import CONTAINER_NAME
 from tests.infra.conftest import Synthesized
@@ -124,7 +125,7 @@ def test_the_cleanup_reconciles_on_a_schedule_with_what_settling_a_run_needs(
     template = synth("dev").template
     functions = template.find_resources(
         "AWS::Lambda::Function",
-        {"Properties": {"Handler": "lambdas.cleanup.handler.lambda_handler"}},
+        {"Properties": {"Handler": cleanup_settings.HANDLER}},
     )
     ((logical_id, cleanup),) = functions.items()
     settings = cleanup["Properties"]["Environment"]["Variables"]

@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
+from lambdas.cleanup import settings as cleanup_settings
+from lambdas.sweeper import settings as sweeper_settings
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
 ENVIRONMENTS = ["dev", "prod"]
-CLEANUP = "lambdas.cleanup.handler.lambda_handler"
-SWEEPER = "lambdas.sweeper.handler.lambda_handler"
+CLEANUP = cleanup_settings.HANDLER
+SWEEPER = sweeper_settings.HANDLER
 
 
 def resources(synthesized: Synthesized, kind: str) -> dict[str, Any]:

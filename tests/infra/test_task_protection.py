@@ -10,6 +10,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
+from lambdas import variables
+from lambdas.sweeper import settings as sweeper_settings
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -101,8 +103,8 @@ def test_sweeper_runs_on_schedule_and_alarms_on_orphans(synth: Synth) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {
-            "Handler": "lambdas.sweeper.handler.lambda_handler",
-            "Environment": {"Variables": Match.object_like({"STALE_AFTER_SECONDS": "900"})},
+            "Handler": sweeper_settings.HANDLER,
+            "Environment": {"Variables": Match.object_like({variables.STALE_AFTER_SECONDS: "900"})},
         },
     )
     template.has_resource_properties(

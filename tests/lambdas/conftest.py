@@ -15,9 +15,9 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.moto_api import state_manager
 
-from lambdas.cleanup.handler import CONTAINER_VARIABLE, FAMILY_PREFIX_VARIABLE
+from lambdas import variables
 from lambdas.guard.executions import Executions
-from lambdas.guard.handler import CLUSTER_VARIABLE, Guard
+from lambdas.guard.handler import Guard
 from lambdas.guard.ledger import LedgerTable
 from lambdas.guard.tasks import EXECUTION_VARIABLE, RunTasks
 from lambdas.ledger_contract import PARTITION_KEY, SORT_KEY, partition, table_name
@@ -103,13 +103,13 @@ class Aws:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     use_fake_credentials(
         monkeypatch,
-        LEDGER_TABLE=TABLE,
-        CRONGUARD_ENV="test",
         POWERTOOLS_METRICS_DISABLED="true",
         **{
-            CLUSTER_VARIABLE: CLUSTER,
-            FAMILY_PREFIX_VARIABLE: FAMILY.removesuffix("report"),
-            CONTAINER_VARIABLE: CONTAINER,
+            variables.LEDGER_TABLE: TABLE,
+            variables.ENVIRONMENT: "test",
+            variables.JOB_CLUSTER_ARN: CLUSTER,
+            variables.TASK_FAMILY_PREFIX: FAMILY.removesuffix("report"),
+            variables.JOB_CONTAINER: CONTAINER,
         },
     )
     # moto serves concurrent requests without isolation; AWS makes each call atomic. The
@@ -152,7 +152,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         # moto walks a task to STOPPED on its own after a few DescribeTasks; here a task runs
         # until it is stopped (moto's own state manager, not a patch).
         state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**6})
-        assert os.environ["LEDGER_TABLE"] == TABLE
+        assert os.environ[variables.LEDGER_TABLE] == TABLE
         try:
             yield Aws(dynamodb=dynamodb, sfn=sfn, ecs=ecs, state_machine_arn=machine, slept=[])
         finally:

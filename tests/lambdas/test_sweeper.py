@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from lambdas import variables
 from lambdas.sweeper.handler import (
     Orphan,
     SweepIncomplete,
@@ -81,10 +82,12 @@ class Cloud:
 def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     use_fake_credentials(
         monkeypatch,
-        WORK_TABLE=TABLE,
-        CRONGUARD_ENV="test",
-        STALE_AFTER_SECONDS="600",
         POWERTOOLS_METRICS_DISABLED="true",
+        **{
+            variables.WORK_TABLE: TABLE,
+            variables.ENVIRONMENT: "test",
+            variables.STALE_AFTER_SECONDS: "600",
+        },
     )
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -104,7 +107,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
             memory="512",
             containerDefinitions=[{"name": "worker", "image": "worker:1", "memory": 512}],
         )["taskDefinition"]["taskDefinitionArn"]
-        assert os.environ["WORK_TABLE"] == TABLE
+        assert os.environ[variables.WORK_TABLE] == TABLE
         yield Cloud(dynamodb, ecs, cluster, task_definition, subnet, group)
 
 
