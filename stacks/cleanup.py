@@ -32,7 +32,7 @@ from cronguard.config import Environment
 from lambdas import variables
 from lambdas.cleanup import settings as cleanup_settings
 from lambdas.ledger_contract import RUNNING_INDEX
-from stacks.compliance import acknowledge, wildcard_resource_finding
+from stacks.compliance import LIST_TASKS_ONLY_STAR, acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
 from stacks.job_template import CONTAINER_NAME, task_family_prefix
 
@@ -117,6 +117,7 @@ class ExecutionCleanup(Construct):
                 conditions={"ArnEquals": {"ecs:cluster": cluster.cluster_arn}},
             )
         )
+        acknowledge(self.function.role, "IAM5[Resource::*]", LIST_TASKS_ONLY_STAR)
         for resource in (f"execution:{executions}", tasks):
             service = "states" if resource.startswith("execution") else "ecs"
             acknowledge(

@@ -8,9 +8,14 @@ from aws_cdk import Acknowledgment, Stack, Token, Validations
 from constructs import IConstruct
 
 PACK = "AwsSolutions"
-XRAY_ONLY_STAR = (
-    "X-Ray PutTraceSegments/PutTelemetryRecords and the CloudWatch Logs delivery actions "
-    "support only Resource '*'."
+LOG_DELIVERY_ONLY_STAR = "The CloudWatch Logs delivery actions support only Resource '*'."
+LIST_TASKS_ONLY_STAR = (
+    "ecs:ListTasks has no task resource type; it is limited to the jobs' cluster by the "
+    "ecs:cluster condition."
+)
+NO_TRACING = (
+    "X-Ray is off on purpose: Powertools' Tracer would more than double the guard's cold "
+    "import; the execution history, logs and metrics show each run end to end."
 )
 
 

@@ -1,7 +1,8 @@
 """The Lambda functions cronguard deploys: one shape for the guard and the cleanup.
 
 Each gets its own role that may write only its log group (its own, or its job stack's
-shared one), X-Ray tracing, and the shared code asset; no AWS managed policy.
+shared one) and the shared code asset; no AWS managed policy. No X-Ray tracing
+(``stacks.compliance.NO_TRACING`` says why).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.compliance import XRAY_ONLY_STAR, acknowledge
 from stacks.lambda_code import RUNTIME
 
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
@@ -52,11 +52,9 @@ class RuntimeFunction(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=MEMORY_MB,
-            tracing=lambda_.Tracing.ACTIVE,
-            environment={**environment, "POWERTOOLS_METRICS_NAMESPACE": "cronguard"},
+            environment=environment,
             log_group=self.log_group,
         )
-        acknowledge(self.role, "IAM5[Resource::*]", XRAY_ONLY_STAR)
 
     def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
         self.role.add_to_principal_policy(statement)

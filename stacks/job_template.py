@@ -38,7 +38,7 @@ from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS, Architecture
 from lambdas import variables
 from lambdas.guard import settings as guard_settings
 from lambdas.ledger_contract import partition
-from stacks.compliance import XRAY_ONLY_STAR
+from stacks.compliance import LIST_TASKS_ONLY_STAR, LOG_DELIVERY_ONLY_STAR, NO_TRACING
 from stacks.definition import render_definition
 from stacks.functions import LOG_RETENTION_DAYS, MEMORY_MB
 from stacks.lambda_code import RUNTIME
@@ -431,7 +431,6 @@ class JobStackTemplate:
                         ["logs:CreateLogStream", "logs:PutLogEvents"],
                         get_att(_SHARED["guard_logs"]),
                     ),
-                    statement(["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
                     # The guard touches only its own job's items in the ledger...
                     statement(
                         [
@@ -466,11 +465,7 @@ class JobStackTemplate:
                     statement(["ecs:DescribeTasks", "ecs:StopTask"], arn("ecs", tasks)),
                 ],
             ),
-            (
-                "IAM5[Resource::*]",
-                f"{XRAY_ONLY_STAR} ecs:ListTasks has no task resource type; it is limited to "
-                "the jobs' cluster by the ecs:cluster condition.",
-            ),
+            ("IAM5[Resource::*]", LIST_TASKS_ONLY_STAR),
             (
                 wildcard_finding("states", executions),
                 "Executions of this job's own state machine only; their names are not "
@@ -494,14 +489,12 @@ class JobStackTemplate:
                     "Role": get_att(ids.guard_role),
                     "Timeout": GUARD_TIMEOUT_SECONDS,
                     "MemorySize": MEMORY_MB,
-                    "TracingConfig": {"Mode": "Active"},
                     "LoggingConfig": {"LogGroup": ref(_SHARED["guard_logs"])},
                     "Environment": {
                         "Variables": {
                             variables.LEDGER_TABLE: ref("LedgerTableName"),
                             variables.JOB_CLUSTER_ARN: ref("ClusterArn"),
                             variables.ENVIRONMENT: self.environment.name,
-                            "POWERTOOLS_METRICS_NAMESPACE": "cronguard",
                         }
                     },
                 },
@@ -533,10 +526,6 @@ class JobStackTemplate:
                             "logs:ListLogDeliveries",
                             "logs:PutResourcePolicy",
                             "logs:UpdateLogDelivery",
-                            "xray:GetSamplingRules",
-                            "xray:GetSamplingTargets",
-                            "xray:PutTelemetryRecords",
-                            "xray:PutTraceSegments",
                         ],
                         "*",
                     ),
@@ -572,7 +561,7 @@ class JobStackTemplate:
                     "ArnLike": {"aws:SourceArn": arn("states", f"stateMachine:{name}")},
                 },
             ),
-            ("IAM5[Resource::*]", XRAY_ONLY_STAR),
+            ("IAM5[Resource::*]", LOG_DELIVERY_ONLY_STAR),
             (wildcard_finding("ecs", family), why_wildcards),
             (wildcard_finding("ecs", tasks), why_wildcards),
         )
@@ -600,9 +589,9 @@ class JobStackTemplate:
                             }
                         ],
                     },
-                    "TracingConfiguration": {"Enabled": True},
                 },
             },
+            ("SF2", NO_TRACING),
         )
 
     def _schedule(self, job: Job, ids: JobResources) -> None:

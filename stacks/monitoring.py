@@ -16,12 +16,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
+from lambdas import metrics_contract as names
 
-NAMESPACE = "cronguard"
-SERVICE = "cronguard"  # the Powertools service name of every cronguard Lambda
 PERIOD = Duration.minutes(5)
-SKIP_METRICS = ("SkippedDuplicate", "SkippedOverlap", "SkippedLate")
-FAILURE_METRICS = ("RunsFailed", "RunsTimedOut", "RunsAborted")
 # Links to at most this many state machines in the dashboard's header.
 MAX_JOB_LINKS = 30
 
@@ -33,17 +30,24 @@ def alarm(
     metric: cloudwatch.IMetric,
     description: str,
     topic: sns.ITopic,
+    below: bool = False,
+    periods: int = 1,
+    missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
 ) -> cloudwatch.Alarm:
-    """Alarm at the first occurrence in a period, to the environment's topic."""
+    """An alarm to the environment's topic: by default at the first occurrence in a period;
+    ``below``: when the metric stays under 1 for ``periods`` periods in a row (a silence)."""
     created = cloudwatch.Alarm(
         scope,
         construct_id,
         metric=metric,
         alarm_description=description,
         threshold=1,
-        evaluation_periods=1,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        evaluation_periods=periods,
+        datapoints_to_alarm=periods if periods > 1 else None,
+        comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+        if below
+        else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=missing,
     )
     created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
     return created
@@ -124,11 +128,11 @@ class Monitoring(Construct):
                     width=8,
                 )
                 for title, metrics, statistic in (
-                    ("All jobs: runs started", ("RunsStarted",), "Sum"),
-                    ("All jobs: skips", SKIP_METRICS, "Sum"),
-                    ("All jobs: failures", FAILURE_METRICS, "Sum"),
-                    ("All jobs: launch retries", ("LaunchRetries",), "Sum"),
-                    ("All jobs: run duration (s)", ("RunDuration",), "Maximum"),
+                    ("All jobs: runs started", (names.RUNS_STARTED,), "Sum"),
+                    ("All jobs: skips", names.SKIP_METRICS, "Sum"),
+                    ("All jobs: failures", names.FAILURE_METRICS, "Sum"),
+                    ("All jobs: launch retries", (names.LAUNCH_RETRIES,), "Sum"),
+                    ("All jobs: run duration (s)", (names.RUN_DURATION,), "Maximum"),
                 )
             )
         )
@@ -148,8 +152,10 @@ def search(environment: str, metric: str, statistic: str) -> cloudwatch.MathExpr
     """One series per job of the environment (dashboards only: alarms cannot SEARCH)."""
     return cloudwatch.MathExpression(
         expression=(
-            f'SEARCH(\'{{{NAMESPACE},environment,job,service}} MetricName="{metric}" '
-            f"environment=\"{environment}\"', '{statistic}', {int(PERIOD.to_seconds())})"
+            f"SEARCH('{{{names.NAMESPACE},{names.ENVIRONMENT_DIMENSION},{names.JOB_DIMENSION},"
+            f'{names.SERVICE_DIMENSION}}} MetricName="{metric}" '
+            f"{names.ENVIRONMENT_DIMENSION}=\"{environment}\"', '{statistic}', "
+            f"{int(PERIOD.to_seconds())})"
         ),
         label=metric,
         using_metrics={},

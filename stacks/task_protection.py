@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
@@ -26,11 +25,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
+from lambdas import metrics_contract as names
 from lambdas import variables
 from lambdas.sweeper import settings as sweeper_settings
 from stacks.compliance import acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
-from stacks.monitoring import NAMESPACE, SERVICE, alarm
+from stacks.monitoring import alarm
 
 STATUS_INDEX = "by_status"
 PROTECTION_ACTIONS = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]
@@ -185,9 +185,12 @@ class TaskProtection(Construct):
             ],
         )
         orphaned_work = cloudwatch.Metric(
-            namespace=NAMESPACE,
-            metric_name="OrphanedWork",
-            dimensions_map={"environment": env, "service": SERVICE},
+            namespace=names.NAMESPACE,
+            metric_name=names.ORPHANED_WORK,
+            dimensions_map={
+                names.ENVIRONMENT_DIMENSION: env,
+                names.SERVICE_DIMENSION: names.SERVICE,
+            },
             statistic="Sum",
             period=sweep_every,
         )
@@ -223,18 +226,16 @@ class TaskProtection(Construct):
         # Every sweep that gets as far as its metrics reports OrphanedWork, 0 included; no
         # sample at all means no sweep ran (rule disabled, function throttled, timed out,
         # failing at import), which must not look like a sweeper that finds nothing.
-        silent = cloudwatch.Alarm(
+        alarm(
             self,
             "SweeperSilent",
             metric=orphaned_work.with_(statistic="SampleCount"),
-            alarm_description=f"cronguard {env}: the orphan sweeper has not completed a sweep "
+            description=f"cronguard {env}: the orphan sweeper has not completed a sweep "
             f"for {SILENT_SWEEPS} intervals of {sweep_every.to_human_string()}; until it "
             "does, orphaned work goes unnoticed. Check its schedule rule, its Errors and its "
             "logs.",
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            evaluation_periods=SILENT_SWEEPS,
-            datapoints_to_alarm=SILENT_SWEEPS,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            topic=alarm_topic,
+            below=True,
+            periods=SILENT_SWEEPS,
+            missing=cloudwatch.TreatMissingData.BREACHING,
         )
-        silent.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))

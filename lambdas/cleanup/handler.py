@@ -26,18 +26,18 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from lambdas import metrics_contract as names
 from lambdas.cleanup.settings import CleanupSettings
 from lambdas.clients import client
 from lambdas.guard import errors, outcome
 from lambdas.guard.decision import Status
-from lambdas.guard.handler import status_metric
 from lambdas.guard.ledger import LEASE_SK, LedgerTable, Outcome
 from lambdas.guard.tasks import RunTasks
 from lambdas.guard.trigger import InvalidInput, parse_trigger
 from lambdas.ledger_contract import RUNNING_INDEX, SLOT_PREFIX, SORT_KEY
 
 logger = Logger(service="cronguard-cleanup")
-metrics = Metrics(namespace="cronguard", service="cronguard")
+metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
 
 STATUS_BY_EXECUTION = {
     "ABORTED": Status.ABORTED,
@@ -107,7 +107,7 @@ class Cleanup:
         )
         marked = started is not None
         if marked and per_job_metric:
-            metrics.add_metric(status_metric(ended.status), MetricUnit.Count, 1)
+            metrics.add_metric(names.status_metric(ended.status), MetricUnit.Count, 1)
         logger.info(
             "settled an ended execution",
             job=job,
@@ -194,7 +194,7 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
                 execution=item.execution,
                 status=ended.status.value,
             )
-    metrics.add_metric("RunsReconciled", MetricUnit.Count, fixed)
+    metrics.add_metric(names.RUNS_RECONCILED, MetricUnit.Count, fixed)
     logger.info("reconciled", checked=checked, fixed=fixed)
     return {"checked": checked, "fixed": fixed}
 
@@ -215,7 +215,7 @@ def _execution(sfn: Any, execution_arn: str) -> tuple[str, Any, Any]:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = CleanupSettings.from_environ()
     environment = settings.environment
-    metrics.add_dimension("environment", environment)
+    metrics.add_dimension(names.ENVIRONMENT_DIMENSION, environment)
     cleanup = Cleanup.from_settings(settings)
     if event.get("detail-type") == SCHEDULED_EVENT:
         return reconcile(
@@ -224,5 +224,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     detail = event.get("detail") or {}
     job = job_name(str(detail.get("stateMachineArn", "")).rsplit(":", 1)[-1], environment)
     if job is not None:
-        metrics.add_dimension("job", job)
+        metrics.add_dimension(names.JOB_DIMENSION, job)
     return release(event, cleanup, environment)

@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from lambdas import metrics_contract as names
 from lambdas.clients import client
 from lambdas.guard import outcome
 from lambdas.guard.decision import (
@@ -37,21 +38,15 @@ from lambdas.guard.tasks import RunTasks, TaskStop
 from lambdas.guard.trigger import InvalidInput, Trigger, parse_trigger, shown
 
 logger = Logger(service="cronguard-guard")
-# One service name for every cronguard Lambda: dashboards and alarms match on it.
-metrics = Metrics(namespace="cronguard", service="cronguard")
+metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
 
 MAX_ROUNDS = 8
 METRIC_BY_VERDICT = {
-    Verdict.RUN: "RunsStarted",
-    Verdict.DUPLICATE: "SkippedDuplicate",
-    Verdict.OVERLAP: "SkippedOverlap",
-    Verdict.LATE: "SkippedLate",
+    Verdict.RUN: names.RUNS_STARTED,
+    Verdict.DUPLICATE: names.SKIPPED_DUPLICATE,
+    Verdict.OVERLAP: names.SKIPPED_OVERLAP,
+    Verdict.LATE: names.SKIPPED_LATE,
 }
-
-
-def status_metric(status: Status) -> str:
-    """``RunsSucceeded``, ``RunsFailed``, ``RunsTimedOut``, ``RunsAborted``."""
-    return "Runs" + status.value.title().replace("_", "")
 
 
 @dataclass(frozen=True)
@@ -299,11 +294,11 @@ def _finish(payload: dict[str, Any], settings: GuardSettings) -> dict[str, Any]:
     started = guard.ledger.finish(
         job=job.name, slot=slot, me=me, now=now, outcome=ended, retries=retries
     )
-    metrics.add_metric(status_metric(ended.status), MetricUnit.Count, 1)
+    metrics.add_metric(names.status_metric(ended.status), MetricUnit.Count, 1)
     if started is not None:
-        metrics.add_metric("RunDuration", MetricUnit.Seconds, (now - started).total_seconds())
+        metrics.add_metric(names.RUN_DURATION, MetricUnit.Seconds, (now - started).total_seconds())
     # Retries of the Run job state: launch failures (and failed runs, if job_retries > 0).
-    metrics.add_metric("LaunchRetries", MetricUnit.Count, retries)
+    metrics.add_metric(names.LAUNCH_RETRIES, MetricUnit.Count, retries)
     logger.info(
         "run finished",
         job=job.name,
@@ -331,9 +326,11 @@ def _finish(payload: dict[str, Any], settings: GuardSettings) -> dict[str, Any]:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = GuardSettings.from_environ()
-    metrics.add_dimension("environment", settings.environment)
+    metrics.add_dimension(names.ENVIRONMENT_DIMENSION, settings.environment)
     job = event.get("job") if isinstance(event, dict) else None
-    metrics.add_dimension("job", str(job.get("name")) if isinstance(job, dict) else "unknown")
+    metrics.add_dimension(
+        names.JOB_DIMENSION, str(job.get("name")) if isinstance(job, dict) else "unknown"
+    )
     action = event.get("action") if isinstance(event, dict) else None
     if action == "claim":
         return _claim(event, settings)

@@ -25,11 +25,12 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from lambdas import metrics_contract as names
 from lambdas.clients import client
 from lambdas.sweeper.settings import SweeperSettings
 
 logger = Logger(service="cronguard-sweeper")
-metrics = Metrics(namespace="cronguard", service="cronguard")
+metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
 
 STATUS_INDEX = "by_status"
 DESCRIBE_TASKS_LIMIT = 100
@@ -177,7 +178,7 @@ def sweep(dynamodb: Any, ecs: Any, table: str, *, now: datetime, stale_after: ti
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = SweeperSettings.from_environ()
-    metrics.add_dimension("environment", settings.environment)
+    metrics.add_dimension(names.ENVIRONMENT_DIMENSION, settings.environment)
     result = sweep(
         client("dynamodb"),
         client("ecs"),
@@ -186,8 +187,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         stale_after=settings.stale_after,
     )
     # Always emitted (0 included): a sweep that stops reporting is itself alarmed on.
-    metrics.add_metric("OrphanedWork", MetricUnit.Count, len(result.orphans))
-    metrics.add_metric("SweepErrors", MetricUnit.Count, len(result.errors))
+    metrics.add_metric(names.ORPHANED_WORK, MetricUnit.Count, len(result.orphans))
+    metrics.add_metric(names.SWEEP_ERRORS, MetricUnit.Count, len(result.errors))
     if result.errors:
         # Metrics still flush (log_metrics flushes in a finally); raising makes the
         # function's Errors alarm and its on-failure destination see the incomplete sweep.

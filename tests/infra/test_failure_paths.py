@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from lambdas.cleanup import settings as cleanup_settings
+from lambdas.metrics_contract import ORPHANED_WORK
 from lambdas.sweeper import settings as sweeper_settings
 from tests.infra.conftest import Synthesized
 
@@ -148,7 +149,7 @@ def test_a_sweeper_that_stops_reporting_alarms_instead_of_looking_healthy(
     (silent,) = [
         alarm["Properties"]
         for alarm in resources(synthesized, "AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"].get("MetricName") == "OrphanedWork"
+        if alarm["Properties"].get("MetricName") == ORPHANED_WORK
         and alarm["Properties"]["TreatMissingData"] == "breaching"
     ]
     # Every sweep that gets as far as its metrics reports OrphanedWork (0 included): no
@@ -164,7 +165,7 @@ def test_a_sweeper_that_stops_reporting_alarms_instead_of_looking_healthy(
     (orphans,) = [
         alarm["Properties"]
         for alarm in resources(synthesized, "AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"].get("MetricName") == "OrphanedWork"
+        if alarm["Properties"].get("MetricName") == ORPHANED_WORK
         and alarm["Properties"]["Statistic"] == "Sum"
     ]
     assert orphans["TreatMissingData"] == "notBreaching"

@@ -77,11 +77,24 @@ def test_a_job_disabled_in_config_deploys_a_disabled_schedule(synth: Synth) -> N
     assert schedule_of(prod, logical_id)["State"] == "ENABLED"
 
 
-def test_state_machine_is_standard_logged_traced_and_named_env_job(synth: Synth) -> None:
+def test_state_machine_is_standard_logged_and_named_env_job(synth: Synth) -> None:
     _, props = machine(synth("dev").job_templates["nightly-report"], "dev-nightly-report")
     assert props["StateMachineType"] == "STANDARD"
-    assert props["TracingConfiguration"] == {"Enabled": True}
     assert props["LoggingConfiguration"]["Level"] == "ALL"
+
+
+def test_x_ray_is_off_everywhere_with_no_grant_left_for_it(synth: Synth) -> None:
+    """X-Ray is either used (Powertools' Tracer in every handler) or off: it is off
+    (``stacks.compliance.NO_TRACING``), so no function traces, no state machine traces and
+    no role keeps an xray: grant."""
+    synthesized = synth("dev")
+    for template in (synthesized.template, *synthesized.job_templates.values()):
+        found = template.to_json()["Resources"]
+        for resource in found.values():
+            properties = resource.get("Properties", {})
+            assert "TracingConfig" not in properties
+            assert "TracingConfiguration" not in properties
+        assert "xray:" not in json.dumps(found)
 
 
 def test_definition_branches_on_the_guard_and_names_every_skip(synth: Synth) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from cronguard.config import load_environment
-from stacks.monitoring import FAILURE_METRICS, SKIP_METRICS
+from lambdas import metrics_contract
+from lambdas.metrics_contract import FAILURE_METRICS, SKIP_METRICS
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -38,7 +39,10 @@ def every_alarm(synthesized: Synthesized) -> list[tuple[dict[str, Any], Any]]:
 
 def is_sweeper_silence(alarm: dict[str, Any]) -> bool:
     """The one alarm on an absence: no sweep reported (tests/infra/test_failure_paths.py)."""
-    return alarm.get("MetricName") == "OrphanedWork" and alarm["Statistic"] == "SampleCount"
+    return (
+        alarm.get("MetricName") == metrics_contract.ORPHANED_WORK
+        and alarm["Statistic"] == "SampleCount"
+    )
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
@@ -88,13 +92,13 @@ def test_each_job_alarms_on_failed_timed_out_aborted_executions_and_guard_errors
 def test_environment_alarms_on_dead_letters_cleanup_errors_and_orphans(synth: Synth) -> None:
     names = [(a["Namespace"], a["MetricName"]) for a in alarms(synth("dev").template)]
     assert names.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 2
-    assert names.count(("cronguard", "OrphanedWork")) == 2
+    assert names.count((metrics_contract.NAMESPACE, metrics_contract.ORPHANED_WORK)) == 2
     assert names.count(("AWS/Lambda", "Errors")) == 2  # the cleanup and the sweeper
 
 
 def test_no_alarm_watches_a_healthy_skip(synth: Synth) -> None:
     text = json.dumps([a for a, _ in every_alarm(synth("dev"))])
-    for skip in ("SkippedDuplicate", "SkippedOverlap", "SkippedLate"):
+    for skip in SKIP_METRICS:
         assert skip not in text
 
 
@@ -116,10 +120,16 @@ def test_dashboard_shows_runs_skips_failures_and_durations_of_every_job(synth: S
         if isinstance(metric[0], dict)
     ]
     # One SEARCH per metric draws one series per job of the environment, however many.
-    for metric in ("RunsStarted", *SKIP_METRICS, *FAILURE_METRICS, "LaunchRetries", "RunDuration"):
+    for metric in (
+        metrics_contract.RUNS_STARTED,
+        *SKIP_METRICS,
+        *FAILURE_METRICS,
+        metrics_contract.LAUNCH_RETRIES,
+        metrics_contract.RUN_DURATION,
+    ):
         assert any(
             expression.startswith(
-                "SEARCH('{cronguard,environment,job,service} "
+                f"SEARCH('{{{metrics_contract.NAMESPACE},environment,job,service}} "
                 f'MetricName="{metric}" environment="dev"\''
             )
             for expression in expressions

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from lambdas import variables
+from lambdas import metrics_contract, variables
 from lambdas.sweeper import settings as sweeper_settings
 from tests.infra.conftest import Synthesized
 
@@ -110,8 +110,8 @@ def test_sweeper_runs_on_schedule_and_alarms_on_orphans(synth: Synth) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
-            "MetricName": "OrphanedWork",
-            "Namespace": "cronguard",
+            "MetricName": metrics_contract.ORPHANED_WORK,
+            "Namespace": metrics_contract.NAMESPACE,
             "Threshold": 1,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
             "AlarmActions": [Match.any_value()],

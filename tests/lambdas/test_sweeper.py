@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from lambdas import variables
+from lambdas.metrics_contract import ORPHANED_WORK, SWEEP_ERRORS
 from lambdas.sweeper.handler import (
     Orphan,
     SweepIncomplete,
@@ -273,6 +274,6 @@ def test_the_handler_finishes_the_sweep_then_fails_and_counts_the_clusters_it_co
         json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
     ]
     (flushed,) = emitted
-    assert flushed["OrphanedWork"] == [1.0]
-    assert flushed["SweepErrors"] == [1.0]
+    assert flushed[ORPHANED_WORK] == [1.0]
+    assert flushed[SWEEP_ERRORS] == [1.0]
     assert flushed["environment"] == "test"

@@ -1,0 +1,37 @@
+"""The metrics cronguard's Lambdas emit, named once for the Lambdas, the alarms and the tests.
+
+Dependency-free: the Lambdas emit these with Powertools; the stacks alarm and graph on them.
+A metric renamed on one side only would leave an alarm that never fires, so both import this.
+"""
+
+from __future__ import annotations
+
+from lambdas.guard.decision import Status
+
+NAMESPACE = "cronguard"
+SERVICE = "cronguard"  # one Powertools service for every Lambda: alarms and dashboards match it
+
+# Dimensions: every metric has environment and service; the guard's and cleanup's also job.
+ENVIRONMENT_DIMENSION = "environment"
+JOB_DIMENSION = "job"
+SERVICE_DIMENSION = "service"
+
+RUNS_STARTED = "RunsStarted"
+SKIPPED_DUPLICATE = "SkippedDuplicate"
+SKIPPED_OVERLAP = "SkippedOverlap"
+SKIPPED_LATE = "SkippedLate"
+RUN_DURATION = "RunDuration"
+LAUNCH_RETRIES = "LaunchRetries"
+RUNS_RECONCILED = "RunsReconciled"
+ORPHANED_WORK = "OrphanedWork"
+SWEEP_ERRORS = "SweepErrors"
+
+
+def status_metric(status: Status) -> str:
+    """How a run ended, counted: ``RunsSucceeded``, ``RunsFailed``, ``RunsTimedOut``,
+    ``RunsAborted``."""
+    return "Runs" + status.value.title().replace("_", "")
+
+
+SKIP_METRICS = (SKIPPED_DUPLICATE, SKIPPED_OVERLAP, SKIPPED_LATE)
+FAILURE_METRICS = tuple(status_metric(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.ABORTED))
