@@ -22,6 +22,7 @@ import yaml
 import app as cdk_app
 from cronguard.config import Environment, load_environment
 from cronguard.config.model import MAX_JOBS_PER_STACK
+from lambdas import variables
 from stacks.environment_stack import CronguardStack
 from stacks.job_template import GUARD_TIMEOUT_SECONDS, JobResources, JobStackTemplate
 from tests.infra.conftest import Synthesized
@@ -326,7 +327,7 @@ def test_the_guard_may_stop_and_wait_for_its_runs_tasks_in_the_jobs_cluster_only
         resource = json.dumps(by_action[action]["Resource"])
         assert resource.endswith(':ecs:${AWS::Region}:${AWS::AccountId}:task/cronguard-test/*"}')
     guard = template["Resources"][ids.guard]["Properties"]
-    assert guard["Environment"]["Variables"]["JOB_CLUSTER_ARN"] == {"Ref": "ClusterArn"}
+    assert guard["Environment"]["Variables"][variables.JOB_CLUSTER_ARN] == {"Ref": "ClusterArn"}
     # Long enough to wait out a SIGTERM'd container's 30 s stop timeout, with margin.
     assert guard["Timeout"] == GUARD_TIMEOUT_SECONDS >= 90
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from cronguard.local import LocalAws
+from lambdas import variables
 
 FIXTURE = Path(__file__).with_name("guarded_job.asl.json")
 
@@ -90,7 +91,7 @@ def deploy_job(aws: LocalAws) -> DeployJob:
         if edit is not None:
             edit(definition)
         network = aws.network()
-        guard_arn = aws.register_lambda("guard", guard, {"LEDGER_TABLE": "ledger"})
+        guard_arn = aws.register_lambda("guard", guard, {variables.LEDGER_TABLE: "ledger"})
         task_definition = aws.register_task_definition("nightly", "job")
         machine = aws.deploy_state_machine(
             "dev-nightly",
