@@ -51,10 +51,12 @@ METRIC_BY_VERDICT = {
 
 @dataclass(frozen=True)
 class Replaced:
-    """A run the guard stopped under ``replace``, and how its task stopped."""
+    """A run whose lease the guard takes — stopped under ``replace``, or one that ended or
+    whose lease expired — and how its task stopped."""
 
     lease: Lease
     stop: TaskStop | None
+    by_replace: bool  # the guard stopped its execution
 
 
 class GuardBusy(Exception):
@@ -123,8 +125,8 @@ class Guard:
     def claim(self, job: JobSettings, trigger: Trigger, me: str) -> Decision:
         running: dict[str, bool] = {}
         snapshot: Snapshot | None = None
-        # A run this guard stopped (``replace``): remembered across rounds, because the
-        # cleanup may settle it (and release its lease) before this guard's claim lands.
+        # A run whose lease this guard takes: remembered across rounds, because the cleanup
+        # may settle it (and release its lease) before this guard's claim lands.
         replaced: Replaced | None = None
         for round_ in range(MAX_ROUNDS):
             now = self.now()
@@ -143,11 +145,13 @@ class Guard:
                 assert decision.check is not None
                 running[decision.check] = self.executions.is_running(decision.check)
                 continue
-            holder = decision.take_over if decision.stop_holder else None
+            holder = decision.take_over
             if holder is not None and (replaced is None or replaced.lease.holder != holder.holder):
                 # Stop before claiming: if stopping fails nothing is held and the guard
-                # retries. Launch only once the old task is gone, or both would run.
-                replaced = self._replace(job, holder, me)
+                # retries. Launch only once the old task is gone, or both would run — a run
+                # that ended, or whose lease expired, may still have a task (Step Functions'
+                # own stop is best effort, and a state timeout stops nothing).
+                replaced = self._end_holder(job, holder, me, replace=decision.stop_holder)
             try:
                 self._apply(job, trigger, me, now, decision, replaced)
             except LedgerConflict:
@@ -166,10 +170,12 @@ class Guard:
         log("run's tasks stopped", job=job.name, execution=execution, tasks=stop.summary)
         return stop
 
-    def _replace(self, job: JobSettings, holder: Lease, me: str) -> Replaced:
-        self.executions.stop(holder.holder, replaced_by=me)
-        stop = self.stop_tasks(job, holder.holder, f"cronguard: replaced by {me}")
-        return Replaced(holder, stop)
+    def _end_holder(self, job: JobSettings, holder: Lease, me: str, *, replace: bool) -> Replaced:
+        if replace:
+            self.executions.stop(holder.holder, replaced_by=me)
+        why = "replaced" if replace else "lease taken over"
+        stop = self.stop_tasks(job, holder.holder, f"cronguard: {why} by {me}")
+        return Replaced(holder, stop, by_replace=replace)
 
     def _apply(
         self,
@@ -194,17 +200,21 @@ class Guard:
             )
         elif decision.verdict is Verdict.RUN and not decision.resume:
             abandon, wait = None, None
-            if replaced is not None:
-                stop = replaced.stop
+            stop = replaced.stop if replaced is not None else None
+            found = f"; {stop.summary}" if stop is not None and stop.task_arns else ""
+            if replaced is not None and replaced.by_replace:
                 wait = stop.waited_seconds if stop else None
                 why = f"replaced by {me}" + (f"; {stop.summary}" if stop else "")
                 # The cleanup may have recorded the stop first: say who replaced it anyway.
                 abandon = Abandoned(replaced.lease, Status.ABORTED, why, also_if_aborted=True)
             elif decision.take_over is not None:
                 if decision.take_over.until <= now:
-                    why = f"its lease expired; taken over by {me}"
+                    why = f"its lease expired; taken over by {me}{found}"
                 else:
-                    why = f"its execution ended without recording an outcome; taken over by {me}"
+                    why = (
+                        "its execution ended without recording an outcome; "
+                        f"taken over by {me}{found}"
+                    )
                 abandon = Abandoned(decision.take_over, Status.ABORTED, why)
             self.ledger.claim(
                 job=job.name,

@@ -574,3 +574,21 @@ def test_a_finished_run_records_how_often_run_job_was_retried(aws: Aws) -> None:
     assert lambda_handler(event, CONTEXT)["retries"] == 2
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["retries"]["N"] == "2"
+
+
+def test_a_lease_taken_over_from_an_ended_run_first_stops_that_runs_task(aws: Aws) -> None:
+    ended = aws.start("ended")
+    claim(aws, ended, SLOT)
+    task_arn = aws.run_task(ended)
+    # Stopped by hand, and Step Functions' best-effort StopTask never came (or no cleanup ran).
+    aws.sfn.stop_execution(executionArn=ended)
+
+    successor = aws.start("successor")
+    decision = claim(aws, successor, NEXT_SLOT)
+
+    assert decision.verdict is Verdict.RUN
+    assert aws.task(task_arn)["lastStatus"] == "STOPPED"
+    dead = aws.item(f"slot#{SLOT}")
+    assert dead is not None
+    assert "taken over by" in dead["reason"]["S"]
+    assert "stopped 1; STOPPED after" in dead["reason"]["S"]
