@@ -318,6 +318,12 @@ class Ledger(Strict):
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
+def _check_role_arn(value: str | None) -> str | None:
+    if value is not None and not _ROLE_ARN.match(value):
+        raise ValueError(f"{shown(value)} is not an IAM role ARN")
+    return value
+
+
 class ProtectedService(Strict):
     """An ECS service whose tasks run async work under task scale-in protection.
 
@@ -330,12 +336,7 @@ class ProtectedService(Strict):
     task_role_arn: str | None = None
     create_role: bool = False
 
-    @field_validator("task_role_arn")
-    @classmethod
-    def _role(cls, value: str | None) -> str | None:
-        if value is not None and not _ROLE_ARN.match(value):
-            raise ValueError(f"{shown(value)} is not an IAM role ARN")
-        return value
+    _role = field_validator("task_role_arn")(_check_role_arn)
 
     @model_validator(mode="after")
     def _one_role(self) -> ProtectedService:
@@ -577,12 +578,7 @@ class Job(Strict):
             return [CapacityShare(provider=CapacityProvider.FARGATE_SPOT)]
         return None
 
-    @field_validator("task_role_arn")
-    @classmethod
-    def _role(cls, value: str | None) -> str | None:
-        if value is not None and not _ROLE_ARN.match(value):
-            raise ValueError(f"{shown(value)} is not an IAM role ARN")
-        return value
+    _role = field_validator("task_role_arn")(_check_role_arn)
 
     @field_validator("tags")
     @classmethod

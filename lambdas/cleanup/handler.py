@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,9 +99,7 @@ class Cleanup:
                 reason=f"cronguard: execution ended {ended.status.value}",
             )
             if stop.task_arns:
-                ended = replace(
-                    ended, task_arn=ended.task_arn or stop.task_arns[0], task_stop=stop.summary
-                )
+                ended = ended.with_stop(stop)
         started = self.ledger.finish(
             job=job, slot=slot, me=execution, now=datetime.now(UTC), outcome=ended
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -293,11 +293,7 @@ def _finish(payload: dict[str, Any], settings: GuardSettings) -> dict[str, Any]:
         # is stopped): make sure it is gone before the lease lets the next run start.
         stop = guard.stop_tasks(job, me, f"cronguard: run ended {ended.status.value}")
         if stop is not None:
-            ended = replace(
-                ended,
-                task_arn=ended.task_arn or (stop.task_arns[0] if stop.task_arns else None),
-                task_stop=stop.summary,
-            )
+            ended = ended.with_stop(stop)
     retries = payload.get("retries")
     retries = retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
     now = datetime.now(UTC)

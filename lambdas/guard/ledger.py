@@ -9,13 +9,14 @@ never rely on it — they compare lease times.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambdas.guard.decision import Lease, SlotRecord, Snapshot, Status
+from lambdas.guard.tasks import TaskStop
 from lambdas.ledger_contract import (
     LEASE_SORT_KEY,
     PARTITION_KEY,
@@ -87,6 +88,11 @@ class Outcome:
     exit_code: int | None = None
     stopped_reason: str | None = None
     task_stop: str | None = None  # what the guard did to make sure the run's task stopped
+
+    def with_stop(self, stop: TaskStop) -> Outcome:
+        """This outcome, with what stopping the run's tasks found and did."""
+        first = stop.task_arns[0] if stop.task_arns else None
+        return replace(self, task_arn=self.task_arn or first, task_stop=stop.summary)
 
 
 def _archived(record: SlotRecord, now: datetime) -> dict[str, Any]:
