@@ -13,6 +13,7 @@ from lambdas.guard.decision import Policy, Verdict
 from lambdas.ledger_contract import (
     LEASE_SORT_KEY,
     PARTITION_KEY,
+    RUNNING_ATTRIBUTE,
     SORT_KEY,
     partition,
     slot_sort_key,
@@ -149,7 +150,7 @@ def test_the_reconciler_settles_runs_whose_status_change_event_was_lost(aws: Aws
     assert answer == {"checked": 3, "fixed": 1}  # lost's slot and lease, still-running's slot
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item["status"]["S"] == "ABORTED"
-    assert "running_job" not in item
+    assert RUNNING_ATTRIBUTE not in item
     assert aws.item(LEASE_SORT_KEY) is None
     running = aws.item(slot_sort_key("2026-11-23T03:00:00Z"))
     assert running is not None and running["status"]["S"] == "RUNNING"
@@ -164,7 +165,7 @@ def test_the_reconciler_releases_a_lease_whose_run_recorded_its_end(aws: Aws) ->
     aws.dynamodb.update_item(  # recorded its outcome, then died before releasing the lease
         TableName=TABLE,
         Key={PARTITION_KEY: {"S": partition("report")}, SORT_KEY: {"S": slot_sort_key(SLOT)}},
-        UpdateExpression="SET #s = :s REMOVE running_job",
+        UpdateExpression=f"SET #s = :s REMOVE {RUNNING_ATTRIBUTE}",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": {"S": "SUCCEEDED"}},
     )

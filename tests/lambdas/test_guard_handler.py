@@ -16,6 +16,7 @@ from lambdas.guard.trigger import InvalidInput, parse_trigger
 from lambdas.ledger_contract import (
     LEASE_SORT_KEY,
     PARTITION_KEY,
+    RUNNING_ATTRIBUTE,
     SORT_KEY,
     partition,
     slot_sort_key,
@@ -323,7 +324,7 @@ def test_replace_stops_the_older_execution_and_launches_only_once_its_task_stopp
     assert replaced is not None and replaced["status"]["S"] == "ABORTED"
     assert replaced["reason"]["S"].startswith(f"replaced by {newer}; task ")
     assert "STOPPED after" in replaced["reason"]["S"]
-    assert "running_job" not in replaced  # out of the reconciler's index
+    assert RUNNING_ATTRIBUTE not in replaced  # out of the reconciler's index
     claimed = aws.item(slot_sort_key(NEXT_SLOT))
     assert claimed is not None and "replace_wait_seconds" in claimed
     lease = aws.item(LEASE_SORT_KEY)
