@@ -7,6 +7,8 @@ runtime to read and write items. One copy, so the two sides cannot drift apart.
 - ``pk = "job#<job>"``; ``sk = "slot#<slot>"`` for a slot's record, ``sk = "lease"`` for the
   job's lease.
 - ``expires_at`` is a TTL for garbage collection only (TTL deletion is lazy).
+- ``sk = "pause"`` is the job's pause record (``cronguard pause``/``resume``): see
+  ``PAUSE_SORT_KEY``.
 - Items of runs in progress (a RUNNING slot, a held lease) carry ``running_job``: the sparse
   index ``running`` holds just those, so the reconciler finds them without a table scan.
 """
@@ -21,6 +23,22 @@ RUNNING_INDEX = "running"
 RUNNING_ATTRIBUTE = "running_job"
 JOB_PREFIX = "job#"
 SLOT_PREFIX = "slot#"
+
+PAUSE_SORT_KEY = "pause"
+"""The job's pause record, in the job's own partition (so the guard's IAM reaches it).
+
+``PAUSED`` is true while the job is paused, with ``PAUSE_REASON``, ``PAUSED_AT`` (ISO-8601
+UTC) and ``PAUSED_BY``; resuming sets it false and appends the period just ended to
+``PAUSE_PERIODS`` (a list of maps with ``PERIOD_FROM``, ``PERIOD_TO`` and ``PAUSE_REASON``),
+so the missed-slot check can tell a slot that was paused from one that was missed.
+"""
+PAUSED = "paused"
+PAUSE_REASON = "reason"
+PAUSED_AT = "paused_at"
+PAUSED_BY = "paused_by"
+PAUSE_PERIODS = "periods"
+PERIOD_FROM = "from"
+PERIOD_TO = "to"
 
 
 def table_name(environment: str) -> str:
