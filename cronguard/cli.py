@@ -22,7 +22,7 @@ from cronguard.config import DEFAULT_CONFIG_DIR, ConfigError, Environment, Job, 
 from cronguard.config.loader import ENVIRONMENTS_DIR, display_path
 from cronguard.config.model import format_duration, shown
 from cronguard.operations import OperationError, Operations, parse_time
-from cronguard.schedule import upcoming_slots
+from lambdas.schedule import upcoming_slots
 
 USAGE_ERROR, RUNTIME_ERROR = 2, 1
 DEBUG_FLAG = "--debug"

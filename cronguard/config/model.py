@@ -29,8 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from cronguard.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
 from lambdas import ledger_contract
+from lambdas.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
 
 # Step Functions execution and state machine names are at most 80 characters.
 STATE_MACHINE_NAME_LIMIT = 80

@@ -27,8 +27,8 @@ from typing import Any
 
 from cronguard.config import Concurrency, Environment, Job
 from cronguard.local import StartedTask, TaskScript
-from cronguard.schedule import upcoming_slots
 from cronguard.simulation.deploy import LocalEnvironment
+from lambdas.schedule import upcoming_slots
 
 FAILING_EXIT_CODE = 3
 SHORT_TASK_SECONDS = 0.5

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cronguard.schedule import (
+from lambdas.schedule import (
     CronSchedule,
     RateSchedule,
     RateUnit,
