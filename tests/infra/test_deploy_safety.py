@@ -2,10 +2,10 @@
 
 CloudFormation replaces a resource whose logical ID, type or physical name changes; for a
 state machine that terminates its running executions, for a table it means a new, empty one.
-``deploy_safety_snapshot.json`` records, for the shipped environments, every template's
-resources (the environment's stack, and each job stack under its logical ID in the parent):
-logical ID -> [type, physical name or null]. Every recorded resource must still be there,
-of the same type, with the same name.
+``deploy_safety_snapshot.json`` records, for the shipped environments and a generated one
+of 250 jobs, every template's resources (the environment's stack, and each job stack under
+its logical ID in the parent): logical ID -> [type, physical name or null]. Every recorded
+resource must still be there, of the same type, with the same name.
 
 New resources are fine, but are recorded too so that they are protected from then on:
 ``python -m tests.infra.test_deploy_safety`` adds them to the snapshot, and refuses (naming
@@ -25,9 +25,16 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import Synthesized, synthesize
+from tests.infra.test_scale import generated_config
+from tests.infra.test_scale import synthesize as synthesize_generated
 
 Synth = Callable[[str], Synthesized]
 ENVIRONMENTS = ["dev", "prod"]
+# A generated environment of this many jobs (``test_scale.generated_config``), recorded as
+# ``generated-<count>``: the shipped ones hold three jobs, too few to show that jobs keep
+# their job stacks.
+GENERATED_JOBS = 250
+GENERATED = f"generated-{GENERATED_JOBS}"
 SNAPSHOT = Path(__file__).with_name("deploy_safety_snapshot.json")
 # The property that is a resource's physical name, for the types that have one; a name that
 # appears, disappears or changes replaces the resource just as a new logical ID does.
@@ -113,6 +120,17 @@ def test_no_recorded_resource_is_renamed_replaced_or_removed(synth: Synth, env_n
     )
 
 
+def test_every_job_of_a_generated_environment_keeps_its_stack_and_logical_ids(
+    tmp_path: Path,
+) -> None:
+    """250 jobs over many job stacks: the snapshot was recorded when jobs were placed by a
+    hash of their names, so this also proves the move to recorded placement moved none."""
+    recorded = json.loads(SNAPSHOT.read_text())[GENERATED]
+    current = generated_identities(tmp_path)
+    assert replacements(recorded, current) == []
+    assert additions(recorded, current) == []
+
+
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)
 def test_the_snapshot_protects_every_state_machine_and_its_name(env_name: str) -> None:
     recorded = json.loads(SNAPSHOT.read_text())[env_name]
@@ -159,14 +177,24 @@ def _dump(snapshot: dict[str, Identities]) -> str:
     return "{\n" + ",\n".join(environments) + "\n}\n"
 
 
+def generated_identities(root: Path) -> Identities:
+    """The identities of the generated environment, synthesized under ``root``."""
+    environment = generated_config(root / "config", GENERATED_JOBS)
+    outdir = synthesize_generated(environment, root / "out")
+    return identities(outdir / f"{environment.stack_name}.template.json")
+
+
 def record() -> int:
     """Add new resources to the snapshot; refuse if a recorded one changed."""
     recorded: dict[str, Identities] = json.loads(SNAPSHOT.read_text()) if SNAPSHOT.exists() else {}
     merged: dict[str, Identities] = {}
     problems = []
-    for env_name in ENVIRONMENTS:
+    for env_name in [*ENVIRONMENTS, GENERATED]:
         with tempfile.TemporaryDirectory() as outdir:
-            current = identities(synthesize(env_name, Path(outdir)).template_file)
+            if env_name == GENERATED:
+                current = generated_identities(Path(outdir))
+            else:
+                current = identities(synthesize(env_name, Path(outdir)).template_file)
         before = recorded.get(env_name, {})
         problems += [f"{env_name}: {problem}" for problem in replacements(before, current)]
         merged[env_name] = current
