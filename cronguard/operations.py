@@ -18,7 +18,22 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from cronguard.config import Environment, Job
-from lambdas.ledger_contract import PARTITION_KEY, SLOT_PREFIX, SORT_KEY, partition
+from lambdas.ledger_contract import (
+    DUPLICATES,
+    ENDED_AT,
+    EXIT_CODE,
+    OWNER,
+    PARTITION_KEY,
+    REASON,
+    RUNS,
+    SLOT,
+    SLOT_PREFIX,
+    SORT_KEY,
+    STARTED_AT,
+    STATUS,
+    TASK_ARN,
+    partition,
+)
 
 EXECUTION_NAME_LIMIT = 80
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -105,23 +120,23 @@ def _when(item: dict[str, Any], key: str) -> datetime | None:
 
 def _records(item: dict[str, Any]) -> list[SlotRecord]:
     """The slot's run, then its earlier runs (forced re-runs keep them), newest first."""
-    slot = item["slot"]["S"]
-    earlier = [_record(run["M"], slot, earlier=True) for run in item.get("runs", {}).get("L", [])]
+    slot = item[SLOT]["S"]
+    earlier = [_record(run["M"], slot, earlier=True) for run in item.get(RUNS, {}).get("L", [])]
     return [_record(item, slot), *reversed(earlier)]
 
 
 def _record(item: dict[str, Any], slot: str, *, earlier: bool = False) -> SlotRecord:
-    exit_code = item.get("exit_code", {}).get("N")
+    exit_code = item.get(EXIT_CODE, {}).get("N")
     return SlotRecord(
         slot=slot,
-        status=item["status"]["S"],
-        reason=item.get("reason", {}).get("S", ""),
-        execution=item.get("owner", {}).get("S", "").rsplit(":", 1)[-1],
-        task=item.get("task_arn", {}).get("S", "").rsplit("/", 1)[-1],
+        status=item[STATUS]["S"],
+        reason=item.get(REASON, {}).get("S", ""),
+        execution=item.get(OWNER, {}).get("S", "").rsplit(":", 1)[-1],
+        task=item.get(TASK_ARN, {}).get("S", "").rsplit("/", 1)[-1],
         exit_code=int(exit_code) if exit_code is not None else None,
-        started_at=_when(item, "started_at"),
-        ended_at=_when(item, "ended_at"),
-        duplicates=int(item.get("duplicates", {}).get("N", "0")),
+        started_at=_when(item, STARTED_AT),
+        ended_at=_when(item, ENDED_AT),
+        duplicates=int(item.get(DUPLICATES, {}).get("N", "0")),
         earlier=earlier,
     )
 

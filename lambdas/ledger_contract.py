@@ -11,9 +11,13 @@ runtime to read and write items. One copy, so the two sides cannot drift apart.
   ``PAUSE_SORT_KEY``.
 - Items of runs in progress (a RUNNING slot, a held lease) carry ``running_job``: the sparse
   index ``running`` holds just those, so the reconciler finds them without a table scan.
+- Every other attribute a slot's record or the lease holds is named below, and a slot's
+  ``status`` is a ``Status``; a test checks the guard writes no attribute not named here.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
@@ -39,6 +43,59 @@ PAUSED_BY = "paused_by"
 PAUSE_PERIODS = "periods"
 PERIOD_FROM = "from"
 PERIOD_TO = "to"
+
+
+class Status(StrEnum):
+    """A slot record's ``STATUS``. Append new statuses here; every side reads them from this."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+    SKIPPED_OVERLAP = "SKIPPED_OVERLAP"
+    SKIPPED_LATE = "SKIPPED_LATE"
+
+
+# A slot's record (``sk = "slot#<slot>"``).
+JOB = "job"
+SLOT = "slot"
+STATUS = "status"
+OWNER = "owner"  # the execution ARN that claimed the slot
+REASON = "reason"
+STARTED_AT = "started_at"  # ISO-8601 UTC
+ENDED_AT = "ended_at"
+TASK_ARN = "task_arn"
+EXIT_CODE = "exit_code"
+STOPPED_REASON = "stopped_reason"
+TASK_STOP = "task_stop"  # what the guard or the cleanup did to make sure the run's task stopped
+DUPLICATES = "duplicates"  # how many duplicate triggers of the slot were counted
+ATTEMPT = "attempt"  # Scheduler's attempt number
+RETRIES = "retries"  # how often Run job was retried before the outcome
+FORCED = "forced"
+REPLACE_WAIT_SECONDS = "replace_wait_seconds"  # how long a replacing run waited for the stop
+RUNS = "runs"  # a list of maps: the slot's earlier runs, kept when a forced run took it
+RUN_ATTRIBUTES = (
+    OWNER,
+    STATUS,
+    REASON,
+    STARTED_AT,
+    ENDED_AT,
+    TASK_ARN,
+    EXIT_CODE,
+    STOPPED_REASON,
+    TASK_STOP,
+    DUPLICATES,
+    ATTEMPT,
+    RETRIES,
+    FORCED,
+)
+"""What an earlier run of a slot keeps in ``RUNS``."""
+
+# The job's lease (``sk = "lease"``), besides ``JOB`` and ``SLOT``.
+HOLDER = "holder"  # the execution ARN running the job
+ACQUIRED_AT = "acquired_at"  # ISO-8601 UTC
+LEASE_UNTIL = "lease_until"  # epoch seconds: after this the lease is void
 
 
 def table_name(environment: str) -> str:

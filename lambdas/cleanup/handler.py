@@ -30,11 +30,19 @@ from lambdas import metrics_contract as names
 from lambdas.cleanup.settings import CleanupSettings
 from lambdas.clients import client
 from lambdas.guard import errors, outcome
-from lambdas.guard.decision import Status
 from lambdas.guard.ledger import LEASE_SK, LedgerTable, Outcome
 from lambdas.guard.tasks import RunTasks
 from lambdas.guard.trigger import InvalidInput, parse_trigger
-from lambdas.ledger_contract import RUNNING_INDEX, SLOT_PREFIX, SORT_KEY
+from lambdas.ledger_contract import (
+    HOLDER,
+    JOB,
+    OWNER,
+    RUNNING_INDEX,
+    SLOT,
+    SLOT_PREFIX,
+    SORT_KEY,
+    Status,
+)
 
 logger = Logger(service="cronguard-cleanup")
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
@@ -151,10 +159,10 @@ def in_progress(dynamodb: Any, table: str) -> Iterator[InProgress]:
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, IndexName=RUNNING_INDEX):
         for item in page["Items"]:
             lease = item[SORT_KEY]["S"] == LEASE_SK
-            owner = item.get("holder" if lease else "owner", {}).get("S")
-            slot = item.get("slot", {}).get("S") or item[SORT_KEY]["S"].removeprefix(SLOT_PREFIX)
-            if owner and "job" in item:
-                yield InProgress(item["job"]["S"], slot, owner, lease)
+            owner = item.get(HOLDER if lease else OWNER, {}).get("S")
+            slot = item.get(SLOT, {}).get("S") or item[SORT_KEY]["S"].removeprefix(SLOT_PREFIX)
+            if owner and JOB in item:
+                yield InProgress(item[JOB]["S"], slot, owner, lease)
 
 
 def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str, Any]:

@@ -18,22 +18,13 @@ from enum import StrEnum
 from typing import Any
 
 from lambdas.guard.trigger import Trigger, slot_time
+from lambdas.ledger_contract import Status
 
 
 class Policy(StrEnum):
     FORBID = "forbid"
     REPLACE = "replace"
     ALLOW = "allow"
-
-
-class Status(StrEnum):
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    TIMED_OUT = "TIMED_OUT"
-    ABORTED = "ABORTED"
-    SKIPPED_OVERLAP = "SKIPPED_OVERLAP"
-    SKIPPED_LATE = "SKIPPED_LATE"
 
 
 class Verdict(StrEnum):

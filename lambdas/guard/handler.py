@@ -27,7 +27,6 @@ from lambdas.guard.decision import (
     Lease,
     Policy,
     Snapshot,
-    Status,
     Verdict,
     decide,
 )
@@ -36,6 +35,7 @@ from lambdas.guard.ledger import Abandoned, LedgerConflict, LedgerTable
 from lambdas.guard.settings import GuardSettings
 from lambdas.guard.tasks import RunTasks, TaskStop
 from lambdas.guard.trigger import InvalidInput, Trigger, parse_trigger, shown
+from lambdas.ledger_contract import Status
 
 logger = Logger(service="cronguard-guard")
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)

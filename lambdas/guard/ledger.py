@@ -15,35 +15,43 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.guard.decision import Lease, SlotRecord, Snapshot, Status
+from lambdas.guard.decision import Lease, SlotRecord, Snapshot
 from lambdas.guard.tasks import TaskStop
 from lambdas.ledger_contract import (
+    ACQUIRED_AT,
+    ATTEMPT,
+    DUPLICATES,
+    ENDED_AT,
+    EXIT_CODE,
+    FORCED,
+    HOLDER,
+    JOB,
     LEASE_SORT_KEY,
+    LEASE_UNTIL,
+    OWNER,
     PARTITION_KEY,
+    REASON,
+    REPLACE_WAIT_SECONDS,
+    RETRIES,
+    RUN_ATTRIBUTES,
     RUNNING_ATTRIBUTE,
+    RUNS,
+    SLOT,
     SORT_KEY,
+    STARTED_AT,
+    STATUS,
+    STOPPED_REASON,
+    TASK_ARN,
+    TASK_STOP,
     TTL_ATTRIBUTE,
+    Status,
     partition,
     slot_sort_key,
 )
 
 LEASE_SK = LEASE_SORT_KEY
-# What an earlier run of a slot keeps when a forced run takes the slot's record.
-RUN_ATTRIBUTES = (
-    "owner",
-    "status",
-    "reason",
-    "started_at",
-    "ended_at",
-    "task_arn",
-    "exit_code",
-    "stopped_reason",
-    "task_stop",
-    "duplicates",
-    "attempt",
-    "retries",
-    "forced",
-)
+# Placeholders for the attributes a condition or update names (``status`` is reserved).
+_NAMES = {"#owner": OWNER, "#status": STATUS}
 
 
 class LedgerConflict(Exception):
@@ -100,9 +108,9 @@ def _archived(record: SlotRecord, now: datetime) -> dict[str, Any]:
     kept = {key: record.attributes[key] for key in RUN_ATTRIBUTES if key in record.attributes}
     if record.status is Status.RUNNING:
         # Only a run whose execution no longer runs is ever taken over while RUNNING.
-        kept["status"] = _s(Status.ABORTED)
-        kept["reason"] = _s("its execution ended without recording an outcome")
-        kept["ended_at"] = _s(iso(now))
+        kept[STATUS] = _s(Status.ABORTED)
+        kept[REASON] = _s("its execution ended without recording an outcome")
+        kept[ENDED_AT] = _s(iso(now))
     return {"M": kept}
 
 
@@ -136,17 +144,17 @@ class LedgerTable:
         record = lease = None
         for item in response["Responses"].get(self._table, []):
             if item[SORT_KEY]["S"] == LEASE_SK:
-                acquired = item.get("acquired_at", {}).get("S")
+                acquired = item.get(ACQUIRED_AT, {}).get("S")
                 lease = Lease(
-                    holder=item["holder"]["S"],
-                    slot=item["slot"]["S"],
-                    until=datetime.fromtimestamp(int(item["lease_until"]["N"]), UTC),
+                    holder=item[HOLDER]["S"],
+                    slot=item[SLOT]["S"],
+                    until=datetime.fromtimestamp(int(item[LEASE_UNTIL]["N"]), UTC),
                     acquired=parse_iso(acquired) if acquired else None,
                 )
             else:
                 record = SlotRecord(
-                    owner=item["owner"]["S"],
-                    status=Status(item["status"]["S"]),
+                    owner=item[OWNER]["S"],
+                    status=Status(item[STATUS]["S"]),
                     attributes=item,
                 )
         if response.get("UnprocessedKeys"):
@@ -178,27 +186,27 @@ class LedgerTable:
         expires = now + (lease_for or timedelta(0)) + retention
         slot_item: dict[str, Any] = {
             **self._key(job, slot_sort_key(slot)),
-            "job": _s(job),
-            "slot": _s(slot),
-            "status": _s(Status.RUNNING),
-            "owner": _s(me),
-            "started_at": _s(iso(now)),
-            "forced": {"BOOL": forced},
+            JOB: _s(job),
+            SLOT: _s(slot),
+            STATUS: _s(Status.RUNNING),
+            OWNER: _s(me),
+            STARTED_AT: _s(iso(now)),
+            FORCED: {"BOOL": forced},
             TTL_ATTRIBUTE: _n(epoch(expires)),
             RUNNING_ATTRIBUTE: _s(job),
         }
         if attempt is not None:
-            slot_item["attempt"] = _n(attempt)
+            slot_item[ATTEMPT] = _n(attempt)
         if replace_wait is not None:
-            slot_item["replace_wait_seconds"] = _n(replace_wait)
+            slot_item[REPLACE_WAIT_SECONDS] = _n(replace_wait)
         put_slot: dict[str, Any] = {"TableName": self._table, "Item": slot_item}
         if overwrite is None:
             put_slot["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
         else:
-            earlier = list(overwrite.attributes.get("runs", {}).get("L", []))
-            slot_item["runs"] = {"L": [*earlier, _archived(overwrite, now)]}
+            earlier = list(overwrite.attributes.get(RUNS, {}).get("L", []))
+            slot_item[RUNS] = {"L": [*earlier, _archived(overwrite, now)]}
             put_slot["ConditionExpression"] = "#owner = :old_owner AND #status = :old_status"
-            put_slot["ExpressionAttributeNames"] = {"#owner": "owner", "#status": "status"}
+            put_slot["ExpressionAttributeNames"] = _NAMES
             put_slot["ExpressionAttributeValues"] = {
                 ":old_owner": _s(overwrite.owner),
                 ":old_status": _s(overwrite.status),
@@ -209,11 +217,11 @@ class LedgerTable:
                 "TableName": self._table,
                 "Item": {
                     **self._key(job, LEASE_SK),
-                    "job": _s(job),
-                    "holder": _s(me),
-                    "slot": _s(slot),
-                    "acquired_at": _s(iso(now)),
-                    "lease_until": _n(epoch(now + lease_for)),
+                    JOB: _s(job),
+                    HOLDER: _s(me),
+                    SLOT: _s(slot),
+                    ACQUIRED_AT: _s(iso(now)),
+                    LEASE_UNTIL: _n(epoch(now + lease_for)),
                     TTL_ATTRIBUTE: _n(epoch(expires)),
                     RUNNING_ATTRIBUTE: _s(job),
                 },
@@ -221,7 +229,7 @@ class LedgerTable:
             if take_over is None:
                 put_lease["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
             else:
-                put_lease["ConditionExpression"] = "holder = :old_holder"
+                put_lease["ConditionExpression"] = f"{HOLDER} = :old_holder"
                 put_lease["ExpressionAttributeValues"] = {":old_holder": _s(take_over.holder)}
             items.append({"Put": put_lease})
         # The abandoned run's record, unless it is the very record this claim replaces.
@@ -252,10 +260,10 @@ class LedgerTable:
         return {
             "TableName": self._table,
             "Key": self._key(job, slot_sort_key(abandon.lease.slot)),
-            "UpdateExpression": "SET #status = :status, reason = :reason, "
-            f"ended_at = if_not_exists(ended_at, :now) REMOVE {RUNNING_ATTRIBUTE}",
+            "UpdateExpression": f"SET #status = :status, {REASON} = :reason, "
+            f"{ENDED_AT} = if_not_exists({ENDED_AT}, :now) REMOVE {RUNNING_ATTRIBUTE}",
             "ConditionExpression": "#owner = :old AND #status IN (:running, :ended)",
-            "ExpressionAttributeNames": {"#owner": "owner", "#status": "status"},
+            "ExpressionAttributeNames": _NAMES,
             "ExpressionAttributeValues": {
                 ":status": _s(abandon.status),
                 ":reason": _s(abandon.reason),
@@ -283,17 +291,17 @@ class LedgerTable:
                 TableName=self._table,
                 Item={
                     **self._key(job, slot_sort_key(slot)),
-                    "job": _s(job),
-                    "slot": _s(slot),
-                    "status": _s(status),
-                    "owner": _s(me),
-                    "reason": _s(reason),
-                    "started_at": _s(iso(now)),
-                    "ended_at": _s(iso(now)),
+                    JOB: _s(job),
+                    SLOT: _s(slot),
+                    STATUS: _s(status),
+                    OWNER: _s(me),
+                    REASON: _s(reason),
+                    STARTED_AT: _s(iso(now)),
+                    ENDED_AT: _s(iso(now)),
                     TTL_ATTRIBUTE: _n(epoch(now + retention)),
                 },
                 ConditionExpression=f"attribute_not_exists({PARTITION_KEY}) OR #owner = :me",
-                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeNames={"#owner": OWNER},
                 ExpressionAttributeValues={":me": _s(me)},
             )
         except ClientError as error:
@@ -307,7 +315,7 @@ class LedgerTable:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(job, slot_sort_key(slot)),
-                UpdateExpression="ADD duplicates :one",
+                UpdateExpression=f"ADD {DUPLICATES} :one",
                 ConditionExpression=f"attribute_exists({PARTITION_KEY})",
                 ExpressionAttributeValues={":one": _n(1)},
             )
@@ -327,7 +335,6 @@ class LedgerTable:
         Returns when the run started (for its duration), or None when the slot is not ours
         or already finished: then nothing is rewritten.
         """
-        names = {"#owner": "owner", "#status": "status"}
         values: dict[str, Any] = {
             ":status": _s(outcome.status),
             ":reason": _s(outcome.reason),
@@ -335,20 +342,20 @@ class LedgerTable:
             ":me": _s(me),
             ":running": _s(Status.RUNNING),
         }
-        sets = ["#status = :status", "reason = :reason", "ended_at = :now"]
+        sets = ["#status = :status", f"{REASON} = :reason", f"{ENDED_AT} = :now"]
         for attribute, value in (
-            ("task_arn", outcome.task_arn),
-            ("stopped_reason", outcome.stopped_reason),
-            ("task_stop", outcome.task_stop),
+            (TASK_ARN, outcome.task_arn),
+            (STOPPED_REASON, outcome.stopped_reason),
+            (TASK_STOP, outcome.task_stop),
         ):
             if value is not None:
                 sets.append(f"{attribute} = :{attribute}")
                 values[f":{attribute}"] = _s(value)
         if outcome.exit_code is not None:
-            sets.append("exit_code = :exit_code")
+            sets.append(f"{EXIT_CODE} = :exit_code")
             values[":exit_code"] = _n(outcome.exit_code)
         if retries:
-            sets.append("retries = :retries")
+            sets.append(f"{RETRIES} = :retries")
             values[":retries"] = _n(retries)
         started: datetime | None = None
         try:
@@ -357,11 +364,11 @@ class LedgerTable:
                 Key=self._key(job, slot_sort_key(slot)),
                 UpdateExpression="SET " + ", ".join(sets) + f" REMOVE {RUNNING_ATTRIBUTE}",
                 ConditionExpression="#owner = :me AND #status = :running",
-                ExpressionAttributeNames=names,
+                ExpressionAttributeNames=_NAMES,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
             )["Attributes"]
-            started = parse_iso(previous["started_at"]["S"])
+            started = parse_iso(previous[STARTED_AT]["S"])
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -373,7 +380,7 @@ class LedgerTable:
             self._client.delete_item(
                 TableName=self._table,
                 Key=self._key(job, LEASE_SK),
-                ConditionExpression="holder = :me",
+                ConditionExpression=f"{HOLDER} = :me",
                 ExpressionAttributeValues={":me": _s(me)},
             )
         except ClientError as error:

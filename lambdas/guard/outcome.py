@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from lambdas.guard import errors
-from lambdas.guard.decision import Status
 from lambdas.guard.ledger import Outcome
+from lambdas.ledger_contract import Status
 
 LAUNCH_ERRORS = frozenset(
     original

@@ -11,10 +11,16 @@ from lambdas.cleanup.handler import lambda_handler
 from lambdas.guard import errors
 from lambdas.guard.decision import Policy, Verdict
 from lambdas.ledger_contract import (
+    EXIT_CODE,
+    HOLDER,
     LEASE_SORT_KEY,
     PARTITION_KEY,
     RUNNING_ATTRIBUTE,
     SORT_KEY,
+    STATUS,
+    TASK_ARN,
+    TASK_STOP,
+    Status,
     partition,
     slot_sort_key,
 )
@@ -38,7 +44,7 @@ def status_change(execution: str, machine: str, status: str, input_: Any) -> dic
 
 
 @pytest.mark.parametrize(
-    ("status", "recorded"), [("ABORTED", "ABORTED"), ("TIMED_OUT", "TIMED_OUT")]
+    ("status", "recorded"), [("ABORTED", Status.ABORTED), ("TIMED_OUT", Status.TIMED_OUT)]
 )
 def test_an_ended_execution_releases_its_lease_and_marks_its_slot(
     aws: Aws, status: str, recorded: str
@@ -51,7 +57,7 @@ def test_an_ended_execution_releases_its_lease_and_marks_its_slot(
     )
     assert answer["marked"] is True
     item = aws.item(slot_sort_key(SLOT))
-    assert item is not None and item["status"]["S"] == recorded
+    assert item is not None and item[STATUS]["S"] == recorded
     assert aws.item(LEASE_SORT_KEY) is None
     # ...so the next slot runs at once instead of waiting for the lease to expire.
     assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
@@ -67,9 +73,9 @@ def test_cleanup_never_touches_a_slot_another_execution_owns(aws: Aws) -> None:
     )
     assert answer["marked"] is False
     item = aws.item(slot_sort_key(SLOT))
-    assert item is not None and item["status"]["S"] == "RUNNING"
+    assert item is not None and item[STATUS]["S"] == Status.RUNNING
     lease = aws.item(LEASE_SORT_KEY)
-    assert lease is not None and lease["holder"]["S"] == owner
+    assert lease is not None and lease[HOLDER]["S"] == owner
 
 
 def test_a_finished_slot_is_not_rewritten(aws: Aws) -> None:
@@ -82,7 +88,7 @@ def test_a_finished_slot_is_not_rewritten(aws: Aws) -> None:
         status_change(execution, aws.state_machine_arn, "FAILED", {"scheduledTime": SLOT}), CONTEXT
     )
     item = aws.item(slot_sort_key(SLOT))
-    assert item is not None and item["status"]["S"] == "SUCCEEDED"
+    assert item is not None and item[STATUS]["S"] == Status.SUCCEEDED
 
 
 def test_other_environments_and_malformed_inputs_are_ignored(aws: Aws) -> None:
@@ -118,7 +124,7 @@ def test_a_success_the_state_machine_could_not_record_is_recorded_as_success(aws
 
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None
-    assert (item["status"]["S"], item["exit_code"]["N"]) == ("SUCCEEDED", "0")
+    assert (item[STATUS]["S"], item[EXIT_CODE]["N"]) == (Status.SUCCEEDED, "0")
     assert aws.item(LEASE_SORT_KEY) is None
 
 
@@ -134,8 +140,8 @@ def test_an_aborted_executions_task_is_stopped_before_its_lease_is_released(aws:
     assert aws.task(task_arn)["lastStatus"] == "STOPPED"
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None
-    assert item["task_arn"]["S"] == task_arn
-    assert "STOPPED after" in item["task_stop"]["S"]
+    assert item[TASK_ARN]["S"] == task_arn
+    assert "STOPPED after" in item[TASK_STOP]["S"]
 
 
 def test_the_reconciler_settles_runs_whose_status_change_event_was_lost(aws: Aws) -> None:
@@ -149,11 +155,11 @@ def test_the_reconciler_settles_runs_whose_status_change_event_was_lost(aws: Aws
 
     assert answer == {"checked": 3, "fixed": 1}  # lost's slot and lease, still-running's slot
     item = aws.item(slot_sort_key(SLOT))
-    assert item is not None and item["status"]["S"] == "ABORTED"
+    assert item is not None and item[STATUS]["S"] == Status.ABORTED
     assert RUNNING_ATTRIBUTE not in item
     assert aws.item(LEASE_SORT_KEY) is None
     running = aws.item(slot_sort_key("2026-11-23T03:00:00Z"))
-    assert running is not None and running["status"]["S"] == "RUNNING"
+    assert running is not None and running[STATUS]["S"] == Status.RUNNING
     # The next slot runs at once, and a second pass has nothing left to fix.
     assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
     assert lambda_handler(SCHEDULED, CONTEXT)["fixed"] == 0
@@ -166,8 +172,8 @@ def test_the_reconciler_releases_a_lease_whose_run_recorded_its_end(aws: Aws) ->
         TableName=TABLE,
         Key={PARTITION_KEY: {"S": partition("report")}, SORT_KEY: {"S": slot_sort_key(SLOT)}},
         UpdateExpression=f"SET #s = :s REMOVE {RUNNING_ATTRIBUTE}",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": {"S": "SUCCEEDED"}},
+        ExpressionAttributeNames={"#s": STATUS},
+        ExpressionAttributeValues={":s": {"S": Status.SUCCEEDED}},
     )
     aws.sfn.stop_execution(executionArn=crashed)
 

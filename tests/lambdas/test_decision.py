@@ -12,11 +12,11 @@ from lambdas.guard.decision import (
     Policy,
     SlotRecord,
     Snapshot,
-    Status,
     Verdict,
     decide,
 )
 from lambdas.guard.trigger import Trigger
+from lambdas.ledger_contract import Status
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)
 SLOT_TIME = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

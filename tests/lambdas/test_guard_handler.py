@@ -8,16 +8,30 @@ from typing import Any
 
 import pytest
 
+from lambdas import ledger_contract
 from lambdas.guard.decision import Policy, Verdict
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard, JobSettings, lambda_handler
 from lambdas.guard.ledger import LedgerTable
 from lambdas.guard.trigger import InvalidInput, parse_trigger
 from lambdas.ledger_contract import (
+    DUPLICATES,
+    EXIT_CODE,
+    FORCED,
+    HOLDER,
     LEASE_SORT_KEY,
+    OWNER,
     PARTITION_KEY,
+    REASON,
+    RETRIES,
     RUNNING_ATTRIBUTE,
+    RUNS,
     SORT_KEY,
+    STATUS,
+    STOPPED_REASON,
+    TASK_ARN,
+    TASK_STOP,
+    Status,
     partition,
     slot_sort_key,
 )
@@ -110,15 +124,15 @@ def test_twenty_racing_triggers_for_one_slot_run_once(aws: Aws, policy: Policy) 
     assert sorted(v.value for v in verdicts.values()).count("duplicate") == 19
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None
-    assert item["owner"]["S"] == runs[0]
-    assert item["status"]["S"] == "RUNNING"
-    assert item["duplicates"]["N"] == "19"
+    assert item[OWNER]["S"] == runs[0]
+    assert item[STATUS]["S"] == Status.RUNNING
+    assert item[DUPLICATES]["N"] == "19"
     lease = aws.item(LEASE_SORT_KEY)
     if policy is Policy.ALLOW:
         assert lease is None  # allow takes no lease: the slot's condition alone decided
     else:
         assert lease is not None
-        assert lease["holder"]["S"] == runs[0]
+        assert lease[HOLDER]["S"] == runs[0]
 
 
 def test_duplicate_after_the_run_succeeded_is_skipped(aws: Aws) -> None:
@@ -132,8 +146,8 @@ def test_duplicate_after_the_run_succeeded_is_skipped(aws: Aws) -> None:
     assert decision.verdict is Verdict.DUPLICATE
     assert "succeeded" in decision.reason
     item = aws.item(slot_sort_key(SLOT))
-    assert item is not None and item["status"]["S"] == "SUCCEEDED"
-    assert item["exit_code"]["N"] == "0"
+    assert item is not None and item[STATUS]["S"] == Status.SUCCEEDED
+    assert item[EXIT_CODE]["N"] == "0"
 
 
 def test_force_reruns_a_finished_slot_and_keeps_the_earlier_run(aws: Aws) -> None:
@@ -144,23 +158,23 @@ def test_force_reruns_a_finished_slot_and_keeps_the_earlier_run(aws: Aws) -> Non
     again = aws.start("again")
     assert claim(aws, again, SLOT, force=True).verdict is Verdict.RUN
     item = aws.item(slot_sort_key(SLOT))
-    assert item is not None and item["owner"]["S"] == again
-    assert item["forced"]["BOOL"] is True
+    assert item is not None and item[OWNER]["S"] == again
+    assert item[FORCED]["BOOL"] is True
     assert "exit_code" not in item  # the new run has not ended
-    (earlier,) = item["runs"]["L"]
+    (earlier,) = item[RUNS]["L"]
     kept = earlier["M"]
-    assert kept["owner"]["S"] == first
-    assert kept["status"]["S"] == "SUCCEEDED"
-    assert kept["exit_code"]["N"] == "0"
-    assert kept["task_arn"]["S"] == "arn:aws:ecs:us-east-1:1:task/c/abc"
-    assert kept["duplicates"]["N"] == "1"
+    assert kept[OWNER]["S"] == first
+    assert kept[STATUS]["S"] == Status.SUCCEEDED
+    assert kept[EXIT_CODE]["N"] == "0"
+    assert kept[TASK_ARN]["S"] == "arn:aws:ecs:us-east-1:1:task/c/abc"
+    assert kept[DUPLICATES]["N"] == "1"
 
     finish_success(aws, again, SLOT)
     third = aws.start("third")
     claim(aws, third, SLOT, force=True)
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None
-    assert [run["M"]["owner"]["S"] for run in item["runs"]["L"]] == [first, again]
+    assert [run["M"][OWNER]["S"] for run in item[RUNS]["L"]] == [first, again]
 
 
 def test_next_slot_while_the_previous_run_runs_is_skipped_as_overlap(aws: Aws) -> None:
@@ -170,7 +184,7 @@ def test_next_slot_while_the_previous_run_runs_is_skipped_as_overlap(aws: Aws) -
     decision = claim(aws, second, NEXT_SLOT)
     assert decision.verdict is Verdict.OVERLAP
     skipped = aws.item(slot_sort_key(NEXT_SLOT))
-    assert skipped is not None and skipped["status"]["S"] == "SKIPPED_OVERLAP"
+    assert skipped is not None and skipped[STATUS]["S"] == Status.SKIPPED_OVERLAP
     # A duplicate of the skipped slot is a duplicate: the slot was consumed by the skip.
     assert claim(aws, aws.start("third"), NEXT_SLOT).verdict is Verdict.DUPLICATE
 
@@ -185,11 +199,11 @@ def test_lease_held_by_an_execution_that_no_longer_runs_is_taken_over(aws: Aws) 
     assert decision.verdict is Verdict.RUN
     assert "no longer runs" in decision.reason
     lease = aws.item(LEASE_SORT_KEY)
-    assert lease is not None and lease["holder"]["S"] == successor
+    assert lease is not None and lease[HOLDER]["S"] == successor
     # The dead run's slot does not stay RUNNING until its TTL.
     dead = aws.item(slot_sort_key(SLOT))
-    assert dead is not None and dead["status"]["S"] == "ABORTED"
-    assert dead["reason"]["S"] == (
+    assert dead is not None and dead[STATUS]["S"] == Status.ABORTED
+    assert dead[REASON]["S"] == (
         f"its execution ended without recording an outcome; taken over by {successor}"
     )
 
@@ -202,14 +216,14 @@ def test_a_taken_over_lease_whose_slot_already_ended_leaves_that_slot_as_it_is(a
         TableName=TABLE,
         Key={PARTITION_KEY: {"S": partition("report")}, SORT_KEY: {"S": slot_sort_key(SLOT)}},
         UpdateExpression="SET #s = :s",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": {"S": "SUCCEEDED"}},
+        ExpressionAttributeNames={"#s": STATUS},
+        ExpressionAttributeValues={":s": {"S": Status.SUCCEEDED}},
     )
     aws.sfn.stop_execution(executionArn=crashed)
 
     assert claim(aws, aws.start("successor"), NEXT_SLOT).verdict is Verdict.RUN
     ended = aws.item(slot_sort_key(SLOT))
-    assert ended is not None and ended["status"]["S"] == "SUCCEEDED"
+    assert ended is not None and ended[STATUS]["S"] == Status.SUCCEEDED
 
 
 def test_a_stale_running_entry_in_list_executions_never_causes_a_skip(aws: Aws) -> None:
@@ -259,8 +273,8 @@ def test_expired_lease_taken_over_ends_the_dead_runs_slot(aws: Aws) -> None:
         job(), parse_trigger(scheduled(NEXT_SLOT), "successor"), successor
     )
     dead = aws.item(slot_sort_key(SLOT))
-    assert dead is not None and dead["status"]["S"] == "ABORTED"
-    assert dead["reason"]["S"] == f"its lease expired; taken over by {successor}"
+    assert dead is not None and dead[STATUS]["S"] == Status.ABORTED
+    assert dead[REASON]["S"] == f"its lease expired; taken over by {successor}"
 
 
 def test_force_reruns_a_running_slot_whose_execution_died_and_keeps_that_run(aws: Aws) -> None:
@@ -272,10 +286,10 @@ def test_force_reruns_a_running_slot_whose_execution_died_and_keeps_that_run(aws
     assert claim(aws, again, SLOT, force=True).verdict is Verdict.RUN
 
     item = aws.item(slot_sort_key(SLOT))
-    assert item is not None and item["owner"]["S"] == again
-    (earlier,) = item["runs"]["L"]
-    assert earlier["M"]["owner"]["S"] == dead
-    assert earlier["M"]["status"]["S"] == "ABORTED"
+    assert item is not None and item[OWNER]["S"] == again
+    (earlier,) = item[RUNS]["L"]
+    assert earlier["M"][OWNER]["S"] == dead
+    assert earlier["M"][STATUS]["S"] == Status.ABORTED
 
 
 def test_force_while_another_slot_runs_under_forbid_is_a_clean_overlap_skip(aws: Aws) -> None:
@@ -291,7 +305,7 @@ def test_force_while_another_slot_runs_under_forbid_is_a_clean_overlap_skip(aws:
     assert decision.verdict is Verdict.OVERLAP
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None  # the finished run's record is untouched
-    assert (item["owner"]["S"], item["status"]["S"]) == (first, "SUCCEEDED")
+    assert (item[OWNER]["S"], item[STATUS]["S"]) == (first, Status.SUCCEEDED)
 
 
 def test_expired_lease_is_taken_over_without_asking(aws: Aws) -> None:
@@ -321,14 +335,14 @@ def test_replace_stops_the_older_execution_and_launches_only_once_its_task_stopp
     assert aws.sfn.describe_execution(executionArn=older)["status"] == "ABORTED"
     assert aws.task(older_task)["lastStatus"] == "STOPPED"
     replaced = aws.item(slot_sort_key(SLOT))
-    assert replaced is not None and replaced["status"]["S"] == "ABORTED"
-    assert replaced["reason"]["S"].startswith(f"replaced by {newer}; task ")
-    assert "STOPPED after" in replaced["reason"]["S"]
+    assert replaced is not None and replaced[STATUS]["S"] == Status.ABORTED
+    assert replaced[REASON]["S"].startswith(f"replaced by {newer}; task ")
+    assert "STOPPED after" in replaced[REASON]["S"]
     assert RUNNING_ATTRIBUTE not in replaced  # out of the reconciler's index
     claimed = aws.item(slot_sort_key(NEXT_SLOT))
     assert claimed is not None and "replace_wait_seconds" in claimed
     lease = aws.item(LEASE_SORT_KEY)
-    assert lease is not None and lease["holder"]["S"] == newer
+    assert lease is not None and lease[HOLDER]["S"] == newer
 
 
 def test_replace_never_stops_a_newer_run_for_an_earlier_slot(aws: Aws) -> None:
@@ -341,7 +355,7 @@ def test_replace_never_stops_a_newer_run_for_an_earlier_slot(aws: Aws) -> None:
     assert SLOT in decision.reason and NEXT_SLOT in decision.reason
     assert aws.sfn.describe_execution(executionArn=current)["status"] == "RUNNING"
     lease = aws.item(LEASE_SORT_KEY)
-    assert lease is not None and lease["holder"]["S"] == current
+    assert lease is not None and lease[HOLDER]["S"] == current
 
 
 def test_allow_runs_both_without_a_lease(aws: Aws) -> None:
@@ -424,9 +438,9 @@ def test_handler_records_a_failed_run_with_exit_code_and_releases_the_lease(aws:
     assert (answer["status"], answer["exitCode"]) == ("FAILED", 3)
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None
-    assert (item["status"]["S"], item["exit_code"]["N"]) == ("FAILED", "3")
-    assert item["stopped_reason"]["S"] == "Essential container in task exited"
-    assert item["task_arn"]["S"] == "arn:aws:ecs:us-east-1:1:task/c/xyz"
+    assert (item[STATUS]["S"], item[EXIT_CODE]["N"]) == (Status.FAILED, "3")
+    assert item[STOPPED_REASON]["S"] == "Essential container in task exited"
+    assert item[TASK_ARN]["S"] == "arn:aws:ecs:us-east-1:1:task/c/xyz"
     assert aws.item(LEASE_SORT_KEY) is None
 
 
@@ -444,8 +458,8 @@ def test_handler_failure_stops_the_runs_task_before_releasing_the_lease(aws: Aws
     assert answer["status"] == "TIMED_OUT"
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None
-    assert item["task_arn"]["S"] == task_arn
-    assert "stopped 1; STOPPED after" in item["task_stop"]["S"]
+    assert item[TASK_ARN]["S"] == task_arn
+    assert "stopped 1; STOPPED after" in item[TASK_STOP]["S"]
     assert aws.item(LEASE_SORT_KEY) is None
 
 
@@ -554,10 +568,10 @@ def test_a_replaced_run_the_cleanup_settles_first_still_says_who_replaced_it(aws
 
     assert decision.verdict is Verdict.RUN
     replaced = aws.item(slot_sort_key(SLOT))
-    assert replaced is not None and replaced["status"]["S"] == "ABORTED"
-    assert replaced["reason"]["S"].startswith(f"replaced by {newer}")
+    assert replaced is not None and replaced[STATUS]["S"] == Status.ABORTED
+    assert replaced[REASON]["S"].startswith(f"replaced by {newer}")
     lease = aws.item(LEASE_SORT_KEY)
-    assert lease is not None and lease["holder"]["S"] == newer
+    assert lease is not None and lease[HOLDER]["S"] == newer
 
 
 def test_a_finished_run_records_how_often_run_job_was_retried(aws: Aws) -> None:
@@ -574,7 +588,7 @@ def test_a_finished_run_records_how_often_run_job_was_retried(aws: Aws) -> None:
     }
     assert lambda_handler(event, CONTEXT)["retries"] == 2
     item = aws.item(slot_sort_key(SLOT))
-    assert item is not None and item["retries"]["N"] == "2"
+    assert item is not None and item[RETRIES]["N"] == "2"
 
 
 def test_a_lease_taken_over_from_an_ended_run_first_stops_that_runs_task(aws: Aws) -> None:
@@ -591,5 +605,28 @@ def test_a_lease_taken_over_from_an_ended_run_first_stops_that_runs_task(aws: Aw
     assert aws.task(task_arn)["lastStatus"] == "STOPPED"
     dead = aws.item(f"slot#{SLOT}")
     assert dead is not None
-    assert "taken over by" in dead["reason"]["S"]
-    assert "stopped 1; STOPPED after" in dead["reason"]["S"]
+    assert "taken over by" in dead[REASON]["S"]
+    assert "stopped 1; STOPPED after" in dead[REASON]["S"]
+
+
+def test_every_attribute_the_guard_writes_is_named_in_the_ledger_contract(aws: Aws) -> None:
+    first = aws.start("first")
+    claim(aws, first, SLOT)
+    assert claim(aws, aws.start("duplicate"), SLOT).verdict is Verdict.DUPLICATE
+    assert claim(aws, aws.start("overlapping"), NEXT_SLOT).verdict is Verdict.OVERLAP
+    aws.run_task(first)
+    finish_failure(first, {"Error": "States.Timeout", "Cause": "Task timed out."})
+    assert claim(aws, aws.start("again"), SLOT, force=True).verdict is Verdict.RUN
+
+    written: set[str] = set()
+    for item in aws.dynamodb.scan(TableName=TABLE)["Items"]:
+        written |= set(item)
+        for run in item.get(RUNS, {}).get("L", []):
+            written |= set(run["M"])
+    named = {
+        value
+        for name, value in vars(ledger_contract).items()
+        if name.isupper() and isinstance(value, str)
+    }
+    assert written - named == set()
+    assert {HOLDER, RUNS, DUPLICATES, TASK_STOP, FORCED} <= written  # the paths above ran

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from lambdas.guard.decision import Status, Verdict
+from lambdas.guard.decision import Verdict
 from lambdas.guard.handler import METRIC_BY_VERDICT
+from lambdas.ledger_contract import Status
 from lambdas.metrics_contract import FAILURE_METRICS, RUNS_STARTED, SKIP_METRICS, status_metric
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from lambdas.guard import errors
-from lambdas.guard.decision import Status
 from lambdas.guard.outcome import failed, of_failed_execution, succeeded
 from lambdas.guard.trigger import InvalidInput, parse_trigger
+from lambdas.ledger_contract import Status
 
 
 @pytest.mark.parametrize(
