@@ -122,7 +122,7 @@ class ExecutionCleanup(Construct):
             service = "states" if resource.startswith("execution") else "ecs"
             acknowledge(
                 self.function.role,
-                wildcard_resource_finding(stack, service, resource),
+                wildcard_resource_finding(service, resource, stack),
                 "Executions of this environment's state machines and the tasks of its jobs' "
                 "cluster: their ids are not known in advance.",
             )

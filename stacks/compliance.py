@@ -32,9 +32,14 @@ def acknowledge_all(construct: IConstruct, accepted: Iterable[tuple[str, str]]) 
     )
 
 
-def wildcard_resource_finding(stack: Stack, service: str, resource: str) -> str:
+def wildcard_resource_finding(service: str, resource: str, stack: Stack | None = None) -> str:
     """The IAM5 finding id cdk-nag reports for an ARN with a wildcard, as it prints it:
-    pseudo parameters as ``<AWS::…>`` when the stack is environment-agnostic, else literal."""
-    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
-    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    pseudo parameters as ``<AWS::…>``, or literal where ``stack`` is pinned to an account and
+    region (a construct's ARN). A rendered job stack's ARNs always name the pseudo parameters
+    (``stacks.job_template.arn``): no ``stack``."""
+    region, account = "<AWS::Region>", "<AWS::AccountId>"
+    if stack is not None and not Token.is_unresolved(stack.region):
+        region = stack.region
+    if stack is not None and not Token.is_unresolved(stack.account):
+        account = stack.account
     return f"IAM5[Resource::arn:<AWS::Partition>:{service}:{region}:{account}:{resource}]"

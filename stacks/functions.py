@@ -1,8 +1,10 @@
-"""The Lambda functions cronguard deploys: one shape for the guard and the cleanup.
+"""The Lambda functions the environment's stack builds as constructs: one shape for the
+cleanup (``stacks/cleanup.py``) and the orphan sweeper (``stacks/task_protection.py``).
 
-Each gets its own role that may write only its log group (its own, or its job stack's
-shared one) and the shared code asset; no AWS managed policy. No X-Ray tracing
-(``stacks.compliance.NO_TRACING`` says why).
+Each gets its own role that may write only its own log group, and the shared code asset; no
+AWS managed policy. No X-Ray tracing (``stacks.compliance.NO_TRACING`` says why). The guards
+are not built here: each is rendered with its job (``stacks/job_template.py``), with the same
+runtime, memory and log retention (``MEMORY_MB``, ``LOG_RETENTION_DAYS``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A job stack's CloudFormation template, rendered from config in plain Python.
 
-Why not CDK constructs here, when the environment's stack is built from them: a job is a
-dozen resources, and building them as constructs costs a jsii round trip per construct,
-property and grant — about 60 ms a job, 6× what the CDK's own ``ScheduledFargateTask``
+Why not CDK constructs here, when the environment's stack is built from them: a job is 10
+resources (``JobResources``), and building them as constructs costs a jsii round trip per
+construct, property and grant — about 60 ms a job, 6× what the CDK's own ``ScheduledFargateTask``
 costs, and most of a 250-job synth (``bench/benchmark.py`` measures both). A job's
 resources are a closed, code-defined shape filled in from a validated config, so they are
 rendered here as data, once per job stack, in about a millisecond a job.
@@ -17,8 +17,8 @@ What a job stack is passed (the environment's stack fills ``PARAMETERS``) and wh
 - shared by its jobs: three log groups (executions, job containers, guards; a stream
   prefix per job) and the role EventBridge Scheduler assumes;
 - per job (``JobResources`` names them): the task definition with its task and execution
-  roles, the guard Lambda and its role, the state machine and its role, the schedule and
-  one alarm.
+  roles, the guard Lambda and its role, the state machine and its role, the schedule, one
+  alarm, and the SSM parameter holding the state machine's ARN.
 
 Logical IDs and the names that must never change (state machine, task family) are
 functions of the environment and job names only, so config changes update in place.
@@ -38,7 +38,12 @@ from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS, Architecture
 from lambdas import variables
 from lambdas.guard import settings as guard_settings
 from lambdas.ledger_contract import partition
-from stacks.compliance import LIST_TASKS_ONLY_STAR, LOG_DELIVERY_ONLY_STAR, NO_TRACING
+from stacks.compliance import (
+    LIST_TASKS_ONLY_STAR,
+    LOG_DELIVERY_ONLY_STAR,
+    NO_TRACING,
+    wildcard_resource_finding,
+)
 from stacks.definition import render_definition
 from stacks.functions import LOG_RETENTION_DAYS, MEMORY_MB
 from stacks.lambda_code import RUNTIME
@@ -467,12 +472,12 @@ class JobStackTemplate:
             ),
             ("IAM5[Resource::*]", LIST_TASKS_ONLY_STAR),
             (
-                wildcard_finding("states", executions),
+                wildcard_resource_finding("states", executions),
                 "Executions of this job's own state machine only; their names are not "
                 "known in advance.",
             ),
             (
-                wildcard_finding("ecs", tasks),
+                wildcard_resource_finding("ecs", tasks),
                 "Tasks in the jobs' cluster: the guard stops the task of a run it replaces or "
                 "that timed out, and task ids are not known in advance.",
             ),
@@ -562,8 +567,8 @@ class JobStackTemplate:
                 },
             ),
             ("IAM5[Resource::*]", LOG_DELIVERY_ONLY_STAR),
-            (wildcard_finding("ecs", family), why_wildcards),
-            (wildcard_finding("ecs", tasks), why_wildcards),
+            (wildcard_resource_finding("ecs", family), why_wildcards),
+            (wildcard_resource_finding("ecs", tasks), why_wildcards),
         )
         self._add(
             ids.state_machine,
@@ -765,10 +770,3 @@ def definition_values(environment: Environment, job: Job) -> dict[str, Any]:
         "JobRetries": job.job_retries,
         "JobRetryIntervalSeconds": JOB_RETRY_INTERVAL_SECONDS,
     }
-
-
-def wildcard_finding(service: str, resource: str) -> str:
-    """The IAM5 finding cdk-nag reports for a wildcard ARN rendered by ``arn()``."""
-    return (
-        f"IAM5[Resource::arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}]"
-    )

@@ -104,7 +104,7 @@ class TaskProtection(Construct):
             )
             acknowledge(
                 policy,
-                wildcard_resource_finding(stack, "ecs", f"task/{service.cluster}/*"),
+                wildcard_resource_finding("ecs", f"task/{service.cluster}/*", stack),
                 "Task protection of this service's cluster's tasks; task ids are not known "
                 "in advance.",
             )
@@ -146,7 +146,7 @@ class TaskProtection(Construct):
             for cluster in clusters:
                 acknowledge(
                     self.sweeper.role,
-                    wildcard_resource_finding(stack, "ecs", f"task/{cluster}/*"),
+                    wildcard_resource_finding("ecs", f"task/{cluster}/*", stack),
                     "DescribeTasks on the protected services' tasks; ids are not known in advance.",
                 )
         env = environment.name

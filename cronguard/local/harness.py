@@ -68,16 +68,6 @@ class Network:
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
 
-    def network_configuration(self, *, assign_public_ip: bool = False) -> dict[str, Any]:
-        """RunTask `NetworkConfiguration` in Step Functions (PascalCase) casing."""
-        return {
-            "AwsvpcConfiguration": {
-                "Subnets": list(self.subnet_ids),
-                "SecurityGroups": list(self.security_group_ids),
-                "AssignPublicIp": "ENABLED" if assign_public_ip else "DISABLED",
-            }
-        }
-
 
 @dataclass(frozen=True)
 class _Subscription:

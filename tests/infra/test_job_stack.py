@@ -23,6 +23,7 @@ import app as cdk_app
 from cronguard.config import Environment, load_environment
 from cronguard.config.model import MAX_JOBS_PER_STACK
 from lambdas import variables
+from stacks import job_template
 from stacks.environment_stack import CronguardStack
 from stacks.job_template import GUARD_TIMEOUT_SECONDS, JobResources, JobStackTemplate
 from tests.infra.conftest import Synthesized
@@ -78,6 +79,21 @@ def test_logical_ids_depend_on_the_job_name_alone_and_never_collide(tmp_path: Pa
     assert JobResources.of(environment.jobs[0]) == first
     template = JobStackTemplate(environment, environment.jobs).render()
     assert all(logical_id.isalnum() for logical_id in template["Resources"])
+
+
+def test_a_job_is_exactly_its_job_resources_and_the_module_says_how_many(tmp_path: Path) -> None:
+    environment = environment_of(
+        tmp_path,
+        {name: {"schedule": "rate(1 hour)", "image": "r/j:1"} for name in ("report", "backup")},
+    )
+    one, two = (
+        JobStackTemplate(environment, environment.jobs[:count]).render()["Resources"]
+        for count in (1, 2)
+    )
+    second = JobResources.of(environment.jobs[1])
+    assert set(two) - set(one) == set(second.logical_ids)  # the rest is shared by the jobs
+    said = " ".join((job_template.__doc__ or "").split())
+    assert f"a job is {len(second.logical_ids)} resources (``JobResources``)" in said
 
 
 def test_a_registry_image_gets_no_ecr_permissions(tmp_path: Path) -> None:
