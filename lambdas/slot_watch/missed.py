@@ -1,0 +1,241 @@
+"""Missed slots: the slots a job's schedule was due to fire that the ledger has no record of.
+
+Pure and dependency-free (the standard library and ``lambdas`` contract modules only), so
+the slot-watch Lambda and the CLI (``cronguard catch-up``) count missed slots the same way.
+
+A slot is **missed** when its scheduled time plus a grace period has passed and the ledger
+holds no record of it: not a run, not a skip, not an earlier ``MISSED`` record (so each is
+reported once). The grace period defaults to the job's flexible window plus
+``GRACE_MARGIN``: Scheduler may deliver a trigger anywhere in the flexible window, and the
+guard claims its slot seconds after that. Slots inside a pause period are not missed, nor
+slots before the job was first watched with its current schedule (``watched_since``: a job
+that is new, re-enabled or given another schedule has no history to compare with).
+
+Cron schedules fire at fixed wall-clock times (``lambdas.schedule`` reproduces Scheduler's
+time zones and DST). A rate schedule fires every interval from when Scheduler created it,
+which config does not know: its slots are counted from the latest slot the ledger holds
+(``rate_anchor``), a run or an earlier ``MISSED`` record, so the phase is the one Scheduler
+really uses. A rate job with no record at all has no phase to count from; once a whole
+interval plus the grace has passed since it was first watched, the check says so
+(``Check.silent``) without naming a slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from lambdas.guard.trigger import slot_key, slot_time
+from lambdas.schedule import CronSchedule, RateSchedule, load_time_zone, parse_schedule
+
+GRACE_MARGIN = timedelta(minutes=5)
+"""Added to the flexible window: the default grace before a slot without a record is missed."""
+LOOK_BACK_CAP = timedelta(days=7)
+"""The look-back window is the ledger retention, capped at this."""
+MAX_MISSED = 500
+"""At most this many missed slots per job and check (the rest are found by the next check)."""
+_BATCH = 256
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class JobSchedule:
+    """What the check knows of a job's schedule: config's deploy intent, never the deployed
+    schedule's state (a schedule disabled by mistake must show up as missed slots)."""
+
+    expression: str
+    timezone: str = "UTC"
+    flexible_window: timedelta = timedelta(0)
+    start: datetime | None = None  # Scheduler's StartDate: no slot before it
+    end: datetime | None = None  # Scheduler's EndDate: no slot after it
+
+    def __post_init__(self) -> None:
+        parse_schedule(self.expression)  # ScheduleExpressionError names the expression
+        load_time_zone(self.timezone)  # ValueError names the zone
+        if self.flexible_window < timedelta(0):
+            raise ValueError(f"flexible_window must not be negative, got {self.flexible_window}")
+        for name, moment in (("start", self.start), ("end", self.end)):
+            if moment is not None and moment.utcoffset() is None:
+                raise ValueError(f"{name} must be a timezone-aware datetime, got {moment!r}")
+
+    @property
+    def grace(self) -> timedelta:
+        """The default grace: the flexible window plus ``GRACE_MARGIN``."""
+        return self.flexible_window + GRACE_MARGIN
+
+    @property
+    def fingerprint(self) -> str:
+        """What, when it changes, restarts the job's watch (its slots before were another
+        schedule's). The flexible window is left out: it moves no slot."""
+        parts = [self.expression, self.timezone]
+        parts += [
+            moment.astimezone(UTC).isoformat() if moment else ""
+            for moment in (
+                self.start,
+                self.end,
+            )
+        ]
+        return " ".join(parts).rstrip()
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A period the job was paused (``cronguard pause``): its slots are not missed."""
+
+    start: datetime
+    end: datetime | None = None  # None: still paused
+    reason: str = ""
+
+    def covers(self, moment: datetime) -> bool:
+        return self.start <= moment and (self.end is None or moment < self.end)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One job's missed slots (oldest first, slot keys as the ledger writes them)."""
+
+    missed: tuple[str, ...]
+    due: int  # slots due in the window (their grace has passed), missed ones included
+    window_start: datetime
+    window_end: datetime  # slots up to here had their grace
+    truncated: bool = False  # more than MAX_MISSED were missed: the next check finds the rest
+    silent: bool = False  # a rate job with no record to count from, and overdue
+    paused: tuple[str, ...] = field(default=())  # due slots left out because the job was paused
+
+
+def look_back(retention: timedelta) -> timedelta:
+    """The default look-back window: the ledger retention (older records are gone), capped."""
+    return min(retention, LOOK_BACK_CAP)
+
+
+def window_start(now: datetime, look_back: timedelta, watched_since: datetime | None) -> datetime:
+    """Where a check looks back to: ``look_back`` before ``now``, but not before the job was
+    first watched with its current schedule."""
+    start = now - look_back
+    return max(start, watched_since) if watched_since is not None else start
+
+
+def rate_anchor(recorded: Iterable[str]) -> datetime | None:
+    """The latest scheduled time among the ledger's slot keys (manual runs' slots have none)."""
+    times = [moment for moment in map(slot_time, recorded) if moment is not None]
+    return max(times, default=None)
+
+
+def due_slots(
+    schedule: JobSchedule,
+    *,
+    after: datetime,
+    until: datetime,
+    anchor: datetime | None = None,
+) -> Iterator[datetime]:
+    """The schedule's slots from ``after`` (inclusive) to ``until`` (inclusive), in UTC.
+
+    A rate schedule needs ``anchor`` (one of its slots): it yields ``anchor + k * interval``,
+    k >= 1, only — slots before the anchor may belong to an earlier phase of the schedule.
+    """
+    parsed = parse_schedule(schedule.expression)
+    tz = load_time_zone(schedule.timezone)
+    floor = after
+    if schedule.start is not None:
+        floor = max(floor, schedule.start)
+    if schedule.end is not None:
+        until = min(until, schedule.end)
+    cursor = floor - _TICK  # next_fire_times is strictly after its argument
+    if isinstance(parsed, RateSchedule):
+        if anchor is None:
+            return
+        cursor = max(cursor, anchor)
+    while cursor < until:
+        if isinstance(parsed, CronSchedule):
+            batch = parsed.next_fire_times(cursor, tz, _BATCH)
+        else:
+            assert anchor is not None
+            batch = parsed.next_fire_times(cursor, tz, _BATCH, anchor)
+        if not batch:
+            return
+        for moment in batch:
+            utc = moment.astimezone(UTC)
+            if utc > until:
+                return
+            yield utc
+        cursor = batch[-1]
+
+
+def missed_slots(
+    schedule: JobSchedule,
+    *,
+    now: datetime,
+    since: datetime,
+    recorded: Collection[str],
+    pauses: Iterable[Pause] = (),
+    grace: timedelta | None = None,
+    limit: int = MAX_MISSED,
+) -> Check:
+    """The slots due from ``since`` (inclusive) whose grace has passed by ``now`` and that have
+    no record in ``recorded`` (the ledger's slot keys: any status, ``MISSED`` included).
+
+    ``since`` is usually ``window_start(now, look_back(retention), watched_since)``.
+    """
+    for name, moment in (("now", now), ("since", since)):
+        if moment.utcoffset() is None:
+            raise ValueError(f"{name} must be a timezone-aware datetime, got {moment!r}")
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    grace = schedule.grace if grace is None else grace
+    if grace < timedelta(0):
+        raise ValueError(f"grace must not be negative, got {grace}")
+    now, since = now.astimezone(UTC), since.astimezone(UTC)
+    until = now - grace
+    pauses = tuple(pauses)
+    recorded_keys = set(recorded)
+    parsed = parse_schedule(schedule.expression)
+    anchor = None
+    if isinstance(parsed, RateSchedule):
+        anchor = rate_anchor(recorded_keys)
+    missed: list[str] = []
+    paused: list[str] = []
+    due = 0
+    truncated = False
+    for slot in due_slots(schedule, after=since, until=until, anchor=anchor):
+        due += 1
+        key = slot_key(slot)
+        if key in recorded_keys:
+            continue
+        if any(pause.covers(slot) for pause in pauses):
+            paused.append(key)
+            continue
+        if len(missed) == limit:
+            truncated = True
+            break
+        missed.append(key)
+    silent = False
+    if isinstance(parsed, RateSchedule) and anchor is None:
+        # No slot to count from: overdue once a whole interval (plus grace) had no record,
+        # unless the job was paused over all of it.
+        first_due = max(since, schedule.start) if schedule.start else since
+        overdue = first_due + parsed.interval <= until
+        if schedule.end is not None and first_due + parsed.interval > schedule.end:
+            overdue = False
+        silent = overdue and not any(
+            pause.covers(first_due) and (pause.end is None or pause.end >= until)
+            for pause in pauses
+        )
+    return Check(
+        missed=tuple(missed),
+        due=due,
+        window_start=since,
+        window_end=until,
+        truncated=truncated,
+        silent=silent,
+        paused=tuple(paused),
+    )
+
+
+def catch_up_execution_name(slot: str) -> str:
+    """The execution a catch-up starts for a missed slot: one name per slot, so starting it
+    twice (a retried check) is the same execution, and the guard deduplicates the rest."""
+    moment = slot_time(slot)
+    if moment is None:
+        raise ValueError(f"{slot!r} is not a scheduled slot (like '2026-11-22T03:00:00Z')")
+    return f"catch-up-{moment.strftime('%Y%m%dT%H%M%SZ')}"
