@@ -47,12 +47,12 @@ from stacks.compliance import (
 from stacks.definition import render_definition
 from stacks.functions import LOG_RETENTION_DAYS, MEMORY_MB
 from stacks.lambda_code import RUNTIME
+from stacks.monitoring import AT_FIRST_OCCURRENCE
 
 CONTAINER_NAME = "job"
 # The guard may stop a replaced or timed-out run's task and wait until ECS reports it STOPPED:
 # up to the container's stop timeout (30 s by default) plus ECS's own delay.
 GUARD_TIMEOUT_SECONDS = 120
-ALARM_PERIOD_SECONDS = 300
 CPU_ARCHITECTURES = {Architecture.X86_64: "X86_64", Architecture.ARM64: "ARM64"}
 TEMPLATE_SUFFIX = ".nested.template.json"  # as the CDK names a NestedStack's template
 
@@ -664,7 +664,8 @@ class JobStackTemplate:
 
     def _alarm(self, job: Job, ids: JobResources) -> None:
         """One alarm per job: any failed, timed-out or aborted execution, or a guard error,
-        in a period. Skips are healthy and never alarm."""
+        in a period. Skips are healthy and never alarm. When it fires is the environment's
+        alarms' rule (``stacks.monitoring.AT_FIRST_OCCURRENCE``), which ``alarm()`` builds from."""
         environment = self.environment
         name = environment.state_machine_name(job)
 
@@ -678,7 +679,7 @@ class JobStackTemplate:
                         "MetricName": metric,
                         "Dimensions": [dimension],
                     },
-                    "Period": ALARM_PERIOD_SECONDS,
+                    "Period": AT_FIRST_OCCURRENCE.period_seconds,
                     "Stat": "Sum",
                 },
             }
@@ -692,10 +693,7 @@ class JobStackTemplate:
                     "AlarmDescription": f"cronguard {environment.name}/{job.name}: an execution "
                     f"failed, timed out or was aborted, or the guard failed — see the state "
                     f"machine {name} and `cronguard history {job.name}`.",
-                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                    "Threshold": 1,
-                    "EvaluationPeriods": 1,
-                    "TreatMissingData": "notBreaching",
+                    **AT_FIRST_OCCURRENCE.properties(),
                     "AlarmActions": [ref("AlarmTopicArn")],
                     "Metrics": [
                         {

@@ -8,6 +8,9 @@ rendered with the job, in its job stack (``stacks/job_template.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Any
+
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -18,9 +21,56 @@ from constructs import Construct
 from cronguard.config import Environment
 from lambdas import metrics_contract as names
 
-PERIOD = Duration.minutes(5)
 # Links to at most this many state machines in the dashboard's header.
 MAX_JOB_LINKS = 30
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """When an alarm fires. The one definition both kinds of alarm are made from: ``alarm()``
+    builds the environment's alarms from it as constructs, and each job's alarm, rendered with
+    its job stack (``stacks/job_template.py``), writes ``properties()`` and ``period_seconds``."""
+
+    comparison: cloudwatch.ComparisonOperator
+    treat_missing_data: cloudwatch.TreatMissingData
+    threshold: int = 1
+    evaluation_periods: int = 1
+    period_seconds: int = 300  # the metric's period, where the caller's rhythm sets none
+
+    @property
+    def datapoints_to_alarm(self) -> int | None:
+        """All of them, when an alarm evaluates several periods (a silence)."""
+        return self.evaluation_periods if self.evaluation_periods > 1 else None
+
+    def properties(self) -> dict[str, Any]:
+        """As an ``AWS::CloudWatch::Alarm`` spells them (what the CDK renders for ``alarm()``)."""
+        rendered: dict[str, Any] = {
+            "ComparisonOperator": _pascal(self.comparison.value),
+            "Threshold": self.threshold,
+            "EvaluationPeriods": self.evaluation_periods,
+            "TreatMissingData": _camel(self.treat_missing_data.value),
+        }
+        if self.datapoints_to_alarm is not None:
+            rendered["DatapointsToAlarm"] = self.datapoints_to_alarm
+        return rendered
+
+
+def _pascal(member: str) -> str:
+    """A CDK enum member (``GREATER_THAN_THRESHOLD``) as CloudFormation writes it."""
+    return "".join(word.title() for word in member.split("_"))
+
+
+def _camel(member: str) -> str:
+    pascal = _pascal(member)
+    return pascal[:1].lower() + pascal[1:]
+
+
+AT_FIRST_OCCURRENCE = AlarmSettings(
+    comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+)
+"""The default: the first failure (error, dead letter, failed execution) in a period."""
+PERIOD = Duration.seconds(AT_FIRST_OCCURRENCE.period_seconds)
 
 
 def alarm(
@@ -31,23 +81,29 @@ def alarm(
     description: str,
     topic: sns.ITopic,
     below: bool = False,
-    periods: int = 1,
-    missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    periods: int | None = None,
+    missing: cloudwatch.TreatMissingData | None = None,
 ) -> cloudwatch.Alarm:
-    """An alarm to the environment's topic: by default at the first occurrence in a period;
-    ``below``: when the metric stays under 1 for ``periods`` periods in a row (a silence)."""
+    """An alarm to the environment's topic: by default ``AT_FIRST_OCCURRENCE``; ``below``:
+    when the metric stays under the threshold for ``periods`` periods in a row (a silence);
+    ``missing``: how a period without data counts."""
+    settings = AT_FIRST_OCCURRENCE
+    if below:
+        settings = replace(settings, comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD)
+    if periods is not None:
+        settings = replace(settings, evaluation_periods=periods)
+    if missing is not None:
+        settings = replace(settings, treat_missing_data=missing)
     created = cloudwatch.Alarm(
         scope,
         construct_id,
         metric=metric,
         alarm_description=description,
-        threshold=1,
-        evaluation_periods=periods,
-        datapoints_to_alarm=periods if periods > 1 else None,
-        comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
-        if below
-        else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=missing,
+        threshold=settings.threshold,
+        evaluation_periods=settings.evaluation_periods,
+        datapoints_to_alarm=settings.datapoints_to_alarm,
+        comparison_operator=settings.comparison,
+        treat_missing_data=settings.treat_missing_data,
     )
     created.add_alarm_action(cloudwatch_actions.SnsAction(topic))
     return created

@@ -11,6 +11,7 @@ import pytest
 from cronguard.config import load_environment
 from lambdas import metrics_contract
 from lambdas.metrics_contract import FAILURE_METRICS, SKIP_METRICS
+from stacks.monitoring import AT_FIRST_OCCURRENCE
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -63,6 +64,46 @@ def test_every_alarm_has_a_threshold_of_one_and_notifies_the_topic(
             continue
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def when_it_fires(alarm: dict[str, Any]) -> dict[str, Any]:
+    """An alarm's settings that ``AlarmSettings`` defines, and its metrics' periods."""
+    keys = ("ComparisonOperator", "Threshold", "EvaluationPeriods", "DatapointsToAlarm")
+    periods = (
+        {alarm["Period"]}
+        if "Period" in alarm
+        else {m["MetricStat"]["Period"] for m in alarm["Metrics"] if "MetricStat" in m}
+    )
+    return {**{key: alarm.get(key) for key in (*keys, "TreatMissingData")}, "periods": periods}
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_each_job_alarm_fires_as_the_environments_own_alarms_do(
+    synth: Synth, env_name: str
+) -> None:
+    """The job alarms are rendered as data, the environment's are built by ``alarm()``: both
+    from ``AT_FIRST_OCCURRENCE``, so they agree with each other and with it. (The sweeper's
+    alarms count in its own rhythm; its silence alarm is the one exception.)"""
+    synthesized = synth(env_name)
+    own = [
+        when_it_fires(alarm)
+        for alarm in alarms(synthesized.template)
+        if alarm["AlarmDescription"].startswith(
+            (
+                f"cronguard {env_name}: the cleanup Lambda failed",
+                f"cronguard {env_name}: the dead-letter queue has messages",
+            )
+        )
+    ]
+    jobs = [when_it_fires(alarm) for alarm, _ in every_alarm(synthesized) if "Metrics" in alarm]
+    assert (len(own), len(jobs)) == (2, len(load_environment(env_name).jobs))
+    expected = {
+        "DatapointsToAlarm": None,
+        **AT_FIRST_OCCURRENCE.properties(),
+        "periods": {AT_FIRST_OCCURRENCE.period_seconds},
+    }
+    for settings in own + jobs:
+        assert settings == expected
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
