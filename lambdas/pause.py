@@ -1,0 +1,166 @@
+"""A job's pause record in the ledger: read it, and the UpdateItem calls that pause and resume.
+
+Dependency-free (no boto3, no CDK), so the CLI writes the record and the guard and the
+missed-slot check read it with the same code. Items are in the low-level DynamoDB encoding
+(``{"S": ...}``), as the clients of both sides use it.
+
+The record is ``pk = job#<job>``, ``sk = pause`` (``PAUSE_SORT_KEY``), in the job's own
+partition so the guard's IAM (``dynamodb:LeadingKeys``) already reaches it. While the job is
+paused it holds ``PAUSED = true``, the reason, when and by whom; resuming sets ``PAUSED`` to
+false, removes those three and appends the period that ended (from, to, reason) to
+``PAUSE_PERIODS``. So the record says both whether the job is paused now and whether it was
+paused at any past slot. It has no TTL: periods are kept until someone deletes the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdas.ledger_contract import (
+    PARTITION_KEY,
+    PAUSE_PERIODS,
+    PAUSE_REASON,
+    PAUSE_SORT_KEY,
+    PAUSED,
+    PAUSED_AT,
+    PAUSED_BY,
+    PERIOD_FROM,
+    PERIOD_TO,
+    SORT_KEY,
+    partition,
+)
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC to the millisecond, as the ledger writes every time."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class PausePeriod:
+    """A past pause: ``start <= moment < end`` was paused."""
+
+    start: datetime
+    end: datetime
+    reason: str
+
+    def covers(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+@dataclass(frozen=True)
+class Pause:
+    """What the pause record says; ``Pause()`` for a job that was never paused."""
+
+    paused: bool = False
+    reason: str = ""
+    since: datetime | None = None
+    by: str = ""
+    periods: tuple[PausePeriod, ...] = ()
+    since_text: str = ""  # ``PAUSED_AT`` as stored: what resuming asserts
+
+    def covers(self, moment: datetime) -> bool:
+        """Whether the job was (or is) paused at ``moment``: a slot there is not missed."""
+        if self.paused and self.since is not None and self.since <= moment:
+            return True
+        return any(period.covers(moment) for period in self.periods)
+
+
+def key(job: str) -> dict[str, Any]:
+    """The pause record's key (GetItem, UpdateItem)."""
+    return {PARTITION_KEY: {"S": partition(job)}, SORT_KEY: {"S": PAUSE_SORT_KEY}}
+
+
+def is_pause_item(item: Mapping[str, Any]) -> bool:
+    return bool(item.get(SORT_KEY, {}).get("S") == PAUSE_SORT_KEY)
+
+
+def read_pause(item: Mapping[str, Any] | None) -> Pause:
+    """The pause record from a GetItem/Query item (None: no record, never paused)."""
+    if not item:
+        return Pause()
+    periods = []
+    for entry in item.get(PAUSE_PERIODS, {}).get("L", []):
+        period = entry.get("M", {})
+        periods.append(
+            PausePeriod(
+                start=_parse(period[PERIOD_FROM]["S"]),
+                end=_parse(period[PERIOD_TO]["S"]),
+                reason=period.get(PAUSE_REASON, {}).get("S", ""),
+            )
+        )
+    since = item.get(PAUSED_AT, {}).get("S")
+    return Pause(
+        paused=bool(item.get(PAUSED, {}).get("BOOL", False)),
+        reason=item.get(PAUSE_REASON, {}).get("S", ""),
+        since=_parse(since) if since else None,
+        by=item.get(PAUSED_BY, {}).get("S", ""),
+        periods=tuple(periods),
+        since_text=since or "",
+    )
+
+
+def pause_update(table: str, job: str, *, reason: str, by: str, now: datetime) -> dict[str, Any]:
+    """UpdateItem arguments that pause ``job``: only if it is not paused already (a failed
+    condition, ``ConditionalCheckFailedException``, means it was). Earlier periods are kept."""
+    return {
+        "TableName": table,
+        "Key": key(job),
+        "UpdateExpression": "SET #paused = :true, #reason = :reason, #at = :now, #by = :by",
+        "ConditionExpression": "attribute_not_exists(#paused) OR #paused = :false",
+        "ExpressionAttributeNames": {
+            "#paused": PAUSED,
+            "#reason": PAUSE_REASON,
+            "#at": PAUSED_AT,
+            "#by": PAUSED_BY,
+        },
+        "ExpressionAttributeValues": {
+            ":true": {"BOOL": True},
+            ":false": {"BOOL": False},
+            ":reason": {"S": reason},
+            ":now": {"S": iso(now)},
+            ":by": {"S": by},
+        },
+    }
+
+
+def resume_update(table: str, job: str, pause: Pause, *, now: datetime) -> dict[str, Any]:
+    """UpdateItem arguments that resume ``job``, paused as ``pause`` (read just before): the
+    period ``pause.since``..``now`` is appended to the periods. The condition asserts that
+    read, so a pause and resume racing this one fail it instead of recording a wrong period."""
+    if not pause.paused or pause.since is None:
+        raise ValueError(f"{job} is not paused: nothing to resume")
+    period = {
+        PERIOD_FROM: {"S": iso(pause.since)},
+        PERIOD_TO: {"S": iso(max(now, pause.since))},
+        PAUSE_REASON: {"S": pause.reason},
+    }
+    return {
+        "TableName": table,
+        "Key": key(job),
+        "UpdateExpression": "SET #paused = :false, "
+        "#periods = list_append(if_not_exists(#periods, :empty), :period) "
+        "REMOVE #reason, #at, #by",
+        "ConditionExpression": "#paused = :true AND #at = :since",
+        "ExpressionAttributeNames": {
+            "#paused": PAUSED,
+            "#periods": PAUSE_PERIODS,
+            "#reason": PAUSE_REASON,
+            "#at": PAUSED_AT,
+            "#by": PAUSED_BY,
+        },
+        "ExpressionAttributeValues": {
+            ":true": {"BOOL": True},
+            ":false": {"BOOL": False},
+            ":since": {"S": pause.since_text or iso(pause.since)},
+            ":empty": {"L": []},
+            ":period": {"L": [{"M": period}]},
+        },
+    }

@@ -1,0 +1,129 @@
+"""Pause and resume: the pause record in the ledger (moto's DynamoDB), through the CLI and
+through ``lambdas/pause.py``, the code the guard and the slot watch read it with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from cronguard.cli import app
+from lambdas.ledger_contract import (
+    PAUSE_PERIODS,
+    PAUSE_REASON,
+    PAUSED,
+    PAUSED_AT,
+    PAUSED_BY,
+    PERIOD_FROM,
+    PERIOD_TO,
+    TTL_ATTRIBUTE,
+    table_name,
+)
+from lambdas.pause import key, pause_update, read_pause, resume_update
+from tests.aws import REGION, create_ledger_table, use_fake_credentials
+
+LEDGER = table_name("test")
+NETWORK = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-0123456789abcdef0"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+}
+JOBS = {"nightly": {"schedule": "cron(0 3 * * ? *)", "image": "x"}}
+T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
+    (tmp_path / "environments" / "test.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
+    monkeypatch.setenv("CRONGUARD_CONFIG", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    use_fake_credentials(monkeypatch)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        create_ledger_table(client, LEDGER)
+        yield client
+
+
+def record(dynamodb: Any) -> dict[str, Any]:
+    item: dict[str, Any] = dynamodb.get_item(TableName=LEDGER, Key=key("nightly")).get("Item", {})
+    return item
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_pause_then_resume_keeps_the_period(dynamodb: Any) -> None:
+    dynamodb.update_item(**pause_update(LEDGER, "nightly", reason="db migration", by="me", now=T0))
+    paused = read_pause(record(dynamodb))
+    assert (paused.paused, paused.reason, paused.since) == (True, "db migration", T0)
+    assert paused.by == "me"
+    assert paused.covers(T0 + timedelta(days=3))
+    assert not paused.covers(T0 - timedelta(seconds=1))
+
+    later = T0 + timedelta(hours=2)
+    dynamodb.update_item(**resume_update(LEDGER, "nightly", paused, now=later))
+    item = record(dynamodb)
+    assert item[PAUSED] == {"BOOL": False}
+    assert not {PAUSE_REASON, PAUSED_AT, PAUSED_BY} & set(item)
+    assert TTL_ATTRIBUTE not in item  # periods are kept: no garbage collection of the record
+    resumed = read_pause(item)
+    assert not resumed.paused
+    assert [(p.start, p.end, p.reason) for p in resumed.periods] == [(T0, later, "db migration")]
+    assert resumed.covers(T0 + timedelta(hours=1))
+    assert not resumed.covers(later)  # a period ends where the job was resumed
+
+    # A second pause and resume append; the first period stays.
+    again = T0 + timedelta(days=1)
+    dynamodb.update_item(**pause_update(LEDGER, "nightly", reason="disk full", by="ops", now=again))
+    second = read_pause(record(dynamodb))
+    assert second.paused
+    assert len(second.periods) == 1
+    dynamodb.update_item(
+        **resume_update(LEDGER, "nightly", second, now=again + timedelta(minutes=5))
+    )
+    periods = record(dynamodb)[PAUSE_PERIODS]["L"]
+    assert [period["M"][PAUSE_REASON]["S"] for period in periods] == ["db migration", "disk full"]
+    assert periods[1]["M"][PERIOD_FROM]["S"] == "2026-11-23T03:00:00.000Z"
+    assert periods[1]["M"][PERIOD_TO]["S"] == "2026-11-23T03:05:00.000Z"
+
+
+def test_pausing_a_paused_job_fails_its_condition_and_changes_nothing(dynamodb: Any) -> None:
+    dynamodb.update_item(**pause_update(LEDGER, "nightly", reason="first", by="me", now=T0))
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.update_item(
+            **pause_update(LEDGER, "nightly", reason="second", by="you", now=T0 + timedelta(1))
+        )
+    assert read_pause(record(dynamodb)).reason == "first"
+
+
+def test_a_resume_racing_another_pause_fails_instead_of_recording_a_wrong_period(
+    dynamodb: Any,
+) -> None:
+    dynamodb.update_item(**pause_update(LEDGER, "nightly", reason="a", by="me", now=T0))
+    stale = read_pause(record(dynamodb))
+    dynamodb.update_item(**resume_update(LEDGER, "nightly", stale, now=T0 + timedelta(hours=1)))
+    later = T0 + timedelta(hours=2)
+    dynamodb.update_item(**pause_update(LEDGER, "nightly", reason="b", by="me", now=later))
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.update_item(**resume_update(LEDGER, "nightly", stale, now=later))
+    assert len(read_pause(record(dynamodb)).periods) == 1
+
+
+def test_resume_of_a_job_that_is_not_paused_is_refused() -> None:
+    with pytest.raises(ValueError, match="nightly is not paused"):
+        resume_update(LEDGER, "nightly", read_pause(None), now=T0)
