@@ -20,6 +20,7 @@ from cronguard_worker import (
     work_key,
 )
 
+from lambdas.sweeper.handler import Orphan, mark_orphaned, running_work
 from tests.worker.ecs_agent_fake import CLUSTER, DOCKER_ID, TASK_ARN, FakeEcsAgent
 from tests.worker.history_table import TABLE, item
 
@@ -52,22 +53,18 @@ def make_history(dynamodb: Any, **options: Any) -> WorkHistory:
 
 
 def sweeper_marks_orphaned(dynamodb: Any, name: str, work_id: str) -> None:
-    """What the orphan sweeper does to a RUNNING item whose task has stopped."""
-    seen = item(dynamodb, name, work_id)
-    dynamodb.update_item(
-        TableName=TABLE,
-        Key={"pk": {"S": work_key(name, work_id)}},
-        UpdateExpression="SET #s = :orphaned, orphaned_at = :now, orphan_reason = :why",
-        ConditionExpression="#s = :running AND run_id = :run",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={
-            ":orphaned": {"S": "ORPHANED"},
-            ":running": {"S": "RUNNING"},
-            ":run": {"S": seen["run_id"]},
-            ":now": {"S": "2026-11-22T04:00:00.000Z"},
-            ":why": {"S": "task stopped: OutOfMemoryError"},
-        },
-    )
+    """The orphan sweeper's own code (``lambdas/sweeper/handler.py``) marks the unit ORPHANED,
+    as a sweep does once ECS reports its task stopped: it reads RUNNING work from the
+    status index and writes the verdict only if the heartbeat it judged is still current. A
+    heartbeat in between (every 50 ms here) makes a sweep miss, so sweep again, as the
+    next sweep would."""
+    key = work_key(name, work_id)
+    now = datetime(2026, 11, 22, 4, tzinfo=UTC)
+    for _ in range(50):
+        (work,) = [unit for unit in running_work(dynamodb, TABLE) if unit.key == key]
+        if mark_orphaned(dynamodb, TABLE, Orphan(work, "task stopped: OutOfMemoryError"), now):
+            return
+    raise AssertionError(f"the sweeper never caught {key} between two heartbeats")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
