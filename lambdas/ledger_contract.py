@@ -44,6 +44,17 @@ PAUSE_PERIODS = "periods"
 PERIOD_FROM = "from"
 PERIOD_TO = "to"
 
+WATCH_SORT_KEY = "schedule"
+"""The slot watch's record of the job: the schedule it last saw in config
+(``WATCHED_SCHEDULE``, a fingerprint with ``:enabled``/``:disabled``) and since when
+(``WATCHED_SINCE``, ISO-8601 UTC); slots before that are not checked. Its key sorts between
+``pause`` and ``slot#…``, so one Query (``sk BETWEEN "pause" AND "slot#<now>"``) reads the pause
+record, this record and the job's slot records. No TTL.
+"""
+WATCHED_SCHEDULE = "schedule"
+WATCHED_SINCE = "watched_since"
+DETECTED_AT = "detected_at"  # a MISSED slot record: when the slot watch found it (ISO-8601 UTC)
+
 
 class Status(StrEnum):
     """A slot record's ``STATUS``. Append new statuses here; every side reads them from this."""
@@ -55,6 +66,7 @@ class Status(StrEnum):
     ABORTED = "ABORTED"
     SKIPPED_OVERLAP = "SKIPPED_OVERLAP"
     SKIPPED_LATE = "SKIPPED_LATE"
+    MISSED = "MISSED"  # no trigger reached the guard (the slot watch); the guard may still claim it
 
 
 # A slot's record (``sk = "slot#<slot>"``).

@@ -151,7 +151,7 @@ class LedgerTable:
                     until=datetime.fromtimestamp(int(item[LEASE_UNTIL]["N"]), UTC),
                     acquired=parse_iso(acquired) if acquired else None,
                 )
-            else:
+            elif item[STATUS]["S"] != Status.MISSED:  # a MISSED slot is free to claim
                 record = SlotRecord(
                     owner=item[OWNER]["S"],
                     status=Status(item[STATUS]["S"]),
@@ -201,7 +201,12 @@ class LedgerTable:
             slot_item[REPLACE_WAIT_SECONDS] = _n(replace_wait)
         put_slot: dict[str, Any] = {"TableName": self._table, "Item": slot_item}
         if overwrite is None:
-            put_slot["ConditionExpression"] = f"attribute_not_exists({PARTITION_KEY})"
+            # Free: no record, or the slot watch's MISSED record (a late or caught-up run).
+            put_slot["ConditionExpression"] = (
+                f"attribute_not_exists({PARTITION_KEY}) OR #status = :missed"
+            )
+            put_slot["ExpressionAttributeNames"] = {"#status": STATUS}
+            put_slot["ExpressionAttributeValues"] = {":missed": _s(Status.MISSED)}
         else:
             earlier = list(overwrite.attributes.get(RUNS, {}).get("L", []))
             slot_item[RUNS] = {"L": [*earlier, _archived(overwrite, now)]}
@@ -300,9 +305,10 @@ class LedgerTable:
                     ENDED_AT: _s(iso(now)),
                     TTL_ATTRIBUTE: _n(epoch(now + retention)),
                 },
-                ConditionExpression=f"attribute_not_exists({PARTITION_KEY}) OR #owner = :me",
-                ExpressionAttributeNames={"#owner": OWNER},
-                ExpressionAttributeValues={":me": _s(me)},
+                ConditionExpression=f"attribute_not_exists({PARTITION_KEY}) OR #owner = :me "
+                "OR #status = :missed",
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues={":me": _s(me), ":missed": _s(Status.MISSED)},
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
