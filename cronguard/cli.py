@@ -266,6 +266,11 @@ def simulate(
         help="Job to simulate; repeat it for several, deployed once (default: first forbid job)",
     ),
     burst: int = typer.Option(8, min=2, max=50, help="Duplicate triggers for one slot"),
+    report: Path | None = typer.Option(
+        None,
+        dir_okay=False,
+        help="Also write the timeline as a self-contained HTML page (e.g. simulation.html)",
+    ),
 ) -> None:
     """Run the synthesized state machines and the real guard locally (no AWS): a burst of
     duplicate triggers, an overlapping slot, a late duplicate and a failing run (and a retried
@@ -273,13 +278,14 @@ def simulate(
     environment = _load(env)
     chosen = [_job(environment, name) for name in job or []]  # before 20 s of deploying
     # Only the simulation needs the local engine: import it here, not for every command.
+    from cronguard.simulation.report import ReportError
     from cronguard.simulation.run import simulate_environment
 
     try:
-        results = simulate_environment(environment, assembly, chosen, burst, console)
+        results = simulate_environment(environment, assembly, chosen, burst, console, report)
     except KeyError as error:
         _fail(Exception(error.args[0]))
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ReportError) as error:
         _fail(error)
     if not all(result.ok for result in results):
         raise typer.Exit(RUNTIME_ERROR)

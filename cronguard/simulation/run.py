@@ -15,6 +15,7 @@ from cronguard.config.model import (
     JOB_RETRY_INTERVAL_SECONDS as SYNTHESIZED_JOB_RETRY_INTERVAL_SECONDS,
 )
 from cronguard.simulation.deploy import AssemblyError, LocalEnvironment, check_assembly
+from cronguard.simulation.report import render
 from cronguard.simulation.scenario import Result, Simulation, pick_job
 
 TASK_SECONDS = 3.0
@@ -53,9 +54,11 @@ def simulate_environment(
     jobs: Sequence[Job],
     burst: int,
     console: Console,
+    report: Path | None = None,
 ) -> list[Result]:
     """Deploy the assembly once and run the scenario for each of `jobs` (none: the first
-    enabled forbid job), one after another on the same engine."""
+    enabled forbid job), one after another on the same engine; with `report`, write the
+    timeline page there too (whether or not every guarantee held)."""
     _quiet()
     from cronguard.local import LocalAws
 
@@ -79,7 +82,25 @@ def simulate_environment(
                 results.append(_simulate_job(local, job, burst, console))
     except AssemblyError as error:
         raise FileNotFoundError(str(error)) from None
+    if report is not None:
+        write_report(report, environment, chosen, results)
+        console.print(f"▶ report: {report}", markup=False, highlight=False)
     return results
+
+
+def write_report(
+    path: Path, environment: Environment, jobs: Sequence[Job], results: Sequence[Result]
+) -> None:
+    """The timeline page of `results` (one section per job) at `path`."""
+    details = {job.name: _job_line(job) for job in jobs}
+    page = render(results, title=f"cronguard simulation: {environment.name}", details=details)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+
+
+def _job_line(job: Job) -> str:
+    retries = f", job_retries {job.job_retries}" if job.job_retries else ""
+    return f"{job.schedule} ({job.timezone}), concurrency {job.concurrency.value}{retries}"
 
 
 def _simulate_job(local: LocalEnvironment, job: Job, burst: int, console: Console) -> Result:

@@ -35,6 +35,20 @@ SHORT_TASK_SECONDS = 0.5
 RUN_WAIT_SECONDS = 120  # the longest step: a failing run with job_retries 5, retries compressed
 
 
+CATCH_UP_STEP = "catch up"
+"""The step of a run started for a missed slot (the report draws it as missed → caught up)."""
+
+
+@dataclass(frozen=True)
+class TaskSpan:
+    """One ECS task an execution started, as the local engine recorded it."""
+
+    task: str  # the first 8 characters of its task ID, as the timeline shows it
+    started_at: datetime
+    stopped_at: datetime | None
+    exit_code: int | None
+
+
 @dataclass(frozen=True)
 class Row:
     step: str
@@ -44,6 +58,10 @@ class Row:
     reason: str
     task: str
     outcome: str
+    # When the execution started and stopped (DescribeExecution) and its ECS tasks.
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    tasks: tuple[TaskSpan, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,7 +143,16 @@ class Simulation:
             for task in self.aws.tasks_started(self.deployed.task_definition_arn)
             if task.execution_arn == execution_arn
         ]
-        task = tasks[-1].task_arn.rsplit("/", 1)[-1][:8] if tasks else "-"
+        spans = tuple(
+            TaskSpan(
+                task.task_arn.rsplit("/", 1)[-1][:8],
+                task.started_at,
+                task.stopped_at,
+                task.exit_code,
+            )
+            for task in tasks
+        )
+        task = spans[-1].task if spans else "-"
         if output.get("action") == "skip":
             decision, reason = "skip", output.get("reason", "")
         else:
@@ -141,6 +168,9 @@ class Simulation:
             reason,
             task,
             outcome,
+            started_at=described.get("startDate"),
+            stopped_at=described.get("stopDate"),
+            tasks=spans,
         )
 
     def run(self) -> Result:
