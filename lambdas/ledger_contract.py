@@ -54,6 +54,7 @@ record, this record and the job's slot records. No TTL.
 WATCHED_SCHEDULE = "schedule"
 WATCHED_SINCE = "watched_since"
 DETECTED_AT = "detected_at"  # a MISSED slot record: when the slot watch found it (ISO-8601 UTC)
+CATCH_UP_EXECUTION = "catch_up_execution"  # a MISSED slot record: the run catch_up started
 
 
 class Status(StrEnum):

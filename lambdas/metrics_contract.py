@@ -25,6 +25,9 @@ LAUNCH_RETRIES = "LaunchRetries"
 RUNS_RECONCILED = "RunsReconciled"
 ORPHANED_WORK = "OrphanedWork"
 SWEEP_ERRORS = "SweepErrors"
+MISSED_SLOTS = "MissedSlots"  # the slot watch: per check (environment), and per job
+CATCH_UPS_STARTED = "CatchUpsStarted"  # the slot watch started a missed slot (catch_up)
+SLOT_WATCH_ERRORS = "SlotWatchErrors"  # jobs the slot watch could not check
 
 
 def status_metric(status: Status) -> str:

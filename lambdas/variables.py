@@ -15,6 +15,8 @@ TASK_FAMILY_PREFIX = "TASK_FAMILY_PREFIX"  # a job's task definition family is t
 JOB_CONTAINER = "JOB_CONTAINER"  # the name of every job's container
 WORK_TABLE = "WORK_TABLE"  # the work history table the orphan sweeper reads
 STALE_AFTER_SECONDS = "STALE_AFTER_SECONDS"  # a RUNNING unit's heartbeat older than this is stale
+JOBS_MANIFEST = "JOBS_MANIFEST"  # the slot watch's jobs.json (config's jobs, in its own layer)
+STATE_MACHINE_ARN_PREFIX = "STATE_MACHINE_ARN_PREFIX"  # + a state machine's name is its ARN
 
 
 class SettingError(RuntimeError):

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from lambdas.guard.trigger import slot_key, slot_time
 from lambdas.schedule import CronSchedule, RateSchedule, load_time_zone, parse_schedule
@@ -79,16 +80,10 @@ class JobSchedule:
         return " ".join(parts).rstrip()
 
 
-@dataclass(frozen=True)
-class Pause:
-    """A period the job was paused (``cronguard pause``): its slots are not missed."""
+class Paused(Protocol):
+    """Whether the job was paused at a moment: ``lambdas.pause.Pause`` (the pause record)."""
 
-    start: datetime
-    end: datetime | None = None  # None: still paused
-    reason: str = ""
-
-    def covers(self, moment: datetime) -> bool:
-        return self.start <= moment and (self.end is None or moment < self.end)
+    def covers(self, moment: datetime) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -168,7 +163,7 @@ def missed_slots(
     now: datetime,
     since: datetime,
     recorded: Collection[str],
-    pauses: Iterable[Pause] = (),
+    pauses: Iterable[Paused] = (),
     grace: timedelta | None = None,
     limit: int = MAX_MISSED,
 ) -> Check:
@@ -211,16 +206,14 @@ def missed_slots(
         missed.append(key)
     silent = False
     if isinstance(parsed, RateSchedule) and anchor is None:
-        # No slot to count from: overdue once a whole interval (plus grace) had no record,
-        # unless the job was paused over all of it.
-        first_due = max(since, schedule.start) if schedule.start else since
-        overdue = first_due + parsed.interval <= until
-        if schedule.end is not None and first_due + parsed.interval > schedule.end:
-            overdue = False
-        silent = overdue and not any(
-            pause.covers(first_due) and (pause.end is None or pause.end >= until)
-            for pause in pauses
-        )
+        # No slot to count from: silent once a whole interval (plus grace) passed without a
+        # record while the job was not paused.
+        first = max(since, schedule.start) if schedule.start else since
+        last = min(until, schedule.end) if schedule.end else until
+        moment = first + parsed.interval
+        while moment <= last and not silent:
+            silent = not any(pause.covers(moment) for pause in pauses)
+            moment += parsed.interval
     return Check(
         missed=tuple(missed),
         due=due,

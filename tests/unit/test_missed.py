@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lambdas.guard.trigger import slot_key
+from lambdas.pause import Pause, PausePeriod
 from lambdas.schedule import ScheduleExpressionError
 from lambdas.slot_watch.missed import (
     GRACE_MARGIN,
     LOOK_BACK_CAP,
     JobSchedule,
-    Pause,
     catch_up_execution_name,
     look_back,
     missed_slots,
@@ -125,7 +125,7 @@ def test_rate_anchor_ignores_manual_slots() -> None:
 
 
 def test_slots_in_a_pause_period_are_not_missed() -> None:
-    pauses = [Pause(utc(11, 22, 1, 30), utc(11, 22, 3, 0), "migration")]
+    pauses = [Pause(periods=(PausePeriod(utc(11, 22, 1, 30), utc(11, 22, 3, 0), "migration"),))]
     check = missed_slots(
         HOURLY, now=utc(11, 22, 4, 30), since=utc(11, 22, 0), recorded=(), pauses=pauses
     )
@@ -135,7 +135,7 @@ def test_slots_in_a_pause_period_are_not_missed() -> None:
 
 
 def test_a_job_still_paused_misses_nothing_since_its_pause() -> None:
-    pauses = [Pause(utc(11, 22, 2, 0))]
+    pauses = [Pause(paused=True, reason="incident", since=utc(11, 22, 2, 0))]
     check = missed_slots(
         HOURLY, now=utc(11, 22, 6, 30), since=utc(11, 22, 0), recorded=(), pauses=pauses
     )
@@ -148,7 +148,7 @@ def test_a_paused_rate_job_without_records_is_not_silent() -> None:
         now=utc(11, 22, 12),
         since=utc(11, 22, 0),
         recorded=(),
-        pauses=[Pause(utc(11, 21))],
+        pauses=[Pause(paused=True, since=utc(11, 21))],
     )
     assert not check.silent
 

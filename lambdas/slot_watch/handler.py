@@ -1,0 +1,434 @@
+"""The slot watch: slots a job's schedule was due to fire that never reached the ledger.
+
+Every few minutes (``stacks/slot_watch.py``) it reads, for each job of the manifest (config's
+deploy intent), the job's ledger partition with **one Query** — ``sk`` from ``pause`` to
+``slot#<now>`` covers the pause record, the watch's own record of the job
+(``WATCH_SORT_KEY``) and the job's slot records — and compares it with the slots the
+schedule was due to fire (``lambdas/slot_watch/missed.py``). Each missed slot is logged,
+recorded as ``MISSED`` with a conditional put (``attribute_not_exists``: a run that claimed it
+meanwhile wins, and a slot is reported once), and counted in ``MissedSlots``. The guard treats
+a ``MISSED`` slot as free, so a late delivery or a catch-up still runs it.
+
+Jobs disabled in config are not checked; neither are slots from before the watch first saw
+the job with its current schedule and state (a new, re-enabled or rescheduled job has no
+history to compare with): the watch's record keeps that moment. A job with ``catch_up``
+has its missed slots within the window started by the watch itself (``StartExecution`` with
+one execution name per slot; the guard deduplicates anyway).
+
+A job it cannot check (a throttled Query, a denied StartExecution) is logged and counted in
+``SlotWatchErrors``; every other job is still checked, and then the invocation fails
+(``SlotWatchIncomplete``) so the function's errors alarm.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import ClientError
+
+from lambdas import metrics_contract as names
+from lambdas.clients import client
+from lambdas.guard.trigger import slot_key, slot_time
+from lambdas.ledger_contract import (
+    CATCH_UP_EXECUTION,
+    DETECTED_AT,
+    JOB,
+    PARTITION_KEY,
+    PAUSE_PERIODS,
+    PAUSE_REASON,
+    PAUSE_SORT_KEY,
+    PAUSED,
+    PAUSED_AT,
+    REASON,
+    SLOT,
+    SLOT_PREFIX,
+    SORT_KEY,
+    STATUS,
+    TTL_ATTRIBUTE,
+    WATCH_SORT_KEY,
+    WATCHED_SCHEDULE,
+    WATCHED_SINCE,
+    Status,
+    partition,
+    slot_sort_key,
+)
+from lambdas.pause import Pause, is_pause_item, iso, read_pause
+from lambdas.slot_watch.manifest import Manifest, WatchedJob, load
+from lambdas.slot_watch.missed import (
+    catch_up_execution_name,
+    look_back,
+    missed_slots,
+    window_start,
+)
+from lambdas.slot_watch.settings import SlotWatchSettings
+
+logger = Logger(service="cronguard-slot-watch")
+metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
+
+
+class SlotWatchIncomplete(Exception):
+    """Some jobs could not be checked (or caught up); every other job was."""
+
+
+@dataclass(frozen=True)
+class JobLedger:
+    """What one Query returns of a job's partition."""
+
+    slots: dict[str, str]  # slot -> status
+    caught_up: frozenset[str]  # MISSED slots whose catch-up execution was started
+    pause: Pause
+    watched: str | None  # the fingerprint the watch last saw
+    watched_since: datetime | None
+
+
+@dataclass
+class JobReport:
+    job: str
+    missed: list[str] = field(default_factory=list)  # recorded MISSED by this check
+    silent: bool = False  # a rate job with no record at all, overdue
+    caught_up: list[str] = field(default_factory=list)  # catch-up executions started
+    paused: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def reported(self) -> int:
+        return len(self.missed) + int(self.silent)
+
+
+@dataclass
+class WatchResult:
+    reports: list[JobReport]
+    errors: dict[str, str]  # job -> what kept it from being checked
+
+    @property
+    def missed(self) -> int:
+        return sum(report.reported for report in self.reports)
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _pages(ledger: Any, table: str, job: str, now: datetime) -> Iterator[dict[str, Any]]:
+    """The job's pause record, watch record and dated slot records up to ``now``: one Query
+    (more pages only past 1 MB). Manual runs' slots (``slot#manual:…``) sort after it."""
+    paginator = ledger.get_paginator("query")
+    for page in paginator.paginate(
+        TableName=table,
+        KeyConditionExpression="#pk = :pk AND #sk BETWEEN :low AND :high",
+        ProjectionExpression="#sk, #status, #catch_up, #watched, #since, #paused, #reason, "
+        "#at, #periods",
+        ExpressionAttributeNames={
+            "#pk": PARTITION_KEY,
+            "#sk": SORT_KEY,
+            "#status": STATUS,
+            "#catch_up": CATCH_UP_EXECUTION,
+            "#watched": WATCHED_SCHEDULE,
+            "#since": WATCHED_SINCE,
+            **_PAUSE_NAMES,
+        },
+        ExpressionAttributeValues={
+            ":pk": _s(partition(job)),
+            ":low": _s(PAUSE_SORT_KEY),
+            ":high": _s(slot_sort_key(slot_key(now))),
+        },
+    ):
+        yield from page["Items"]
+
+
+# The pause record's attributes read_pause needs.
+_PAUSE_NAMES = {
+    "#paused": PAUSED,
+    "#reason": PAUSE_REASON,
+    "#at": PAUSED_AT,
+    "#periods": PAUSE_PERIODS,
+}
+
+
+def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
+    slots: dict[str, str] = {}
+    caught_up: set[str] = set()
+    pause = Pause()
+    watched = since = None
+    for item in _pages(ledger, table, job, now):
+        sort_key = item[SORT_KEY]["S"]
+        if is_pause_item(item):
+            pause = read_pause(item)
+        elif sort_key == WATCH_SORT_KEY:
+            watched = item.get(WATCHED_SCHEDULE, {}).get("S")
+            text = item.get(WATCHED_SINCE, {}).get("S")
+            since = _parse(text) if text else None
+        elif sort_key.startswith(SLOT_PREFIX):
+            slot = sort_key.removeprefix(SLOT_PREFIX)
+            slots[slot] = item.get(STATUS, {}).get("S", "")
+            if CATCH_UP_EXECUTION in item:
+                caught_up.add(slot)
+    return JobLedger(
+        slots=slots,
+        caught_up=frozenset(caught_up),
+        pause=pause,
+        watched=watched,
+        watched_since=since,
+    )
+
+
+def watch_from_now(
+    ledger: Any, table: str, job: WatchedJob, previous: str | None, now: datetime
+) -> bool:
+    """Record that the job is watched with its current schedule from ``now`` on (only if the
+    record still holds ``previous``: two checks at once record it once)."""
+    guard: dict[str, Any] = {"ConditionExpression": f"attribute_not_exists({PARTITION_KEY})"}
+    if previous is not None:
+        guard = {
+            "ConditionExpression": "#watched = :previous",
+            "ExpressionAttributeNames": {"#watched": WATCHED_SCHEDULE},
+            "ExpressionAttributeValues": {":previous": _s(previous)},
+        }
+    try:
+        ledger.put_item(
+            TableName=table,
+            Item={
+                PARTITION_KEY: _s(partition(job.name)),
+                SORT_KEY: _s(WATCH_SORT_KEY),
+                JOB: _s(job.name),
+                WATCHED_SCHEDULE: _s(job.fingerprint),
+                WATCHED_SINCE: _s(iso(now)),
+            },
+            **guard,
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def record_missed(
+    ledger: Any,
+    table: str,
+    job: str,
+    slot: str,
+    *,
+    now: datetime,
+    retention: timedelta,
+    reason: str,
+) -> bool:
+    """Record ``slot`` as MISSED unless it has a record by now (then False: not missed)."""
+    try:
+        ledger.put_item(
+            TableName=table,
+            Item={
+                PARTITION_KEY: _s(partition(job)),
+                SORT_KEY: _s(slot_sort_key(slot)),
+                JOB: _s(job),
+                SLOT: _s(slot),
+                STATUS: _s(Status.MISSED),
+                REASON: _s(reason),
+                DETECTED_AT: _s(iso(now)),
+                TTL_ATTRIBUTE: {"N": str(int((now + retention).timestamp()))},
+            },
+            ConditionExpression=f"attribute_not_exists({PARTITION_KEY})",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def start_catch_up(ledger: Any, sfn: Any, table: str, job: str, arn: str, slot: str) -> bool:
+    """Start the MISSED slot's run and note it on the slot's record (so the next check does
+    not start it again); False when the guard has claimed the slot in the meantime.
+
+    StartExecution with the slot's one execution name and input is idempotent while that
+    execution runs; once it ended, ``ExecutionAlreadyExists`` says it was started."""
+    name = catch_up_execution_name(slot)
+    try:
+        execution = sfn.start_execution(
+            stateMachineArn=arn, name=name, input=json.dumps({"scheduledTime": slot})
+        )["executionArn"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise
+        execution = arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+    try:
+        ledger.update_item(
+            TableName=table,
+            Key={PARTITION_KEY: _s(partition(job)), SORT_KEY: _s(slot_sort_key(slot))},
+            UpdateExpression="SET #catch_up = :execution",
+            ConditionExpression="#status = :missed",
+            ExpressionAttributeNames={"#catch_up": CATCH_UP_EXECUTION, "#status": STATUS},
+            ExpressionAttributeValues={
+                ":execution": _s(execution),
+                ":missed": _s(Status.MISSED),
+            },
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False  # the guard claimed it (this run, or a late delivery)
+        raise
+    return True
+
+
+def check_job(
+    ledger: Any,
+    sfn: Any,
+    table: str,
+    job: WatchedJob,
+    *,
+    now: datetime,
+    retention: timedelta,
+    state_machine_arn_prefix: str,
+) -> JobReport:
+    report = JobReport(job.name)
+    state = read_job(ledger, table, job.name, now)
+    if state.watched != job.fingerprint:
+        # New, re-enabled, disabled or rescheduled: its slots before now are not comparable.
+        if watch_from_now(ledger, table, job, state.watched, now):
+            logger.info(
+                "watching the job's schedule from now on",
+                job=job.name,
+                schedule=job.fingerprint,
+                previous=state.watched,
+            )
+        return report
+    if not job.enabled:
+        return report
+    since = window_start(now, look_back(retention), state.watched_since)
+    check = missed_slots(
+        job.schedule, now=now, since=since, recorded=state.slots, pauses=[state.pause]
+    )
+    report.paused = list(check.paused)
+    report.truncated = check.truncated
+    grace = job.schedule.grace
+    for slot in check.missed:
+        reason = (
+            f"no trigger reached the guard within {int(grace.total_seconds())}s of the slot "
+            f"({job.schedule.expression}, {job.schedule.timezone})"
+        )
+        if record_missed(
+            ledger, table, job.name, slot, now=now, retention=retention, reason=reason
+        ):
+            report.missed.append(slot)
+            logger.warning(
+                "missed slot",
+                job=job.name,
+                slot=slot,
+                schedule=job.schedule.expression,
+                timezone=job.schedule.timezone,
+                grace_seconds=int(grace.total_seconds()),
+            )
+    if check.silent:
+        report.silent = True
+        logger.warning(
+            "rate job has no run to count its slots from",
+            job=job.name,
+            schedule=job.schedule.expression,
+            watched_since=iso(since),
+        )
+    if job.catch_up is not None:
+        waiting = {
+            slot
+            for slot, status in state.slots.items()
+            if status == Status.MISSED and slot not in state.caught_up
+        }
+        arn = state_machine_arn_prefix + job.state_machine
+        for slot in sorted(waiting | set(report.missed)):
+            moment = slot_time(slot)
+            within = moment is not None and now - moment <= job.catch_up
+            if within and start_catch_up(ledger, sfn, table, job.name, arn, slot):
+                report.caught_up.append(slot)
+                logger.info("caught up a missed slot", job=job.name, slot=slot)
+    return report
+
+
+def watch(
+    ledger: Any,
+    sfn: Any,
+    table: str,
+    manifest: Manifest,
+    *,
+    now: datetime,
+    state_machine_arn_prefix: str,
+) -> WatchResult:
+    result = WatchResult(reports=[], errors={})
+    for job in manifest.jobs:
+        try:
+            report = check_job(
+                ledger,
+                sfn,
+                table,
+                job,
+                now=now,
+                retention=manifest.retention,
+                state_machine_arn_prefix=state_machine_arn_prefix,
+            )
+        except ClientError as error:
+            detail = error.response["Error"]
+            result.errors[job.name] = f"{detail.get('Code')}: {detail.get('Message')}"
+            logger.error("cannot check a job", job=job.name, error=result.errors[job.name])
+            continue
+        result.reports.append(report)
+    return result
+
+
+def _per_job(environment: str, metric: str, job: str, value: int) -> None:
+    with single_metric(
+        name=metric,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=names.NAMESPACE,
+        default_dimensions={
+            names.ENVIRONMENT_DIMENSION: environment,
+            names.SERVICE_DIMENSION: names.SERVICE,
+        },
+    ) as single:
+        single.add_dimension(names.JOB_DIMENSION, job)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = SlotWatchSettings.from_environ()
+    manifest = load(settings.manifest_path)
+    metrics.add_dimension(names.ENVIRONMENT_DIMENSION, settings.environment)
+    result = watch(
+        client("dynamodb"),
+        client("stepfunctions"),
+        settings.ledger_table,
+        manifest,
+        now=datetime.now(UTC),
+        state_machine_arn_prefix=settings.state_machine_arn_prefix,
+    )
+    for report in result.reports:
+        if report.reported:
+            _per_job(settings.environment, names.MISSED_SLOTS, report.job, report.reported)
+    # Always emitted (0 included): a watch that stops reporting is itself alarmed on.
+    metrics.add_metric(names.MISSED_SLOTS, MetricUnit.Count, result.missed)
+    metrics.add_metric(
+        names.CATCH_UPS_STARTED,
+        MetricUnit.Count,
+        sum(len(report.caught_up) for report in result.reports),
+    )
+    metrics.add_metric(names.SLOT_WATCH_ERRORS, MetricUnit.Count, len(result.errors))
+    if result.errors:
+        raise SlotWatchIncomplete(
+            f"checked all but {len(result.errors)} job(s): "
+            + "; ".join(f"{job}: {error}" for job, error in result.errors.items())
+        )
+    return {
+        "checked": len(result.reports),
+        "missed": {r.job: r.missed for r in result.reports if r.missed},
+        "silent": [r.job for r in result.reports if r.silent],
+        "caughtUp": {r.job: r.caught_up for r in result.reports if r.caught_up},
+    }

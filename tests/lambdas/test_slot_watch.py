@@ -1,0 +1,313 @@
+"""The slot watch against moto's DynamoDB and Step Functions: missed slots become MISSED once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from lambdas import variables
+from lambdas.ledger_contract import (
+    CATCH_UP_EXECUTION,
+    DETECTED_AT,
+    PARTITION_KEY,
+    REASON,
+    SORT_KEY,
+    STATUS,
+    WATCH_SORT_KEY,
+    WATCHED_SINCE,
+    Status,
+    partition,
+    slot_sort_key,
+)
+from lambdas.metrics_contract import (
+    CATCH_UPS_STARTED,
+    JOB_DIMENSION,
+    MISSED_SLOTS,
+    SLOT_WATCH_ERRORS,
+)
+from lambdas.pause import key as pause_key
+from lambdas.pause import pause_update, read_pause, resume_update
+from lambdas.slot_watch import handler
+from lambdas.slot_watch.handler import (
+    SlotWatchIncomplete,
+    lambda_handler,
+    metrics,
+    record_missed,
+    watch,
+)
+from lambdas.slot_watch.manifest import Manifest, WatchedJob, render
+from lambdas.slot_watch.missed import JobSchedule
+from tests.lambdas.conftest import CONTEXT, TABLE, Aws
+
+T0 = datetime(2026, 11, 22, 0, 30, tzinfo=UTC)  # the watch first sees the jobs
+HOURLY = JobSchedule("cron(0 * * * ? *)")
+
+
+def job(name: str = "report", **changes: Any) -> WatchedJob:
+    fields: dict[str, Any] = {"name": name, "state_machine": f"test-{name}", "schedule": HOURLY}
+    fields.update(changes)
+    return WatchedJob(**fields)
+
+
+def manifest(*jobs: WatchedJob) -> Manifest:
+    return Manifest(environment="test", retention=timedelta(days=7), jobs=jobs)
+
+
+def prefix(aws: Aws) -> str:
+    return aws.state_machine_arn.removesuffix("test-report")
+
+
+def check(aws: Aws, watched: Manifest, now: datetime, *, sfn: Any = None) -> handler.WatchResult:
+    return watch(
+        aws.dynamodb,
+        sfn or aws.sfn,
+        TABLE,
+        watched,
+        now=now,
+        state_machine_arn_prefix=prefix(aws),
+    )
+
+
+def ran(aws: Aws, slot: str, job_name: str = "report") -> None:
+    """A slot the guard claimed (the watch only asks whether a record exists)."""
+    aws.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            PARTITION_KEY: {"S": partition(job_name)},
+            SORT_KEY: {"S": slot_sort_key(slot)},
+            STATUS: {"S": Status.SUCCEEDED},
+            "owner": {"S": "arn:aws:states:us-east-1:123456789012:execution:test-report:x"},
+        },
+    )
+
+
+def status(aws: Aws, slot: str, job_name: str = "report") -> str | None:
+    item = aws.item(slot_sort_key(slot), job=job_name)
+    return None if item is None else str(item[STATUS]["S"])
+
+
+def test_a_new_job_is_watched_from_now_on_so_nothing_before_is_missed(aws: Aws) -> None:
+    result = check(aws, manifest(job()), T0)
+    assert result.missed == 0 and not result.errors
+    watched = aws.item(WATCH_SORT_KEY)
+    assert watched is not None and watched[WATCHED_SINCE]["S"] == "2026-11-22T00:30:00.000Z"
+    assert status(aws, "2026-11-22T00:00:00Z") is None
+
+
+def test_missed_slots_are_recorded_once_and_slots_that_ran_are_not(aws: Aws) -> None:
+    watched = manifest(job())
+    check(aws, watched, T0)
+    ran(aws, "2026-11-22T02:00:00Z")
+    first = check(aws, watched, T0 + timedelta(hours=3, minutes=10))  # 03:40
+    (report,) = first.reports
+    assert report.missed == ["2026-11-22T01:00:00Z", "2026-11-22T03:00:00Z"]
+    missed = aws.item(slot_sort_key("2026-11-22T01:00:00Z"))
+    assert missed is not None and missed[STATUS]["S"] == Status.MISSED
+    assert missed[DETECTED_AT]["S"] == "2026-11-22T03:40:00.000Z"
+    assert "within 300s" in missed[REASON]["S"]
+    assert status(aws, "2026-11-22T02:00:00Z") == Status.SUCCEEDED
+    # The next check reports only what is new: 04:00, once its grace has passed.
+    again = check(aws, watched, T0 + timedelta(hours=4, minutes=5))  # 04:35
+    assert again.reports[0].missed == ["2026-11-22T04:00:00Z"]
+
+
+def test_a_slot_claimed_before_the_missed_record_is_written_is_not_missed(aws: Aws) -> None:
+    ran(aws, "2026-11-22T01:00:00Z")
+    written = record_missed(
+        aws.dynamodb,
+        TABLE,
+        "report",
+        "2026-11-22T01:00:00Z",
+        now=T0,
+        retention=timedelta(days=7),
+        reason="late",
+    )
+    assert not written
+    assert status(aws, "2026-11-22T01:00:00Z") == Status.SUCCEEDED
+
+
+def test_a_disabled_job_is_not_checked_and_when_enabled_again_its_watch_restarts(aws: Aws) -> None:
+    check(aws, manifest(job()), T0)
+    disabled = manifest(job(enabled=False))
+    assert check(aws, disabled, T0 + timedelta(hours=1)).missed == 0
+    assert check(aws, disabled, T0 + timedelta(hours=5)).missed == 0
+    assert status(aws, "2026-11-22T02:00:00Z") is None
+    enabled_at = T0 + timedelta(hours=6)  # 06:30: nothing of the disabled time is missed
+    assert check(aws, manifest(job()), enabled_at).missed == 0
+    later = check(aws, manifest(job()), enabled_at + timedelta(hours=1))  # 07:30
+    assert later.reports[0].missed == ["2026-11-22T07:00:00Z"]
+
+
+def test_a_new_schedule_restarts_the_watch(aws: Aws) -> None:
+    check(aws, manifest(job()), T0)
+    moved = manifest(job(schedule=JobSchedule("cron(30 * * * ? *)")))
+    assert check(aws, moved, T0 + timedelta(hours=3, minutes=5)).missed == 0  # 03:35
+    later = check(aws, moved, T0 + timedelta(hours=4, minutes=10))  # 04:40
+    assert later.reports[0].missed == ["2026-11-22T04:30:00Z"]
+
+
+def test_slots_while_the_job_was_paused_are_not_missed(aws: Aws) -> None:
+    watched = manifest(job())
+    check(aws, watched, T0)
+    aws.dynamodb.update_item(
+        **pause_update(TABLE, "report", reason="db migration", by="me", now=T0)
+    )
+    paused = read_pause(aws.dynamodb.get_item(TableName=TABLE, Key=pause_key("report"))["Item"])
+    aws.dynamodb.update_item(
+        **resume_update(TABLE, "report", paused, now=T0 + timedelta(hours=2))  # 02:30
+    )
+    result = check(aws, watched, T0 + timedelta(hours=3, minutes=10))  # 03:40
+    (report,) = result.reports
+    assert report.missed == ["2026-11-22T03:00:00Z"]
+    assert report.paused == ["2026-11-22T01:00:00Z", "2026-11-22T02:00:00Z"]
+    assert status(aws, "2026-11-22T01:00:00Z") is None
+
+
+def test_a_rate_job_without_any_run_is_reported_at_every_check(aws: Aws) -> None:
+    watched = manifest(job(schedule=JobSchedule("rate(1 hour)")))
+    check(aws, watched, T0)
+    assert check(aws, watched, T0 + timedelta(minutes=64)).missed == 0
+    result = check(aws, watched, T0 + timedelta(minutes=65))
+    assert result.reports[0].silent and result.missed == 1
+    assert check(aws, watched, T0 + timedelta(minutes=70)).missed == 1
+
+
+def test_catch_up_starts_the_missed_slots_within_its_window_once(aws: Aws) -> None:
+    watched = manifest(job(catch_up=timedelta(hours=2)))
+    check(aws, watched, T0)
+    result = check(aws, watched, T0 + timedelta(hours=3, minutes=10))  # 03:40
+    (report,) = result.reports
+    assert report.missed == [
+        "2026-11-22T01:00:00Z",
+        "2026-11-22T02:00:00Z",
+        "2026-11-22T03:00:00Z",
+    ]
+    # 01:00 is older than the 2-hour window: reported, not started.
+    assert report.caught_up == ["2026-11-22T02:00:00Z", "2026-11-22T03:00:00Z"]
+    executions = aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    started = {e["name"]: e["executionArn"] for e in executions}
+    assert set(started) == {"catch-up-20261122T020000Z", "catch-up-20261122T030000Z"}
+    described = aws.sfn.describe_execution(executionArn=started["catch-up-20261122T030000Z"])
+    assert json.loads(described["input"]) == {"scheduledTime": "2026-11-22T03:00:00Z"}
+    caught = aws.item(slot_sort_key("2026-11-22T03:00:00Z"))
+    assert caught is not None and caught[STATUS]["S"] == Status.MISSED  # until the guard runs
+    assert caught[CATCH_UP_EXECUTION]["S"] == started["catch-up-20261122T030000Z"]
+    # The next check does not start them again.
+    again = check(aws, watched, T0 + timedelta(hours=3, minutes=15))
+    assert again.reports[0].caught_up == [] and again.missed == 0
+    assert len(aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]) == 2
+
+
+def test_one_query_per_job(aws: Aws) -> None:
+    calls: list[str] = []
+    aws.dynamodb.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+    )
+    watched = manifest(job("report"), job("other"), job("off", enabled=False))
+    check(aws, watched, T0)
+    for hour in range(3):
+        ran(aws, f"2026-11-22T0{hour + 1}:00:00Z", "report")
+    calls.clear()
+    check(aws, watched, T0 + timedelta(hours=3, minutes=10))
+    assert calls.count("Query") == 3
+    # Writes only for what was missed: other's 01:00-03:00.
+    assert calls.count("PutItem") == 3 and len(calls) == 6
+
+
+class FailingQueries:
+    """A DynamoDB client whose Query fails for one job (as a throttled partition would)."""
+
+    def __init__(self, client: Any, job_name: str) -> None:
+        self._client = client
+        self._job = job_name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_paginator(self, operation: str) -> Any:
+        real = self._client.get_paginator(operation)
+        failing_job = partition(self._job)
+
+        class Paginator:
+            def paginate(self, **kwargs: Any) -> Any:
+                if kwargs["ExpressionAttributeValues"][":pk"]["S"] == failing_job:
+                    raise ClientError(
+                        {"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
+                        "Query",
+                    )
+                return real.paginate(**kwargs)
+
+        return Paginator()
+
+
+def emitted(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    lines = capsys.readouterr().out.splitlines()
+    return [json.loads(line) for line in lines if '"_aws"' in line]
+
+
+def test_the_handler_emits_missed_slots_per_job_and_in_total(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    watched = manifest(job("report"), job("other"))
+    check(aws, watched, T0)
+    ran(aws, "2026-11-22T01:00:00Z", "other")
+    path = tmp_path / "jobs.json"
+    path.write_bytes(render(watched))
+    monkeypatch.setenv(variables.JOBS_MANIFEST, str(path))
+    monkeypatch.setenv(variables.STATE_MACHINE_ARN_PREFIX, prefix(aws))
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setattr(handler, "client", {"dynamodb": aws.dynamodb, "stepfunctions": aws.sfn}.get)
+    monkeypatch.setattr(handler, "datetime", FrozenClock)
+    metrics.clear_metrics()
+    capsys.readouterr()
+
+    answer = lambda_handler({}, CONTEXT)
+
+    assert answer["missed"] == {"report": ["2026-11-22T01:00:00Z"]}
+    blobs = emitted(capsys)
+    per_job = [b for b in blobs if JOB_DIMENSION in b]
+    (report,) = per_job
+    assert report[JOB_DIMENSION] == "report" and report[MISSED_SLOTS] == [1.0]
+    assert report["environment"] == "test"
+    (total,) = [b for b in blobs if JOB_DIMENSION not in b]
+    assert total[MISSED_SLOTS] == [1.0]
+    assert total[SLOT_WATCH_ERRORS] == [0.0] and total[CATCH_UPS_STARTED] == [0.0]
+    assert total["environment"] == "test"
+
+
+def test_a_job_that_cannot_be_checked_fails_the_check_after_the_others(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    watched = manifest(job("report"), job("other"))
+    check(aws, watched, T0)
+    path = tmp_path / "jobs.json"
+    path.write_bytes(render(watched))
+    monkeypatch.setenv(variables.JOBS_MANIFEST, str(path))
+    monkeypatch.setenv(variables.STATE_MACHINE_ARN_PREFIX, prefix(aws))
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    failing = FailingQueries(aws.dynamodb, "report")
+    monkeypatch.setattr(handler, "client", {"dynamodb": failing, "stepfunctions": aws.sfn}.get)
+    monkeypatch.setattr(handler, "datetime", FrozenClock)
+    metrics.clear_metrics()
+    capsys.readouterr()
+
+    with pytest.raises(SlotWatchIncomplete, match="report: ThrottlingException: slow down"):
+        lambda_handler({}, CONTEXT)
+
+    assert status(aws, "2026-11-22T01:00:00Z", "other") == Status.MISSED  # still checked
+    (total,) = [b for b in emitted(capsys) if JOB_DIMENSION not in b]
+    assert total[SLOT_WATCH_ERRORS] == [1.0] and total[MISSED_SLOTS] == [1.0]
+
+
+class FrozenClock(datetime):
+    """``datetime`` for the handler, whose ``now`` is 01:40 on the test day."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> FrozenClock:
+        moment = T0 + timedelta(hours=1, minutes=10)
+        return cls.fromtimestamp(moment.timestamp(), tz)
