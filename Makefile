@@ -1,5 +1,6 @@
 # The README's commands. Each target installs what it needs (venv, pinned pip packages,
-# the pinned CDK CLI) so a fresh clone needs only Python 3.11+ and Node 20+.
+# the pinned CDK CLI, Debian's chromium for the report test) so a fresh clone needs only
+# Python 3.11+ and Node 20+.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -11,34 +12,52 @@ export PIP_NO_COLOR := 1
 # `make setup QUIET=` shows pip's and npm's own progress.
 QUIET ?= --quiet
 
-# $(call step,N/M,what,command): one line when a setup step starts and one with its time.
-step = @printf 'setup %s: %s…\n' '$(1)' '$(2)'; started=$$(date +%s); $(3) && \
+# $(call step,N/M,what,command): one line when a setup step starts and one with its time
+# ($(call timed,…) is the same inside a shell command of a recipe).
+timed = printf 'setup %s: %s…\n' '$(1)' '$(2)'; started=$$(date +%s); $(3) && \
 	printf 'setup %s: done in %ss\n' '$(1)' "$$(( $$(date +%s) - started ))"
+step = @$(call timed,$(1),$(2),$(3))
+# Headless Chromium from Debian's packages: tests/e2e/test_report.py opens the simulation
+# report in it. apt-get's own output is shown only if it fails (or with QUIET=).
+CHROMIUM := /usr/bin/chromium
+APT_LOG := /tmp/cronguard-setup-apt.log
+APT_CHROMIUM := { apt-get update $(if $(QUIET),-qq) && DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y $(if $(QUIET),-qq) --no-install-recommends chromium; } \
+	$(if $(QUIET),>$(APT_LOG) 2>&1 || { cat $(APT_LOG); false; })
+REPORT := cdk.out/simulation.html
 
 .PHONY: setup demo synth test lint typecheck bench schema clean constraints
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	$(call step,1/4,Python virtual environment in $(VENV),$(PYTHON) -m venv $(VENV) && \
+	$(call step,1/5,Python virtual environment in $(VENV),$(PYTHON) -m venv $(VENV) && \
 		$(BIN)/pip install $(QUIET) pip==25.3)
-	$(call step,2/4,pinned Python packages (a cold install takes 1-3 minutes),\
+	$(call step,2/5,pinned Python packages (a cold install takes 1-3 minutes),\
 		$(BIN)/pip install $(QUIET) -r requirements-dev.txt -c constraints.txt)
-	$(call step,3/4,cronguard and cronguard-worker (editable),\
+	$(call step,3/5,cronguard and cronguard-worker (editable),\
 		$(BIN)/pip install $(QUIET) --no-deps --no-build-isolation -e . -e ./worker)
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	$(call step,4/4,the pinned CDK CLI (npm ci),\
+	$(call step,4/5,the pinned CDK CLI (npm ci),\
 		npm ci --no-audit --no-fund $(if $(QUIET),--loglevel=error))
 	@touch $@
 
-setup: $(BIN)/.installed node_modules/.installed
+$(CHROMIUM):
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		$(call timed,5/5,Debian chromium for the report test (apt-get; about 30 s),$(APT_CHROMIUM)); \
+	else \
+		echo "setup 5/5: $(CHROMIUM) is missing and apt-get as root is not available: install Chromium there to run tests/e2e/test_report.py (Debian: apt-get install --no-install-recommends chromium)"; \
+	fi
+
+setup: $(BIN)/.installed node_modules/.installed $(CHROMIUM)
 
 ## The main job: synthesize an environment (default dev), show its jobs, and run the
-## local simulation of its synthesized state machines (exits non-zero if a guarantee fails).
+## local simulation of its synthesized state machines (exits non-zero if a guarantee fails);
+## its timeline page is written to $(REPORT).
 demo: setup
 	npx cdk synth --quiet -c env=$(ENV)
 	$(BIN)/cronguard jobs --env $(ENV)
-	$(BIN)/cronguard simulate --env $(ENV) --assembly cdk.out
+	$(BIN)/cronguard simulate --env $(ENV) --assembly cdk.out --report $(REPORT)
 
 synth: setup
 	npx cdk synth --quiet -c env=$(ENV)
