@@ -18,6 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cronguard import catch_up as catch_up_module
+from cronguard import pause as pause_module
+from cronguard import status as status_module
 from cronguard.config import DEFAULT_CONFIG_DIR, ConfigError, Environment, Job, load_environment
 from cronguard.config.loader import ENVIRONMENTS_DIR, display_path
 from cronguard.config.model import format_duration, shown
@@ -253,6 +256,296 @@ def run(
         _fail(error)
     console.print(f"started {arn}", markup=False, highlight=False, soft_wrap=True)
     console.print(link, markup=False, highlight=False, soft_wrap=True)
+
+
+LimitOption = typer.Option(
+    catch_up_module.DEFAULT_LIMIT, "--max", min=1, help="Refuse more slots than this without --yes"
+)
+YesOption = typer.Option(False, "--yes", help="Start more slots than --max")
+RateOption = typer.Option(
+    catch_up_module.DEFAULT_RATE, "--rate", help="At most this many starts: 1/s, 30/m, 100/h"
+)
+WaitOption = typer.Option(
+    False,
+    "--wait",
+    help="Start each slot once the previous execution ended, so every slot runs (forbid, replace)",
+)
+
+
+def _replay(
+    environment: Environment,
+    the_job: Job,
+    command: str,
+    plan: Any,
+    limit: int,
+    yes: bool,
+    rate: str,
+    wait: bool,
+) -> None:
+    """Start the slots ``plan(items, pause)`` names, bounded and paced, and print the table."""
+    try:
+        per_second = catch_up_module.parse_rate(rate)
+    except ValueError as error:
+        _fail(error, USAGE_ERROR)
+    try:
+        ops = Operations(environment)
+        items = status_module.read_partition(ops, the_job)
+        pause = status_module.pause_of(items)
+        if pause.paused:
+            _fail(
+                OperationError(
+                    f"{the_job.name} is paused since {pause.since:%Y-%m-%dT%H:%M:%SZ} "
+                    f"({pause.reason}): the guard skips its slots; resume it first "
+                    f"(cronguard resume {the_job.name} --env {environment.name})"
+                ),
+                USAGE_ERROR,
+            )
+        try:
+            slots, names = plan(items, pause)
+            catch_up_module.check_bounds(the_job, slots, limit, yes, command)
+        except (ValueError, catch_up_module.TooMany) as error:
+            _fail(error, USAGE_ERROR)
+        if not slots:
+            console.print(f"{command} {the_job.name}: no slots to start", markup=False)
+            return
+        console.print(
+            f"{command} {the_job.name}: {len(slots)} slot(s), at most {rate}"
+            + (", each after the previous one ended" if wait else ""),
+            markup=False,
+            highlight=False,
+        )
+        note = catch_up_module.concurrency_note(the_job, len(slots), wait)
+        if note:
+            console.print(f"note: {note}", markup=False, highlight=False)
+        replays = catch_up_module.Replayer(
+            ops, the_job, catch_up_module.Pacer(per_second), wait=wait
+        ).run(list(zip(slots, names, strict=True)))
+    except OperationError as error:
+        _fail(error)
+    table = Table(title=f"{environment.name}/{the_job.name}: {command}")
+    for column in ("slot", f"slot ({the_job.timezone})", "execution", "start", "decision"):
+        table.add_column(column)
+    for replay in replays:
+        local = catch_up_module.local_time(replay.slot, the_job.timezone)
+        table.add_row(
+            replay.slot,
+            local,
+            replay.name,
+            "started" if replay.new else "existed",
+            replay.error or replay.decision,
+        )
+    console.print(table)
+    if not all(replay.ok for replay in replays):
+        raise typer.Exit(RUNTIME_ERROR)
+
+
+@app.command("catch-up")
+def catch_up(
+    job: str = typer.Argument(..., help="Job name"),
+    env: str = EnvOption,
+    since: str | None = typer.Option(
+        None, help="Look back to this time (default: the ledger retention, at most 7 days)"
+    ),
+    limit: int = LimitOption,
+    yes: bool = YesOption,
+    rate: str = RateOption,
+    wait: bool = WaitOption,
+) -> None:
+    """Start the job's missed slots: MISSED in the ledger, or due without any record."""
+    environment = _load(env)
+    the_job = _job(environment, job)
+    now = datetime.now(UTC)
+    start = _time(since) if since else now - catch_up_module.look_back_of(environment)
+    if not the_job.enabled:
+        console.print(
+            f"{the_job.name} is disabled in environment '{environment.name}' (enabled: false): "
+            "none of its slots is missed; use cronguard backfill to run slots anyway",
+            markup=False,
+            highlight=False,
+        )
+        return
+
+    def plan(items: Any, pause: Any) -> tuple[list[str], list[str]]:
+        slots = catch_up_module.catch_up_slots(the_job, items, pause, now=now, since=start)
+        return slots, [catch_up_module.catch_up_name(slot) for slot in slots]
+
+    _replay(environment, the_job, "catch-up", plan, limit, yes, rate, wait)
+
+
+@app.command()
+def backfill(
+    job: str = typer.Argument(..., help="Job name"),
+    env: str = EnvOption,
+    from_: str = typer.Option(..., "--from", help="First slot time (inclusive)"),
+    to: str = typer.Option(..., "--to", help="Last slot time (inclusive)"),
+    limit: int = LimitOption,
+    yes: bool = YesOption,
+    rate: str = RateOption,
+    wait: bool = WaitOption,
+) -> None:
+    """Start every slot of the job's schedule from --from to --to; slots that already ran
+    are skipped by the guard as duplicates."""
+    environment = _load(env)
+    the_job = _job(environment, job)
+    start, end = _time(from_), _time(to)
+
+    def plan(items: Any, _pause: Any) -> tuple[list[str], list[str]]:
+        recorded = catch_up_module.recorded_slots(items)
+        slots = catch_up_module.range_slots(the_job, start, end, recorded)
+        return slots, [catch_up_module.backfill_name(slot) for slot in slots]
+
+    _replay(environment, the_job, "backfill", plan, limit, yes, rate, wait)
+
+
+@app.command("redrive-dlq")
+def redrive_dlq(
+    env: str = EnvOption,
+    queue_url: str | None = typer.Option(
+        None, help="The queue (default: the environment stack's output DeadLetterQueueUrl)"
+    ),
+    limit: int = LimitOption,
+    yes: bool = YesOption,
+    rate: str = RateOption,
+) -> None:
+    """Replay the schedule deliveries in the dead-letter queue through the same start path as
+    backfill; a message is deleted once its execution started. Messages that are not a
+    delivery of one of the environment's jobs stay in the queue."""
+    import time
+
+    from cronguard import redrive as redrive_module
+
+    environment = _load(env)
+    try:
+        per_second = catch_up_module.parse_rate(rate)
+    except ValueError as error:
+        _fail(error, USAGE_ERROR)
+    try:
+        ops = Operations(environment)
+        url = queue_url or redrive_module.queue_url(ops)
+        count = redrive_module.waiting(ops, url)
+        if count > limit and not yes:
+            _fail(
+                OperationError(
+                    f"the dead-letter queue holds about {count} messages, more than {limit}: "
+                    "add --yes to redrive them all"
+                ),
+                USAGE_ERROR,
+            )
+        console.print(
+            f"redrive-dlq {environment.name}: about {count} message(s), at most {rate}",
+            markup=False,
+            highlight=False,
+        )
+        visibility = min(redrive_module.MAX_VISIBILITY, int(max(count, 1) / per_second) + 120)
+
+        def settle(started: list[Any]) -> None:
+            redrive_module.settle_decisions(ops, started, attempts=5, sleep=time.sleep)
+
+        results = redrive_module.redrive(
+            ops,
+            url,
+            catch_up_module.Pacer(per_second),
+            visibility_seconds=visibility,
+            settle=settle,
+        )
+    except OperationError as error:
+        _fail(error)
+    table = Table(title=f"{environment.name}: dead-letter queue")
+    for column in ("message", "job", "slot", "error", "execution", "deleted", "decision"):
+        table.add_column(column)
+    for result in results:
+        letter = result.letter
+        table.add_row(
+            letter.message_id[:8],
+            letter.job.name if letter.job else "-",
+            letter.slot or "-",
+            letter.error or "-",
+            result.replay.name if result.replay else "-",
+            "yes" if result.deleted else "no",
+            result.outcome,
+        )
+    console.print(table)
+    kept = sum(not result.deleted for result in results)
+    if kept:
+        console.print(
+            f"{kept} message(s) kept in the queue (see decision)", markup=False, highlight=False
+        )
+
+
+@app.command()
+def pause(
+    job: str = typer.Argument(..., help="Job name"),
+    env: str = EnvOption,
+    reason: str = typer.Option(..., help="Why (shown in status and in the skipped slots)"),
+) -> None:
+    """Pause a job without a deploy: the guard skips its slots until it is resumed (the
+    schedule and CloudFormation stay untouched)."""
+    environment = _load(env)
+    the_job = _job(environment, job)
+    try:
+        text = pause_module.check_reason(reason)
+    except ValueError as error:
+        _fail(error, USAGE_ERROR)
+    try:
+        change = pause_module.pause(Operations(environment), the_job, text)
+    except OperationError as error:
+        _fail(error)
+    record = change.pause
+    since = f"{record.since:%Y-%m-%dT%H:%M:%SZ}" if record.since else "?"
+    if change.changed:
+        message = f"paused {the_job.name} in '{environment.name}' at {since}: {record.reason}"
+    else:
+        message = (
+            f"{the_job.name} was already paused since {since} by {record.by}: {record.reason} "
+            "(unchanged)"
+        )
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def resume(job: str = typer.Argument(..., help="Job name"), env: str = EnvOption) -> None:
+    """Resume a paused job: its next slots run again (the paused ones stay skipped; see
+    cronguard backfill to run them)."""
+    environment = _load(env)
+    the_job = _job(environment, job)
+    try:
+        change = pause_module.resume(Operations(environment), the_job)
+    except OperationError as error:
+        _fail(error)
+    if not change.changed:
+        message = f"{the_job.name} is not paused in '{environment.name}' (unchanged)"
+    else:
+        period = change.pause.periods[-1]
+        message = (
+            f"resumed {the_job.name} in '{environment.name}': paused from "
+            f"{period.start:%Y-%m-%dT%H:%M:%SZ} to {period.end:%Y-%m-%dT%H:%M:%SZ} "
+            f"({period.reason})"
+        )
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def status(
+    env: str = EnvOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the stable JSON shape for tools"),
+) -> None:
+    """One row per job: last slot (status, age, duration), running, next slot, missed and
+    failed slots in the last 7 days, paused or disabled. One ledger query per job."""
+    environment = _load(env)
+    now = datetime.now(UTC)
+    try:
+        rows = status_module.environment_status(Operations(environment), now)
+    except OperationError as error:
+        _fail(error)
+    if as_json:
+        print(json.dumps(status_module.status_document(environment, rows, now), indent=2))
+        return
+    table = Table(title=f"cronguard {environment.name}: {len(rows)} jobs")
+    for column in status_module.COLUMNS:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*status_module.table_rows(row))
+    console.print(table)
 
 
 @app.command()

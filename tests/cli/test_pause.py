@@ -127,3 +127,55 @@ def test_a_resume_racing_another_pause_fails_instead_of_recording_a_wrong_period
 def test_resume_of_a_job_that_is_not_paused_is_refused() -> None:
     with pytest.raises(ValueError, match="nightly is not paused"):
         resume_update(LEDGER, "nightly", read_pause(None), now=T0)
+
+
+def test_cli_pause_and_resume_write_the_record(dynamodb: Any) -> None:
+    paused = invoke("pause", "nightly", "--env", "test", "--reason", "  db   migration ")
+    assert paused.exit_code == 0, paused.output
+    assert paused.output.startswith("paused nightly in 'test' at ")
+    assert paused.output.strip().endswith(": db migration")
+    item = record(dynamodb)
+    assert item[PAUSED] == {"BOOL": True}
+    assert item[PAUSE_REASON] == {"S": "db migration"}
+    assert item[PAUSED_BY]["S"].startswith("arn:aws:")  # the caller's identity, from STS
+    since = read_pause(item).since
+    assert since is not None
+    assert abs(datetime.now(UTC) - since) < timedelta(minutes=1)
+
+    again = invoke("pause", "nightly", "--env", "test", "--reason", "other")
+    assert again.exit_code == 0, again.output
+    assert "was already paused since" in again.output
+    assert "db migration (unchanged)" in again.output
+    assert record(dynamodb)[PAUSE_REASON] == {"S": "db migration"}
+
+    resumed = invoke("resume", "nightly", "--env", "test")
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed nightly in 'test': paused from " in resumed.output
+    periods = read_pause(record(dynamodb)).periods
+    assert [period.reason for period in periods] == ["db migration"]
+    assert periods[0].start == since
+
+    not_paused = invoke("resume", "nightly", "--env", "test")
+    assert not_paused.exit_code == 0
+    assert not_paused.output.strip() == "nightly is not paused in 'test' (unchanged)"
+    assert len(read_pause(record(dynamodb)).periods) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("pause", "nope", "--reason", "x"), "error: unknown job 'nope' in environment 'test'"),
+        (("resume", "nope"), "error: unknown job 'nope' in environment 'test'"),
+        (("pause", "nightly", "--reason", "   "), "error: --reason must say why the job is"),
+    ],
+)
+def test_bad_input_is_refused_before_any_aws_call(
+    args: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No credentials and no moto: an AWS call would fail differently (exit 1).
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    result = invoke(*args, "--env", "test")
+    assert result.exit_code == 2
+    assert result.output.startswith(message)
+    assert len(result.output.strip().splitlines()) == 1

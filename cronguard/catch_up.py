@@ -1,0 +1,421 @@
+"""``cronguard catch-up`` and ``backfill``: start a job's slots again, safely.
+
+Replaying a slot is always safe because the guard deduplicates: a slot that already has a
+record is skipped as a duplicate. What this module adds is the rest of "safe":
+
+- **Bounded**: more than ``limit`` slots (default 24) are refused without ``--yes``.
+- **Paced**: starts are at most ``rate`` per second (``--rate 1/s``; ``5/m`` for minutes).
+- **The job's concurrency is the guard's**: under ``forbid`` a slot started while another
+  runs is skipped for overlap (and recorded so: it is not started again); under ``replace``
+  it stops the earlier run. ``--wait`` starts each slot only after the previous execution
+  ended, so every slot really runs.
+- **Idempotent**: each slot's execution has a deterministic name (``catch-up-<slot>`` from
+  ``lambdas.slot_watch.missed``, the name the slot watch's own catch-up uses, or
+  ``backfill-<slot>``), and an execution that exists already is not started again — Step
+  Functions keeps names 90 days; StartExecution of an open execution with the same name
+  and input is idempotent, of a closed one ``ExecutionAlreadyExists``.
+
+Every start goes through ``start_slot``, which ``cronguard redrive-dlq`` uses too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cronguard.config import Environment, Job
+from cronguard.operations import OperationError, Operations
+from lambdas.guard.trigger import slot_key, slot_time
+from lambdas.ledger_contract import (
+    OWNER,
+    PARTITION_KEY,
+    SLOT_PREFIX,
+    SORT_KEY,
+    STATUS,
+    Status,
+    partition,
+    slot_sort_key,
+)
+from lambdas.schedule import RateSchedule, load_time_zone, parse_schedule
+from lambdas.slot_watch.missed import (
+    JobSchedule,
+    Paused,
+    catch_up_execution_name,
+    due_slots,
+    look_back,
+    missed_slots,
+    rate_anchor,
+)
+
+DEFAULT_LIMIT = 24
+DEFAULT_RATE = "1/s"
+MAX_BACKFILL = 100_000  # counting stops here: a range this big is a typo
+SETTLE_SECONDS = 5.0  # how long to wait for the guard's decisions after the last start
+POLL_SECONDS = 1.0
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+_PER = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+
+
+def parse_rate(text: str) -> float:
+    """Starts per second from ``N/s``, ``N/m`` or ``N/h``; ValueError names the problem."""
+    match = _RATE.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"--rate {text!r}: expected starts per time like 1/s, 30/m or 100/h")
+    return float(match.group(1)) / _PER[match.group(2)]
+
+
+def backfill_name(slot: str) -> str:
+    moment = slot_time(slot)
+    if moment is None:
+        raise ValueError(f"{slot!r} is not a scheduled slot")
+    return f"backfill-{moment.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def schedule_of(job: Job) -> JobSchedule:
+    """What the missed-slot check knows of a job's schedule, from its config."""
+    return JobSchedule(
+        expression=job.schedule,
+        timezone=job.timezone,
+        flexible_window=job.flexible_window or timedelta(0),
+    )
+
+
+class TooMany(Exception):
+    """More slots than the limit, without ``--yes``."""
+
+
+def range_slots(
+    job: Job, start: datetime, end: datetime, recorded: Iterable[str] = ()
+) -> list[str]:
+    """Every slot of the job's schedule from ``start`` to ``end`` (both inclusive), as slot
+    keys. A rate schedule's slots count from the latest slot the ledger records
+    (``recorded``): config does not say when Scheduler created the schedule."""
+    if end < start:
+        raise ValueError(f"--to {slot_key(end)} is before --from {slot_key(start)}")
+    anchor = None
+    if job.schedule.startswith("rate("):
+        anchor = rate_anchor(recorded)
+        if anchor is None:
+            raise ValueError(
+                f"{job.name} runs on {job.schedule}, which counts from when its schedule was "
+                "created, and the ledger has no slot of it to count from yet; start single "
+                "slots with cronguard run JOB --slot TIME"
+            )
+        # A rate anchor only counts forward: step back to before the range first.
+        interval = _interval(job.schedule)
+        if anchor >= start:
+            anchor -= ((anchor - start) // interval + 1) * interval
+    slots = []
+    for moment in due_slots(schedule_of(job), after=start, until=end, anchor=anchor):
+        if moment < start:
+            continue
+        slots.append(slot_key(moment))
+        if len(slots) > MAX_BACKFILL:
+            raise ValueError(
+                f"more than {MAX_BACKFILL:,} slots from {slot_key(start)} to {slot_key(end)}; "
+                "narrow --from/--to"
+            )
+    return slots
+
+
+def _interval(expression: str) -> timedelta:
+    parsed = parse_schedule(expression)
+    assert isinstance(parsed, RateSchedule)
+    return parsed.interval
+
+
+def check_bounds(job: Job, slots: Sequence[str], limit: int, yes: bool, command: str) -> None:
+    if len(slots) > limit and not yes:
+        raise TooMany(
+            f"{command} would start {len(slots)} slots of {job.name} ({slots[0]} … "
+            f"{slots[-1]}), more than {limit}: add --yes to start them all, or narrow the range"
+        )
+
+
+def concurrency_note(job: Job, count: int, wait: bool) -> str | None:
+    """What the guard will do to slots started one after another without ``--wait``."""
+    if count < 2 or wait:
+        return None
+    policy = job.concurrency.value
+    if policy == "forbid":
+        return (
+            f"{job.name} is forbid: while the first slot runs, the guard skips the later ones "
+            "for overlap and records them so (they are not started again); add --wait to run "
+            "them one after another"
+        )
+    if policy == "replace":
+        return (
+            f"{job.name} is replace: each slot's run stops the run of the slot before it; "
+            "add --wait to run them one after another"
+        )
+    return None
+
+
+@dataclass
+class Replay:
+    """One slot started (or found started): the table's row."""
+
+    slot: str
+    name: str
+    execution_arn: str
+    new: bool  # started now; False: the execution existed already
+    decision: str = "started"
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def execution_arn(machine_arn: str, name: str) -> str:
+    prefix, machine = machine_arn.rsplit(":stateMachine:", 1)
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response["Error"]["Code"])
+
+
+def start_slot(ops: Operations, job: Job, machine_arn: str, slot: str, name: str) -> Replay:
+    """Start ``slot`` as execution ``name`` with the input a person's backfill has
+    (``{"scheduledTime": slot}``), unless that execution exists already (with that input)."""
+    sfn = ops._client("stepfunctions")
+    arn = execution_arn(machine_arn, name)
+    run_input = {"scheduledTime": slot}
+    what = f"start {name} of {job.name}"
+
+    def existing() -> dict[str, Any] | None:
+        try:
+            return dict(sfn.describe_execution(executionArn=arn))
+        except ClientError as error:
+            if _code(error) == "ExecutionDoesNotExist":
+                return None
+            raise
+
+    def start() -> Replay:
+        found = existing()
+        if found is None:
+            try:
+                sfn.start_execution(
+                    stateMachineArn=machine_arn, name=name, input=json.dumps(run_input)
+                )
+                return Replay(slot, name, arn, new=True)
+            except ClientError as error:
+                if _code(error) != "ExecutionAlreadyExists":
+                    raise
+                found = existing()  # started by someone else in between
+        if found is None or json.loads(found.get("input") or "{}") != run_input:
+            return Replay(
+                slot, name, arn, new=False, error=f"execution {name} exists with another input"
+            )
+        return Replay(slot, name, arn, new=False, decision=_closed(found) or "started")
+
+    result: Replay = ops._call(what, start)
+    return result
+
+
+def _closed(described: dict[str, Any]) -> str | None:
+    status = described.get("status")
+    return None if status in (None, "RUNNING", "PENDING_REDRIVE") else f"execution {status}"
+
+
+def decision_of(ops: Operations, job: Job, replay: Replay) -> tuple[str, bool]:
+    """The guard's decision for a started slot, from the ledger (and the execution when the
+    ledger cannot say), and whether it is final."""
+    table = ops.environment.ledger_table_name
+    item = ops._call(
+        f"read the ledger {table}",
+        ops._client("dynamodb").get_item,
+        TableName=table,
+        Key={
+            PARTITION_KEY: {"S": partition(job.name)},
+            SORT_KEY: {"S": slot_sort_key(replay.slot)},
+        },
+        ConsistentRead=True,
+    ).get("Item")
+    owner = item.get(OWNER, {}).get("S") if item else None
+    status = item.get(STATUS, {}).get("S") if item else None
+    if owner == replay.execution_arn:
+        return _verdict(status), status != Status.RUNNING
+    described = ops._call(
+        f"describe {replay.name}",
+        ops._client("stepfunctions").describe_execution,
+        executionArn=replay.execution_arn,
+    )
+    closed = _closed(described)
+    if item is not None and status is not None:
+        taken_by = str(owner).rsplit(":", 1)[-1] if owner else "another record"
+        if closed:  # the guard left the slot to its record: a duplicate
+            return f"skipped: duplicate (slot is {status} by {taken_by})", True
+        return "started", False
+    return (closed or "started"), closed is not None
+
+
+def _verdict(status: str | None) -> str:
+    if status == Status.RUNNING:
+        return "running"
+    if status == Status.SKIPPED_OVERLAP:
+        return "skipped: overlap"
+    if status == Status.SKIPPED_LATE:
+        return "skipped: late"
+    return f"ran: {status}" if status else "started"
+
+
+class Pacer:
+    """At most ``rate`` starts per second."""
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate
+        self._clock, self._sleep = clock, sleep
+        self._last: float | None = None
+
+    def wait(self) -> None:
+        if self._last is not None:
+            pause = self._last + self.interval - self._clock()
+            if pause > 0:
+                self._sleep(pause)
+        self._last = self._clock()
+
+
+@dataclass
+class Replayer:
+    """Starts slots through ``start_slot``, paced, optionally one after another."""
+
+    ops: Operations
+    job: Job
+    pacer: Pacer
+    wait: bool = False
+    settle_seconds: float = SETTLE_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    on_row: Callable[[Replay], None] | None = None
+
+    def run(self, slots: Sequence[tuple[str, str]]) -> list[Replay]:
+        """``slots``: (slot, execution name) pairs, in the order to start them."""
+        if not slots:
+            return []
+        machine = self.ops.state_machine_arn(self.job)
+        replays: list[Replay] = []
+        for slot, name in slots:
+            self.pacer.wait()
+            replay = start_slot(self.ops, self.job, machine, slot, name)
+            replays.append(replay)
+            if self.wait and replay.ok:
+                self._until_ended(replay)
+                replay.decision, _ = decision_of(self.ops, self.job, replay)
+                self._report(replay)
+        if not self.wait:
+            self._settle([replay for replay in replays if replay.ok])
+            for replay in replays:
+                self._report(replay)
+        return replays
+
+    def _report(self, replay: Replay) -> None:
+        if self.on_row is not None:
+            self.on_row(replay)
+
+    def _settle(self, replays: list[Replay]) -> None:
+        """Read back each decision, for a few seconds at most (the guard decides within one)."""
+        deadline = self.clock() + self.settle_seconds
+        pending = list(replays)
+        while pending:
+            still = []
+            for replay in pending:
+                replay.decision, final = decision_of(self.ops, self.job, replay)
+                if not final and replay.decision == "started":
+                    still.append(replay)
+            pending = still
+            if not pending or self.clock() >= deadline:
+                return
+            self.sleep(POLL_SECONDS)
+
+    def _until_ended(self, replay: Replay) -> None:
+        sfn = self.ops._client("stepfunctions")
+        deadline = self.clock() + self.job.execution_timeout.total_seconds() + 60
+        while True:
+            described = self.ops._call(
+                f"describe {replay.name}", sfn.describe_execution, executionArn=replay.execution_arn
+            )
+            if _closed(described):
+                return
+            if self.clock() >= deadline:
+                raise OperationError(
+                    f"{replay.name} still runs after the job's execution timeout; stopped waiting"
+                )
+            self.sleep(POLL_SECONDS)
+
+
+def catch_up_name(slot: str) -> str:
+    """The slot watch's name for a catch-up of ``slot``: its own catch-up and this one start
+    the same execution."""
+    return catch_up_execution_name(slot)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def catch_up_slots(
+    job: Job,
+    items: Iterable[dict[str, Any]],
+    pause: Paused,
+    *,
+    now: datetime,
+    since: datetime,
+) -> list[str]:
+    """The slots ``catch-up`` starts: the ``MISSED`` records from ``since`` on, and the slots
+    the missed-slot check would find missed now (``missed_slots``, the slot watch's code)
+    that it has not recorded yet. Slots in a pause period are not missed."""
+    missed_records, others = [], []
+    for item in items:
+        sort_key = item[SORT_KEY]["S"]
+        if not sort_key.startswith(SLOT_PREFIX):
+            continue
+        slot = sort_key[len(SLOT_PREFIX) :]
+        if item.get(STATUS, {}).get("S") == Status.MISSED:
+            moment = slot_time(slot)
+            if moment is not None and moment >= since:
+                missed_records.append(slot)
+        else:
+            others.append(slot)
+    check = missed_slots(
+        schedule_of(job),
+        now=now,
+        since=since,
+        recorded=others,
+        pauses=[pause],
+        limit=MAX_BACKFILL,
+    )
+    return sorted(set(missed_records) | set(check.missed))
+
+
+def recorded_slots(items: Iterable[dict[str, Any]]) -> list[str]:
+    """The slot keys a partition's items record (any status)."""
+    keys = (item[SORT_KEY]["S"] for item in items)
+    return [key[len(SLOT_PREFIX) :] for key in keys if key.startswith(SLOT_PREFIX)]
+
+
+def look_back_of(environment: Environment) -> timedelta:
+    """catch-up's default look-back: the slot watch's (the ledger retention, capped)."""
+    return look_back(environment.ledger.retention)
+
+
+def local_time(slot: str, timezone: str) -> str:
+    """A slot key shown in the job's time zone."""
+    moment = slot_time(slot)
+    if moment is None:
+        return "-"
+    local = moment.astimezone(load_time_zone(timezone))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if local.second else "%Y-%m-%d %H:%M %Z")

@@ -1,0 +1,386 @@
+"""``cronguard status``: one row per job, from the ledger and the config only.
+
+**One Query per job, no scans.** A job's partition (``pk = job#<job>``) holds everything a
+row needs: its ``slot#…`` records (last slot, runs in progress, ``MISSED`` slots, failures),
+its ``lease`` and its ``pause`` record. The sort keys order them ``lease`` < ``pause`` <
+``slot#<time>`` < ``slot#manual:…``, so no single key range can leave the old slots out and
+keep the lease and pause record in; the query reads the whole partition instead (key
+condition ``pk = :job``, eventually consistent, with a projection of the attributes used).
+The partition is bounded by the ledger's retention (``ledger.retention_days``, TTL; TTL
+deletes lazily, within days): what it costs is the size of the job's items, about 0.4 KB a
+slot. An hourly job with 7 days' retention holds ~170 items (~70 KB): one page, ~9 read
+units. A job every minute holds ~10,100 (~4 MB): four 1 MB pages, ~500 read units (on-demand,
+about $0.00006). ``next`` and ``disabled`` come from the config; nothing calls Step Functions.
+
+``--json`` prints ``status_document``'s shape, stable for tools (times ISO-8601 UTC, durations
+in seconds, absent values null)::
+
+    {"environment": "dev", "generatedAt": "…Z", "windowDays": 7,
+     "jobs": [{"name", "schedule", "timezone", "concurrency", "enabled",
+               "state": "active" | "paused" | "disabled",
+               "paused": null | {"reason", "since", "by"},
+               "lastSlot": null | {"slot", "status", "reason", "execution", "startedAt",
+                                   "endedAt", "ageSeconds", "durationSeconds"},
+               "running": [{"slot", "execution", "startedAt", "forSeconds"}],
+               "nextSlot": null | {"local", "utc"},
+               "missed": {"count", "slots": [slot…]},
+               "failures": {"count", "slots": [{"slot", "status", "reason"}]}}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cronguard.config import Environment, Job
+from cronguard.operations import Operations
+from lambdas.ledger_contract import (
+    ATTEMPT,
+    ENDED_AT,
+    OWNER,
+    PARTITION_KEY,
+    PAUSE_PERIODS,
+    PAUSE_REASON,
+    PAUSE_SORT_KEY,
+    PAUSED,
+    PAUSED_AT,
+    PAUSED_BY,
+    REASON,
+    RUNS,
+    SLOT,
+    SLOT_PREFIX,
+    SORT_KEY,
+    STARTED_AT,
+    STATUS,
+    Status,
+    partition,
+)
+from lambdas.pause import Pause, read_pause
+from lambdas.schedule import upcoming_slots
+
+WINDOW = timedelta(days=7)
+"""Missed slots and failures are counted over this window (the missed-slot check's cap)."""
+FAILURES = frozenset({Status.FAILED, Status.TIMED_OUT, Status.ABORTED})
+MISSED = "MISSED"  # the missed-slot check's record status (a Status member once it lands)
+SLOT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+PROJECTED = tuple(
+    dict.fromkeys(  # unique, in order: the pause record's reason is the slot's REASON too
+        [
+            SORT_KEY,
+            SLOT,
+            STATUS,
+            REASON,
+            OWNER,
+            STARTED_AT,
+            ENDED_AT,
+            ATTEMPT,
+            RUNS,
+            PAUSED,
+            PAUSE_REASON,
+            PAUSED_AT,
+            PAUSED_BY,
+            PAUSE_PERIODS,
+        ]
+    )
+)
+"""What a row uses of the partition's items (the read units are those of whole items)."""
+
+
+def partition_query(table: str, job: str) -> dict[str, Any]:
+    """Query arguments for the job's whole partition (see the module doc for why)."""
+    # Placeholders for every name: several are DynamoDB reserved words (status, owner).
+    names = {f"#a{index}": name for index, name in enumerate(PROJECTED)}
+    return {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :job",
+        "ExpressionAttributeNames": {"#pk": PARTITION_KEY, **names},
+        "ExpressionAttributeValues": {":job": {"S": partition(job)}},
+        "ProjectionExpression": ", ".join(names),
+    }
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _slot_time(slot: str) -> datetime | None:
+    try:
+        return datetime.strptime(slot, SLOT_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None  # a manual run's slot
+
+
+@dataclass(frozen=True)
+class Run:
+    """One slot record (or an earlier run of it) as a status row uses it."""
+
+    slot: str
+    status: str
+    reason: str
+    execution: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    from_schedule: bool = False
+
+    @property
+    def when(self) -> datetime | None:
+        """When it happened: its start, else its scheduled time."""
+        return self.started_at or _slot_time(self.slot)
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.ended_at:
+            return self.ended_at - self.started_at
+        return None
+
+
+def _run(item: Mapping[str, Any], slot: str) -> Run:
+    return Run(
+        slot=slot,
+        status=item.get(STATUS, {}).get("S", ""),
+        reason=item.get(REASON, {}).get("S", ""),
+        execution=item.get(OWNER, {}).get("S", ""),
+        started_at=_time(item.get(STARTED_AT, {}).get("S")),
+        ended_at=_time(item.get(ENDED_AT, {}).get("S")),
+        from_schedule=ATTEMPT in item,
+    )
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job: Job
+    now: datetime
+    pause: Pause
+    last: Run | None
+    running: list[Run]
+    next_slot: datetime | None  # in the job's time zone; None: a rate job never delivered
+    missed: list[str]
+    failures: list[Run] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        if not self.job.enabled:
+            return "disabled"
+        return "paused" if self.pause.paused else "active"
+
+
+def job_status(job: Job, items: Iterable[Mapping[str, Any]], now: datetime) -> JobStatus:
+    """A job's row from the items of its partition (pure: the query is ``partition_query``)."""
+    pause = Pause()
+    records: list[Run] = []
+    earlier: list[Run] = []
+    for item in items:
+        sort_key = item[SORT_KEY]["S"]
+        if sort_key == PAUSE_SORT_KEY:
+            pause = read_pause(item)
+        elif sort_key.startswith(SLOT_PREFIX) and STATUS in item:
+            slot = item.get(SLOT, {}).get("S", sort_key[len(SLOT_PREFIX) :])
+            records.append(_run(item, slot))
+            earlier += [_run(run.get("M", {}), slot) for run in item.get(RUNS, {}).get("L", [])]
+        # The lease adds nothing: its run's slot record is RUNNING.
+    since = now - WINDOW
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ran = [record for record in records if record.status != MISSED]
+    last = max(ran, key=lambda record: record.when or oldest, default=None)
+    running = sorted(
+        (record for record in records if record.status == Status.RUNNING),
+        key=lambda record: record.when or oldest,
+    )
+    missed = sorted(
+        record.slot
+        for record in records
+        if record.status == MISSED and (record.when or oldest) >= since
+    )
+    failures = sorted(
+        (
+            record
+            for record in [*records, *earlier]
+            if record.status in FAILURES and (record.when or oldest) >= since
+        ),
+        key=lambda record: record.when or oldest,
+    )
+    return JobStatus(
+        job=job,
+        now=now,
+        pause=pause,
+        last=last,
+        running=running,
+        next_slot=_next_slot(job, records, now),
+        missed=missed,
+        failures=failures,
+    )
+
+
+def _next_slot(job: Job, records: list[Run], now: datetime) -> datetime | None:
+    """The next slot in the job's time zone. A rate schedule counts from when it was created,
+    which only the schedule's deliveries tell: its latest delivered slot is the anchor."""
+    anchor = None
+    if job.schedule.startswith("rate("):
+        delivered = [_slot_time(r.slot) for r in records if r.from_schedule]
+        anchor = max((moment for moment in delivered if moment), default=None)
+        if anchor is None:
+            return None
+    slots = upcoming_slots(job.schedule, job.timezone, after=now, count=1, anchor=anchor)
+    return slots[0] if slots else None
+
+
+def read_partition(ops: Operations, job: Job) -> list[dict[str, Any]]:
+    """The job's partition: one Query (paged past 1 MB)."""
+    table = ops.environment.ledger_table_name
+    client = ops._client("dynamodb")
+    kwargs = partition_query(table, job.name)
+    items: list[dict[str, Any]] = []
+    while True:
+        page = ops._call(f"read the ledger {table}", client.query, **kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def environment_status(ops: Operations, now: datetime | None = None) -> list[JobStatus]:
+    moment = now or datetime.now(UTC)
+    return [job_status(job, read_partition(ops, job), moment) for job in ops.environment.jobs]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _seconds(delta: timedelta | None) -> float | None:
+    return None if delta is None else round(delta.total_seconds(), 3)
+
+
+def _execution(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+def job_document(row: JobStatus) -> dict[str, Any]:
+    job, last = row.job, row.last
+    return {
+        "name": job.name,
+        "schedule": job.schedule,
+        "timezone": job.timezone,
+        "concurrency": job.concurrency.value,
+        "enabled": job.enabled,
+        "state": row.state,
+        "paused": (
+            {"reason": row.pause.reason, "since": _iso(row.pause.since), "by": row.pause.by}
+            if row.pause.paused
+            else None
+        ),
+        "lastSlot": (
+            {
+                "slot": last.slot,
+                "status": last.status,
+                "reason": last.reason,
+                "execution": _execution(last.execution),
+                "startedAt": _iso(last.started_at),
+                "endedAt": _iso(last.ended_at),
+                "ageSeconds": _seconds(row.now - last.when) if last.when else None,
+                "durationSeconds": _seconds(last.duration),
+            }
+            if last
+            else None
+        ),
+        "running": [
+            {
+                "slot": run.slot,
+                "execution": _execution(run.execution),
+                "startedAt": _iso(run.started_at),
+                "forSeconds": _seconds(row.now - run.started_at) if run.started_at else None,
+            }
+            for run in row.running
+        ],
+        "nextSlot": (
+            {"local": row.next_slot.isoformat(), "utc": _iso(row.next_slot)}
+            if row.next_slot
+            else None
+        ),
+        "missed": {"count": len(row.missed), "slots": row.missed},
+        "failures": {
+            "count": len(row.failures),
+            "slots": [
+                {"slot": run.slot, "status": run.status, "reason": run.reason}
+                for run in row.failures
+            ],
+        },
+    }
+
+
+def status_document(
+    environment: Environment, rows: list[JobStatus], now: datetime
+) -> dict[str, Any]:
+    return {
+        "environment": environment.name,
+        "generatedAt": _iso(now),
+        "windowDays": WINDOW.days,
+        "jobs": [job_document(row) for row in rows],
+    }
+
+
+def age(delta: timedelta) -> str:
+    """kubectl-style: 45s, 12m, 5h, 3d."""
+    seconds = int(delta.total_seconds())
+    if seconds < 0:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def table_rows(row: JobStatus) -> list[str]:
+    """The text columns of one row: job, last slot, status, age, duration, running, next slot
+    (job's zone), missed (window), failed (window), state."""
+    last = row.last
+    running = "-"
+    if row.running:
+        oldest = row.running[0].started_at
+        running = f"for {age(row.now - oldest)}" if oldest else "yes"
+        if len(row.running) > 1:
+            running = f"{len(row.running)} runs, oldest {running}"
+    if row.next_slot is not None:
+        next_slot = row.next_slot.strftime("%Y-%m-%d %H:%M %Z")
+    else:
+        next_slot = "after the first delivery"  # a rate job: see _next_slot
+    state = f"paused: {row.pause.reason}" if row.state == "paused" else row.state
+    return [
+        row.job.name,
+        last.slot if last else "-",
+        last.status if last else "-",
+        age(row.now - last.when) if last and last.when else "-",
+        age(last.duration) if last and last.duration is not None else "-",
+        running,
+        next_slot,
+        str(len(row.missed)),
+        str(len(row.failures)),
+        state,
+    ]
+
+
+COLUMNS = (
+    "job",
+    "last slot",
+    "status",
+    "age",
+    "duration",
+    "running",
+    "next slot",
+    f"missed {WINDOW.days}d",
+    f"failed {WINDOW.days}d",
+    "state",
+)
+
+
+def pause_of(items: Iterable[Mapping[str, Any]]) -> Pause:
+    """The pause record among a partition's items (``Pause()`` when there is none)."""
+    return next(
+        (read_pause(item) for item in items if item[SORT_KEY]["S"] == PAUSE_SORT_KEY), Pause()
+    )

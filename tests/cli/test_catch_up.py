@@ -1,0 +1,331 @@
+"""catch-up and backfill on the real engine: the synthesized state machines in moto's
+interpreter with the real guard (tests/e2e/conftest.py), started through the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cronguard.catch_up import catch_up_slots, parse_rate, range_slots
+from cronguard.cli import app
+from cronguard.config import Environment, load_environment
+from lambdas.ledger_contract import (
+    PARTITION_KEY,
+    SLOT,
+    SORT_KEY,
+    STATUS,
+    Status,
+    partition,
+    slot_sort_key,
+)
+from lambdas.pause import Pause, PausePeriod
+from tests.e2e.conftest import Engine, Slot, engine, slot, synthesized  # noqa: F401
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def e2e_config(synthesized: tuple[Environment, Path], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    _, assembly = synthesized
+    monkeypatch.setenv("CRONGUARD_CONFIG", str(assembly.parent / "config"))
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(app, [*args, "--env", "e2e"], env={"COLUMNS": "200"})
+
+
+def rows(output: str) -> dict[str, list[str]]:
+    """The result table's rows by slot: [slot, local, execution, start, decision]."""
+    found = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if cells and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", cells[0]):
+            found[cells[0]] = cells
+    return found
+
+
+def executions(engine: Engine, job: str) -> list[dict[str, Any]]:  # noqa: F811
+    listed: list[dict[str, Any]] = engine.aws.sfn.list_executions(stateMachineArn=engine.arn(job))[
+        "executions"
+    ]
+    return listed
+
+
+def put_missed(engine: Engine, job: str, slot_key_: str) -> None:  # noqa: F811
+    engine.aws.dynamodb.put_item(
+        TableName=engine.local.ledger_table,
+        Item={
+            PARTITION_KEY: {"S": partition(job)},
+            SORT_KEY: {"S": slot_sort_key(slot_key_)},
+            SLOT: {"S": slot_key_},
+            STATUS: {"S": Status.MISSED},
+        },
+    )
+
+
+def test_backfill_with_wait_runs_every_slot_and_again_starts_none(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    engine.run("forbid-job", "first", {"scheduledTime": slot(-5)})  # a rate job's phase
+    result = invoke(
+        "backfill", "forbid-job", "--from", slot(-3), "--to", slot(-1), "--wait", "--rate", "20/s"
+    )
+    assert result.exit_code == 0, result.output
+    table = rows(result.output)
+    assert list(table) == [slot(-3), slot(-2), slot(-1)]
+    for slot_, cells in table.items():
+        stamp = slot_.replace("-", "").replace(":", "")
+        assert cells[2] == f"backfill-{stamp}"
+        assert cells[3:] == ["started", "ran: SUCCEEDED"]
+        record = engine.slot("forbid-job", slot_)
+        assert record is not None
+        assert record["status"]["S"] == "SUCCEEDED"
+        assert record["owner"]["S"].endswith(f":backfill-{stamp}")
+    assert "note:" not in result.output  # --wait: no overlap to warn of
+    assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 4
+
+    again = invoke("backfill", "forbid-job", "--from", slot(-3), "--to", slot(-1), "--rate", "20/s")
+    assert again.exit_code == 0, again.output
+    assert [cells[3:] for cells in rows(again.output).values()] == [
+        ["existed", "ran: SUCCEEDED"]
+    ] * 3
+    assert len(executions(engine, "forbid-job")) == 4  # the first run and three backfills
+    assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 4
+
+
+def test_backfill_without_wait_under_forbid_skips_the_rest_for_overlap_and_says_so(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    engine.run("forbid-job", "first", {"scheduledTime": slot(-5)})
+    result = invoke(
+        "backfill", "forbid-job", "--from", slot(-3), "--to", slot(-1), "--rate", "20/s"
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "note: forbid-job is forbid: while the first slot runs, the guard skips" in text
+    assert "add --wait to run them one after another" in text
+    decisions = [cells[4] for cells in rows(result.output).values()]
+    assert decisions[0] in ("running", "ran: SUCCEEDED")
+    assert decisions[1:] == ["skipped: overlap", "skipped: overlap"]
+    for skipped in (slot(-2), slot(-1)):
+        record = engine.slot("forbid-job", skipped)
+        assert record is not None
+        assert record["status"]["S"] == "SKIPPED_OVERLAP"
+
+
+def test_backfill_refuses_more_than_max_without_yes_and_starts_nothing(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    engine.run("allow-job", "first", {"scheduledTime": slot(-9)})
+    refused = invoke("backfill", "allow-job", "--from", slot(-8), "--to", slot(-1), "--max", "5")
+    assert refused.exit_code == 2
+    assert refused.output.strip() == (
+        f"error: backfill would start 8 slots of allow-job ({slot(-8)} … {slot(-1)}), more "
+        "than 5: add --yes to start them all, or narrow the range"
+    )
+    assert len(executions(engine, "allow-job")) == 1
+
+    allowed = invoke(
+        "backfill",
+        "allow-job",
+        "--from",
+        slot(-8),
+        "--to",
+        slot(-1),
+        "--max",
+        "5",
+        "--yes",
+        "--rate",
+        "50/s",
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert len(rows(allowed.output)) == 8
+    assert len(executions(engine, "allow-job")) == 9
+
+
+def test_backfill_is_paced(engine: Engine, slot: Slot) -> None:  # noqa: F811
+    engine.run("allow-job", "first", {"scheduledTime": slot(-5)})
+    result = invoke("backfill", "allow-job", "--from", slot(-4), "--to", slot(-1), "--rate", "4/s")
+    assert result.exit_code == 0, result.output
+    started = sorted(
+        execution["startDate"]
+        for execution in executions(engine, "allow-job")
+        if execution["name"].startswith("backfill-")
+    )
+    assert len(started) == 4
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(started)]
+    assert min(gaps) >= 0.24, gaps  # 4/s: a start every 0.25 s at most (clock granularity)
+
+
+def test_catch_up_starts_exactly_the_missed_slots_and_a_second_starts_none(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    # allow-job ran at -4 and at 0; the slot watch recorded -3 and -2 as MISSED. (-1 has no
+    # record, but a rate job's phase counts from its latest record: it is not computed.)
+    engine.run("allow-job", "earlier", {"scheduledTime": slot(-4)})
+    engine.run("allow-job", "latest", {"scheduledTime": slot(0)})
+    put_missed(engine, "allow-job", slot(-3))
+    put_missed(engine, "allow-job", slot(-2))
+    result = invoke("catch-up", "allow-job", "--wait")
+    assert result.exit_code == 0, result.output
+    table = rows(result.output)
+    assert list(table) == [slot(-3), slot(-2)]
+    for slot_, cells in table.items():
+        assert cells[2] == "catch-up-" + slot_.replace("-", "").replace(":", "")
+        assert cells[3:] == ["started", "ran: SUCCEEDED"]
+        record = engine.slot("allow-job", slot_)
+        assert record is not None
+        assert record["status"]["S"] == "SUCCEEDED"  # the MISSED record turned into a run
+
+    again = invoke("catch-up", "allow-job")
+    assert again.exit_code == 0, again.output
+    assert again.output.strip() == "catch-up allow-job: no slots to start"
+    assert len(executions(engine, "allow-job")) == 4
+
+
+def test_catch_up_and_backfill_of_a_paused_job_are_refused(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    assert invoke("pause", "allow-job", "--reason", "db migration").exit_code == 0
+    for args in (
+        ("catch-up", "allow-job"),
+        ("backfill", "allow-job", "--from", slot(-2), "--to", slot(-1)),
+    ):
+        result = invoke(*args)
+        assert result.exit_code == 2
+        assert "allow-job is paused since" in result.output
+        assert "(db migration): the guard skips its slots; resume it first" in result.output
+    assert executions(engine, "allow-job") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("backfill", "nope", "--from", "2026-11-22T00:00:00Z", "--to", "2026-11-22T03:00:00Z"),
+            "error: unknown job 'nope'",
+        ),
+        (("catch-up", "nope"), "error: unknown job 'nope'"),
+        (
+            ("backfill", "allow-job", "--from", "yesterday", "--to", "2026-11-22T03:00:00Z"),
+            "error: 'yesterday' is not an ISO-8601 time",
+        ),
+        (
+            ("catch-up", "allow-job", "--rate", "fast"),
+            "error: --rate 'fast': expected starts per time like 1/s, 30/m or 100/h",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_before_any_aws_call(
+    args: tuple[str, ...], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(message)
+    assert len(result.output.strip().splitlines()) == 1
+
+
+# --- the slot arithmetic, without an engine ------------------------------------------------
+
+NIGHTLY_CONFIG = {
+    "jobs": {
+        "nightly": {"schedule": "cron(0 3 * * ? *)", "timezone": "Europe/London", "image": "x"},
+        "every-90m": {"schedule": "rate(90 minutes)", "image": "x"},
+    }
+}
+NETWORK = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-0123456789abcdef0"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+}
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Environment:
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "jobs.yaml").write_text(yaml.safe_dump(NIGHTLY_CONFIG))
+    (tmp_path / "environments" / "t.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
+    return load_environment("t", tmp_path)
+
+
+def item(slot_: str, status: str) -> dict[str, Any]:
+    return {SORT_KEY: {"S": slot_sort_key(slot_)}, STATUS: {"S": status}}
+
+
+def test_catch_up_slots_are_the_missed_records_and_the_computed_missed(
+    plain: Environment,
+) -> None:
+    job = plain.job("nightly")  # 03:00 London: 03:00Z in winter
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    items = [
+        item("2026-11-17T03:00:00Z", Status.SUCCEEDED),
+        item("2026-11-18T03:00:00Z", Status.MISSED),  # recorded by the slot watch
+        item("2026-11-19T03:00:00Z", Status.SKIPPED_OVERLAP),
+        item("2026-11-21T03:00:00Z", Status.FAILED),
+        item("2026-11-10T03:00:00Z", Status.MISSED),  # before --since
+        {SORT_KEY: {"S": "lease"}},
+    ]
+    paused = Pause(
+        periods=(
+            PausePeriod(
+                datetime(2026, 11, 16, 0, 0, tzinfo=UTC),
+                datetime(2026, 11, 16, 23, 0, tzinfo=UTC),
+                "x",
+            ),
+        )
+    )
+    since = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
+    slots = catch_up_slots(job, items, paused, now=now, since=since)
+    # 15th: no record; 16th: paused; 18th: MISSED; 20th and 22nd: no record.
+    assert slots == [
+        "2026-11-15T03:00:00Z",
+        "2026-11-18T03:00:00Z",
+        "2026-11-20T03:00:00Z",
+        "2026-11-22T03:00:00Z",
+    ]
+
+
+def test_range_slots_follow_the_schedule_and_a_rate_job_its_recorded_phase(
+    plain: Environment,
+) -> None:
+    nightly = plain.job("nightly")
+    # Across the London spring-forward: 03:00 BST is 02:00Z from 2027-03-28.
+    assert range_slots(
+        nightly, datetime(2027, 3, 27, 0, 0, tzinfo=UTC), datetime(2027, 3, 29, 3, 0, tzinfo=UTC)
+    ) == ["2027-03-27T03:00:00Z", "2027-03-28T02:00:00Z", "2027-03-29T02:00:00Z"]
+    rate = plain.job("every-90m")
+    with pytest.raises(ValueError, match="no slot of it to count from"):
+        range_slots(rate, datetime(2026, 11, 22, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC))
+    recorded = ["2026-11-22T10:10:00Z"]  # the schedule's phase: :10 past, every 90 minutes
+    assert range_slots(
+        rate,
+        datetime(2026, 11, 22, 6, 0, tzinfo=UTC),
+        datetime(2026, 11, 22, 12, 0, tzinfo=UTC),
+        recorded,
+    ) == [
+        "2026-11-22T07:10:00Z",
+        "2026-11-22T08:40:00Z",
+        "2026-11-22T10:10:00Z",
+        "2026-11-22T11:40:00Z",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "per_second"), [("1/s", 1.0), ("30/m", 0.5), ("36/hour", 0.01), ("2.5 / sec", 2.5)]
+)
+def test_rates(text: str, per_second: float) -> None:
+    assert parse_rate(text) == pytest.approx(per_second)
