@@ -8,13 +8,15 @@
         execution = aws.start(machine, "20261122T0300Z", {"scheduledTime": "..."})
         aws.wait(execution)["status"]
 
-See `harness.LocalAws` for the API and `shims` for every moto gap it closes.
+See `harness.LocalAws` for the API and `shims` for every moto gap it closes. It is the
+optional `simulate` extra of the package (`pip install 'cronguard[simulate]'`): importing it
+without that raises `cronguard.extras.MissingExtra`, which says so.
 """
 
+from cronguard.local import _extra  # noqa: F401  (first: says when the extra is missing)
 from cronguard.local.ecs import THROTTLE, StartedTask, StopCause, TaskScript
 from cronguard.local.harness import (
     ACCOUNT_ID,
-    ALARMING_STATUSES,
     LocalAws,
     Network,
     StatusChangeDeliveryError,
@@ -23,7 +25,6 @@ from cronguard.local.lambdas import LambdaContext, LambdaRuntimeCrash, LambdaSer
 
 __all__ = [
     "ACCOUNT_ID",
-    "ALARMING_STATUSES",
     "THROTTLE",
     "LambdaContext",
     "LambdaRuntimeCrash",
