@@ -570,9 +570,15 @@ def simulate(
     one, for a job with job_retries)."""
     environment = _load(env)
     chosen = [_job(environment, name) for name in job or []]  # before 20 s of deploying
-    # Only the simulation needs the local engine: import it here, not for every command.
-    from cronguard.simulation.report import ReportError
-    from cronguard.simulation.run import simulate_environment
+    # Only the simulation needs the local engine, the optional simulate extra: import it
+    # here, not for every command, and say so in one line when it is not installed.
+    from cronguard.extras import MissingExtra
+
+    try:
+        from cronguard.simulation.report import ReportError
+        from cronguard.simulation.run import simulate_environment
+    except MissingExtra as error:
+        _fail(error, USAGE_ERROR)
 
     try:
         results = simulate_environment(environment, assembly, chosen, burst, console, report)

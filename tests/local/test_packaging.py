@@ -1,0 +1,182 @@
+"""The package declares what it imports: the command's dependencies, and the local engine as
+the optional ``simulate`` extra; ``cronguard simulate`` without it says what to install."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from cronguard.extras import PROVIDED_BY, SIMULATE
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+DEPENDENCIES = [Requirement(text) for text in PROJECT["dependencies"]]
+EXTRAS = {
+    extra: [Requirement(text) for text in texts]
+    for extra, texts in PROJECT["optional-dependencies"].items()
+}
+ENGINE = ("cronguard/local", "cronguard/simulation")  # the simulate extra's own code
+
+
+def pins(*files: str) -> dict[str, Requirement]:
+    """Each ``name==version`` line of the files (``-r``/``-c`` lines and comments skipped)."""
+    found: dict[str, Requirement] = {}
+    for file in files:
+        for line in (ROOT / file).read_text().splitlines():
+            text = line.split("#")[0].strip()
+            if text and not text.startswith("-"):
+                requirement = Requirement(text)
+                found[canonicalize_name(requirement.name)] = requirement
+    return found
+
+
+def pinned_version(requirement: Requirement) -> str:
+    (specifier,) = requirement.specifier
+    assert specifier.operator == "==", f"{requirement} is not an exact pin"
+    return specifier.version
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [*DEPENDENCIES, *(requirement for extra in EXTRAS.values() for requirement in extra)],
+    ids=str,
+)
+def test_each_declared_dependency_admits_its_pin_and_the_venv_has_it(declared):
+    name = canonicalize_name(declared.name)
+    pinned = pins("requirements.txt", "requirements-dev.txt")[name]
+    constrained = pins("constraints.txt")[name]
+    assert pinned_version(pinned) == pinned_version(constrained)
+    assert declared.specifier.contains(pinned_version(pinned))
+    assert declared.extras == pinned.extras  # moto's services
+    assert declared.specifier.contains(metadata.version(declared.name))  # `make setup` did
+
+
+def test_the_simulate_extra_is_the_distributions_that_provide_its_modules():
+    assert {canonicalize_name(r.name) for r in EXTRAS[SIMULATE]} == {
+        canonicalize_name(distribution) for distribution in PROVIDED_BY[SIMULATE].values()
+    }
+    for module, distribution in PROVIDED_BY[SIMULATE].items():
+        provided = metadata.packages_distributions()[module]
+        assert canonicalize_name(distribution) in {canonicalize_name(d) for d in provided}
+
+
+def imported_distributions(paths: list[Path]) -> dict[str, set[str]]:
+    """Third-party distribution -> the files importing one of its modules (at any level)."""
+    providers = metadata.packages_distributions()
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in (name.split(".")[0] for name in modules):
+                if module in sys.stdlib_module_names or module in ("cronguard", "lambdas"):
+                    continue
+                for distribution in providers.get(module, [f"<no distribution: {module}>"]):
+                    found.setdefault(canonicalize_name(distribution), set()).add(
+                        str(path.relative_to(ROOT))
+                    )
+    return found
+
+
+def installed_with(requirements: list[Requirement]) -> set[str]:
+    """The distributions ``requirements`` install, their own requirements included."""
+    found: set[str] = set()
+    queue = list(requirements)
+    while queue:
+        requirement = queue.pop()
+        name = canonicalize_name(requirement.name)
+        if name in found:
+            continue
+        found.add(name)
+        for text in metadata.requires(requirement.name) or []:
+            nested = Requirement(text)
+            if nested.marker is None or any(
+                nested.marker.evaluate({"extra": extra}) for extra in requirement.extras or {""}
+            ):
+                queue.append(nested)
+    return found
+
+
+def test_the_command_imports_only_what_the_package_declares():
+    code = [
+        path
+        for path in (ROOT / "cronguard").rglob("*.py")
+        if not str(path.relative_to(ROOT)).startswith(ENGINE)
+    ]
+    contracts = [*(ROOT / "lambdas").glob("*.py"), *(ROOT / "lambdas").glob("*/settings.py")]
+    undeclared = {
+        distribution: files
+        for distribution, files in imported_distributions(code + contracts).items()
+        if distribution not in installed_with(DEPENDENCIES)
+    }
+    assert undeclared == {}
+
+
+def test_the_simulation_imports_only_what_the_simulate_extra_adds():
+    code = [
+        *(path for folder in ENGINE for path in (ROOT / folder).rglob("*.py")),
+        *(ROOT / "lambdas").rglob("*.py"),  # the handlers it runs in-process
+    ]
+    undeclared = {
+        distribution: files
+        for distribution, files in imported_distributions(code).items()
+        if distribution not in installed_with(DEPENDENCIES + EXTRAS[SIMULATE])
+    }
+    assert undeclared == {}
+
+
+BLOCKED = """
+import sys
+
+class WithoutTheExtra:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == {module!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, WithoutTheExtra())
+from cronguard.cli import main
+main({args!r})
+"""
+
+
+def without(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``cronguard ARGS`` in a Python where ``module`` cannot be imported."""
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKED.format(module=module, args=list(args))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(("module", "distribution"), sorted(PROVIDED_BY[SIMULATE].items()))
+def test_simulate_without_the_extra_says_what_to_install_in_one_line(module, distribution):
+    ran = without(module, "simulate", "--env", "dev")
+
+    assert ran.returncode == 2, ran.stderr
+    assert ran.stderr.splitlines() == [
+        f"error: cronguard simulate needs the optional 'simulate' extra, and {distribution} "
+        "is not installed: pip install 'cronguard[simulate]' (make setup installs it)"
+    ]
+    assert ran.stdout == ""
+
+
+def test_the_command_runs_without_the_extra():
+    for module in PROVIDED_BY[SIMULATE]:
+        ran = without(module, "--help")
+        assert (ran.returncode, ran.stderr) == (0, "")
+        assert "simulate" in ran.stdout
