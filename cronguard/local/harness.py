@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -32,9 +32,6 @@ LOG = logging.getLogger("cronguard.local")
 
 ACCOUNT_ID = "123456789012"
 """moto's default account: every ARN the harness hands out is in it."""
-
-ALARMING_STATUSES = frozenset({"ABORTED", "TIMED_OUT", "FAILED"})
-"""The statuses cronguard's cleanup rule subscribes to."""
 
 _FAKE_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -400,13 +397,15 @@ class LocalAws:
     def on_execution_status_change(
         self,
         handler: Handler,
-        statuses: frozenset[str] = ALARMING_STATUSES,
+        *,
+        statuses: Collection[str],
         environment: Mapping[str, str] | None = None,
     ) -> None:
         """Subscribe `handler(event, context)` like an EventBridge rule on "Step Functions
-        Execution Status Change" with `detail.status` in `statuses` (default ABORTED,
-        TIMED_OUT, FAILED). It is called in the execution's thread once the execution ended;
-        `environment` is its function's, process-wide as in `register_lambda`."""
+        Execution Status Change" with `detail.status` in `statuses` (a deployed rule's, e.g.
+        `cronguard.simulation.deploy.cleanup_statuses`). It is called in the execution's
+        thread once the execution ended; `environment` is its function's, process-wide as in
+        `register_lambda`."""
         self._function_environment(environment)
         self._subscriptions.append(_Subscription(handler, frozenset(statuses)))
 
@@ -454,7 +453,6 @@ class LocalAws:
 
 __all__ = [
     "ACCOUNT_ID",
-    "ALARMING_STATUSES",
     "LocalAws",
     "Network",
     "StatusChangeDeliveryError",

@@ -6,7 +6,12 @@ Everything comes from the cloud assembly, not from config: each state machine's
 handler in-process, the cluster and task definitions are registered in moto), the ledger
 table with the key schema of the template. Two things are mapped, and only these: the
 network ids from config (which exist in your account, not in moto) become the harness's
-own VPC ids, and the cleanup rule becomes a subscription to execution status changes.
+own VPC ids, and the cleanup rule becomes a subscription to the execution statuses its
+synthesized event pattern names.
+
+Each function runs the handler its synthesized ``Handler`` names, imported here from the
+runtime package (``HANDLERS``: the paths are the contracts in ``lambdas/*/settings.py``); a
+function naming any other handler is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from typing import Any
 
 from cronguard.config import Environment
 from cronguard.local import LocalAws
+from cronguard.local.events import DETAIL_TYPE, SOURCE
+from cronguard.local.lambdas import Handler
+from lambdas.cleanup import handler as cleanup
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
+from lambdas.guard import handler as guard
 from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 from lambdas.ledger_contract import (
     LEASE_SORT_KEY,
@@ -32,6 +41,12 @@ from lambdas.ledger_contract import (
 
 GUARD_STATE = "Guard"
 RUN_STATE = "Run job"
+
+HANDLERS: dict[str, Handler] = {
+    GUARD_HANDLER: guard.lambda_handler,
+    CLEANUP_HANDLER: cleanup.lambda_handler,
+}
+"""The handlers the engine runs in-process, by the handler path a synthesized function names."""
 
 
 class AssemblyError(Exception):
@@ -69,10 +84,13 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _handler(dotted: str) -> Any:
-    module_name, _, attribute = dotted.rpartition(".")
-    module = __import__(module_name, fromlist=[attribute])
-    return getattr(module, attribute)
+def _handler(function: dict[str, Any], expected: str, where: str) -> Handler:
+    """The handler a synthesized function (its ``Properties``) names, which must be
+    ``expected``."""
+    named = function.get("Handler")
+    if named != expected:
+        raise AssemblyError(f"{where}: handler {named!r}, expected {expected!r}")
+    return HANDLERS[named]
 
 
 def _intrinsic(value: Any) -> str:
@@ -121,6 +139,33 @@ def _environment(
         else:
             raise AssemblyError(f"environment variable {name}: cannot resolve {value} locally")
     return resolved
+
+
+def cleanup_statuses(parent: dict[str, Any], cleanup_id: str) -> frozenset[str]:
+    """The execution statuses the synthesized rule sends the cleanup: the ``detail.status``
+    of the rule on Step Functions' status-change events that targets it."""
+    patterns = [
+        rule["Properties"]["EventPattern"]
+        for rule in _of_type(parent, "AWS::Events::Rule").values()
+        if {"Fn::GetAtt": [cleanup_id, "Arn"]}
+        in [target["Arn"] for target in rule["Properties"].get("Targets", [])]
+        and "EventPattern" in rule["Properties"]
+    ]
+    if len(patterns) != 1:
+        raise AssemblyError(
+            f"expected exactly one event rule for the cleanup function {cleanup_id}, "
+            f"found {len(patterns)}"
+        )
+    pattern = patterns[0]
+    if (pattern.get("source"), pattern.get("detail-type")) != ([SOURCE], [DETAIL_TYPE]):
+        raise AssemblyError(
+            f"the cleanup's rule matches source {pattern.get('source')} and detail-type "
+            f"{pattern.get('detail-type')}, not Step Functions' execution status changes"
+        )
+    statuses = pattern.get("detail", {}).get("status")
+    if not statuses or not all(isinstance(status, str) for status in statuses):
+        raise AssemblyError(f"the cleanup's rule names no execution statuses: {statuses}")
+    return frozenset(statuses)
 
 
 def check_assembly(environment: Environment, assembly: Path) -> None:
@@ -202,20 +247,29 @@ class LocalEnvironment:
         for template in nested:
             for resource in _of_type(template, "AWS::StepFunctions::StateMachine").values():
                 self._deploy_job(template, resource, cluster_arn, network_ids)
+        cleanup_id, cleanup_function = self._cleanup_function(parent)
         self.aws.on_execution_status_change(
-            _handler(CLEANUP_HANDLER), environment=self._cleanup_environment(parent, cluster_arn)
+            _handler(cleanup_function, CLEANUP_HANDLER, f"cleanup function {cleanup_id}"),
+            statuses=cleanup_statuses(parent, cleanup_id),
+            environment=self._cleanup_environment(parent, cleanup_function, cluster_arn),
         )
         return self
 
-    def _cleanup_environment(self, parent: dict[str, Any], cluster_arn: str) -> dict[str, str]:
-        """The cleanup's environment as synthesized."""
+    def _cleanup_function(self, parent: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The cleanup Lambda's logical ID and properties in the environment's stack."""
         functions = [
-            resource["Properties"]
-            for resource in _of_type(parent, "AWS::Lambda::Function").values()
+            (logical_id, resource["Properties"])
+            for logical_id, resource in _of_type(parent, "AWS::Lambda::Function").items()
             if resource["Properties"].get("Handler") == CLEANUP_HANDLER
         ]
         if len(functions) != 1:
             raise AssemblyError("expected exactly one cleanup Lambda in the environment's stack")
+        return functions[0]
+
+    def _cleanup_environment(
+        self, parent: dict[str, Any], function: dict[str, Any], cluster_arn: str
+    ) -> dict[str, str]:
+        """The cleanup's environment as synthesized."""
         references = {
             _intrinsic({"Ref": logical_id}): self.ledger_table
             for logical_id, resource in _of_type(parent, "AWS::DynamoDB::Table").items()
@@ -229,7 +283,7 @@ class LocalEnvironment:
         imported_cluster = (
             rf"arn:[^:]+:ecs:[^:]*:[^:]*:cluster/{re.escape(self.environment.cluster_name)}"
         )
-        return _environment(functions[0], references, {imported_cluster: cluster_arn})
+        return _environment(function, references, {imported_cluster: cluster_arn})
 
     def _create_ledger(self, parent: dict[str, Any]) -> None:
         tables = [
@@ -282,12 +336,11 @@ class LocalEnvironment:
         substitutions = properties["DefinitionSubstitutions"]
         guard_logical_id = substitutions["GuardFunctionArn"]["Fn::GetAtt"][0]
         guard_properties = template["Resources"][guard_logical_id]["Properties"]
-        if guard_properties["Handler"] != GUARD_HANDLER:
-            raise AssemblyError(f"{machine_name}: unexpected guard handler")
+        guard_handler = _handler(guard_properties, GUARD_HANDLER, f"{machine_name}'s guard")
         guard_name = f"{machine_name}-guard"
         guard_arn = self.aws.register_lambda(
             guard_name,
-            _handler(GUARD_HANDLER),
+            guard_handler,
             _environment(
                 guard_properties,
                 {

@@ -82,7 +82,7 @@ def test_a_skipped_slot_ends_in_the_named_succeed_state(aws, deploy_job, guard):
 
 def test_a_non_zero_exit_fails_the_execution_with_the_task_as_cause(aws, deploy_job, guard):
     alarms: list[dict[str, Any]] = []
-    aws.on_execution_status_change(lambda event, context: alarms.append(event))
+    aws.on_execution_status_change(lambda event, context: alarms.append(event), statuses={"FAILED"})
     job = deploy_job(guard)
     aws.script_tasks(job.task_definition_arn, TaskScript(duration_seconds=0.2, exit_code=3))
 
@@ -163,7 +163,9 @@ def test_a_timeout_during_run_task_still_stops_the_task(aws, deploy_job, guard):
 
 def test_stop_execution_aborts_and_stops_the_task(aws, deploy_job, guard, wait_until):
     alarms: list[dict[str, Any]] = []
-    aws.on_execution_status_change(lambda event, context: alarms.append(event))
+    aws.on_execution_status_change(
+        lambda event, context: alarms.append(event), statuses={"ABORTED"}
+    )
     job = deploy_job(guard)
     aws.script_tasks(job.task_definition_arn, TaskScript(duration_seconds=2))
     execution = job.start("20261122T0300Z")
@@ -201,7 +203,9 @@ def test_an_execution_timeout_times_out_and_stops_the_task(aws, deploy_job, guar
         definition["TimeoutSeconds"] = 1
 
     alarms: list[dict[str, Any]] = []
-    aws.on_execution_status_change(lambda event, context: alarms.append(event))
+    aws.on_execution_status_change(
+        lambda event, context: alarms.append(event), statuses={"TIMED_OUT"}
+    )
     job = deploy_job(guard, edit=one_second_execution)
     aws.script_tasks(job.task_definition_arn, TaskScript(duration_seconds=2))
 
@@ -352,7 +356,9 @@ def test_a_burst_of_duplicate_triggers_runs_the_slot_once(aws, deploy_job, guard
 )
 def test_status_change_handlers_filter_on_status(aws, deploy_job, guard, script, expected):
     seen: list[str] = []
-    aws.on_execution_status_change(lambda event, context: seen.append(event["detail"]["status"]))
+    aws.on_execution_status_change(
+        lambda event, context: seen.append(event["detail"]["status"]), statuses={"FAILED"}
+    )
     job = deploy_job(guard)
     aws.script_tasks(job.task_definition_arn, script)
 
@@ -367,7 +373,7 @@ def test_wait_raises_when_a_status_change_handler_fails(aws, deploy_job, guard):
     def broken(event: dict[str, Any], context: Any) -> None:
         raise RuntimeError("cleanup bug")
 
-    aws.on_execution_status_change(broken)
+    aws.on_execution_status_change(broken, statuses={"FAILED"})
     job = deploy_job(guard)
     aws.script_tasks(job.task_definition_arn, TaskScript(duration_seconds=0.1, exit_code=1))
 
