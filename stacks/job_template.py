@@ -71,6 +71,12 @@ _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
     r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$"
 )
+# The state machines' logs go to a group under /aws/vendedlogs/: Step Functions adds every
+# other log group it logs to to the account's CloudWatch Logs resource policy, 5,120
+# characters shared by every vended-log delivery of the region, which a few dozen job stacks
+# would fill. One group per job stack, named after the nested stack (unique, and stable for
+# its lifetime).
+EXECUTION_LOG_GROUP_NAME = {"Fn::Sub": "/aws/vendedlogs/states/${AWS::StackName}"}
 _SHARED = {
     "execution_logs": "ExecutionLogs",
     "job_logs": "JobLogs",
@@ -237,11 +243,14 @@ class JobStackTemplate:
 
     def _shared(self) -> None:
         for key in ("execution_logs", "job_logs", "guard_logs"):
+            properties: dict[str, Any] = {"RetentionInDays": LOG_RETENTION_DAYS}
+            if key == "execution_logs":
+                properties["LogGroupName"] = EXECUTION_LOG_GROUP_NAME
             self._add(
                 _SHARED[key],
                 {
                     "Type": "AWS::Logs::LogGroup",
-                    "Properties": {"RetentionInDays": LOG_RETENTION_DAYS},
+                    "Properties": properties,
                     "DeletionPolicy": "Retain",
                     "UpdateReplacePolicy": "Retain",
                 },

@@ -9,11 +9,14 @@ resource must still be there, of the same type, with the same name.
 
 New resources are fine, but are recorded too so that they are protected from then on:
 ``python -m tests.infra.test_deploy_safety`` adds them to the snapshot, and refuses (naming
-them) if anything recorded was renamed, removed or changed type.
+them) if anything recorded was renamed, removed or changed type. A deliberate replacement is
+recorded with ``--accept-replacement <logical ID>`` (in every template), and the README's
+upgrade notes say what it does at deploy.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -25,8 +28,8 @@ from typing import Any
 import pytest
 
 from tests.infra.conftest import Synthesized, synthesize
-from tests.infra.test_scale import generated_config
-from tests.infra.test_scale import synthesize as synthesize_generated
+from tests.infra.generated import generated_config
+from tests.infra.generated import synthesize as synthesize_generated
 
 Synth = Callable[[str], Synthesized]
 ENVIRONMENTS = ["dev", "prod"]
@@ -68,9 +71,9 @@ def _identities(template: dict[str, Any]) -> dict[str, list[Any]]:
     return found
 
 
-def identities(parent_file: Path) -> Identities:
-    """Every resource of a synthesized environment: its stack's, and each job stack's under
-    the job stack's logical ID (found through the asset its ``TemplateURL`` names)."""
+def nested_templates(parent_file: Path) -> dict[str, Path]:
+    """Each nested stack's logical ID in the parent -> its template file (found through the
+    asset its ``TemplateURL`` names)."""
     assembly = parent_file.parent
     parent = json.loads(parent_file.read_text())
     assets = {
@@ -78,13 +81,22 @@ def identities(parent_file: Path) -> Identities:
         for manifest in assembly.glob("*.assets.json")
         for asset_hash, asset in json.loads(manifest.read_text())["files"].items()
     }
-    found = {parent_file.name.removesuffix(".template.json"): _identities(parent)}
+    found = {}
     for logical_id, resource in parent["Resources"].items():
-        if resource["Type"] != "AWS::CloudFormation::Stack":
-            continue
-        (asset_hash,) = _ASSET_KEY.findall(json.dumps(resource["Properties"]["TemplateURL"]))
-        nested = json.loads((assembly / assets[asset_hash]).read_text())
-        found[logical_id] = _identities(nested)
+        if resource["Type"] == "AWS::CloudFormation::Stack":
+            url = json.dumps(resource["Properties"]["TemplateURL"])
+            (asset_hash,) = _ASSET_KEY.findall(url)
+            found[logical_id] = assembly / assets[asset_hash]
+    return found
+
+
+def identities(parent_file: Path) -> Identities:
+    """Every resource of a synthesized environment: its stack's, and each job stack's under
+    the job stack's logical ID."""
+    parent = json.loads(parent_file.read_text())
+    found = {parent_file.name.removesuffix(".template.json"): _identities(parent)}
+    for logical_id, template_file in nested_templates(parent_file).items():
+        found[logical_id] = _identities(json.loads(template_file.read_text()))
     return found
 
 
@@ -184,8 +196,9 @@ def generated_identities(root: Path) -> Identities:
     return identities(outdir / f"{environment.stack_name}.template.json")
 
 
-def record() -> int:
-    """Add new resources to the snapshot; refuse if a recorded one changed."""
+def record(accepted: frozenset[str] = frozenset()) -> int:
+    """Add new resources to the snapshot; refuse if a recorded one changed, unless its
+    logical ID is ``accepted``."""
     recorded: dict[str, Identities] = json.loads(SNAPSHOT.read_text()) if SNAPSHOT.exists() else {}
     merged: dict[str, Identities] = {}
     problems = []
@@ -196,7 +209,11 @@ def record() -> int:
             else:
                 current = identities(synthesize(env_name, Path(outdir)).template_file)
         before = recorded.get(env_name, {})
-        problems += [f"{env_name}: {problem}" for problem in replacements(before, current)]
+        kept = {
+            template: {key: value for key, value in resources.items() if key not in accepted}
+            for template, resources in before.items()
+        }
+        problems += [f"{env_name}: {problem}" for problem in replacements(kept, current)]
         merged[env_name] = current
     if problems:
         print("not recorded: these would replace deployed resources\n" + "\n".join(problems))
@@ -207,4 +224,6 @@ def record() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(record())
+    parser = argparse.ArgumentParser(description="Record the deploy-safety snapshot.")
+    parser.add_argument("--accept-replacement", action="append", default=[], metavar="ID")
+    sys.exit(record(frozenset(parser.parse_args().accept_replacement)))
