@@ -212,9 +212,7 @@ def start_slot(ops: Operations, job: Job, machine_arn: str, slot: str, name: str
                     raise
                 found = existing()  # started by someone else in between
         if found is None or json.loads(found.get("input") or "{}") != run_input:
-            return Replay(
-                slot, name, arn, new=False, error=f"execution {name} exists with another input"
-            )
+            return Replay(slot, name, arn, new=False, error="its name is taken by another input")
         return Replay(slot, name, arn, new=False, decision=_closed(found) or "started")
 
     result: Replay = ops._call(what, start)

@@ -465,10 +465,15 @@ def redrive_dlq(
             result.outcome,
         )
     console.print(table)
-    kept = sum(not result.deleted for result in results)
+    kept = [result for result in results if result.kept_because is not None]
     if kept:
+        console.print(f"{len(kept)} message(s) kept in the queue:", markup=False)
+    for result in kept:
         console.print(
-            f"{kept} message(s) kept in the queue (see decision)", markup=False, highlight=False
+            f"  {result.letter.message_id[:8]}: {result.kept_because}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -89,12 +89,12 @@ def attribute(message: Mapping[str, Any], environment: Environment) -> DeadLette
 
     target = _attribute(message, TARGET_ARN)
     if target is None or _attribute(message, SCHEDULE_ARN) is None:
-        return unattributed("not a schedule delivery (no SCHEDULE_ARN/TARGET_ARN attributes)")
+        return unattributed("not a schedule delivery (no SCHEDULE_ARN, TARGET_ARN)")
     machines = {environment.state_machine_name(job): job for job in environment.jobs}
     kind, _, name = target.rpartition(":")
     job = machines.get(name) if kind.endswith(":stateMachine") else None
     if job is None:
-        return unattributed(f"its target {target} is no job of environment {environment.name}")
+        return unattributed(f"its target {name or target} is no job of {environment.name}")
     when = _scheduled_time(str(message.get("Body", ""))) or _attribute(message, SCHEDULED_TIME)
     if when is None:
         return unattributed("it names no scheduled time (body or SCHEDULED_TIME)", job)

@@ -35,14 +35,21 @@ class Redriven:
     deleted: bool = False
 
     @property
-    def outcome(self) -> str:
+    def kept_because(self) -> str | None:
+        """Why the message stays in the queue (None: it was deleted)."""
         if not self.letter.attributed:
-            return f"kept: {self.letter.unattributed}"
+            return self.letter.unattributed
         if self.replay is None:
-            return "kept: not started"
+            return "not started"
         if self.replay.error:
-            return f"kept: {self.replay.error}"
-        return self.replay.decision
+            return self.replay.error
+        return None if self.deleted else "not deleted"
+
+    @property
+    def outcome(self) -> str:
+        if self.kept_because is not None:
+            return "kept"
+        return self.replay.decision if self.replay else "-"
 
 
 def queue_url(ops: Operations) -> str:
