@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cronguard.cli import app
+from cronguard.cli import app, main
 from cronguard.config import Environment
 from cronguard.simulation.report import KINDS
 from tests.unit.test_report_render import parse
@@ -222,3 +222,17 @@ def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
         pixels.extend((row[x], row[x + 1], row[x + 2]) for x in range(0, stride, channels))
         previous = row
     return width, height, pixels
+
+
+def test_a_report_path_that_is_a_directory_is_refused_before_deploying(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["simulate", f"--report={tmp_path}"])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"error: Invalid value for '--report': file '{tmp_path}' is a directory. "
+        "(see cronguard simulate --help)\n"
+    )
+    assert "deploying" not in captured.out
