@@ -18,6 +18,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from cronguard.config import Environment, Job
+from lambdas import times
 from lambdas.ledger_contract import (
     DUPLICATES,
     ENDED_AT,
@@ -75,15 +76,11 @@ def session_for(environment: Environment) -> Any:
 
 
 def parse_time(text: str) -> datetime:
+    """A time given on the command line, as the guard would read it (ISO-8601, in UTC)."""
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise OperationError(
-            f"{text!r} is not an ISO-8601 time like 2026-11-22T03:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise OperationError(f"{text!r} has no time zone; add Z for UTC or an offset like +09:00")
-    return moment.astimezone(UTC)
+        return times.parse_time(text)
+    except ValueError as problem:
+        raise OperationError(f"{text!r} {problem}") from None
 
 
 def execution_name(slot: datetime | None, now: datetime) -> str:
@@ -115,7 +112,7 @@ class SlotRecord:
 
 def _when(item: dict[str, Any], key: str) -> datetime | None:
     value = item.get(key, {}).get("S")
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return times.parse_iso(value) if value else None
 
 
 def _records(item: dict[str, Any]) -> list[SlotRecord]:
@@ -199,7 +196,7 @@ class Operations:
         """Start a manual run (no slot) or a backfill of ``slot``; returns ARN and console URL."""
         run_input: dict[str, Any] = {}
         if slot is not None:
-            run_input["scheduledTime"] = slot.strftime("%Y-%m-%dT%H:%M:%SZ")
+            run_input["scheduledTime"] = times.slot_key(slot)
         if force:
             run_input["force"] = True
         machine = self.state_machine_arn(job)

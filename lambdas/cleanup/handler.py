@@ -30,12 +30,14 @@ from lambdas import metrics_contract as names
 from lambdas.cleanup.settings import CleanupSettings
 from lambdas.clients import client
 from lambdas.guard import errors, outcome
-from lambdas.guard.ledger import LEASE_SK, LedgerTable, Outcome
+from lambdas.guard.ledger import LedgerTable
+from lambdas.guard.outcome import Outcome
 from lambdas.guard.tasks import RunTasks
 from lambdas.guard.trigger import InvalidInput, parse_trigger
 from lambdas.ledger_contract import (
     HOLDER,
     JOB,
+    LEASE_SORT_KEY,
     OWNER,
     RUNNING_INDEX,
     SLOT,
@@ -158,7 +160,7 @@ class InProgress:
 def in_progress(dynamodb: Any, table: str) -> Iterator[InProgress]:
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, IndexName=RUNNING_INDEX):
         for item in page["Items"]:
-            lease = item[SORT_KEY]["S"] == LEASE_SK
+            lease = item[SORT_KEY]["S"] == LEASE_SORT_KEY
             owner = item.get(HOLDER if lease else OWNER, {}).get("S")
             slot = item.get(SLOT, {}).get("S") or item[SORT_KEY]["S"].removeprefix(SLOT_PREFIX)
             if owner and JOB in item:

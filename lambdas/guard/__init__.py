@@ -1,1 +1,1 @@
-"""The guard: claims a slot in the ledger and applies the concurrency policy."""
+"""The guard: claims a slot in the ledger and applies the job's concurrency."""

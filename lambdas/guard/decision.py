@@ -17,14 +17,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from lambdas.guard.trigger import Trigger, slot_time
+from lambdas.guard.trigger import Trigger
+from lambdas.guard_contract import Concurrency
 from lambdas.ledger_contract import Status
-
-
-class Policy(StrEnum):
-    FORBID = "forbid"
-    REPLACE = "replace"
-    ALLOW = "allow"
+from lambdas.times import slot_time
 
 
 class Verdict(StrEnum):
@@ -87,7 +83,7 @@ def _time_of(slot: str, lease: Lease) -> datetime | None:
 
 def decide(
     *,
-    policy: Policy,
+    concurrency: Concurrency,
     trigger: Trigger,
     me: str,
     now: datetime,
@@ -148,7 +144,7 @@ def decide(
             record=record is None,
         )
 
-    if policy is Policy.ALLOW:
+    if concurrency is Concurrency.ALLOW:
         return Decision(Verdict.RUN, "claimed (concurrency allow)", overwrite=overwrite)
     if lease is None:
         return Decision(Verdict.RUN, "claimed", overwrite=overwrite)
@@ -170,7 +166,7 @@ def decide(
             take_over=lease,
             overwrite=overwrite,
         )
-    if policy is Policy.REPLACE:
+    if concurrency is Concurrency.REPLACE:
         mine, theirs = trigger.scheduled_time or now, _time_of(lease.slot, lease)
         if theirs is None or mine > theirs:
             return Decision(

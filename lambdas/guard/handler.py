@@ -1,9 +1,11 @@
 """The guard Lambda: a thin adapter between the state machine, the ledger and ``decide``.
 
-``claim`` runs first in every execution and answers run or skip (with the reason);
-``finish`` records how a run ended and releases the lease. Both take the job's settings
-from the state machine (they are substituted into its definition at synth), so one code
-asset serves every job while each job's function keeps IAM rights on its own machine only.
+The ``claim`` action runs first in every execution and answers run or skip (with the
+reason); ``finish`` records how a run ended and releases the lease. Both take the job's
+settings from the state machine (they are substituted into its definition at synth), so one
+code asset serves every job while each job's function keeps IAM rights on its own machine
+only. The payloads' shapes are ``lambdas/guard_contract.py``'s; a key a request lacks is
+``InvalidInput`` naming it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,7 +27,6 @@ from lambdas.guard.decision import (
     SKIP_STATUS,
     Decision,
     Lease,
-    Policy,
     Snapshot,
     Verdict,
     decide,
@@ -35,6 +36,21 @@ from lambdas.guard.ledger import Abandoned, LedgerConflict, LedgerTable
 from lambdas.guard.settings import GuardSettings
 from lambdas.guard.tasks import RunTasks, TaskStop
 from lambdas.guard.trigger import InvalidInput, Trigger, parse_trigger, shown
+from lambdas.guard_contract import (
+    CLAIM,
+    FAILED,
+    FINISH,
+    SUCCEEDED,
+    ClaimReply,
+    ClaimRequest,
+    Concurrency,
+    ExecutionPayload,
+    FinishFailed,
+    FinishReply,
+    FinishRequest,
+    FinishSucceeded,
+    JobPayload,
+)
 from lambdas.ledger_contract import Status
 
 logger = Logger(service="cronguard-guard")
@@ -63,17 +79,53 @@ class GuardBusy(Exception):
     """The slot kept changing under the guard; the state machine retries the guard."""
 
 
-def _field(raw: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in raw:
-        raise InvalidInput(f"{where}: '{key}' is missing")
-    return raw[key]
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
-def _seconds(raw: Mapping[str, Any], key: str, where: str) -> timedelta:
-    value = _field(raw, key, where)
+Payload = TypeVar("Payload", bound=Mapping[str, Any])
+WHERE = "the guard's payload"
+JOB_WHERE = "job settings in the state machine definition"
+
+
+def _missing(raw: Mapping[str, Any], shape: Any, where: str) -> list[str]:
+    return [
+        f"{where}: '{key}' is missing"
+        for key in shape.__annotations__
+        if key in shape.__required_keys__ and key not in raw
+    ]
+
+
+def _payload(raw: Any, shape: type[Payload], where: str) -> Payload:
+    """``raw`` as ``shape`` (a TypedDict of the contract), once it holds every key ``shape``
+    requires, and the job settings and execution it carries do too."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where} must be a JSON object, got {type(raw).__name__}")
+    problems = _missing(raw, shape, where)
+    for key, nested, nested_where in (
+        ("job", JobPayload, JOB_WHERE),
+        ("execution", ExecutionPayload, f"{where}: 'execution'"),
+    ):
+        if key in raw and key in shape.__annotations__:
+            if isinstance(raw[key], dict):
+                problems += _missing(raw[key], nested, nested_where)
+            else:
+                problems.append(f"{nested_where} must be a JSON object, got {shown(raw[key])}")
+    if problems:
+        raise InvalidInput("; ".join(problems))
+    return cast(Payload, raw)
+
+
+def _seconds(raw: JobPayload, key: str) -> timedelta:
+    value = raw.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInput(f"{where}: '{key}' must be whole seconds, got {shown(value)}")
+        raise InvalidInput(f"{JOB_WHERE}: '{key}' must be whole seconds, got {shown(value)}")
     return timedelta(seconds=value)
+
+
+def _count(value: Any) -> int:
+    """A count the state machine sends (a retry or redrive count); 0 when absent."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -81,7 +133,7 @@ class JobSettings:
     """The job's settings, substituted into its state machine's definition at synth."""
 
     name: str
-    policy: Policy
+    concurrency: Concurrency
     starting_deadline: timedelta | None
     lease: timedelta
     retention: timedelta
@@ -89,26 +141,23 @@ class JobSettings:
     task_family: str | None = None  # None: no ECS tasks to stop (decision-only tests)
 
     @classmethod
-    def from_payload(cls, raw: Any) -> JobSettings:
-        where = "job settings in the state machine definition"
-        if not isinstance(raw, dict):
-            raise InvalidInput(f"{where} are missing")
+    def from_payload(cls, raw: JobPayload) -> JobSettings:
+        """The settings of a payload ``_payload`` checked (every key is there)."""
         try:
-            policy = Policy(_field(raw, "concurrency", where))
+            concurrency = Concurrency(raw["concurrency"])
         except ValueError:
             wrong = shown(raw["concurrency"])
-            raise InvalidInput(f"{where}: unknown concurrency {wrong}") from None
-        deadline = raw.get("startingDeadlineSeconds")
+            raise InvalidInput(f"{JOB_WHERE}: unknown concurrency {wrong}") from None
         return cls(
-            name=str(_field(raw, "name", where)),
-            policy=policy,
+            name=str(raw["name"]),
+            concurrency=concurrency,
             starting_deadline=None
-            if deadline is None
-            else _seconds(raw, "startingDeadlineSeconds", where),
-            lease=_seconds(raw, "leaseSeconds", where),
-            retention=_seconds(raw, "retentionSeconds", where),
-            container=str(_field(raw, "container", where)),
-            task_family=str(_field(raw, "taskFamily", where)),
+            if raw["startingDeadlineSeconds"] is None
+            else _seconds(raw, "startingDeadlineSeconds"),
+            lease=_seconds(raw, "leaseSeconds"),
+            retention=_seconds(raw, "retentionSeconds"),
+            container=str(raw["container"]),
+            task_family=str(raw["taskFamily"]),
         )
 
 
@@ -117,12 +166,14 @@ class Guard:
     ledger: LedgerTable
     executions: Executions
     tasks: RunTasks | None = None  # None: no ECS to reach (the decision-only tests)
-    clock: Callable[[], datetime] | None = None
+    clock: Callable[[], datetime] = utc_now  # tests pass their own
 
     def now(self) -> datetime:
-        return self.clock() if self.clock else datetime.now(UTC)
+        return self.clock()
 
-    def claim(self, job: JobSettings, trigger: Trigger, me: str) -> Decision:
+    def run_or_skip(self, job: JobSettings, trigger: Trigger, me: str) -> Decision:
+        """Decide on a fresh snapshot and write the decision, conditional on that snapshot;
+        when another execution changed the slot or the lease in between, decide again."""
         running: dict[str, bool] = {}
         snapshot: Snapshot | None = None
         # A run whose lease this guard takes: remembered across rounds, because the cleanup
@@ -133,7 +184,7 @@ class Guard:
             if snapshot is None:
                 snapshot = self.ledger.read(job.name, trigger.slot)
             decision = decide(
-                policy=job.policy,
+                concurrency=job.concurrency,
                 trigger=trigger,
                 me=me,
                 now=now,
@@ -216,13 +267,13 @@ class Guard:
                         f"taken over by {me}{found}"
                     )
                 abandon = Abandoned(decision.take_over, Status.ABORTED, why)
-            self.ledger.claim(
+            self.ledger.claim_slot(
                 job=job.name,
                 slot=trigger.slot,
                 me=me,
                 now=now,
                 retention=job.retention,
-                lease_for=None if job.policy is Policy.ALLOW else job.lease,
+                lease_for=None if job.concurrency is Concurrency.ALLOW else job.lease,
                 attempt=trigger.attempt,
                 forced=trigger.force,
                 take_over=decision.take_over,
@@ -240,24 +291,12 @@ def _guard(settings: GuardSettings) -> Guard:
     )
 
 
-def _execution(payload: dict[str, Any]) -> tuple[str, str]:
-    execution = payload.get("execution")
-    where = "the guard's payload"
-    if not isinstance(execution, dict):
-        raise InvalidInput(f"{where}: 'execution' is missing")
-    return str(_field(execution, "id", where)), str(_field(execution, "name", where))
-
-
-def _redrive_count(payload: dict[str, Any]) -> int:
-    count = payload.get("redriveCount")
-    return count if isinstance(count, int) and not isinstance(count, bool) else 0
-
-
-def _claim(payload: dict[str, Any], settings: GuardSettings) -> dict[str, Any]:
-    job = JobSettings.from_payload(payload.get("job"))
-    me, name = _execution(payload)
-    trigger = parse_trigger(payload.get("input"), name)
-    decision = _guard(settings).claim(job, trigger, me)
+def _on_claim(event: Any, settings: GuardSettings) -> ClaimReply:
+    payload = _payload(event, ClaimRequest, WHERE)
+    job = JobSettings.from_payload(payload["job"])
+    me, name = str(payload["execution"]["id"]), str(payload["execution"]["name"])
+    trigger = parse_trigger(payload["input"], name)
+    decision = _guard(settings).run_or_skip(job, trigger, me)
     metrics.add_metric(METRIC_BY_VERDICT[decision.verdict], MetricUnit.Count, 1)
     logger.info(
         "guard decision",
@@ -276,26 +315,37 @@ def _claim(payload: dict[str, Any], settings: GuardSettings) -> dict[str, Any]:
         "scheduledTime": trigger.scheduled_time.isoformat() if trigger.scheduled_time else None,
         "forced": trigger.force,
         # Run job compares it with the execution's own: a redrive goes back to the guard.
-        "redriveCount": _redrive_count(payload),
+        "redriveCount": _count(payload.get("redriveCount")),
     }
 
 
-def _finish(payload: dict[str, Any], settings: GuardSettings) -> dict[str, Any]:
-    job = JobSettings.from_payload(payload.get("job"))
-    me, _ = _execution(payload)
-    slot = str(_field(payload, "slot", "the guard's payload"))
+def _finish_request(event: Any) -> FinishRequest:
+    if isinstance(event, dict) and event.get("outcome") == SUCCEEDED:
+        return _payload(event, FinishSucceeded, WHERE)
+    payload = _payload(event, FinishFailed, WHERE)
+    if payload["outcome"] != FAILED:
+        raise InvalidInput(
+            f"{WHERE}: unknown outcome {shown(payload['outcome'])}; "
+            f"expected '{SUCCEEDED}' or '{FAILED}'"
+        )
+    return payload
+
+
+def _on_finish(event: Any, settings: GuardSettings) -> FinishReply:
+    payload = _finish_request(event)
+    job = JobSettings.from_payload(payload["job"])
+    me, slot = str(payload["execution"]["id"]), str(payload["slot"])
     guard = _guard(settings)
-    if payload.get("outcome") == "succeeded":
-        ended = outcome.succeeded(payload.get("task"), container=job.container)
+    if payload["outcome"] == SUCCEEDED:
+        ended = outcome.succeeded(payload["task"], container=job.container)
     else:
-        ended = outcome.failed(payload.get("error"), container=job.container)
+        ended = outcome.failed(payload["error"], container=job.container)
         # A state timeout does not stop the task (AWS promises a stop only when the execution
         # is stopped): make sure it is gone before the lease lets the next run start.
         stop = guard.stop_tasks(job, me, f"cronguard: run ended {ended.status.value}")
         if stop is not None:
             ended = ended.with_stop(stop)
-    retries = payload.get("retries")
-    retries = retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
+    retries = _count(payload.get("retries"))
     now = datetime.now(UTC)
     started = guard.ledger.finish(
         job=job.name, slot=slot, me=me, now=now, outcome=ended, retries=retries
@@ -330,16 +380,18 @@ def _finish(payload: dict[str, Any], settings: GuardSettings) -> dict[str, Any]:
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: Any, context: Any) -> ClaimReply | FinishReply:
     settings = GuardSettings.from_environ()
     metrics.add_dimension(names.ENVIRONMENT_DIMENSION, settings.environment)
     job = event.get("job") if isinstance(event, dict) else None
     metrics.add_dimension(
         names.JOB_DIMENSION, str(job.get("name")) if isinstance(job, dict) else "unknown"
     )
-    action = event.get("action") if isinstance(event, dict) else None
-    if action == "claim":
-        return _claim(event, settings)
-    if action == "finish":
-        return _finish(event, settings)
-    raise InvalidInput(f"unknown guard action {action!r}; expected 'claim' or 'finish'")
+    expected = f"expected '{CLAIM}' or '{FINISH}'"
+    if not isinstance(event, dict) or "action" not in event:
+        raise InvalidInput(f"{WHERE}: 'action' is missing; {expected}")
+    if event["action"] == CLAIM:
+        return _on_claim(event, settings)
+    if event["action"] == FINISH:
+        return _on_finish(event, settings)
+    raise InvalidInput(f"unknown guard action {shown(event['action'])}; {expected}")

@@ -9,14 +9,14 @@ never rely on it — they compare lease times.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambdas.guard.decision import Lease, SlotRecord, Snapshot
-from lambdas.guard.tasks import TaskStop
+from lambdas.guard.outcome import Outcome
 from lambdas.ledger_contract import (
     ACQUIRED_AT,
     ATTEMPT,
@@ -48,8 +48,8 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
+from lambdas.times import iso, parse_iso
 
-LEASE_SK = LEASE_SORT_KEY
 # Placeholders for the attributes a condition or update names (``status`` is reserved).
 _NAMES = {"#owner": OWNER, "#status": STATUS}
 
@@ -68,14 +68,6 @@ class Abandoned:
     also_if_aborted: bool = False  # a replaced run the cleanup may have recorded first
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -86,21 +78,6 @@ def _s(value: str) -> dict[str, str]:
 
 def _n(value: float) -> dict[str, str]:
     return {"N": str(value)}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: Status
-    reason: str
-    task_arn: str | None = None
-    exit_code: int | None = None
-    stopped_reason: str | None = None
-    task_stop: str | None = None  # what the guard did to make sure the run's task stopped
-
-    def with_stop(self, stop: TaskStop) -> Outcome:
-        """This outcome, with what stopping the run's tasks found and did."""
-        first = stop.task_arns[0] if stop.task_arns else None
-        return replace(self, task_arn=self.task_arn or first, task_stop=stop.summary)
 
 
 def _archived(record: SlotRecord, now: datetime) -> dict[str, Any]:
@@ -136,14 +113,14 @@ class LedgerTable:
         response = self._client.batch_get_item(
             RequestItems={
                 self._table: {
-                    "Keys": [self._key(job, slot_sort_key(slot)), self._key(job, LEASE_SK)],
+                    "Keys": [self._key(job, slot_sort_key(slot)), self._key(job, LEASE_SORT_KEY)],
                     "ConsistentRead": True,
                 }
             }
         )
         record = lease = None
         for item in response["Responses"].get(self._table, []):
-            if item[SORT_KEY]["S"] == LEASE_SK:
+            if item[SORT_KEY]["S"] == LEASE_SORT_KEY:
                 acquired = item.get(ACQUIRED_AT, {}).get("S")
                 lease = Lease(
                     holder=item[HOLDER]["S"],
@@ -161,7 +138,7 @@ class LedgerTable:
             raise LedgerConflict("ledger read was throttled")
         return Snapshot(slot=record, lease=lease)
 
-    def claim(
+    def claim_slot(
         self,
         *,
         job: str,
@@ -221,7 +198,7 @@ class LedgerTable:
             put_lease: dict[str, Any] = {
                 "TableName": self._table,
                 "Item": {
-                    **self._key(job, LEASE_SK),
+                    **self._key(job, LEASE_SORT_KEY),
                     JOB: _s(job),
                     HOLDER: _s(me),
                     SLOT: _s(slot),
@@ -385,7 +362,7 @@ class LedgerTable:
         try:
             self._client.delete_item(
                 TableName=self._table,
-                Key=self._key(job, LEASE_SK),
+                Key=self._key(job, LEASE_SORT_KEY),
                 ConditionExpression=f"{HOLDER} = :me",
                 ExpressionAttributeValues={":me": _s(me)},
             )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lambdas.guard import errors
-from lambdas.guard.ledger import Outcome
+from lambdas.guard.tasks import TaskStop
 from lambdas.ledger_contract import Status
 
 LAUNCH_ERRORS = frozenset(
@@ -14,6 +15,23 @@ LAUNCH_ERRORS = frozenset(
     for original, raised in errors.BY_ORIGINAL_ERROR.items()
     if raised == errors.LAUNCH_FAILED
 )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, as its slot's record keeps it."""
+
+    status: Status
+    reason: str
+    task_arn: str | None = None
+    exit_code: int | None = None
+    stopped_reason: str | None = None
+    task_stop: str | None = None  # what the guard did to make sure the run's task stopped
+
+    def with_stop(self, stop: TaskStop) -> Outcome:
+        """This outcome, with what stopping the run's tasks found and did."""
+        first = stop.task_arns[0] if stop.task_arns else None
+        return replace(self, task_arn=self.task_arn or first, task_stop=stop.summary)
 
 
 def _container(task: dict[str, Any], name: str) -> dict[str, Any]:

@@ -9,19 +9,19 @@ The slot key comes from the scheduled time, never from an id that changes per de
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from lambdas.times import EXAMPLE, parse_time
+from lambdas.times import slot_key as slot_key  # re-exported: where a trigger's slot comes from
+from lambdas.times import slot_time as slot_time
 
 KNOWN_KEYS = frozenset({"scheduledTime", "attempt", "force"})
 MANUAL_PREFIX = "manual:"
-SLOT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # The console shows the message as the execution's Cause: bound what the input can put there.
 MAX_MESSAGE = 1024
 MAX_SHOWN = 200
 MAX_ATTEMPT = 1000  # Scheduler retries a delivery at most 185 times
-# Times a schedule or a person can mean; anything else is a typo (and year 1 overflows UTC).
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 class InvalidInput(Exception):
@@ -52,46 +52,16 @@ class Trigger:
         return self.scheduled_time is None
 
 
-def slot_key(moment: datetime) -> str:
-    """The canonical slot: UTC to the second, so every spelling of one instant is one slot."""
-    return moment.astimezone(UTC).strftime(SLOT_FORMAT)
-
-
-def slot_time(slot: str) -> datetime | None:
-    """The scheduled time a slot key stands for; None for a manual run's slot."""
-    try:
-        return datetime.strptime(slot, SLOT_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def _parse_time(value: Any) -> datetime:
+def _scheduled_time(value: Any) -> datetime:
     if not isinstance(value, str):
         raise InvalidInput(
-            f"scheduledTime must be an ISO-8601 string like '2026-11-22T03:00:00Z', "
+            f"scheduledTime must be an ISO-8601 string like '{EXAMPLE}', "
             f"got {type(value).__name__} {shown(value)}"
         )
     try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(
-            f"scheduledTime {shown(value)} is not an ISO-8601 time like '2026-11-22T03:00:00Z'"
-        ) from None
-    if moment.tzinfo is None:
-        raise InvalidInput(
-            f"scheduledTime {shown(value)} has no time zone; "
-            "add 'Z' for UTC or an offset like '+09:00'"
-        )
-    try:
-        utc = moment.astimezone(UTC)
-    except (OverflowError, ValueError):
-        utc = None
-    if utc is None or not EARLIEST <= utc <= LATEST:
-        raise InvalidInput(
-            f"scheduledTime {shown(value)} is out of range; "
-            f"expected a time between {EARLIEST.year} and {LATEST.year}"
-        )
-    return utc
+        return parse_time(value)
+    except ValueError as problem:
+        raise InvalidInput(f"scheduledTime {shown(value)} {problem}") from None
 
 
 def _parse_attempt(value: Any) -> int:
@@ -133,7 +103,7 @@ def parse_trigger(raw: Any, execution_name: str) -> Trigger:
             attempt=attempt,
             force=force,
         )
-    moment = _parse_time(raw["scheduledTime"])
+    moment = _scheduled_time(raw["scheduledTime"])
     return Trigger(
         slot=slot_key(moment),
         scheduled_time=moment,

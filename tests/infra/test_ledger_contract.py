@@ -67,7 +67,7 @@ def test_the_guards_iam_condition_allows_exactly_the_keys_the_guard_writes(
     dynamodb = RecordingDynamoDB()
     ledger = LedgerTable(dynamodb, table_name("test"))
     ledger.read("report", SLOT)
-    ledger.claim(
+    ledger.claim_slot(
         job="report",
         slot=SLOT,
         me="arn:aws:states:eu-west-1:1:execution:test-report:a",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -17,7 +18,7 @@ from moto.moto_api import state_manager
 
 from lambdas import variables
 from lambdas.guard.executions import Executions
-from lambdas.guard.handler import Guard
+from lambdas.guard.handler import Guard, utc_now
 from lambdas.guard.ledger import LedgerTable
 from lambdas.guard.tasks import EXECUTION_VARIABLE, RunTasks
 from lambdas.ledger_contract import PARTITION_KEY, SORT_KEY, partition, table_name
@@ -60,7 +61,7 @@ class Aws:
     def tasks(self) -> RunTasks:
         return RunTasks(self.ecs, CLUSTER, sleep=self.slept.append)
 
-    def guard(self, clock: Any = None, sfn: Any = None) -> Guard:
+    def guard(self, clock: Callable[[], datetime] = utc_now, sfn: Any = None) -> Guard:
         return Guard(
             LedgerTable(self.dynamodb, TABLE),
             Executions(sfn or self.sfn),

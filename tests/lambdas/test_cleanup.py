@@ -9,7 +9,8 @@ import pytest
 
 from lambdas.cleanup.handler import lambda_handler
 from lambdas.guard import errors
-from lambdas.guard.decision import Policy, Verdict
+from lambdas.guard.decision import Verdict
+from lambdas.guard_contract import Concurrency
 from lambdas.ledger_contract import (
     EXIT_CODE,
     HOLDER,
@@ -149,7 +150,7 @@ def test_the_reconciler_settles_runs_whose_status_change_event_was_lost(aws: Aws
     claim(aws, lost, SLOT)
     aws.sfn.stop_execution(executionArn=lost)  # ...and its status-change event never came
     still_running = aws.start("still-running")
-    claim(aws, still_running, "2026-11-23T03:00:00Z", Policy.ALLOW)
+    claim(aws, still_running, "2026-11-23T03:00:00Z", Concurrency.ALLOW)
 
     answer = lambda_handler(SCHEDULED, CONTEXT)
 

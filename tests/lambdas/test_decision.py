@@ -1,4 +1,4 @@
-"""The guard's decision table: every policy × ledger state × deadline case."""
+"""The guard's decision table: every concurrency × ledger state × deadline case."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 from lambdas.guard.decision import (
     Decision,
     Lease,
-    Policy,
     SlotRecord,
     Snapshot,
     Verdict,
     decide,
 )
 from lambdas.guard.trigger import Trigger
+from lambdas.guard_contract import Concurrency
 from lambdas.ledger_contract import Status
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)
@@ -39,7 +39,7 @@ def trigger(*, force: bool = False, from_schedule: bool = True, late_by: int = 3
 
 
 def run(
-    policy: Policy,
+    concurrency: Concurrency,
     snapshot: Snapshot,
     *,
     holder_running: bool | None = None,
@@ -47,7 +47,7 @@ def run(
     the_trigger: Trigger | None = None,
 ) -> Decision:
     return decide(
-        policy=policy,
+        concurrency=concurrency,
         trigger=the_trigger or trigger(),
         me=ME,
         now=NOW,
@@ -57,7 +57,7 @@ def run(
     )
 
 
-ALL = list(Policy)
+ALL = list(Concurrency)
 FREE = Snapshot(slot=None, lease=None)
 
 
@@ -74,44 +74,44 @@ def describe(snapshot: Snapshot) -> str:
     return f"{slot}-lease:{state}"
 
 
-# (policy, snapshot, holder_running, expected verdict, take over?, stop holder?)
+# (concurrency, snapshot, holder_running, expected verdict, take over?, stop holder?)
 TABLE = [
     *[(p, FREE, None, Verdict.RUN, False, False) for p in ALL],
     # The slot is already someone's: a duplicate, concurrent or days later, whatever its state.
     *[(p, record(s), None, Verdict.DUPLICATE, False, False) for p in ALL for s in Status],
     # A live lease of another execution: ask whether it still runs before deciding.
-    (Policy.FORBID, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK, False, False),
-    (Policy.REPLACE, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK, False, False),
-    (Policy.ALLOW, Snapshot(None, LIVE_LEASE), None, Verdict.RUN, False, False),
+    (Concurrency.FORBID, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK, False, False),
+    (Concurrency.REPLACE, Snapshot(None, LIVE_LEASE), None, Verdict.CHECK, False, False),
+    (Concurrency.ALLOW, Snapshot(None, LIVE_LEASE), None, Verdict.RUN, False, False),
     # ...it does: forbid skips as overlap, replace stops it, allow runs beside it.
-    (Policy.FORBID, Snapshot(None, LIVE_LEASE), True, Verdict.OVERLAP, False, False),
-    (Policy.REPLACE, Snapshot(None, LIVE_LEASE), True, Verdict.RUN, True, True),
-    (Policy.ALLOW, Snapshot(None, LIVE_LEASE), True, Verdict.RUN, False, False),
+    (Concurrency.FORBID, Snapshot(None, LIVE_LEASE), True, Verdict.OVERLAP, False, False),
+    (Concurrency.REPLACE, Snapshot(None, LIVE_LEASE), True, Verdict.RUN, True, True),
+    (Concurrency.ALLOW, Snapshot(None, LIVE_LEASE), True, Verdict.RUN, False, False),
     # ...it does not (crashed, stopped, timed out without cleanup): take the lease over.
-    (Policy.FORBID, Snapshot(None, LIVE_LEASE), False, Verdict.RUN, True, False),
-    (Policy.REPLACE, Snapshot(None, LIVE_LEASE), False, Verdict.RUN, True, False),
+    (Concurrency.FORBID, Snapshot(None, LIVE_LEASE), False, Verdict.RUN, True, False),
+    (Concurrency.REPLACE, Snapshot(None, LIVE_LEASE), False, Verdict.RUN, True, False),
     # An expired lease is void without asking anyone (the last backstop).
-    (Policy.FORBID, Snapshot(None, EXPIRED_LEASE), None, Verdict.RUN, True, False),
-    (Policy.REPLACE, Snapshot(None, EXPIRED_LEASE), None, Verdict.RUN, True, False),
+    (Concurrency.FORBID, Snapshot(None, EXPIRED_LEASE), None, Verdict.RUN, True, False),
+    (Concurrency.REPLACE, Snapshot(None, EXPIRED_LEASE), None, Verdict.RUN, True, False),
     # Our own lease (a retried guard invocation) is ours to keep.
-    (Policy.FORBID, Snapshot(None, MY_LEASE), None, Verdict.RUN, False, False),
+    (Concurrency.FORBID, Snapshot(None, MY_LEASE), None, Verdict.RUN, False, False),
 ]
 
 
 @pytest.mark.parametrize(
-    ("policy", "snapshot", "holder_running", "verdict", "takes_over", "stops"),
+    ("concurrency", "snapshot", "holder_running", "verdict", "takes_over", "stops"),
     TABLE,
     ids=[f"{p.value}-{describe(s)}-running:{r}" for p, s, r, *_ in TABLE],
 )
 def test_decision_table(
-    policy: Policy,
+    concurrency: Concurrency,
     snapshot: Snapshot,
     holder_running: bool | None,
     verdict: Verdict,
     takes_over: bool,
     stops: bool,
 ) -> None:
-    decision = run(policy, snapshot, holder_running=holder_running)
+    decision = run(concurrency, snapshot, holder_running=holder_running)
     assert decision.verdict is verdict
     assert (decision.take_over is not None) is takes_over
     assert decision.stop_holder is stops
@@ -119,7 +119,7 @@ def test_decision_table(
         assert decision.take_over == snapshot.lease
 
 
-@pytest.mark.parametrize("policy", ALL)
+@pytest.mark.parametrize("concurrency", ALL)
 @pytest.mark.parametrize(
     ("late_by", "deadline", "from_schedule", "verdict"),
     [
@@ -133,15 +133,19 @@ def test_decision_table(
     ],
 )
 def test_starting_deadline(
-    policy: Policy, late_by: int, deadline: timedelta | None, from_schedule: bool, verdict: Verdict
+    concurrency: Concurrency,
+    late_by: int,
+    deadline: timedelta | None,
+    from_schedule: bool,
+    verdict: Verdict,
 ) -> None:
     the_trigger = trigger(late_by=late_by, from_schedule=from_schedule)
-    assert run(policy, FREE, deadline=deadline, the_trigger=the_trigger).verdict is verdict
+    assert run(concurrency, FREE, deadline=deadline, the_trigger=the_trigger).verdict is verdict
 
 
 def test_a_late_duplicate_is_reported_as_duplicate() -> None:
     decision = run(
-        Policy.FORBID,
+        Concurrency.FORBID,
         record(Status.SUCCEEDED),
         deadline=timedelta(seconds=10),
         the_trigger=trigger(late_by=86400),
@@ -151,19 +155,22 @@ def test_a_late_duplicate_is_reported_as_duplicate() -> None:
 
 @pytest.mark.parametrize("status", [s for s in Status if s is not Status.RUNNING])
 def test_force_reruns_a_finished_slot(status: Status) -> None:
-    decision = run(Policy.FORBID, record(status), the_trigger=trigger(force=True))
+    decision = run(Concurrency.FORBID, record(status), the_trigger=trigger(force=True))
     assert decision.verdict is Verdict.RUN
     assert decision.overwrite == SlotRecord(owner=OTHER, status=status)
 
 
 def test_force_asks_whether_a_running_slot_still_runs() -> None:
-    decision = run(Policy.FORBID, record(Status.RUNNING), the_trigger=trigger(force=True))
+    decision = run(Concurrency.FORBID, record(Status.RUNNING), the_trigger=trigger(force=True))
     assert (decision.verdict, decision.check) == (Verdict.CHECK, OTHER)
 
 
 def test_force_never_runs_a_slot_that_is_running() -> None:
     decision = run(
-        Policy.FORBID, record(Status.RUNNING), holder_running=True, the_trigger=trigger(force=True)
+        Concurrency.FORBID,
+        record(Status.RUNNING),
+        holder_running=True,
+        the_trigger=trigger(force=True),
     )
     assert decision.verdict is Verdict.DUPLICATE
     assert "force re-runs only a finished slot" in decision.reason
@@ -171,21 +178,23 @@ def test_force_never_runs_a_slot_that_is_running() -> None:
 
 def test_force_runs_a_running_slot_whose_execution_no_longer_runs() -> None:
     dead = record(Status.RUNNING)
-    decision = run(Policy.FORBID, dead, holder_running=False, the_trigger=trigger(force=True))
+    decision = run(Concurrency.FORBID, dead, holder_running=False, the_trigger=trigger(force=True))
     assert decision.verdict is Verdict.RUN
     assert decision.overwrite == dead.slot
 
 
 def test_force_still_respects_the_running_lease() -> None:
     snapshot = Snapshot(SlotRecord(OTHER, Status.FAILED), LIVE_LEASE)
-    decision = run(Policy.FORBID, snapshot, holder_running=True, the_trigger=trigger(force=True))
+    decision = run(
+        Concurrency.FORBID, snapshot, holder_running=True, the_trigger=trigger(force=True)
+    )
     assert decision.verdict is Verdict.OVERLAP
     # The slot has a record already (the run being forced again): the skip must not claim it.
     assert decision.record is False
 
 
 def test_a_skip_of_a_free_slot_consumes_it() -> None:
-    decision = run(Policy.FORBID, Snapshot(None, LIVE_LEASE), holder_running=True)
+    decision = run(Concurrency.FORBID, Snapshot(None, LIVE_LEASE), holder_running=True)
     assert (decision.verdict, decision.record) == (Verdict.OVERLAP, True)
 
 
@@ -203,7 +212,10 @@ def test_replace_stops_only_the_run_of_an_earlier_slot(trigger_slot_hour: int, s
         force=False,
     )
     decision = run(
-        Policy.REPLACE, Snapshot(None, LIVE_LEASE), holder_running=True, the_trigger=the_trigger
+        Concurrency.REPLACE,
+        Snapshot(None, LIVE_LEASE),
+        holder_running=True,
+        the_trigger=the_trigger,
     )
     assert decision.stop_holder is stops
     if not stops:
@@ -220,7 +232,7 @@ def test_a_manual_run_replaces_a_manual_run_that_took_the_lease_earlier() -> Non
     )
     manual = Trigger("manual:me", None, from_schedule=False, attempt=None, force=False)
     decision = run(
-        Policy.REPLACE, Snapshot(None, manual_lease), holder_running=True, the_trigger=manual
+        Concurrency.REPLACE, Snapshot(None, manual_lease), holder_running=True, the_trigger=manual
     )
     assert decision.stop_holder is True
 
@@ -229,7 +241,7 @@ def test_a_manual_run_replaces_a_manual_run_that_took_the_lease_earlier() -> Non
     "status", [Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.ABORTED]
 )
 def test_a_redriven_execution_never_runs_its_ended_slot_again(status: Status) -> None:
-    decision = run(Policy.FORBID, record(status, owner=ME))
+    decision = run(Concurrency.FORBID, record(status, owner=ME))
     assert decision.verdict is Verdict.DUPLICATE
     assert "--force" in decision.reason
 
@@ -245,5 +257,5 @@ def test_a_redriven_execution_never_runs_its_ended_slot_again(status: Status) ->
 def test_a_retried_guard_gets_its_first_answer_again(
     status: Status, verdict: Verdict, resume: bool
 ) -> None:
-    decision = run(Policy.FORBID, record(status, owner=ME))
+    decision = run(Concurrency.FORBID, record(status, owner=ME))
     assert (decision.verdict, decision.resume) == (verdict, resume)

@@ -9,11 +9,19 @@ from typing import Any
 import pytest
 
 from lambdas import ledger_contract
-from lambdas.guard.decision import Policy, Verdict
+from lambdas.guard.decision import Verdict
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard, JobSettings, lambda_handler
 from lambdas.guard.ledger import LedgerTable
 from lambdas.guard.trigger import InvalidInput, parse_trigger
+from lambdas.guard_contract import (
+    ClaimRequest,
+    Concurrency,
+    ExecutionPayload,
+    FinishFailed,
+    FinishSucceeded,
+    JobPayload,
+)
 from lambdas.ledger_contract import (
     DUPLICATES,
     EXIT_CODE,
@@ -41,10 +49,10 @@ SLOT = "2026-11-22T03:00:00Z"
 NEXT_SLOT = "2026-11-22T04:00:00Z"
 
 
-def job(policy: Policy = Policy.FORBID, lease: int = 3600) -> JobSettings:
+def job(concurrency: Concurrency = Concurrency.FORBID, lease: int = 3600) -> JobSettings:
     return JobSettings(
         name="report",
-        policy=policy,
+        concurrency=concurrency,
         starting_deadline=None,
         lease=timedelta(seconds=lease),
         retention=timedelta(days=7),
@@ -57,9 +65,11 @@ def scheduled(slot: str, **extra: Any) -> dict[str, Any]:
     return {"scheduledTime": slot, "attempt": "1", **extra}
 
 
-def claim(aws: Aws, execution: str, slot: str, policy: Policy = Policy.FORBID, **extra: Any) -> Any:
+def claim(
+    aws: Aws, execution: str, slot: str, concurrency: Concurrency = Concurrency.FORBID, **extra: Any
+) -> Any:
     trigger = parse_trigger(scheduled(slot, **extra), execution.rsplit(":", 1)[-1])
-    return aws.guard().claim(job(policy), trigger, execution)
+    return aws.guard().run_or_skip(job(concurrency), trigger, execution)
 
 
 def finish_success(aws: Aws, execution: str, slot: str) -> None:
@@ -91,10 +101,10 @@ def finish_failure(execution: str, error: dict[str, str]) -> dict[str, Any]:
     return answer
 
 
-def payload_job(policy: Policy = Policy.FORBID) -> dict[str, Any]:
+def payload_job(concurrency: Concurrency = Concurrency.FORBID) -> dict[str, Any]:
     return {
         "name": "report",
-        "concurrency": policy.value,
+        "concurrency": concurrency.value,
         "startingDeadlineSeconds": None,
         "leaseSeconds": 3600,
         "retentionSeconds": 604800,
@@ -103,15 +113,15 @@ def payload_job(policy: Policy = Policy.FORBID) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("policy", [Policy.FORBID, Policy.ALLOW])
-def test_twenty_racing_triggers_for_one_slot_run_once(aws: Aws, policy: Policy) -> None:
+@pytest.mark.parametrize("concurrency", [Concurrency.FORBID, Concurrency.ALLOW])
+def test_twenty_racing_triggers_for_one_slot_run_once(aws: Aws, concurrency: Concurrency) -> None:
     executions = [aws.start(f"race-{i}") for i in range(20)]
     verdicts: dict[str, Verdict] = {}
     barrier = threading.Barrier(len(executions))
 
     def trigger(execution: str) -> None:
         barrier.wait()
-        verdicts[execution] = claim(aws, execution, SLOT, policy).verdict
+        verdicts[execution] = claim(aws, execution, SLOT, concurrency).verdict
 
     threads = [threading.Thread(target=trigger, args=(e,)) for e in executions]
     for thread in threads:
@@ -128,7 +138,7 @@ def test_twenty_racing_triggers_for_one_slot_run_once(aws: Aws, policy: Policy) 
     assert item[STATUS]["S"] == Status.RUNNING
     assert item[DUPLICATES]["N"] == "19"
     lease = aws.item(LEASE_SORT_KEY)
-    if policy is Policy.ALLOW:
+    if concurrency is Concurrency.ALLOW:
         assert lease is None  # allow takes no lease: the slot's condition alone decided
     else:
         assert lease is not None
@@ -234,7 +244,7 @@ def test_a_stale_running_entry_in_list_executions_never_causes_a_skip(aws: Aws) 
     # moto's is consistent, so the stale page AWS documents is served in front of it.
     stale = StaleListExecutions(aws.sfn, holder)
 
-    decision = aws.guard(sfn=stale).claim(
+    decision = aws.guard(sfn=stale).run_or_skip(
         job(), parse_trigger(scheduled(NEXT_SLOT), "next"), aws.start("next")
     )
 
@@ -266,10 +276,10 @@ class StaleListExecutions:
 
 def test_expired_lease_taken_over_ends_the_dead_runs_slot(aws: Aws) -> None:
     holder = aws.start("holder")
-    aws.guard().claim(job(lease=60), parse_trigger(scheduled(SLOT), "holder"), holder)
+    aws.guard().run_or_skip(job(lease=60), parse_trigger(scheduled(SLOT), "holder"), holder)
     later = datetime.now(UTC) + timedelta(minutes=2)
     successor = aws.start("successor")
-    aws.guard(clock=lambda: later).claim(
+    aws.guard(clock=lambda: later).run_or_skip(
         job(), parse_trigger(scheduled(NEXT_SLOT), "successor"), successor
     )
     dead = aws.item(slot_sort_key(SLOT))
@@ -311,10 +321,10 @@ def test_force_while_another_slot_runs_under_forbid_is_a_clean_overlap_skip(aws:
 def test_expired_lease_is_taken_over_without_asking(aws: Aws) -> None:
     holder = aws.start("holder")
     trigger = parse_trigger(scheduled(SLOT), "holder")
-    aws.guard().claim(job(lease=60), trigger, holder)
+    aws.guard().run_or_skip(job(lease=60), trigger, holder)
     later = datetime.now(UTC) + timedelta(minutes=2)
     successor = aws.start("successor")
-    decision = aws.guard(clock=lambda: later).claim(
+    decision = aws.guard(clock=lambda: later).run_or_skip(
         job(), parse_trigger(scheduled(NEXT_SLOT), "successor"), successor
     )
     assert decision.verdict is Verdict.RUN
@@ -325,11 +335,11 @@ def test_replace_stops_the_older_execution_and_launches_only_once_its_task_stopp
     aws: Aws,
 ) -> None:
     older = aws.start("older")
-    assert claim(aws, older, SLOT, Policy.REPLACE).verdict is Verdict.RUN
+    assert claim(aws, older, SLOT, Concurrency.REPLACE).verdict is Verdict.RUN
     older_task = aws.run_task(older)
     newer = aws.start("newer")
 
-    decision = claim(aws, newer, NEXT_SLOT, Policy.REPLACE)
+    decision = claim(aws, newer, NEXT_SLOT, Concurrency.REPLACE)
 
     assert decision.verdict is Verdict.RUN
     assert aws.sfn.describe_execution(executionArn=older)["status"] == "ABORTED"
@@ -347,10 +357,10 @@ def test_replace_stops_the_older_execution_and_launches_only_once_its_task_stopp
 
 def test_replace_never_stops_a_newer_run_for_an_earlier_slot(aws: Aws) -> None:
     current = aws.start("current")
-    assert claim(aws, current, NEXT_SLOT, Policy.REPLACE).verdict is Verdict.RUN
+    assert claim(aws, current, NEXT_SLOT, Concurrency.REPLACE).verdict is Verdict.RUN
     # A Scheduler retry of the earlier slot (or a backfill of it) arrives while 04:00 runs.
     retry = aws.start("retry-of-earlier-slot")
-    decision = claim(aws, retry, SLOT, Policy.REPLACE)
+    decision = claim(aws, retry, SLOT, Concurrency.REPLACE)
     assert decision.verdict is Verdict.OVERLAP
     assert SLOT in decision.reason and NEXT_SLOT in decision.reason
     assert aws.sfn.describe_execution(executionArn=current)["status"] == "RUNNING"
@@ -360,8 +370,8 @@ def test_replace_never_stops_a_newer_run_for_an_earlier_slot(aws: Aws) -> None:
 
 def test_allow_runs_both_without_a_lease(aws: Aws) -> None:
     first, second = aws.start("first"), aws.start("second")
-    assert claim(aws, first, SLOT, Policy.ALLOW).verdict is Verdict.RUN
-    assert claim(aws, second, NEXT_SLOT, Policy.ALLOW).verdict is Verdict.RUN
+    assert claim(aws, first, SLOT, Concurrency.ALLOW).verdict is Verdict.RUN
+    assert claim(aws, second, NEXT_SLOT, Concurrency.ALLOW).verdict is Verdict.RUN
     assert aws.item(LEASE_SORT_KEY) is None
 
 
@@ -487,31 +497,83 @@ def test_a_redriven_execution_whose_run_ended_is_skipped_not_run_again(aws: Aws)
     assert "redrive" in again.reason
 
 
-@pytest.mark.parametrize(
-    ("event", "message"),
-    [
-        ({"action": "claim", "job": {"name": "report"}}, "'concurrency' is missing"),
-        ({"action": "claim", "job": "PAYLOAD_JOB"}, "'execution' is missing"),
-        ({"action": "finish", "job": "PAYLOAD_JOB", "execution": "EXECUTION"}, "'slot' is missing"),
-        (
-            {"action": "claim", "job": "PAYLOAD_JOB", "execution": {"id": "x"}},
-            "'name' is missing",
-        ),
-    ],
-)
-def test_a_payload_with_a_missing_key_is_invalid_input_naming_it(
-    aws: Aws, event: dict[str, Any], message: str
-) -> None:
-    filled = {
-        key: payload_job()
-        if value == "PAYLOAD_JOB"
-        else {"id": aws.start("x"), "name": "x"}
-        if value == "EXECUTION"
-        else value
-        for key, value in event.items()
+def requests(execution: str) -> dict[str, dict[str, Any]]:
+    """A valid request of each type, as the state machine sends it."""
+    sent = {"job": payload_job(), "execution": {"id": execution, "name": "x"}}
+    return {
+        "claim": {"action": "claim", "input": scheduled(SLOT), "redriveCount": 0, **sent},
+        "succeeded": {
+            **{"action": "finish", "outcome": "succeeded", "slot": SLOT, "retries": 0, **sent},
+            "task": {"TaskArn": "arn:aws:ecs:us-east-1:1:task/c/abc", "Containers": []},
+        },
+        "failed": {
+            **{"action": "finish", "outcome": "failed", "slot": SLOT, "retries": 0, **sent},
+            "error": {"Error": "States.TaskFailed", "Cause": "{}"},
+        },
     }
-    with pytest.raises(InvalidInput, match=message):
-        lambda_handler(filled, CONTEXT)
+
+
+REQUIRED = [
+    (request, path)
+    for request, shape in (
+        ("claim", ClaimRequest),
+        ("succeeded", FinishSucceeded),
+        ("failed", FinishFailed),
+    )
+    for path in [
+        *((key,) for key in shape.__required_keys__ - {"action"}),
+        *(("job", key) for key in JobPayload.__required_keys__),
+        *(("execution", key) for key in ExecutionPayload.__required_keys__),
+    ]
+]
+
+
+@pytest.mark.parametrize(("request_type", "path"), sorted(REQUIRED))
+def test_a_request_without_a_key_the_contract_requires_is_invalid_input_naming_it(
+    aws: Aws, request_type: str, path: tuple[str, ...]
+) -> None:
+    execution = aws.start("x")
+    if request_type != "claim":
+        claim(aws, execution, SLOT)
+    event = requests(execution)[request_type]
+    *parents, key = path
+    holder = event
+    for parent in parents:
+        holder = holder[parent]
+    del holder[key]
+
+    with pytest.raises(InvalidInput, match=f"'{key}' is missing"):
+        lambda_handler(event, CONTEXT)
+    record = aws.item(slot_sort_key(SLOT))
+    if request_type == "claim":
+        assert record is None  # nothing was claimed
+    else:
+        assert record is not None and record[STATUS]["S"] == Status.RUNNING  # nor recorded
+        assert aws.item(LEASE_SORT_KEY) is not None
+
+
+@pytest.mark.parametrize("request_type", ["claim", "succeeded", "failed"])
+def test_every_request_the_state_machine_sends_is_accepted(aws: Aws, request_type: str) -> None:
+    execution = aws.start("x")
+    if request_type != "claim":
+        claim(aws, execution, SLOT)
+    answer = lambda_handler(requests(execution)[request_type], CONTEXT)
+    assert answer["slot"] == SLOT
+
+
+def test_a_request_without_an_action_is_invalid_input_naming_it(aws: Aws) -> None:
+    event = requests(aws.start("x"))["claim"]
+    del event["action"]
+    with pytest.raises(InvalidInput, match="'action' is missing; expected 'claim' or 'finish'"):
+        lambda_handler(event, CONTEXT)
+
+
+def test_a_finish_with_an_unknown_outcome_is_invalid_input(aws: Aws) -> None:
+    execution = aws.start("x")
+    claim(aws, execution, SLOT)
+    event = {**requests(execution)["failed"], "outcome": "exploded"}
+    with pytest.raises(InvalidInput, match="unknown outcome 'exploded'"):
+        lambda_handler(event, CONTEXT)
 
 
 @pytest.mark.parametrize(
@@ -550,7 +612,7 @@ def test_a_replaced_run_the_cleanup_settles_first_still_says_who_replaced_it(aws
     from tests.lambdas.test_cleanup import status_change
 
     older = aws.start("older")
-    claim(aws, older, SLOT, Policy.REPLACE)
+    claim(aws, older, SLOT, Concurrency.REPLACE)
 
     class StoppedAndSettledAtOnce(Executions):
         """The ABORTED event reaches the cleanup before the replacing guard claims."""
@@ -564,7 +626,9 @@ def test_a_replaced_run_the_cleanup_settles_first_still_says_who_replaced_it(aws
 
     newer = aws.start("newer")
     guard = Guard(LedgerTable(aws.dynamodb, TABLE), StoppedAndSettledAtOnce(aws.sfn), aws.tasks())
-    decision = guard.claim(job(Policy.REPLACE), parse_trigger(scheduled(NEXT_SLOT), "newer"), newer)
+    decision = guard.run_or_skip(
+        job(Concurrency.REPLACE), parse_trigger(scheduled(NEXT_SLOT), "newer"), newer
+    )
 
     assert decision.verdict is Verdict.RUN
     replaced = aws.item(slot_sort_key(SLOT))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lambdas.guard.decision import Policy, Verdict
+from lambdas.guard.decision import Verdict
 from lambdas.guard.handler import JobSettings
 from lambdas.guard.trigger import parse_trigger
+from lambdas.guard_contract import Concurrency
 from lambdas.ledger_contract import (
     DETECTED_AT,
     JOB,
@@ -25,10 +26,10 @@ MISSED_SLOT = "2026-11-22T03:00:00Z"
 RUNNING_SLOT = "2026-11-22T02:00:00Z"
 
 
-def settings(policy: Policy = Policy.FORBID) -> JobSettings:
+def settings(concurrency: Concurrency = Concurrency.FORBID) -> JobSettings:
     return JobSettings(
         name="report",
-        policy=policy,
+        concurrency=concurrency,
         starting_deadline=None,
         lease=timedelta(hours=1),
         retention=timedelta(days=7),
@@ -56,7 +57,7 @@ def record_missed(aws: Aws, slot: str) -> None:
 def trigger(aws: Aws, name: str, slot: str, **extra: object) -> tuple[str, Verdict]:
     execution = aws.start(name)
     run_input = {"scheduledTime": slot, **extra}
-    decision = aws.guard().claim(settings(), parse_trigger(run_input, name), execution)
+    decision = aws.guard().run_or_skip(settings(), parse_trigger(run_input, name), execution)
     return execution, decision.verdict
 
 
