@@ -1,22 +1,69 @@
-"""Fixtures for the local-AWS tests: a LocalAws per test and the representative job."""
+"""Fixtures for the local-AWS tests: a LocalAws per test and a job's real state machine.
+
+The state machine is rendered from ``state_machines/guarded_job.asl.json`` by the job
+template, exactly as a job stack's template holds it (``stacks/job_template.py``), for one
+job of a small config; only its guard is a stand-in the tests script.
+"""
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from cronguard.config import load_environment
 from cronguard.local import LocalAws
 from lambdas import variables
+from lambdas.guard.decision import Verdict
+from stacks.job_template import CONTAINER_NAME, JobStackTemplate
 
-FIXTURE = Path(__file__).with_name("guarded_job.asl.json")
+JOB = "nightly"
+JOB_SETTINGS = {
+    "schedule": "rate(1 hour)",
+    "image": "repo/job:1",
+    # Launch failures are retried after about a second, not the default's longer waits.
+    "launch_retries": {"max_attempts": 3, "interval_seconds": 1, "backoff_rate": 2.0},
+}
+NETWORK = {
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-0123456789abcdef0"],
+    "security_group_ids": ["sg-0123456789abcdef0"],
+}
+
+
+@dataclass(frozen=True)
+class RenderedJob:
+    """A job's state machine as its job stack's template holds it."""
+
+    definition: str
+    substitutions: frozenset[str]  # what CloudFormation fills in (DefinitionSubstitutions)
+    network_ids: tuple[str, ...]  # config's subnet and security group, in that order
+
+
+@pytest.fixture(scope="session")
+def rendered_job(tmp_path_factory: pytest.TempPathFactory) -> RenderedJob:
+    config = tmp_path_factory.mktemp("config")
+    (config / "environments").mkdir()
+    (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": {JOB: JOB_SETTINGS}}))
+    (config / "environments" / "local.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
+    environment = load_environment("local", config)
+    template = JobStackTemplate(environment, environment.jobs).render()
+    (machine,) = [
+        resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    return RenderedJob(
+        machine["DefinitionString"],
+        frozenset(machine["DefinitionSubstitutions"]),
+        (NETWORK["subnet_ids"][0], NETWORK["security_group_ids"][0]),
+    )
 
 
 @pytest.fixture
@@ -33,6 +80,11 @@ def slot_of(event_input: dict[str, Any]) -> str:
 
 def claim_every_slot(event: dict[str, Any]) -> dict[str, Any]:
     return {"action": "run", "slot": slot_of(event["input"])}
+
+
+def skip(reason: Verdict = Verdict.DUPLICATE) -> dict[str, Any]:
+    """The guard's answer for a slot it skips."""
+    return {"action": "skip", "reason": reason.value}
 
 
 @dataclass
@@ -79,31 +131,31 @@ def guard() -> RecordingGuard:
 
 
 @pytest.fixture
-def deploy_job(aws: LocalAws) -> DeployJob:
-    """Deploy the fixture ASL with `guard` as its guard Lambda; `edit(definition)` may change
-    the definition first (e.g. a shorter TimeoutSeconds)."""
+def deploy_job(aws: LocalAws, rendered_job: RenderedJob) -> DeployJob:
+    """Deploy the job's real state machine with `guard` as its guard Lambda; `edit(definition)`
+    may change the definition first (e.g. a shorter TimeoutSeconds)."""
 
     def deploy(
         guard: Callable[[dict[str, Any], Any], Any],
         edit: Callable[[dict[str, Any]], None] | None = None,
     ) -> GuardedJob:
-        definition = copy.deepcopy(json.loads(FIXTURE.read_text()))
-        if edit is not None:
-            edit(definition)
         network = aws.network()
+        definition = rendered_job.definition
+        subnet, security_group = rendered_job.network_ids  # config's ids exist in no moto
+        definition = definition.replace(f'"{subnet}"', f'"{network.subnet_ids[0]}"')
+        definition = definition.replace(f'"{security_group}"', f'"{network.security_group_ids[0]}"')
+        parsed = json.loads(definition)
+        if edit is not None:
+            edit(parsed)
         guard_arn = aws.register_lambda("guard", guard, {variables.LEDGER_TABLE: "ledger"})
-        task_definition = aws.register_task_definition("nightly", "job")
-        machine = aws.deploy_state_machine(
-            "dev-nightly",
-            definition,
-            substitutions={
-                "GuardFunctionArn": guard_arn,
-                "ClusterArn": aws.create_cluster("jobs"),
-                "TaskDefinitionArn": task_definition,
-                "SubnetId": network.subnet_ids[0],
-                "SecurityGroupId": network.security_group_ids[0],
-            },
-        )
+        task_definition = aws.register_task_definition(JOB, CONTAINER_NAME)
+        substitutions = {
+            "GuardFunctionArn": guard_arn,
+            "ClusterArn": aws.create_cluster("jobs"),
+            "TaskDefinitionArn": task_definition,
+        }
+        assert set(substitutions) == rendered_job.substitutions
+        machine = aws.deploy_state_machine(f"local-{JOB}", parsed, substitutions=substitutions)
         return GuardedJob(aws, machine, task_definition, guard)
 
     return deploy

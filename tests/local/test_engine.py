@@ -1,4 +1,5 @@
-"""The representative job state machine, run by LocalAws as AWS would run it."""
+"""A job's real state machine (as its job stack renders it), run by LocalAws as AWS would
+run it, with a stand-in guard the tests script."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from cronguard.local import (
     StopCause,
     TaskScript,
 )
+from lambdas.guard import errors
+from lambdas.guard.decision import Verdict
+from tests.local.conftest import skip
 
 
 def task_scheduled_events(aws: LocalAws, execution_arn: str, resource: str) -> list[Any]:
@@ -38,7 +42,7 @@ def test_a_run_starts_the_task_with_the_slot_in_its_environment(aws, deploy_job,
 
     assert result["status"] == "SUCCEEDED"
     [task] = aws.tasks_started()
-    assert task.started_by == "cronguard:nightly"
+    assert task.group == "cronguard:nightly"
     assert task.environment == {
         "CRONGUARD_JOB": "nightly",
         "CRONGUARD_SLOT": "20261122T0300Z",
@@ -52,8 +56,8 @@ def test_a_run_starts_the_task_with_the_slot_in_its_environment(aws, deploy_job,
     )
     [claim] = guard.calls_for("claim")
     assert claim["input"] == {"scheduledTime": "2026-11-22T03:00:00Z"}
-    assert claim["execution"] == execution
-    assert claim["executionStartTime"].endswith("Z") and len(claim["executionStartTime"]) == 24
+    assert claim["execution"] == {"id": execution, "name": "20261122T0300Z"}
+    assert claim["job"]["name"] == "nightly"
     [finish] = guard.calls_for("finish")
     assert finish["outcome"] == "succeeded"
     assert finish["task"]["TaskArn"] == task.task_arn
@@ -64,20 +68,20 @@ def test_a_run_starts_the_task_with_the_slot_in_its_environment(aws, deploy_job,
 
 
 def test_a_skipped_slot_ends_in_the_named_succeed_state(aws, deploy_job, guard):
-    guard.claim = lambda event: {"action": "skip", "reason": "SKIPPED_DUPLICATE"}
+    guard.claim = lambda event: skip(Verdict.DUPLICATE)
     job = deploy_job(guard)
 
     result = job.run("20261122T0300Z")
 
     assert result["status"] == "SUCCEEDED"
-    assert json.loads(result["output"]) == {"action": "skip", "reason": "SKIPPED_DUPLICATE"}
+    assert json.loads(result["output"]) == skip(Verdict.DUPLICATE)
     assert aws.tasks_started() == []
     entered = [
         event["stateEnteredEventDetails"]["name"]
         for event in aws.history(result["executionArn"])
         if event["type"].endswith("StateEntered")
     ]
-    assert entered == ["Guard", "Run or skip?", "Skipped"]
+    assert entered == ["Guard", "Run or skip?", "Skipped: duplicate"]
 
 
 def test_a_non_zero_exit_fails_the_execution_with_the_task_as_cause(aws, deploy_job, guard):
@@ -88,7 +92,7 @@ def test_a_non_zero_exit_fails_the_execution_with_the_task_as_cause(aws, deploy_
 
     result = job.run("20261122T0300Z")
 
-    assert (result["status"], result["error"]) == ("FAILED", "cronguard.RunFailed")
+    assert (result["status"], result["error"]) == ("FAILED", errors.JOB_FAILED)
     [finish] = guard.calls_for("finish")
     assert finish["outcome"] == "failed"
     assert finish["error"]["Error"] == "States.TaskFailed"
@@ -100,7 +104,7 @@ def test_a_non_zero_exit_fails_the_execution_with_the_task_as_cause(aws, deploy_
     assert run_attempt  # job failures are not retried
     [alarm] = alarms
     assert alarm["detail"]["status"] == "FAILED"
-    assert alarm["detail"]["error"] == "cronguard.RunFailed"
+    assert alarm["detail"]["error"] == errors.JOB_FAILED
 
 
 def test_launch_failures_are_retried_until_a_task_starts(aws, deploy_job, guard):
@@ -217,6 +221,14 @@ def test_an_execution_timeout_times_out_and_stops_the_task(aws, deploy_job, guar
     assert [alarm["detail"]["status"] for alarm in alarms] == ["TIMED_OUT"]
 
 
+def one_guard_retry(definition: dict[str, Any]) -> None:
+    """The guard's errors are retried once (after at most a second), not six times."""
+    (retry_all,) = [
+        r for r in definition["States"]["Guard"]["Retry"] if r["ErrorEquals"] == ["States.ALL"]
+    ]
+    retry_all["MaxAttempts"] = 1
+
+
 def test_guard_errors_surface_under_their_type(aws, deploy_job, guard):
     class LedgerUnavailableError(Exception):
         pass
@@ -225,11 +237,12 @@ def test_guard_errors_surface_under_their_type(aws, deploy_job, guard):
         raise LedgerUnavailableError("ledger table missing")
 
     guard.claim = fail
-    job = deploy_job(guard)
+    job = deploy_job(guard, edit=one_guard_retry)
 
     result = job.run("20261122T0300Z")
 
     assert (result["status"], result["error"]) == ("FAILED", "LedgerUnavailableError")
+    assert len(guard.calls_for("claim")) == 2  # retried once, then surfaced
     cause = json.loads(result["cause"])
     assert cause["errorType"] == "LedgerUnavailableError"
     assert cause["errorMessage"] == "ledger table missing"
@@ -240,7 +253,7 @@ def test_a_runtime_crash_is_lambda_unknown(aws, deploy_job, guard):
         raise LambdaRuntimeCrash("Runtime exited with error: signal: killed")
 
     guard.claim = crash
-    job = deploy_job(guard)
+    job = deploy_job(guard, edit=one_guard_retry)
 
     result = job.run("20261122T0300Z")
 
@@ -254,7 +267,7 @@ def test_lambda_throttling_is_retried(aws, deploy_job, guard):
         attempts.append(1)
         if len(attempts) == 1:
             raise LambdaServiceError("TooManyRequestsException", "Rate exceeded", 429)
-        return {"action": "skip"}
+        return skip()
 
     guard.claim = throttled_once
     job = deploy_job(guard)
@@ -322,14 +335,14 @@ def test_a_burst_of_duplicate_triggers_runs_the_slot_once(aws, deploy_job, guard
         try:
             aws.client("dynamodb").put_item(
                 TableName="ledger",
-                Item={"pk": {"S": f"nightly#{slot}"}, "owner": {"S": event["execution"]}},
+                Item={"pk": {"S": f"nightly#{slot}"}, "owner": {"S": event["execution"]["id"]}},
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
             # By code, not by class: each thread's client has its own exception classes.
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return {"action": "skip"}
+            return skip()
         return {"action": "run", "slot": slot}
 
     guard.claim = claim_in_ledger
