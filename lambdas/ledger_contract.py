@@ -48,8 +48,8 @@ WATCH_SORT_KEY = "schedule"
 """The slot watch's record of the job: the schedule it last saw in config
 (``WATCHED_SCHEDULE``, a fingerprint with ``:enabled``/``:disabled``) and since when
 (``WATCHED_SINCE``, ISO-8601 UTC); slots before that are not checked. Its key sorts between
-``pause`` and ``slot#…``, so one Query (``sk BETWEEN "pause" AND "slot#<now>"``) reads the pause
-record, this record and the job's slot records. No TTL.
+``pause`` and ``slot#…``, so one Query (``sk BETWEEN "lease" AND "slot#<now>"``) reads the
+lease, the pause record, this record and the job's slot records. No TTL.
 """
 WATCHED_SCHEDULE = "schedule"
 WATCHED_SINCE = "watched_since"

@@ -18,6 +18,7 @@ from stacks.lambda_code import lambda_code, lambda_code_asset
 from stacks.ledger import Ledger
 from stacks.monitoring import Monitoring
 from stacks.network import JobNetwork
+from stacks.slot_watch import SlotWatch
 from stacks.task_protection import TaskProtection
 
 
@@ -79,6 +80,15 @@ class CronguardStack(Stack):
             self,
             "TaskProtection",
             environment=environment,
+            code=code,
+            alarm_topic=self.alarms.topic,
+        )
+
+        self.slot_watch = SlotWatch(
+            self,
+            "SlotWatch",
+            environment=environment,
+            ledger=self.ledger.table,
             code=code,
             alarm_topic=self.alarms.topic,
         )

@@ -179,6 +179,14 @@ class Delivery(Strict):
     max_event_age: Annotated[Duration, between(MINUTE, DAY)] = DAY
 
 
+class CatchUp(Strict):
+    """The slot watch starts a missed slot by itself while it is at most ``window`` old."""
+
+    window: Annotated[Duration, between(MINUTE, WEEK)] = Field(
+        description="Start missed slots at most this old (like '6h'); older ones only alarm"
+    )
+
+
 _SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _SUBNET_EXAMPLE = "subnet-0123456789abcdef0"
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
@@ -546,6 +554,9 @@ class Job(Strict):
     # Scheduler accepts a flexible window of 1 to 1440 minutes.
     flexible_window: Annotated[Duration, between(MINUTE, DAY)] | None = None
     delivery: Delivery = Field(default_factory=Delivery)
+    catch_up: CatchUp | None = Field(
+        default=None, description="Start missed slots by itself (the slot watch), like {window: 6h}"
+    )
     spot: bool = Field(default=False, description="Run on Fargate Spot")
     capacity_providers: list[CapacityShare] | None = Field(
         default=None,

@@ -1,8 +1,8 @@
 """The slot watch: slots a job's schedule was due to fire that never reached the ledger.
 
 Every few minutes (``stacks/slot_watch.py``) it reads, for each job of the manifest (config's
-deploy intent), the job's ledger partition with **one Query** — ``sk`` from ``pause`` to
-``slot#<now>`` covers the pause record, the watch's own record of the job
+deploy intent), the job's ledger partition with **one Query** — ``sk`` from ``lease`` to
+``slot#<now>`` covers the lease, the pause record, the watch's own record of the job
 (``WATCH_SORT_KEY``) and the job's slot records — and compares it with the slots the
 schedule was due to fire (``lambdas/slot_watch/missed.py``). Each missed slot is logged,
 recorded as ``MISSED`` with a conditional put (``attribute_not_exists``: a run that claimed it
@@ -12,8 +12,9 @@ a ``MISSED`` slot as free, so a late delivery or a catch-up still runs it.
 Jobs disabled in config are not checked; neither are slots from before the watch first saw
 the job with its current schedule and state (a new, re-enabled or rescheduled job has no
 history to compare with): the watch's record keeps that moment. A job with ``catch_up``
-has its missed slots within the window started by the watch itself (``StartExecution`` with
-one execution name per slot; the guard deduplicates anyway).
+has its missed slots within the window started by the watch itself, paced: one per check,
+oldest first, and only while no run holds the job's lease (``StartExecution`` with one
+execution name per slot; the guard deduplicates anyway).
 
 A job it cannot check (a throttled Query, a denied StartExecution) is logged and counted in
 ``SlotWatchErrors``; every other job is still checked, and then the invocation fails
@@ -39,10 +40,11 @@ from lambdas.ledger_contract import (
     CATCH_UP_EXECUTION,
     DETECTED_AT,
     JOB,
+    LEASE_SORT_KEY,
+    LEASE_UNTIL,
     PARTITION_KEY,
     PAUSE_PERIODS,
     PAUSE_REASON,
-    PAUSE_SORT_KEY,
     PAUSED,
     PAUSED_AT,
     REASON,
@@ -82,6 +84,7 @@ class JobLedger:
 
     slots: dict[str, str]  # slot -> status
     caught_up: frozenset[str]  # MISSED slots whose catch-up execution was started
+    running: bool  # the job's lease is held: a run is in progress
     pause: Pause
     watched: str | None  # the fingerprint the watch last saw
     watched_since: datetime | None
@@ -120,26 +123,27 @@ def _parse(text: str) -> datetime:
 
 
 def _pages(ledger: Any, table: str, job: str, now: datetime) -> Iterator[dict[str, Any]]:
-    """The job's pause record, watch record and dated slot records up to ``now``: one Query
-    (more pages only past 1 MB). Manual runs' slots (``slot#manual:…``) sort after it."""
+    """The job's lease, pause record, watch record and dated slot records up to ``now``: one
+    Query (more pages only past 1 MB). Manual runs' slots (``slot#manual:…``) sort after it."""
     paginator = ledger.get_paginator("query")
     for page in paginator.paginate(
         TableName=table,
         KeyConditionExpression="#pk = :pk AND #sk BETWEEN :low AND :high",
-        ProjectionExpression="#sk, #status, #catch_up, #watched, #since, #paused, #reason, "
-        "#at, #periods",
+        ProjectionExpression="#sk, #status, #catch_up, #until, #watched, #since, #paused, "
+        "#reason, #at, #periods",
         ExpressionAttributeNames={
             "#pk": PARTITION_KEY,
             "#sk": SORT_KEY,
             "#status": STATUS,
             "#catch_up": CATCH_UP_EXECUTION,
+            "#until": LEASE_UNTIL,
             "#watched": WATCHED_SCHEDULE,
             "#since": WATCHED_SINCE,
             **_PAUSE_NAMES,
         },
         ExpressionAttributeValues={
             ":pk": _s(partition(job)),
-            ":low": _s(PAUSE_SORT_KEY),
+            ":low": _s(LEASE_SORT_KEY),
             ":high": _s(slot_sort_key(slot_key(now))),
         },
     ):
@@ -158,11 +162,14 @@ _PAUSE_NAMES = {
 def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
     slots: dict[str, str] = {}
     caught_up: set[str] = set()
+    running = False
     pause = Pause()
     watched = since = None
     for item in _pages(ledger, table, job, now):
         sort_key = item[SORT_KEY]["S"]
-        if is_pause_item(item):
+        if sort_key == LEASE_SORT_KEY:
+            running = int(item.get(LEASE_UNTIL, {}).get("N", "0")) > now.timestamp()
+        elif is_pause_item(item):
             pause = read_pause(item)
         elif sort_key == WATCH_SORT_KEY:
             watched = item.get(WATCHED_SCHEDULE, {}).get("S")
@@ -176,6 +183,7 @@ def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
     return JobLedger(
         slots=slots,
         caught_up=frozenset(caught_up),
+        running=running,
         pause=pause,
         watched=watched,
         watched_since=since,
@@ -336,17 +344,22 @@ def check_job(
             schedule=job.schedule.expression,
             watched_since=iso(since),
         )
-    if job.catch_up is not None:
+    if job.catch_up is not None and not state.running:
+        # One slot per check, the oldest first, and only while no run holds the job's lease:
+        # catching up is paced, and a backlog does not trip over its own runs (overlap).
         waiting = {
             slot
             for slot, status in state.slots.items()
             if status == Status.MISSED and slot not in state.caught_up
         }
+        recent = [
+            slot
+            for slot in sorted(waiting | set(report.missed))
+            if (moment := slot_time(slot)) is not None and now - moment <= job.catch_up
+        ]
         arn = state_machine_arn_prefix + job.state_machine
-        for slot in sorted(waiting | set(report.missed)):
-            moment = slot_time(slot)
-            within = moment is not None and now - moment <= job.catch_up
-            if within and start_catch_up(ledger, sfn, table, job.name, arn, slot):
+        for slot in recent[:1]:
+            if start_catch_up(ledger, sfn, table, job.name, arn, slot):
                 report.caught_up.append(slot)
                 logger.info("caught up a missed slot", job=job.name, slot=slot)
     return report

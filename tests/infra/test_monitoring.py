@@ -46,6 +46,14 @@ def is_sweeper_silence(alarm: dict[str, Any]) -> bool:
     )
 
 
+def is_watch_silence(alarm: dict[str, Any]) -> bool:
+    """The slot watch's alarm on an absence: no check reported."""
+    return (
+        alarm.get("MetricName") == metrics_contract.MISSED_SLOTS
+        and alarm["Statistic"] == "SampleCount"
+    )
+
+
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
 def test_every_alarm_has_a_threshold_of_one_and_notifies_the_topic(
     synth: Synth, env_name: str
@@ -53,14 +61,16 @@ def test_every_alarm_has_a_threshold_of_one_and_notifies_the_topic(
     synthesized = synth(env_name)
     found = every_alarm(synthesized)
     # One per job; per environment: cleanup errors, dead letters, orphaned work, sweeper
-    # errors, failed sweeps, a silent sweeper.
-    assert len(found) == len(synthesized.job_templates) + 6
+    # errors, failed sweeps, a silent sweeper; missed slots, slot-watch errors, failed
+    # checks, a silent slot watch.
+    assert len(found) == len(synthesized.job_templates) + 10
     assert sum(1 for alarm, _ in found if is_sweeper_silence(alarm)) == 1
+    assert sum(1 for alarm, _ in found if is_watch_silence(alarm)) == 1
     for alarm, action in found:
         assert alarm["Threshold"] == 1
         assert len(alarm["AlarmActions"]) == 1
         assert action == topic_ref(synthesized.template)
-        if is_sweeper_silence(alarm):
+        if is_sweeper_silence(alarm) or is_watch_silence(alarm):
             continue
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
@@ -132,9 +142,10 @@ def test_each_job_alarms_on_failed_timed_out_aborted_executions_and_guard_errors
 
 def test_environment_alarms_on_dead_letters_cleanup_errors_and_orphans(synth: Synth) -> None:
     names = [(a["Namespace"], a["MetricName"]) for a in alarms(synth("dev").template)]
-    assert names.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 2
+    assert names.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible")) == 3
     assert names.count((metrics_contract.NAMESPACE, metrics_contract.ORPHANED_WORK)) == 2
-    assert names.count(("AWS/Lambda", "Errors")) == 2  # the cleanup and the sweeper
+    assert names.count((metrics_contract.NAMESPACE, metrics_contract.MISSED_SLOTS)) == 2
+    assert names.count(("AWS/Lambda", "Errors")) == 3  # the cleanup, the sweeper, the watch
 
 
 def test_no_alarm_watches_a_healthy_skip(synth: Synth) -> None:

@@ -14,6 +14,8 @@ from lambdas import variables
 from lambdas.ledger_contract import (
     CATCH_UP_EXECUTION,
     DETECTED_AT,
+    LEASE_SORT_KEY,
+    LEASE_UNTIL,
     PARTITION_KEY,
     REASON,
     SORT_KEY,
@@ -177,7 +179,9 @@ def test_a_rate_job_without_any_run_is_reported_at_every_check(aws: Aws) -> None
     assert check(aws, watched, T0 + timedelta(minutes=70)).missed == 1
 
 
-def test_catch_up_starts_the_missed_slots_within_its_window_once(aws: Aws) -> None:
+def test_catch_up_starts_missed_slots_within_its_window_one_per_check_oldest_first(
+    aws: Aws,
+) -> None:
     watched = manifest(job(catch_up=timedelta(hours=2)))
     check(aws, watched, T0)
     result = check(aws, watched, T0 + timedelta(hours=3, minutes=10))  # 03:40
@@ -187,20 +191,41 @@ def test_catch_up_starts_the_missed_slots_within_its_window_once(aws: Aws) -> No
         "2026-11-22T02:00:00Z",
         "2026-11-22T03:00:00Z",
     ]
-    # 01:00 is older than the 2-hour window: reported, not started.
-    assert report.caught_up == ["2026-11-22T02:00:00Z", "2026-11-22T03:00:00Z"]
+    # 01:00 is older than the 2-hour window: reported, never started. 02:00 goes first.
+    assert report.caught_up == ["2026-11-22T02:00:00Z"]
     executions = aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
-    started = {e["name"]: e["executionArn"] for e in executions}
-    assert set(started) == {"catch-up-20261122T020000Z", "catch-up-20261122T030000Z"}
-    described = aws.sfn.describe_execution(executionArn=started["catch-up-20261122T030000Z"])
-    assert json.loads(described["input"]) == {"scheduledTime": "2026-11-22T03:00:00Z"}
-    caught = aws.item(slot_sort_key("2026-11-22T03:00:00Z"))
+    (started,) = executions
+    assert started["name"] == "catch-up-20261122T020000Z"
+    described = aws.sfn.describe_execution(executionArn=started["executionArn"])
+    assert json.loads(described["input"]) == {"scheduledTime": "2026-11-22T02:00:00Z"}
+    caught = aws.item(slot_sort_key("2026-11-22T02:00:00Z"))
     assert caught is not None and caught[STATUS]["S"] == Status.MISSED  # until the guard runs
-    assert caught[CATCH_UP_EXECUTION]["S"] == started["catch-up-20261122T030000Z"]
-    # The next check does not start them again.
+    assert caught[CATCH_UP_EXECUTION]["S"] == started["executionArn"]
+    # The next check starts the next slot, not 02:00 again.
     again = check(aws, watched, T0 + timedelta(hours=3, minutes=15))
-    assert again.reports[0].caught_up == [] and again.missed == 0
+    assert again.reports[0].caught_up == ["2026-11-22T03:00:00Z"] and again.missed == 0
+    assert check(aws, watched, T0 + timedelta(hours=3, minutes=20)).reports[0].caught_up == []
     assert len(aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]) == 2
+
+
+def test_catch_up_waits_while_a_run_holds_the_jobs_lease(aws: Aws) -> None:
+    watched = manifest(job(catch_up=timedelta(hours=2)))
+    check(aws, watched, T0)
+    now = T0 + timedelta(hours=1, minutes=10)  # 01:40: 01:00 was missed
+    aws.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            PARTITION_KEY: {"S": partition("report")},
+            SORT_KEY: {"S": LEASE_SORT_KEY},
+            LEASE_UNTIL: {"N": str(int((now + timedelta(minutes=30)).timestamp()))},
+        },
+    )
+    held = check(aws, watched, now)
+    assert held.reports[0].missed == ["2026-11-22T01:00:00Z"]
+    assert held.reports[0].caught_up == []
+    # The lease has run out (the run ended, or it is void): the slot is started.
+    freed = check(aws, watched, now + timedelta(minutes=31))
+    assert freed.reports[0].caught_up == ["2026-11-22T01:00:00Z"]
 
 
 def test_one_query_per_job(aws: Aws) -> None:

@@ -1,0 +1,266 @@
+"""The slot watch: every ``CHECK_EVERY`` it finds slots that never reached the ledger.
+
+Its Lambda (``lambdas/slot_watch/handler.py``) runs the shared code asset and reads the jobs
+from ``jobs.json``, rendered at synth from config (``lambdas/slot_watch/manifest.py``) into a
+small layer of its own: Lambda variables (4 KB) and an EventBridge input (8 KB) are too small
+for thousands of jobs, and a config change then updates this one function and its layer,
+never the guards' code. The manifest is deploy intent, so a schedule disabled by mistake shows
+up as missed slots.
+
+It may Query the ledger and put records in the jobs' partitions (``MISSED`` and its own
+per-job record); only for jobs with ``catch_up`` may it also update a slot record and start
+the job's state machine. ``MissedSlots`` alarms once per environment (the per-job metric,
+with a ``job`` dimension, and the logs name the job and slot). Like the orphan sweeper, the
+watch is itself watched: its errors alarm, a failed check (or a trigger EventBridge could not
+deliver) is kept in a queue that alarms, and a watch that stops reporting alarms.
+
+Every 5 minutes: a slot is missed ``GRACE_MARGIN`` (5 minutes) plus the job's flexible
+window after its time, so checking as often finds it within 5 more minutes; a check of 250
+jobs is 250 Queries (about 72,000 a day, cents a month on demand).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, Stack, Stage
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as lambda_destinations
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cronguard.config import Environment
+from lambdas import metrics_contract as names
+from lambdas import variables
+from lambdas.ledger_contract import JOB_PREFIX, partition
+from lambdas.slot_watch import settings as watch_settings
+from lambdas.slot_watch.manifest import FILE_NAME, Manifest, WatchedJob, render
+from lambdas.slot_watch.missed import JobSchedule
+from stacks.compliance import acknowledge
+from stacks.functions import RuntimeFunction
+from stacks.lambda_code import RUNTIME
+from stacks.monitoring import alarm
+
+CHECK_EVERY = Duration.minutes(5)
+# A watch that has not reported for this many check intervals in a row is not running.
+SILENT_CHECKS = 3
+
+
+def manifest(environment: Environment) -> Manifest:
+    """The environment's jobs as the watch reads them: config, not the deployed state."""
+    return Manifest(
+        environment=environment.name,
+        retention=environment.ledger.retention,
+        jobs=tuple(
+            WatchedJob(
+                name=job.name,
+                state_machine=environment.state_machine_name(job),
+                schedule=JobSchedule(
+                    expression=job.schedule,
+                    timezone=job.timezone,
+                    flexible_window=job.flexible_window or timedelta(0),
+                ),
+                enabled=job.enabled,
+                catch_up=job.catch_up.window if job.catch_up else None,
+            )
+            for job in environment.jobs
+        ),
+    )
+
+
+def manifest_code(scope: Construct, environment: Environment) -> lambda_.Code:
+    """``jobs.json`` as a layer's code: written under the app's output directory, so the
+    asset (hashed by content) changes only when the manifest's bytes do."""
+    stage = Stage.of(scope)
+    if stage is None:
+        raise ValueError("the slot watch must be built inside a CDK app (it writes jobs.json)")
+    directory = Path(stage.outdir) / f"slot-watch-{environment.name}"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / FILE_NAME).write_bytes(render(manifest(environment)))
+    return lambda_.Code.from_asset(str(directory))
+
+
+class SlotWatch(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: Environment,
+        ledger: dynamodb.ITable,
+        code: lambda_.Code,
+        alarm_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        env = environment.name
+        self.manifest = lambda_.LayerVersion(
+            self,
+            "Jobs",
+            code=manifest_code(self, environment),
+            compatible_runtimes=[RUNTIME],
+            description=f"cronguard {env}: the jobs the slot watch checks ({FILE_NAME})",
+        )
+        machines = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name="",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.function = RuntimeFunction(
+            self,
+            "Function",
+            description=f"cronguard {env}: find slots that never reached the ledger",
+            handler=watch_settings.HANDLER,
+            code=code,
+            environment={
+                variables.LEDGER_TABLE: ledger.table_name,
+                variables.ENVIRONMENT: env,
+                variables.STATE_MACHINE_ARN_PREFIX: machines,
+            },
+            # Below the interval, so checks do not pile up (two at once are safe: every write
+            # is conditional).
+            timeout=Duration.minutes(4),
+        )
+        self.function.function.add_layers(self.manifest)
+        self._grant(environment, ledger)
+        self._schedule_and_alarms(env, alarm_topic)
+
+    def _grant(self, environment: Environment, ledger: dynamodb.ITable) -> None:
+        stack = Stack.of(self)
+        # Reads and MISSED records in the jobs' partitions only.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query", "dynamodb:PutItem"],
+                resources=[ledger.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{JOB_PREFIX}*"]}
+                },
+            )
+        )
+        catch_up = [job for job in environment.jobs if job.catch_up and job.enabled]
+        if not catch_up:
+            return
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:UpdateItem"],
+                resources=[ledger.table_arn],
+                conditions={
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:LeadingKeys": [partition(job.name) for job in catch_up]
+                    }
+                },
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="stateMachine",
+                        resource_name=environment.state_machine_name(job),
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for job in catch_up
+                ],
+            )
+        )
+
+    def _schedule_and_alarms(self, env: str, alarm_topic: sns.ITopic) -> None:
+        # A failed check is not retried (the next one is the retry); it is kept here, with its
+        # error, and alarms.
+        self.failed_checks = sqs.Queue(
+            self,
+            "FailedChecks",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.failed_checks,
+            "SQS3",
+            "This queue is itself the on-failure destination and dead-letter queue of the "
+            "slot watch.",
+        )
+        self.function.function.configure_async_invoke(
+            on_failure=lambda_destinations.SqsDestination(self.failed_checks),
+            retry_attempts=0,
+            max_event_age=CHECK_EVERY,
+        )
+        self.rule = events.Rule(
+            self,
+            "CheckSchedule",
+            description=f"cronguard {env}: find missed slots",
+            schedule=events.Schedule.rate(CHECK_EVERY),
+            targets=[
+                events_targets.LambdaFunction(
+                    self.function.function,
+                    dead_letter_queue=self.failed_checks,
+                    retry_attempts=2,
+                )
+            ],
+        )
+        missed = cloudwatch.Metric(
+            namespace=names.NAMESPACE,
+            metric_name=names.MISSED_SLOTS,
+            dimensions_map={
+                names.ENVIRONMENT_DIMENSION: env,
+                names.SERVICE_DIMENSION: names.SERVICE,
+            },
+            statistic="Sum",
+            period=CHECK_EVERY,
+        )
+        self.missed_alarm = alarm(
+            self,
+            "MissedSlotsAlarm",
+            metric=missed,
+            description=f"cronguard {env}: a scheduled slot never reached the guard. The slot "
+            f"watch's logs ('missed slot') and the {names.MISSED_SLOTS} metric with the "
+            f"'{names.JOB_DIMENSION}' dimension name the job and the slot; `cronguard history "
+            "JOB` shows it as MISSED. Look for the cause (the schedule disabled, the "
+            "dead-letter queue, StartExecution denied), then start it with `cronguard "
+            "catch-up JOB`.",
+            topic=alarm_topic,
+        )
+        alarm(
+            self,
+            "SlotWatchErrors",
+            metric=self.function.function.metric_errors(period=CHECK_EVERY),
+            description=f"cronguard {env}: the slot watch failed. SlotWatchIncomplete in its "
+            "logs names the jobs it could not check (all others were checked); any other "
+            "error: see its logs.",
+            topic=alarm_topic,
+        )
+        alarm(
+            self,
+            "FailedChecksAlarm",
+            metric=self.failed_checks.metric_approximate_number_of_messages_visible(
+                period=CHECK_EVERY, statistic="Maximum"
+            ),
+            description=f"cronguard {env}: a slot-watch check failed (responsePayload has the "
+            "error) or its trigger could not be delivered. The next check retries on its "
+            "own; fix the cause, then delete the messages.",
+            topic=alarm_topic,
+        )
+        # Every check that gets as far as its metrics reports MissedSlots, 0 included; no
+        # sample means no check ran, which must not look like nothing was missed.
+        alarm(
+            self,
+            "SlotWatchSilent",
+            metric=missed.with_(statistic="SampleCount"),
+            description=f"cronguard {env}: the slot watch has not completed a check for "
+            f"{SILENT_CHECKS} intervals of {CHECK_EVERY.to_human_string()}; until it does, "
+            "missed slots go unnoticed. Check its schedule rule, its errors and its logs.",
+            topic=alarm_topic,
+            below=True,
+            periods=SILENT_CHECKS,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )

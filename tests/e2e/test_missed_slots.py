@@ -1,0 +1,89 @@
+"""Missed slots on the real engine: the synthesized state machine with the real guard code,
+the slot watch's manifest from the cloud assembly, and the real slot-watch code.
+
+A trigger that never arrives is detected and recorded MISSED once; catch_up starts it, the
+guard runs it (MISSED turns into a run), and Scheduler's late delivery of the same slot is
+then a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from lambdas.guard.trigger import slot_time
+from lambdas.ledger_contract import CATCH_UP_EXECUTION, STATUS, Status
+from lambdas.slot_watch.handler import watch
+from lambdas.slot_watch.manifest import FILE_NAME, Manifest, parse
+from lambdas.slot_watch.missed import catch_up_execution_name
+from tests.e2e.conftest import Engine, Slot
+
+JOB = "forbid-job"
+
+
+def deployed_manifest(assembly: Path) -> Manifest:
+    """The jobs.json synth wrote into the slot watch's layer."""
+    template = json.loads((assembly / "cronguard-e2e.template.json").read_text())
+    (layer,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::LayerVersion"
+    ]
+    asset = layer["Properties"]["Content"]["S3Key"].removesuffix(".zip")
+    return parse((assembly / f"asset.{asset}" / FILE_NAME).read_bytes())
+
+
+def test_a_trigger_never_delivered_is_reported_caught_up_once_and_deduplicated_later(
+    engine: Engine, slot: Slot, synthesized: tuple[object, Path]
+) -> None:
+    manifest = deployed_manifest(synthesized[1])
+    (forbid,) = [job for job in manifest.jobs if job.name == JOB]
+    assert forbid.catch_up is None  # as configured; this test turns catch_up on
+    watched = replace(manifest, jobs=(replace(forbid, catch_up=timedelta(hours=6)),))
+    state_machine = engine.arn(JOB)
+    prefix = state_machine.removesuffix(forbid.state_machine)
+
+    def check(now_slot: str, minutes: int) -> list[str]:
+        now = slot_time(now_slot)
+        assert now is not None
+        result = watch(
+            engine.aws.dynamodb,
+            engine.aws.sfn,
+            engine.local.ledger_table,
+            watched,
+            now=now + timedelta(minutes=minutes),
+            state_machine_arn_prefix=prefix,
+        )
+        assert not result.errors
+        (report,) = result.reports
+        return report.caught_up
+
+    def finish(missed: str) -> None:
+        """The catch-up run ended, and it ran: MISSED turned into a real run."""
+        name = catch_up_execution_name(missed)
+        execution = f"{state_machine.replace(':stateMachine:', ':execution:')}:{name}"
+        assert engine.aws.wait(execution, timeout=60)["status"] == "SUCCEEDED"
+        record = engine.slot(JOB, missed)
+        assert record is not None and record[STATUS]["S"] == Status.SUCCEEDED
+        assert CATCH_UP_EXECUTION not in record  # the run's record replaced MISSED
+
+    # The schedule delivered slot -3 (Scheduler's anchor for this rate job), then nothing.
+    delivered = engine.run(JOB, "scheduled-3", {"scheduledTime": slot(-3), "attempt": "1"})
+    assert delivered["status"] == "SUCCEEDED"
+    assert check(slot(-3), 10) == []  # the watch starts watching the job
+    # Two hours later: slots -2 and -1 never reached the guard. Catch-up starts one per
+    # check, the oldest first.
+    assert check(slot(-1), 10) == [slot(-2)]
+    waiting = engine.slot(JOB, slot(-1))
+    assert waiting is not None and waiting[STATUS]["S"] == Status.MISSED
+    finish(slot(-2))
+    assert check(slot(-1), 15) == [slot(-1)]
+    finish(slot(-1))
+    # Scheduler's own delivery of slot -1 finally arrives: the guard deduplicates it.
+    late = engine.run(JOB, "scheduled-late", {"scheduledTime": slot(-1), "attempt": "7"})
+    assert late["status"] == "SUCCEEDED"
+    assert engine.final_state(late["executionArn"]) == "Skipped: duplicate"
+    # Nothing is reported or started twice.
+    assert check(slot(-1), 20) == []
+    assert check(slot(-1), 25) == []
+    assert len(engine.aws.tasks_started(engine.task_definition(JOB))) == 3
