@@ -47,7 +47,7 @@ CHART_WIDTH = WIDTH - LABEL_WIDTH - OUTCOME_WIDTH - 30
 LANE_HEIGHT = 48
 CHAR_WIDTH = 6.5  # about one character of the 12 px labels, to keep a label inside the chart
 AXIS_HEIGHT = 30
-MIN_BAR = 3.0  # a skip takes milliseconds: still a visible mark
+MIN_BAR = 6.0  # a skip takes milliseconds: still a visible mark
 TICK_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
 
 
