@@ -41,8 +41,7 @@ JOBS: dict[str, Any] = {
 
 
 def resources(template: Template, kind: str) -> dict[str, Any]:
-    found: dict[str, Any] = template.find_resources(kind)
-    return found
+    return dict(template.find_resources(kind))
 
 
 def watch_function(template: Template) -> dict[str, Any]:
@@ -50,7 +49,7 @@ def watch_function(template: Template) -> dict[str, Any]:
     (function,) = [
         f for f in functions.values() if f["Properties"]["Handler"] == watch_settings.HANDLER
     ]
-    return function
+    return dict(function)
 
 
 def role_statements(template: Template, function: dict[str, Any]) -> list[dict[str, Any]]:
