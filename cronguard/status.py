@@ -21,6 +21,7 @@ in seconds, absent values null)::
                "paused": null | {"reason", "since", "by"},
                "lastSlot": null | {"slot", "status", "reason", "execution", "startedAt",
                                    "endedAt", "ageSeconds", "durationSeconds"},
+               # the latest slot with a record (not MISSED); its age is since its time
                "running": [{"slot", "execution", "startedAt", "forSeconds"}],
                "nextSlot": null | {"local", "utc"},
                "missed": {"count", "slots": [slot…]},
@@ -37,7 +38,6 @@ from typing import Any
 from cronguard.config import Environment, Job
 from cronguard.operations import Operations
 from lambdas.ledger_contract import (
-    ATTEMPT,
     ENDED_AT,
     OWNER,
     PARTITION_KEY,
@@ -59,6 +59,7 @@ from lambdas.ledger_contract import (
 )
 from lambdas.pause import Pause, read_pause
 from lambdas.schedule import upcoming_slots
+from lambdas.slot_watch.missed import rate_anchor
 
 WINDOW = timedelta(days=7)
 """Missed slots and failures are counted over this window (the missed-slot check's cap)."""
@@ -77,7 +78,6 @@ PROJECTED = tuple(
             OWNER,
             STARTED_AT,
             ENDED_AT,
-            ATTEMPT,
             RUNS,
             PAUSED,
             PAUSE_REASON,
@@ -124,7 +124,11 @@ class Run:
     execution: str
     started_at: datetime | None
     ended_at: datetime | None
-    from_schedule: bool = False
+
+    @property
+    def scheduled(self) -> datetime | None:
+        """Its slot's scheduled time, else (a manual run) its start."""
+        return _slot_time(self.slot) or self.started_at
 
     @property
     def when(self) -> datetime | None:
@@ -146,7 +150,6 @@ def _run(item: Mapping[str, Any], slot: str) -> Run:
         execution=item.get(OWNER, {}).get("S", ""),
         started_at=_time(item.get(STARTED_AT, {}).get("S")),
         ended_at=_time(item.get(ENDED_AT, {}).get("S")),
-        from_schedule=ATTEMPT in item,
     )
 
 
@@ -157,7 +160,7 @@ class JobStatus:
     pause: Pause
     last: Run | None
     running: list[Run]
-    next_slot: datetime | None  # in the job's time zone; None: a rate job never delivered
+    next_slot: datetime | None  # in the job's time zone; None: a rate job with no record
     missed: list[str]
     failures: list[Run] = field(default_factory=list)
 
@@ -185,7 +188,8 @@ def job_status(job: Job, items: Iterable[Mapping[str, Any]], now: datetime) -> J
     since = now - WINDOW
     oldest = datetime.min.replace(tzinfo=UTC)
     ran = [record for record in records if record.status != MISSED]
-    last = max(ran, key=lambda record: record.when or oldest, default=None)
+    # The latest slot, as kubectl's LAST SCHEDULE: a backfill of an old slot is not "last".
+    last = max(ran, key=lambda record: record.scheduled or oldest, default=None)
     running = sorted(
         (record for record in records if record.status == Status.RUNNING),
         key=lambda record: record.when or oldest,
@@ -217,11 +221,11 @@ def job_status(job: Job, items: Iterable[Mapping[str, Any]], now: datetime) -> J
 
 def _next_slot(job: Job, records: list[Run], now: datetime) -> datetime | None:
     """The next slot in the job's time zone. A rate schedule counts from when it was created,
-    which only the schedule's deliveries tell: its latest delivered slot is the anchor."""
+    which config does not say: its phase is that of its latest recorded slot (``rate_anchor``,
+    as the slot watch counts it); with no record it is unknown."""
     anchor = None
     if job.schedule.startswith("rate("):
-        delivered = [_slot_time(r.slot) for r in records if r.from_schedule]
-        anchor = max((moment for moment in delivered if moment), default=None)
+        anchor = rate_anchor(record.slot for record in records)
         if anchor is None:
             return None
     slots = upcoming_slots(job.schedule, job.timezone, after=now, count=1, anchor=anchor)
@@ -283,7 +287,7 @@ def job_document(row: JobStatus) -> dict[str, Any]:
                 "execution": _execution(last.execution),
                 "startedAt": _iso(last.started_at),
                 "endedAt": _iso(last.ended_at),
-                "ageSeconds": _seconds(row.now - last.when) if last.when else None,
+                "ageSeconds": _seconds(row.now - last.scheduled) if last.scheduled else None,
                 "durationSeconds": _seconds(last.duration),
             }
             if last
@@ -349,13 +353,13 @@ def table_rows(row: JobStatus) -> list[str]:
     if row.next_slot is not None:
         next_slot = row.next_slot.strftime("%Y-%m-%d %H:%M %Z")
     else:
-        next_slot = "after the first delivery"  # a rate job: see _next_slot
+        next_slot = "unknown (no slot yet)"  # a rate job: see _next_slot
     state = f"paused: {row.pause.reason}" if row.state == "paused" else row.state
     return [
         row.job.name,
         last.slot if last else "-",
         last.status if last else "-",
-        age(row.now - last.when) if last and last.when else "-",
+        age(row.now - last.scheduled) if last and last.scheduled else "-",
         age(last.duration) if last and last.duration is not None else "-",
         running,
         next_slot,

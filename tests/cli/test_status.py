@@ -165,6 +165,13 @@ def ledger(calls: list[str]) -> datetime:
             ENDED_AT: iso(hours_ago(now, 1) + timedelta(seconds=45)),
         },
     )
+    # ... and a slot 3 days old backfilled just now: the latest start, not the last slot.
+    put(
+        "hourly",
+        slot_key(hours_ago(now, 72).replace(minute=0, second=0, microsecond=0)),
+        Status.SUCCEEDED,
+        **{STARTED_AT: iso(now)},
+    )
     # watched: a slot the slot watch recorded MISSED, then one that ran.
     put("watched", slot_key(hours_ago(now, 50)), Status.MISSED)
     put("watched", slot_key(hours_ago(now, 26)), Status.SUCCEEDED, **{STARTED_AT: iso(now)})
@@ -205,9 +212,12 @@ def test_status_json_rows(ledger: datetime, calls: list[str]) -> None:
     assert nightly["failures"] == {"count": 0, "slots": []}
 
     hourly = jobs["hourly"]
+    assert hourly["lastSlot"]["slot"] == slot_key(
+        hours_ago(ledger, 1).replace(minute=0, second=0, microsecond=0)
+    )
     assert hourly["lastSlot"]["status"] == "SUCCEEDED"
     assert hourly["lastSlot"]["durationSeconds"] == 45
-    assert 3590 <= hourly["lastSlot"]["ageSeconds"] <= 3660
+    assert 3600 <= hourly["lastSlot"]["ageSeconds"] < 7200  # since the slot's time
     assert hourly["running"] == []
     # The failure 2 days ago and the forced slot's earlier run; not the one 8 days ago.
     assert [f["status"] for f in hourly["failures"]["slots"]] == ["FAILED", "ABORTED"]
