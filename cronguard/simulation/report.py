@@ -32,7 +32,7 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "ran": Kind("ran", "#2e7d32", "claimed the slot and ran the ECS task"),
     "duplicate": Kind("duplicate", "#757575", "skipped: the slot already ran or runs"),
-    "overlap": Kind("overlap", "#ef6c00", "skipped: an earlier slot still ran (forbid)"),
+    "overlap": Kind("overlap", "#ef6c00", "skipped: another slot's run still ran"),
     "late": Kind("late", "#6a1b9a", "skipped: the trigger came after the starting deadline"),
     "paused": Kind("paused", "#1565c0", "skipped: the job is paused"),
     "caught-up": Kind("missed → caught up", "#00838f", "a missed slot, started by catch-up"),
@@ -127,8 +127,8 @@ svg .task-label{{font-size:11px;fill:#424242}}
 svg .task.nonzero{{stroke:#c62828;stroke-width:2}}
 svg .outcome.failed{{fill:#c62828}}
 .checks{{list-style:none;padding:0;margin:8px 0}}
-.check.ok::before{{content:"✔ ";color:#2e7d32}}
-.check.failed::before{{content:"✘ ";color:#c62828}}
+.check.ok .mark{{color:#2e7d32}}
+.check.failed .mark{{color:#c62828}}
 {kinds}"""
 
 
@@ -183,7 +183,8 @@ def _section(result: Result, detail: str) -> str:
     lanes = "\n".join(_lane(index, row, axis) for index, row in enumerate(result.rows))
     height = AXIS_HEIGHT + LANE_HEIGHT * len(result.rows) + 8
     checks = "\n".join(
-        f'<li class="check {"ok" if check.ok else "failed"}">{escape(check.guarantee)} — '
+        f'<li class="check {"ok" if check.ok else "failed"}"><span class="mark">'
+        f"{'✔' if check.ok else '✘'}</span> {escape(check.guarantee)} — "
         f"{escape(check.detail)}</li>"
         for check in result.checks
     )

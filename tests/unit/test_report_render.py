@@ -140,7 +140,10 @@ def test_labels_checks_and_every_text_escaped() -> None:
         details={"nightly": "cron(0 3 * * ? *) (Asia/Tokyo) & forbid"},
     )
     assert "<script>" not in page
-    assert "no stuck lock &lt;script&gt; — lease still held &amp; &quot;quoted&quot;" in page
+    assert (
+        "✘</span> no stuck lock &lt;script&gt; — lease still held &amp; &quot;quoted&quot;" in page
+    )
+    assert "✔</span> once per slot — 1 task(s)" in page
     assert "cron(0 3 * * ? *) (Asia/Tokyo) &amp; forbid" in page
     dom = parse(page)
     assert [c["class"] for c in dom.with_class("check")] == ["check ok", "check failed"]
