@@ -11,6 +11,13 @@ from lambdas.ledger_contract import Status
 NAMESPACE = "cronguard"
 SERVICE = "cronguard"  # one Powertools service for every Lambda: alarms and dashboards match it
 
+# Each Lambda's Powertools Logger service: the ``service`` key of its log lines, one per
+# function, so a Logs Insights query can pick one Lambda's lines.
+GUARD_LOG_SERVICE = "cronguard-guard"
+CLEANUP_LOG_SERVICE = "cronguard-cleanup"
+SWEEPER_LOG_SERVICE = "cronguard-sweeper"
+SLOT_WATCH_LOG_SERVICE = "cronguard-slot-watch"
+
 # Dimensions: every metric has environment and service; the guard's and cleanup's also job.
 ENVIRONMENT_DIMENSION = "environment"
 JOB_DIMENSION = "job"

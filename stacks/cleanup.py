@@ -31,12 +31,12 @@ from constructs import Construct
 from cronguard.config import Environment
 from lambdas import variables
 from lambdas.cleanup import settings as cleanup_settings
+from lambdas.execution_contract import ENDED_STATUSES, STATUS_CHANGE
 from lambdas.ledger_contract import RUNNING_INDEX
 from stacks.compliance import LIST_TASKS_ONLY_STAR, acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
 from stacks.job_template import CONTAINER_NAME, task_family_prefix
 
-ENDED_STATUSES = ["ABORTED", "TIMED_OUT", "FAILED"]
 RECONCILE_EVERY = Duration.minutes(5)
 
 
@@ -138,9 +138,9 @@ class ExecutionCleanup(Construct):
             description=f"cronguard {environment.name}: executions that ended outside their paths",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
-                detail_type=["Step Functions Execution Status Change"],
+                detail_type=[STATUS_CHANGE],
                 detail={
-                    "status": ENDED_STATUSES,
+                    "status": [str(status) for status in ENDED_STATUSES],
                     "stateMachineArn": [{"prefix": machines_prefix}],
                 },
             ),

@@ -15,7 +15,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-DETAIL_TYPE = "Step Functions Execution Status Change"
+from lambdas.execution_contract import STATUS_CHANGE
+
+DETAIL_TYPE = STATUS_CHANGE
 SOURCE = "aws.states"
 
 

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from lambdas import metrics_contract as names
 from lambdas.cleanup.settings import CleanupSettings
 from lambdas.clients import client
+from lambdas.execution_contract import ENDED_STATUSES, ExecutionStatus
 from lambdas.guard import errors, outcome
 from lambdas.guard.ledger import LedgerTable
 from lambdas.guard.outcome import Outcome
@@ -46,14 +47,11 @@ from lambdas.ledger_contract import (
     Status,
 )
 
-logger = Logger(service="cronguard-cleanup")
+logger = Logger(service=names.CLEANUP_LOG_SERVICE)
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
 
-STATUS_BY_EXECUTION = {
-    "ABORTED": Status.ABORTED,
-    "TIMED_OUT": Status.TIMED_OUT,
-    "FAILED": Status.FAILED,
-}
+# An execution that ended ABORTED records its run ABORTED, and so on.
+STATUS_BY_EXECUTION: dict[str, Status] = {ended: Status(ended.value) for ended in ENDED_STATUSES}
 SCHEDULED_EVENT = "Scheduled Event"
 
 
@@ -82,13 +80,13 @@ class Cleanup:
 
     def ended(self, status: str, error: Any, cause: Any) -> Outcome | None:
         """How a run ended, from its execution's status, error and cause."""
-        if status == "SUCCEEDED":
+        if status == ExecutionStatus.SUCCEEDED:
             # Every failure path ends the execution FAILED: it succeeded without recording.
             return Outcome(Status.SUCCEEDED, "execution succeeded; its outcome was not recorded")
         recorded = STATUS_BY_EXECUTION.get(status)
         if recorded is None:
             return None
-        if status == "FAILED":
+        if status == ExecutionStatus.FAILED:
             known = outcome.of_failed_execution(error, cause, container=self.container)
             if known is not None:
                 return known
@@ -177,7 +175,7 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
         if item.execution not in statuses:
             statuses[item.execution] = _execution(sfn, item.execution)
         status, error, cause = statuses[item.execution]
-        if status == "RUNNING":
+        if status == ExecutionStatus.RUNNING:
             continue
         ended = cleanup.ended(status, error, cause) or Outcome(
             Status.ABORTED, f"execution {status.lower()}"
@@ -213,7 +211,7 @@ def _execution(sfn: Any, execution_arn: str) -> tuple[str, Any, Any]:
     except ClientError as error:
         if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
             # Gone (older than Step Functions keeps them): it certainly does not run.
-            return "ABORTED", "ExecutionDoesNotExist", None
+            return ExecutionStatus.ABORTED, "ExecutionDoesNotExist", None
         raise
     return str(described["status"]), described.get("error"), described.get("cause")
 

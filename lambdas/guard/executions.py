@@ -7,9 +7,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from lambdas.execution_contract import ExecutionStatus
 from lambdas.guard import errors
+from lambdas.metrics_contract import GUARD_LOG_SERVICE
 
-logger = Logger(service="cronguard-guard", child=True)
+logger = Logger(service=GUARD_LOG_SERVICE, child=True)
 
 
 def state_machine_arn(execution_arn: str) -> str:
@@ -35,7 +37,8 @@ class Executions:
         listed = any(
             item["executionArn"] == execution_arn
             for page in self._client.get_paginator("list_executions").paginate(
-                stateMachineArn=state_machine_arn(execution_arn), statusFilter="RUNNING"
+                stateMachineArn=state_machine_arn(execution_arn),
+                statusFilter=ExecutionStatus.RUNNING,
             )
             for item in page["executions"]
         )
@@ -45,7 +48,7 @@ class Executions:
             if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
                 return False
             raise
-        running = bool(status == "RUNNING")
+        running = bool(status == ExecutionStatus.RUNNING)
         if listed != running:
             logger.info(
                 "ListExecutions disagreed with DescribeExecution",

@@ -53,7 +53,7 @@ from lambdas.guard_contract import (
 )
 from lambdas.ledger_contract import Status
 
-logger = Logger(service="cronguard-guard")
+logger = Logger(service=names.GUARD_LOG_SERVICE)
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
 
 MAX_ROUNDS = 8

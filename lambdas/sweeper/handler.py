@@ -29,7 +29,7 @@ from lambdas import metrics_contract as names
 from lambdas.clients import client
 from lambdas.sweeper.settings import SweeperSettings
 
-logger = Logger(service="cronguard-sweeper")
+logger = Logger(service=names.SWEEPER_LOG_SERVICE)
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
 
 STATUS_INDEX = "by_status"
