@@ -26,13 +26,8 @@ from cronguard.simulation.deploy import (
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
 from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 from stacks.environment_stack import CronguardStack
+from tests.local.conftest import JOB, JOB_SETTINGS, NETWORK
 
-JOB = "nightly"
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
 Template = dict[str, Any]
 
 
@@ -41,7 +36,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Environment, 
     root = tmp_path_factory.mktemp("assembly")
     config = root / "config"
     (config / "environments").mkdir(parents=True)
-    jobs = {JOB: {"schedule": "rate(1 hour)", "image": "repo/job:1"}}
+    jobs = {JOB: JOB_SETTINGS}
     (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
     (config / "environments" / "local.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
     environment = load_environment("local", config)
