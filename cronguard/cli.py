@@ -85,7 +85,7 @@ def validate(env: str = EnvOption) -> None:
 
 def jobs_table(environment: Environment) -> Table:
     table = Table(title=f"cronguard {environment.name}: {len(environment.jobs)} jobs")
-    for column in ("job", "schedule", "time zone", "policy", "timeout", "deadline", "enabled"):
+    for column in ("job", "schedule", "time zone", "concurrency", "timeout", "deadline", "enabled"):
         table.add_column(column)
     for job in environment.jobs:
         table.add_row(
@@ -128,10 +128,10 @@ def jobs(
         False,
         "--json",
         help="Print JSON for tools: each job's state machine ARN (${AWS::…} where the "
-        "environment is not pinned), its SSM parameter, schedule and policy",
+        "environment is not pinned), its SSM parameter, schedule and concurrency",
     ),
 ) -> None:
-    """List an environment's jobs: schedule, time zone, concurrency policy, enabled."""
+    """List an environment's jobs: schedule, time zone, concurrency, enabled."""
     environment = _load(env)
     if as_json:
         print(json.dumps(jobs_document(environment), indent=2))

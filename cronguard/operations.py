@@ -91,7 +91,10 @@ def execution_name(slot: datetime | None, now: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class SlotRecord:
+class RunRecord:
+    """One run of a slot, as ``cronguard history`` shows it (the guard's own view of a slot's
+    record is ``lambdas.guard.decision.SlotRecord``)."""
+
     slot: str
     status: str
     reason: str
@@ -115,16 +118,16 @@ def _when(item: dict[str, Any], key: str) -> datetime | None:
     return times.parse_iso(value) if value else None
 
 
-def _records(item: dict[str, Any]) -> list[SlotRecord]:
+def _records(item: dict[str, Any]) -> list[RunRecord]:
     """The slot's run, then its earlier runs (forced re-runs keep them), newest first."""
     slot = item[SLOT]["S"]
     earlier = [_record(run["M"], slot, earlier=True) for run in item.get(RUNS, {}).get("L", [])]
     return [_record(item, slot), *reversed(earlier)]
 
 
-def _record(item: dict[str, Any], slot: str, *, earlier: bool = False) -> SlotRecord:
+def _record(item: dict[str, Any], slot: str, *, earlier: bool = False) -> RunRecord:
     exit_code = item.get(EXIT_CODE, {}).get("N")
-    return SlotRecord(
+    return RunRecord(
         slot=slot,
         status=item[STATUS]["S"],
         reason=item.get(REASON, {}).get("S", ""),
@@ -159,7 +162,7 @@ class Operations:
         except BotoCoreError as error:
             raise OperationError(f"could not {what}: {error}") from None
 
-    def history(self, job: Job, limit: int) -> list[SlotRecord]:
+    def history(self, job: Job, limit: int) -> list[RunRecord]:
         """The job's last ``limit`` slots in the ledger, the most recently started first;
         each slot's earlier runs follow it."""
         client = self._client("dynamodb")
@@ -173,7 +176,7 @@ class Operations:
                 ":slot": {"S": SLOT_PREFIX},
             },
         }
-        slots: list[list[SlotRecord]] = []
+        slots: list[list[RunRecord]] = []
         while True:
             page = self._call(what, client.query, **kwargs)
             slots += [_records(item) for item in page["Items"]]
