@@ -70,7 +70,7 @@ from lambdas.slot_watch.missed import (
 )
 from lambdas.slot_watch.settings import SlotWatchSettings
 
-logger = Logger(service="cronguard-slot-watch")
+logger = Logger(service=names.SLOT_WATCH_LOG_SERVICE)
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
 
 

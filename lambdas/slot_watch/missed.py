@@ -112,9 +112,15 @@ def window_start(now: datetime, look_back: timedelta, watched_since: datetime | 
 
 
 def rate_anchor(recorded: Iterable[str]) -> datetime | None:
-    """The latest scheduled time among the ledger's slot keys (manual runs' slots have none)."""
-    times = [moment for moment in map(slot_time, recorded) if moment is not None]
-    return max(times, default=None)
+    """The latest scheduled time among the ledger's slot keys (manual runs' slots have none).
+
+    Slot keys of one format sort as their times do: only the latest is parsed."""
+    dated = (slot for slot in recorded if slot[:1].isdigit())
+    for slot in sorted(dated, reverse=True):
+        moment = slot_time(slot)
+        if moment is not None:
+            return moment
+    return None
 
 
 def due_slots(
