@@ -17,6 +17,12 @@ from cronguard.config.model import (
 from cronguard.simulation.deploy import AssemblyError, LocalEnvironment, check_assembly
 from cronguard.simulation.report import render
 from cronguard.simulation.scenario import Result, Simulation, pick_job
+from lambdas.metrics_contract import (
+    CLEANUP_LOG_SERVICE,
+    GUARD_LOG_SERVICE,
+    SLOT_WATCH_LOG_SERVICE,
+    SWEEPER_LOG_SERVICE,
+)
 
 TASK_SECONDS = 3.0
 # A failed run is retried after 30 s, doubling (job_retries): the simulation waits 1 s instead.
@@ -26,7 +32,9 @@ JOB_RETRY_INTERVAL_SECONDS = 1
 def _quiet() -> None:
     """The engine and the handlers log every step; the timeline says what matters."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    for name in ("moto", "cronguard.local", "botocore", "aws_lambda_powertools"):
+    # The handlers' loggers exist already (deploy imports the handlers), at their own level.
+    handlers = (GUARD_LOG_SERVICE, CLEANUP_LOG_SERVICE, SWEEPER_LOG_SERVICE, SLOT_WATCH_LOG_SERVICE)
+    for name in ("moto", "cronguard.local", "botocore", "aws_lambda_powertools", *handlers):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
