@@ -9,6 +9,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
+from cronguard.dead_letters import QUEUE_OUTPUT
 from stacks.alerts import AlarmTopic
 from stacks.cleanup import ExecutionCleanup
 from stacks.compliance import acknowledge
@@ -105,6 +106,8 @@ class CronguardStack(Stack):
         CfnOutput(self, "LedgerTableName", value=self.ledger.table.table_name)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(self, "ClusterName", value=self.network.cluster.cluster_name)
+        # Where cronguard redrive-dlq finds the schedules' dead-letter queue.
+        CfnOutput(self, QUEUE_OUTPUT, value=self.dead_letters.queue_url)
         self._tag({"cronguard:environment": environment.name, **environment.tags})
         apply_guardrails(self, environment.iam)
 

@@ -258,3 +258,23 @@ def test_a_message_without_a_scheduled_time_is_not_attributed(
         {"stateMachineArn": machine, "input": json.dumps({"scheduledTime": "2026-11-22T04:00:00Z"})}
     )
     assert attribute(message, environment).slot == "2026-11-22T04:00:00Z"
+
+
+def test_the_stack_outputs_the_queue_its_schedules_dead_letter_into(
+    synthesized: tuple[Environment, Path],  # noqa: F811
+) -> None:
+    environment, assembly = synthesized
+    template = json.loads((assembly / f"{environment.stack_name}.template.json").read_text())
+    queue = template["Outputs"][QUEUE_OUTPUT]["Value"]  # a queue's Ref is its URL
+    (logical_id,) = queue["Ref"].split()
+    assert template["Resources"][logical_id]["Type"] == "AWS::SQS::Queue"
+    job_stacks = [
+        resource
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::CloudFormation::Stack"
+    ]
+    assert job_stacks
+    for job_stack in job_stacks:
+        # Each job stack's schedules take this parameter as their DeadLetterConfig.
+        parameter = job_stack["Properties"]["Parameters"]["DeadLetterQueueArn"]
+        assert parameter == {"Fn::GetAtt": [logical_id, "Arn"]}
