@@ -20,6 +20,7 @@ from rich.table import Table
 
 from cronguard import catch_up as catch_up_module
 from cronguard import pause as pause_module
+from cronguard import stacks_cli
 from cronguard import status as status_module
 from cronguard.config import DEFAULT_CONFIG_DIR, ConfigError, Environment, Job, load_environment
 from cronguard.config.loader import ENVIRONMENTS_DIR, display_path
@@ -40,6 +41,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(stacks_cli.app, name="stacks")
 # Piped output (CI logs, `| less`) gets a wide table instead of rich's 80-column default.
 # No emoji codes: ARNs hold ":secret:", which rich would print as an emoji.
 console = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
@@ -383,8 +385,9 @@ def backfill(
     rate: str = RateOption,
     wait: bool = WaitOption,
 ) -> None:
-    """Start every slot of the job's schedule from --from to --to; slots that already ran
-    are skipped by the guard as duplicates."""
+    """Start every slot of the job's schedule from --from to --to.
+
+    Slots that already have a record are skipped by the guard as duplicates."""
     environment = _load(env)
     the_job = _job(environment, job)
     start, end = _time(from_), _time(to)
@@ -407,9 +410,10 @@ def redrive_dlq(
     yes: bool = YesOption,
     rate: str = RateOption,
 ) -> None:
-    """Replay the schedule deliveries in the dead-letter queue through the same start path as
-    backfill; a message is deleted once its execution started. Messages that are not a
-    delivery of one of the environment's jobs stay in the queue."""
+    """Start the schedule deliveries in the dead-letter queue, as backfill does.
+
+    A message is deleted once its execution started; messages that are not a delivery of
+    one of the environment's jobs, or could not be started, stay in the queue."""
     import time
 
     from cronguard import redrive as redrive_module
@@ -483,8 +487,10 @@ def pause(
     env: str = EnvOption,
     reason: str = typer.Option(..., help="Why (shown in status and in the skipped slots)"),
 ) -> None:
-    """Pause a job without a deploy: the guard skips its slots until it is resumed (the
-    schedule and CloudFormation stay untouched)."""
+    """Pause a job without a deploy: the guard skips its slots until it is resumed.
+
+    Writes the job's pause record in the ledger; the schedule and CloudFormation stay
+    untouched."""
     environment = _load(env)
     the_job = _job(environment, job)
     try:
@@ -509,8 +515,9 @@ def pause(
 
 @app.command()
 def resume(job: str = typer.Argument(..., help="Job name"), env: str = EnvOption) -> None:
-    """Resume a paused job: its next slots run again (the paused ones stay skipped; see
-    cronguard backfill to run them)."""
+    """Resume a paused job: its next slots run again.
+
+    The slots skipped while it was paused stay skipped; cronguard backfill runs them."""
     environment = _load(env)
     the_job = _job(environment, job)
     try:
@@ -534,8 +541,10 @@ def status(
     env: str = EnvOption,
     as_json: bool = typer.Option(False, "--json", help="Print the stable JSON shape for tools"),
 ) -> None:
-    """One row per job: last slot (status, age, duration), running, next slot, missed and
-    failed slots in the last 7 days, paused or disabled. One ledger query per job."""
+    """One row per job: last slot, running, next slot, missed, failed, paused or disabled.
+
+    Last slot with status, age and duration; missed and failed slots of the last 7 days.
+    One ledger query per job."""
     environment = _load(env)
     now = datetime.now(UTC)
     try:
