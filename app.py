@@ -14,20 +14,37 @@ os.environ.setdefault("PIP_NO_COLOR", "1")
 
 import argparse
 import sys
+from pathlib import Path
 
 import aws_cdk as cdk
 
-from cronguard.config import ConfigError, load_environment
+from cronguard.config import DEFAULT_CONFIG_DIR, ConfigError, load_environment
+from cronguard.config.loader import record_job_stacks
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 
 DEFAULT_ENVIRONMENT = "dev"
 DEBUG_FLAG = "--debug"  # `npx cdk synth --debug` sets CDK_DEBUG=true instead
+STRICT_CONTEXT = "strict"  # `-c strict=true|false`: whether synth may write the lock file
+_FALSE = ("", "0", "false", "no")
 
 
-def build(app: cdk.App) -> CronguardStack:
+def strict(app: cdk.App) -> bool:
+    """Whether synth may only check the job stacks' lock file, never write it: in CI (where
+    a lock file that does not match config must fail, not silently diverge), unless the
+    context says otherwise."""
+    asked = app.node.try_get_context(STRICT_CONTEXT)
+    if asked is not None:
+        return str(asked).lower() not in _FALSE
+    return os.environ.get("CI", "").lower() not in _FALSE
+
+
+def build(app: cdk.App, config_dir: Path = DEFAULT_CONFIG_DIR) -> CronguardStack:
     name = app.node.try_get_context("env") or DEFAULT_ENVIRONMENT
-    environment = load_environment(str(name))
+    environment = load_environment(str(name), config_dir)
+    written = record_job_stacks(environment, config_dir, strict=strict(app))
+    if written:
+        print(f"cronguard: {written}", file=sys.stderr)
     stack_env = None
     if environment.account or environment.region:
         stack_env = cdk.Environment(account=environment.account, region=environment.region)
@@ -53,11 +70,11 @@ def _unexpected(error: Exception) -> str:
     return f"unexpected {type(error).__name__}{detail} (run with {DEBUG_FLAG} for the traceback)"
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], config_dir: Path = DEFAULT_CONFIG_DIR) -> int:
     debug = DEBUG_FLAG in argv or os.environ.get("CDK_DEBUG") == "true"
     try:
         app = cdk.App(context=_context_arguments(argv))
-        build(app)
+        build(app, config_dir)
         app.synth()
     except ConfigError as error:
         for problem in error.problems:

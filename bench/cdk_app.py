@@ -4,7 +4,9 @@
 exactly what ``make demo`` runs), reading its config from the directory in
 ``CRONGUARD_CONFIG``. ``app.py`` itself always reads the repository's ``config/`` (the
 ``cronguard`` command line honours ``CRONGUARD_CONFIG``, synth does not), so this entry point
-hands ``load_environment`` that directory and changes nothing else.
+hands ``main`` that directory and changes nothing else but this: synth writes the
+environment's lock file of job stacks there even under ``CI=true`` (a generated config has
+no reviewed one).
 
 ``baseline --jobs N``: N ``aws_ecs_patterns.ScheduledFargateTask`` (the CDK's own answer to
 "run this container on a schedule") in stacks of 50, imported VPC and cluster, with cdk-nag's
@@ -16,7 +18,6 @@ as cronguard acknowledges its findings next to each resource, so both synthesize
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 from pathlib import Path
@@ -38,14 +39,15 @@ TASKS_FINDING = (
 
 def cronguard_main() -> int:
     import app as cdk_app
-    from cronguard.config import load_environment
+    from cronguard.config import DEFAULT_CONFIG_DIR
 
     configured = os.environ.get("CRONGUARD_CONFIG")
-    if configured:
-        cdk_app.load_environment = functools.partial(  # type: ignore[attr-defined]
-            load_environment, config_dir=Path(configured)
-        )
-    status: int = cdk_app.main([])
+    if not configured:
+        status: int = cdk_app.main([], DEFAULT_CONFIG_DIR)
+        return status
+    # A generated config has no reviewed lock file: synth places its jobs (and writes the
+    # file, once) even under CI=true, as on a developer's machine.
+    status = cdk_app.main(["-c", f"{cdk_app.STRICT_CONTEXT}=false"], Path(configured))
     return status
 
 

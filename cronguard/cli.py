@@ -20,6 +20,7 @@ from rich.table import Table
 
 from cronguard import catch_up as catch_up_module
 from cronguard import pause as pause_module
+from cronguard import stacks_cli
 from cronguard import status as status_module
 from cronguard.config import DEFAULT_CONFIG_DIR, ConfigError, Environment, Job, load_environment
 from cronguard.config.loader import ENVIRONMENTS_DIR, display_path
@@ -40,6 +41,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(stacks_cli.app, name="stacks")
 # Piped output (CI logs, `| less`) gets a wide table instead of rich's 80-column default.
 # No emoji codes: ARNs hold ":secret:", which rich would print as an emoji.
 console = Console(width=None if sys.stdout.isatty() else 160, emoji=False)

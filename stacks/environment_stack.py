@@ -9,6 +9,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
+from cronguard.config.placement import stack_id
 from cronguard.dead_letters import QUEUE_OUTPUT
 from stacks.alerts import AlarmTopic
 from stacks.cleanup import ExecutionCleanup
@@ -51,11 +52,12 @@ class CronguardStack(Stack):
             "This queue is itself the dead-letter queue of the schedules and rules.",
         )
         # The job stacks' guards run the same code asset as the environment's own Lambdas.
+        # Each job is in the job stack its lock file records (cronguard/config/placement.py).
         job_code = lambda_code_asset(self, "JobCode")
         self.job_stacks = {
             index: JobStack(
                 self,
-                f"Jobs{index:02d}",
+                stack_id(index),
                 environment=environment,
                 jobs=jobs,
                 ledger=self.ledger.table,

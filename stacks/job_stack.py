@@ -1,10 +1,11 @@
-"""A job stack: a nested stack holding the jobs whose names hash to it.
+"""A job stack: a nested stack holding up to 35 jobs.
 
 CloudFormation allows 500 resources per stack and a job is 10, so jobs are spread over
-nested stacks of the environment's stack. The assignment is a hash of the job's name alone
-(``Environment.job_stack_of``): adding or removing other jobs never moves a job, which would
-replace its state machine and terminate its running executions. ``cdk deploy`` still
-deploys one stack, ``cronguard-<env>``.
+nested stacks of the environment's stack. Which job is in which stack is recorded in the
+environment's lock file and never changed by synth (``cronguard/config/placement.py``):
+adding, removing or renaming other jobs never moves a job, which would replace its state
+machine and stop its running executions. ``cdk deploy`` still deploys one stack,
+``cronguard-<env>``.
 
 Its resources are rendered by ``stacks/job_template.py`` and included with ``CfnInclude``
 into a real ``NestedStack``: they are constructs of the app like any other, so Aspects

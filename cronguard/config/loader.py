@@ -16,7 +16,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from cronguard.config.model import (
-    MAX_JOBS_PER_STACK,
     PATTERN_MEANINGS,
     SHOWN_LIMIT,
     STATE_MACHINE_NAME_LIMIT,
@@ -25,6 +24,7 @@ from cronguard.config.model import (
     format_duration,
     shown,
 )
+from cronguard.config.placement import PlacementError, lock_path, read_lock, write_lock
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 JOBS_FILE = "jobs.yaml"
@@ -467,21 +467,49 @@ def load_environment(name: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Enviro
         raise ConfigError(problems)
     assert environment is not None
     environment = environment.model_copy(update={"jobs": tuple(jobs)})
-    for index, members in environment.jobs_by_stack().items():
-        if len(members) > MAX_JOBS_PER_STACK:
-            names = ", ".join(job.name for job in members)
-            problems.append(
-                ConfigProblem(
-                    env_file,
-                    f"job stack {index} would hold {len(members)} jobs ({names}); at most "
-                    f"{MAX_JOBS_PER_STACK} fit a CloudFormation stack: raise job_stacks "
-                    f"(now {environment.job_stacks}; this moves jobs, see README)",
-                    field="job_stacks",
-                )
-            )
+    return _placed(environment, config_dir)
+
+
+def _placed(environment: Environment, config_dir: Path) -> Environment:
+    """The environment with the job stacks its lock file records; a lock file that would move
+    a job, or more jobs than fit, is a problem."""
+    lock_file = lock_path(config_dir, environment.name)
+    recorded, lock_problems = read_lock(lock_file, environment.name)
+    shown_file = display_path(lock_file)
+    problems = [ConfigProblem(shown_file, p.message, job=p.job) for p in lock_problems]
     if problems:
         raise ConfigError(problems)
+    environment = environment.with_recorded_stacks(recorded)
+    try:
+        environment.placement()
+    except PlacementError as error:
+        raise ConfigError([ConfigProblem(shown_file, str(error))]) from None
     return environment
+
+
+def record_job_stacks(environment: Environment, config_dir: Path, *, strict: bool) -> str | None:
+    """Bring the lock file up to date with config: place the new jobs, free the removed ones'
+    places. Returns what was written, or None when it was up to date. ``strict`` (in CI)
+    writes nothing: a lock file that does not match config is an error there."""
+    placement = environment.placement()
+    if not placement.changed:
+        return None
+    lock_file = lock_path(config_dir, environment.name)
+    shown_file = display_path(lock_file)
+    if strict:
+        state = "is out of date" if lock_file.exists() else "is missing"
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    shown_file,
+                    f"{state} ({placement.summary(written=False)}): run `cronguard stacks "
+                    f"assign --env {environment.name}` and commit it (synth writes it only "
+                    "outside CI)",
+                )
+            ]
+        )
+    write_lock(lock_file, environment.name, placement.stacks)
+    return f"{shown_file}: {placement.summary()}; commit it"
 
 
 def _cross_checks(

@@ -8,7 +8,6 @@ result against these models, so everything downstream (stacks, CLI) sees one sha
 
 from __future__ import annotations
 
-import hashlib
 import re
 import reprlib
 from datetime import UTC, datetime, timedelta
@@ -23,12 +22,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Placement, assign
+from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
 from lambdas import ledger_contract
 from lambdas.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
 
@@ -43,14 +45,6 @@ RESERVED_ENV_PREFIX = "CRONGUARD_"
 JOB_RETRY_INTERVAL_SECONDS = 30  # the state machine's wait before retrying a failed job run
 EXECUTION_MARGIN = timedelta(minutes=15)
 LEASE_MARGIN = timedelta(minutes=5)
-
-# Jobs live in nested stacks ("job stacks"), each job in the one its name hashes to, so
-# adding or removing a job never moves another (moving replaces its state machine, which
-# terminates running executions). A job stack holds at most this many jobs: each job is
-# 10 resources (plus 4 the stack's jobs share), CloudFormation allows 500 per stack, and
-# the template must stay under 1 MB (35 generous jobs are about 650 KB).
-DEFAULT_JOB_STACKS = 32
-MAX_JOBS_PER_STACK = 35
 
 # Fargate task sizes: cpu units -> allowed memory (MiB).
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
@@ -748,10 +742,15 @@ class Environment(Strict):
     job_stacks: int = Field(
         default=DEFAULT_JOB_STACKS,
         ge=1,
-        le=64,
-        description="How many nested stacks jobs are hashed into; changing it moves jobs",
+        le=MAX_JOB_STACKS,
+        description=(
+            "How many job stacks a new job's name is hashed over; placed jobs never move "
+            "(config/environments/<env>.stacks.json records them), so changing it is safe"
+        ),
     )
     jobs: tuple[Job, ...] = ()
+    # Each job's job stack as the lock file records it (the loader sets it): not config.
+    _recorded_stacks: dict[str, int] = PrivateAttr(default_factory=dict)
 
     @field_validator("tags")
     @classmethod
@@ -800,16 +799,26 @@ class Environment(Strict):
         name = self.state_machine_name(job)
         return f"arn:{partition}:states:{region}:{account}:stateMachine:{name}"
 
+    def with_recorded_stacks(self, recorded: dict[str, int]) -> Environment:
+        """This environment with the job stacks its lock file records."""
+        copy = self.model_copy()
+        copy._recorded_stacks = dict(recorded)
+        return copy
+
+    def placement(self) -> Placement:
+        """Every job's job stack: where the lock file puts it, and a place for each new job."""
+        return assign((job.name for job in self.jobs), self._recorded_stacks, self.job_stacks)
+
     def job_stack_of(self, job: Job) -> int:
-        """The job stack a job lives in: a stable hash of its name, never of its neighbours."""
-        digest = hashlib.sha256(job.name.encode()).digest()
-        return int.from_bytes(digest[:8], "big") % self.job_stacks
+        """The job stack a job lives in (see ``placement``)."""
+        return self.placement().stacks[job.name]
 
     def jobs_by_stack(self) -> dict[int, list[Job]]:
-        stacks: dict[int, list[Job]] = {}
+        stacks = self.placement().stacks
+        grouped: dict[int, list[Job]] = {}
         for job in self.jobs:
-            stacks.setdefault(self.job_stack_of(job), []).append(job)
-        return dict(sorted(stacks.items()))
+            grouped.setdefault(stacks[job.name], []).append(job)
+        return dict(sorted(grouped.items()))
 
     def job(self, name: str) -> Job:
         for job in self.jobs:

@@ -32,7 +32,7 @@ def test_starting_the_app_prints_no_node_end_of_life_banner() -> None:
     assert started.stderr == ""
 
 
-def raise_unexpected(_: object) -> object:
+def raise_unexpected(*_: object) -> object:
     raise RuntimeError("ValidationFailed: Validation failed.\nA copy of this report is here")
 
 

@@ -29,12 +29,14 @@ def generated_jobs(count: int) -> dict[str, dict[str, Any]]:
     }
 
 
-def write_config(root: Path, jobs: dict[str, dict[str, Any]], **settings: Any) -> Path:
-    """A config directory holding ``jobs`` and environment ``big`` (``settings`` added)."""
+def write_config(
+    root: Path, jobs: dict[str, dict[str, Any]], *, name: str = ENVIRONMENT, **settings: Any
+) -> Path:
+    """A config directory holding ``jobs`` and environment ``name`` (``settings`` added)."""
     (root / "environments").mkdir(parents=True, exist_ok=True)
     (root / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
     environment = {"network": NETWORK, **settings}
-    (root / "environments" / f"{ENVIRONMENT}.yaml").write_text(yaml.safe_dump(environment))
+    (root / "environments" / f"{name}.yaml").write_text(yaml.safe_dump(environment))
     return root
 
 

@@ -1,4 +1,7 @@
-"""Hundreds of jobs: spread over job stacks under CloudFormation's limit, and never moved."""
+"""Thousands of jobs: placed in job stacks that never move a job, each within CloudFormation's
+limits. The full sizes (1,000 and 3,000 jobs through the real `npx cdk synth`) are measured
+by `bench/scale.py`; here, placement at 3,000 jobs without a synth, and one synth that
+fills job stacks to the brim and opens one more."""
 
 from __future__ import annotations
 
@@ -7,89 +10,104 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
-import yaml
 
 from cronguard.config import Environment, load_environment
-from stacks.checks import add_compliance_checks
-from stacks.environment_stack import CronguardStack
+from cronguard.config.loader import record_job_stacks
+from cronguard.config.placement import MAX_JOBS_PER_STACK, Placement, stack_id
+from stacks.limits import first_limit_hit, size_of, templates
+from tests.infra.generated import (
+    ENVIRONMENT,
+    generated_config,
+    generated_jobs,
+    synthesize,
+    write_config,
+)
+from tests.infra.test_deploy_safety import nested_templates
 from tests.infra.test_template_checks import CFN_LINT
 
-STACK_RESOURCE_LIMIT = 500
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
 
-
-def generated_config(root: Path, count: int) -> Environment:
-    jobs = {
-        f"job-{i:03d}": {"schedule": f"cron({i % 60} {i % 24} * * ? *)", "image": "repo/job:1"}
-        for i in range(count)
-    }
-    (root / "environments").mkdir(parents=True)
-    (root / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
-    (root / "environments" / "big.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
-    return load_environment("big", root)
-
-
-def placement(outdir: Path) -> dict[str, str]:
-    """State machine name -> the template file (job stack) it is in, from the assembly."""
+def placement(parent_file: Path) -> dict[str, str]:
+    """State machine name -> the logical ID of the job stack it is in, from the assembly."""
     where = {}
-    for template_file in outdir.glob("*.template.json"):
+    for logical_id, template_file in nested_templates(parent_file).items():
         resources = json.loads(template_file.read_text())["Resources"]
         for resource in resources.values():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
-                where[resource["Properties"]["StateMachineName"]] = template_file.name
+                where[resource["Properties"]["StateMachineName"]] = logical_id
     return where
 
 
-def synthesize(environment: Environment, outdir: Path) -> Path:
-    app = cdk.App(outdir=str(outdir), context={"aws:cdk:bundling-stacks": []})
-    CronguardStack(app, "cronguard-big", environment=environment)
-    add_compliance_checks(app)  # cdk-nag too: a finding fails the synth
-    app.synth()
-    return outdir
+def moved(before: Placement, after: Placement) -> dict[str, tuple[int, int]]:
+    return {
+        job: (index, after.stacks[job])
+        for job, index in before.stacks.items()
+        if job in after.stacks and after.stacks[job] != index
+    }
+
+
+def test_3000_jobs_fill_job_stacks_and_adding_removing_renaming_moves_none(
+    tmp_path: Path,
+) -> None:
+    root = write_config(tmp_path, generated_jobs(3000))
+    first = load_environment(ENVIRONMENT, root)
+    assert record_job_stacks(first, root, strict=False) is not None  # the lock file
+    placed = load_environment(ENVIRONMENT, root).placement()
+    assert not placed.changed and placed.stacks == first.placement().stacks
+    counts = {index: len(jobs) for index, jobs in placed.by_stack().items()}
+    assert max(counts.values()) == MAX_JOBS_PER_STACK
+    assert len(counts) == -(-3000 // MAX_JOBS_PER_STACK)  # every stack full but the last
+    assert sorted(counts) == list(range(len(counts)))  # the 32 hashed over, then opened ones
+
+    jobs = generated_jobs(3000)
+    jobs["job-new"] = jobs["job-000"]  # added
+    del jobs["job-001"]  # removed
+    jobs["job-renamed"] = jobs.pop("job-002")  # renamed
+    after = load_environment(ENVIRONMENT, write_config(root, jobs)).placement()
+    assert moved(placed, after) == {}
+    assert after.removed == ("job-001", "job-002")
+    assert set(after.added) == {"job-new", "job-renamed"}
+    assert max(len(jobs) for jobs in after.by_stack().values()) == MAX_JOBS_PER_STACK
 
 
 @pytest.fixture(scope="module")
-def big(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("big")
-    environment = generated_config(root / "config-250", 250)
-    grown = generated_config(root / "config-251", 251)
-    return {
-        "environment": environment,
-        "grown": grown,
-        "out": synthesize(environment, root / "out-250"),
-        "grown_out": synthesize(grown, root / "out-251"),
-    }
+def brim(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """80 jobs hashed over 2 job stacks: both fill to 35 and a third is opened for the rest."""
+    root = tmp_path_factory.mktemp("brim")
+    environment = generated_config(root / "config", 80, job_stacks=2)
+    return {"environment": environment, "out": synthesize(environment, root / "out")}
 
 
-def test_250_jobs_fit_in_stacks_under_the_resource_limit(big: dict[str, Any]) -> None:
-    counts = {
-        path.name: len(json.loads(path.read_text())["Resources"])
-        for path in big["out"].glob("*.template.json")
-    }
-    assert len(counts) > 1 + 16  # the environment's stack and its job stacks
-    assert max(counts.values()) <= STACK_RESOURCE_LIMIT - 50, counts
-    assert len(placement(big["out"])) == 250
-
-
-def test_the_environment_stack_and_the_fullest_job_stack_of_250_jobs_pass_cfn_lint(
-    big: dict[str, Any],
+def test_full_job_stacks_open_another_and_each_job_is_where_its_placement_says(
+    brim: dict[str, Any],
 ) -> None:
-    # Every job stack is rendered by the same code, so the fullest one stands for the rest;
-    # `make bench` lints all of them (about 2 minutes here).
-    templates = list(big["out"].glob("*.template.json"))
-    job_stacks = [path for path in templates if path.name.endswith(".nested.template.json")]
-    fullest = max(job_stacks, key=lambda path: len(json.loads(path.read_text())["Resources"]))
-    shared = [path for path in templates if path not in job_stacks]
-    assert len(shared) == 1 and len(job_stacks) > 16
-    files = [str(path) for path in (*shared, fullest)]
+    environment: Environment = brim["environment"]
+    stacks = environment.placement().stacks
+    assert sorted({len(jobs) for jobs in environment.placement().by_stack().values()}) == [
+        10,
+        MAX_JOBS_PER_STACK,
+    ]
+    parent_file = brim["out"] / f"{environment.stack_name}.template.json"
+    assert sorted(nested_templates(parent_file)) == [stack_id(index) for index in (0, 1, 2)]
+    expected = {f"big-{job}": stack_id(index) for job, index in stacks.items()}
+    assert placement(parent_file) == expected
+
+
+def test_every_template_is_within_cloudformations_limits(brim: dict[str, Any]) -> None:
+    assert first_limit_hit(brim["out"]) is None
+    sizes = [size_of(path) for path in templates(brim["out"])]
+    assert len(sizes) == 4 and max(size.resources for size in sizes) > 350  # a full job stack
+
+
+def test_the_environment_stack_and_a_full_job_stack_pass_cfn_lint(brim: dict[str, Any]) -> None:
+    # Every job stack is rendered by the same code, so a full one stands for the rest.
+    files = templates(brim["out"])
+    job_stacks = [path for path in files if path.name.endswith(".nested.template.json")]
+    fullest = max(job_stacks, key=lambda path: size_of(path).resources)
+    shared = [path for path in files if path not in job_stacks]
+    assert len(shared) == 1
     result = subprocess.run(
-        [CFN_LINT, "--ignore-checks", "W3005", "--", *files],
+        [CFN_LINT, "--ignore-checks", "W3005", "--", *map(str, (*shared, fullest))],
         capture_output=True,
         text=True,
         check=False,
@@ -97,15 +115,18 @@ def test_the_environment_stack_and_the_fullest_job_stack_of_250_jobs_pass_cfn_li
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-def test_adding_a_job_moves_no_other_job(big: dict[str, Any]) -> None:
-    before, after = placement(big["out"]), placement(big["grown_out"])
-    assert set(after) - set(before) == {"big-job-250"}
-    moved = {name: (before[name], after[name]) for name in before if before[name] != after[name]}
-    assert moved == {}
+def test_a_state_machine_logging_outside_vendedlogs_is_reported(
+    brim: dict[str, Any], tmp_path: Path
+) -> None:
+    fullest = max(templates(brim["out"]), key=lambda path: size_of(path).resources)
+    template = json.loads(fullest.read_text())
+    template["Resources"]["ExecutionLogs"]["Properties"].pop("LogGroupName")
+    (tmp_path / fullest.name).write_text(json.dumps(template))
+    problem = first_limit_hit(tmp_path)
+    assert problem is not None and "logs to a group outside /aws/vendedlogs/" in problem
 
 
-def test_removing_jobs_moves_no_other_job(tmp_path: Path) -> None:
-    environment = generated_config(tmp_path / "all", 60)
-    fewer = environment.model_copy(update={"jobs": environment.jobs[::2]})
-    for job in fewer.jobs:
-        assert fewer.job_stack_of(job) == environment.job_stack_of(job)
+def test_a_template_over_the_resource_limit_is_reported(tmp_path: Path) -> None:
+    resources = {f"Topic{i}": {"Type": "AWS::SNS::Topic"} for i in range(501)}
+    (tmp_path / "big.template.json").write_text(json.dumps({"Resources": resources}))
+    assert first_limit_hit(tmp_path) == "big.template.json: 501 resources; at most 500"

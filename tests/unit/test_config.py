@@ -329,17 +329,6 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "'create_role: true'",
     ),
     (
-        "more jobs in one job stack than CloudFormation allows",
-        {
-            "jobs": {"jobs": {f"j{i:02d}": BASE_JOBS["jobs"]["sync"] for i in range(36)}},
-            "env": {**BASE_ENV, "job_stacks": 1},
-        },
-        f"{ENV}: job_stacks: job stack 0 would hold 36 jobs ("
-        + ", ".join(f"j{i:02d}" for i in range(36))
-        + "); at most 35 fit a CloudFormation stack: raise job_stacks (now 1; this moves "
-        "jobs, see README)",
-    ),
-    (
         "e-mail addresses with a topic cronguard cannot subscribe them to",
         {
             "env": {
