@@ -40,10 +40,13 @@ from lambdas.slot_watch.handler import (
     lambda_handler,
     metrics,
     record_missed,
+    start_catch_up,
     watch,
 )
-from lambdas.slot_watch.manifest import Manifest, WatchedJob, render
+from lambdas.slot_watch.manifest import LAYER_PATH, Manifest, WatchedJob, render
 from lambdas.slot_watch.missed import JobSchedule
+from lambdas.slot_watch.settings import SlotWatchSettings
+from lambdas.variables import SettingError
 from tests.lambdas.conftest import CONTEXT, TABLE, Aws
 
 T0 = datetime(2026, 11, 22, 0, 30, tzinfo=UTC)  # the watch first sees the jobs
@@ -336,3 +339,25 @@ class FrozenClock(datetime):
     def now(cls, tz: Any = None) -> FrozenClock:
         moment = T0 + timedelta(hours=1, minutes=10)
         return cls.fromtimestamp(moment.timestamp(), tz)
+
+
+def test_settings_name_a_missing_variable_and_default_to_the_layers_manifest() -> None:
+    environ = {
+        variables.LEDGER_TABLE: TABLE,
+        variables.ENVIRONMENT: "test",
+        variables.STATE_MACHINE_ARN_PREFIX: "arn:aws:states:us-east-1:1:stateMachine:",
+    }
+    assert SlotWatchSettings.from_environ(environ).manifest_path == LAYER_PATH == "/opt/jobs.json"
+    del environ[variables.STATE_MACHINE_ARN_PREFIX]
+    with pytest.raises(SettingError, match="STATE_MACHINE_ARN_PREFIX is not set: the slot watch"):
+        SlotWatchSettings.from_environ(environ)
+
+
+def test_a_catch_up_the_guard_already_ran_is_not_counted(aws: Aws) -> None:
+    slot = "2026-11-22T01:00:00Z"
+    assert record_missed(
+        aws.dynamodb, TABLE, "report", slot, now=T0, retention=timedelta(days=7), reason="x"
+    )
+    ran(aws, slot)  # a late delivery claimed it before the catch-up was noted
+    assert not start_catch_up(aws.dynamodb, aws.sfn, TABLE, "report", aws.state_machine_arn, slot)
+    assert status(aws, slot) == Status.SUCCEEDED
