@@ -329,3 +329,21 @@ def test_range_slots_follow_the_schedule_and_a_rate_job_its_recorded_phase(
 )
 def test_rates(text: str, per_second: float) -> None:
     assert parse_rate(text) == pytest.approx(per_second)
+
+
+def test_catch_up_of_a_disabled_job_says_none_is_missed_without_calling_aws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = {"jobs": {"off": {"schedule": "cron(0 3 * * ? *)", "image": "x", "enabled": False}}}
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "jobs.yaml").write_text(yaml.safe_dump(jobs))
+    (tmp_path / "environments" / "t.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
+    monkeypatch.setenv("CRONGUARD_CONFIG", str(tmp_path))
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    result = runner.invoke(app, ["catch-up", "off", "--env", "t"])
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.output.split()) == (
+        "off is disabled in environment 't' (enabled: false): none of its slots is missed; "
+        "use cronguard backfill to run slots anyway"
+    )
