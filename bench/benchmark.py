@@ -509,7 +509,7 @@ def counting_api_calls(faults: ApiFaults | None = None) -> Iterator[ApiFaults]:
     from botocore.client import BaseClient
 
     faults = faults or ApiFaults()
-    original = BaseClient._make_api_call
+    original = BaseClient._make_api_call  # type: ignore[attr-defined]  # private: no stub
 
     def counted(self: Any, operation: str, params: Any) -> Any:
         recorder = getattr(_calls, "recorder", None)
@@ -527,11 +527,11 @@ def counting_api_calls(faults: ApiFaults | None = None) -> Iterator[ApiFaults]:
             response = {**response, "executions": []}
         return response
 
-    BaseClient._make_api_call = counted
+    BaseClient._make_api_call = counted  # type: ignore[attr-defined]
     try:
         yield faults
     finally:
-        BaseClient._make_api_call = original
+        BaseClient._make_api_call = original  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,28 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 
+if TYPE_CHECKING:  # type stubs (requirements-dev.txt): nothing is imported at run time
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
 _clients: dict[tuple[str, str | None], Any] = {}
 _lock = threading.Lock()
+# boto3.client's typed overloads take a literal service name; this module takes any.
+_new_client: Callable[..., Any] = boto3.client
 
 
+@overload
+def client(service: Literal["dynamodb"]) -> DynamoDBClient: ...
+@overload
+def client(service: Literal["ecs"]) -> ECSClient: ...
+@overload
+def client(service: Literal["stepfunctions"]) -> SFNClient: ...
 def client(service: str) -> Any:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     key = (service, region)
@@ -29,5 +43,5 @@ def client(service: str) -> Any:
         with _lock:
             found = _clients.get(key)
             if found is None:
-                found = _clients[key] = boto3.client(service, region_name=region)
+                found = _clients[key] = _new_client(service, region_name=region)
     return found

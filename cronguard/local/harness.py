@@ -176,7 +176,8 @@ class LocalAws:
 
     def client(self, service: str) -> Any:
         """A boto3 client of any service, served by moto."""
-        return boto3.client(service, region_name=self.region)
+        new_client: Callable[..., Any] = boto3.client  # its typed overloads want a literal
+        return new_client(service, region_name=self.region)
 
     # --- Lambda -------------------------------------------------------------------------------
 
