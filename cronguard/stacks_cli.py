@@ -18,6 +18,7 @@ from cronguard.config.loader import display_path
 from cronguard.config.placement import (
     MAX_JOB_STACKS,
     MAX_JOBS_PER_STACK,
+    Placement,
     lock_path,
     stack_id,
     write_lock,
@@ -108,10 +109,15 @@ def move(
         raise typer.Exit(USAGE_ERROR)
     stacks[named.name] = to
     write_lock(_lock(environment), environment.name, stacks)
-    what = "placed" if named.name in placement.added else "moved"
-    _say(
-        f"{display_path(_lock(environment))}: {what} {named.name} from {stack_id(before)} to "
-        f"{stack_id(to)}; commit it."
-    )
-    if what == "moved":
+    lock_file = display_path(_lock(environment))
+    if named.name in placement.added:  # not deployed yet: placing it moves nothing
+        _say(f"{lock_file}: placed the new job {named.name} in {stack_id(to)}; commit it.")
+    else:
+        _say(
+            f"{lock_file}: moved {named.name} from {stack_id(before)} to {stack_id(to)}; commit it."
+        )
         _say(MOVE_WARNING)
+    others = tuple(other for other in placement.added if other != named.name)
+    rest = Placement(stacks, others, placement.removed)
+    if rest.changed:
+        _say(f"It also brought the lock file up to date: {rest.summary()}")

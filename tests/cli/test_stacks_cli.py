@@ -75,3 +75,12 @@ def test_list_shows_each_stack_with_its_jobs_and_room(config: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Jobs00" in result.output and "Jobs02" in result.output  # 2 full, 1 opened
     assert "(new)" in result.output and "to place 72 new job(s)" in result.output
+
+
+def test_moving_a_job_not_yet_placed_just_places_it(config: Path) -> None:
+    result = invoke("move", "job-000", "--to", "7")
+    assert result.exit_code == 0, result.output
+    assert "placed the new job job-000 in Jobs07; commit it." in result.output
+    assert "Move in two deploys" not in " ".join(result.output.split())
+    assert "brought the lock file up to date: placed 71 new job(s)" in result.output
+    assert load_environment(ENVIRONMENT, config).placement().stacks["job-000"] == 7
