@@ -32,6 +32,7 @@ from pydantic import (
 from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Placement, assign
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
 from lambdas import ledger_contract
+from lambdas.guard_contract import Concurrency as Concurrency  # the guard reads it
 from lambdas.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
 
 # Step Functions execution and state machine names are at most 80 characters.
@@ -148,14 +149,6 @@ class Strict(BaseModel):
     """Every config object rejects unknown keys: a misspelt key must never be ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
-
-
-class Concurrency(StrEnum):
-    """What a slot does when the job's previous run still runs."""
-
-    FORBID = "forbid"  # skip the new slot and record it as skipped
-    REPLACE = "replace"  # stop the running execution, then run
-    ALLOW = "allow"  # run both
 
 
 class LaunchRetry(Strict):
