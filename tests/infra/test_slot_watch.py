@@ -182,11 +182,12 @@ def test_one_missed_slots_alarm_per_environment_to_its_topic(
 
 
 def test_a_config_change_updates_the_manifest_layer_but_not_the_shared_code(
-    tmp_path: Path, watched: tuple[Environment, Template, Path]
+    tmp_path: Path,
 ) -> None:
-    _, before, _ = watched
+    # Synthesized back to back: the shared asset hashes lambdas/ as it is on disk.
+    _, before, _ = build(tmp_path / "before", JOBS)
     changed = {**JOBS, "hourly": {**JOBS["hourly"], "schedule": "rate(2 hours)"}}
-    _, after, _ = build(tmp_path, changed)
+    _, after, _ = build(tmp_path / "after", changed)
 
     def code_and_layer(template: Template) -> tuple[Any, Any]:
         function = watch_function(template)
