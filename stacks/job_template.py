@@ -37,6 +37,7 @@ from cronguard.config import Environment, Job
 from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS, Architecture
 from lambdas import variables
 from lambdas.guard import settings as guard_settings
+from lambdas.guard_contract import JobPayload
 from lambdas.ledger_contract import partition
 from stacks.compliance import (
     LIST_TASKS_ONLY_STAR,
@@ -740,17 +741,18 @@ def definition_values(environment: Environment, job: Job) -> dict[str, Any]:
     return {
         "JobName": job.name,
         "Concurrency": job.concurrency.value,
-        "JobSettings": {
-            "name": job.name,
-            "concurrency": job.concurrency.value,
-            "startingDeadlineSeconds": (
+        # The guard reads these (its payload's "job"): typed by the contract both sides import.
+        "JobSettings": JobPayload(
+            name=job.name,
+            concurrency=job.concurrency.value,
+            startingDeadlineSeconds=(
                 int(job.starting_deadline.total_seconds()) if job.starting_deadline else None
             ),
-            "leaseSeconds": int(job.lease.total_seconds()),
-            "retentionSeconds": int(environment.ledger.retention.total_seconds()),
-            "container": CONTAINER_NAME,
-            "taskFamily": task_family(environment, job),
-        },
+            leaseSeconds=int(job.lease.total_seconds()),
+            retentionSeconds=int(environment.ledger.retention.total_seconds()),
+            container=CONTAINER_NAME,
+            taskFamily=task_family(environment, job),
+        ),
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),
         "LaunchType": None if job.capacity_strategy else "FARGATE",
