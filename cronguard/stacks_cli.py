@@ -24,7 +24,6 @@ from cronguard.config.placement import (
     write_lock,
 )
 
-USAGE_ERROR = 2  # as cronguard.cli
 MOVE_WARNING = (
     "A move deletes the job's resources (state machine, schedule, guard, task definition, "
     "roles, alarm, SSM handle) in its old job stack and creates them in the new one. Their "
@@ -106,7 +105,7 @@ def move(
     held = sum(1 for index in stacks.values() if index == to)
     if held >= MAX_JOBS_PER_STACK:
         cli._error(f"{stack_id(to)} holds {held} jobs already; at most {MAX_JOBS_PER_STACK} fit")
-        raise typer.Exit(USAGE_ERROR)
+        raise typer.Exit(cli.USAGE_ERROR)
     stacks[named.name] = to
     write_lock(_lock(environment), environment.name, stacks)
     lock_file = display_path(_lock(environment))
