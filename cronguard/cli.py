@@ -27,6 +27,7 @@ from cronguard.config.loader import ENVIRONMENTS_DIR, display_path
 from cronguard.config.model import format_duration, shown
 from cronguard.operations import OperationError, Operations, parse_time
 from lambdas.schedule import upcoming_slots
+from lambdas.times import slot_key
 
 USAGE_ERROR, RUNTIME_ERROR = 2, 1
 DEBUG_FLAG = "--debug"
@@ -187,7 +188,7 @@ def next_slots(
         table.add_row(
             str(number),
             slot.strftime(local_format),
-            slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            slot_key(slot),
         )
     console.print(table)
     if not the_job.enabled:

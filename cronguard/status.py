@@ -62,12 +62,12 @@ from lambdas.ledger_contract import (
 from lambdas.pause import Pause, read_pause
 from lambdas.schedule import upcoming_slots
 from lambdas.slot_watch.missed import rate_anchor
+from lambdas.times import parse_iso, slot_time
 
 WINDOW = timedelta(days=7)
 """Missed slots and failures are counted over this window (the missed-slot check's cap)."""
 FAILURES = frozenset({Status.FAILED, Status.TIMED_OUT, Status.ABORTED})
-MISSED = "MISSED"  # the missed-slot check's record status (a Status member once it lands)
-SLOT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MISSED = Status.MISSED  # the missed-slot check's record status
 
 
 PROJECTED = tuple(
@@ -106,14 +106,7 @@ def partition_query(table: str, job: str) -> dict[str, Any]:
 
 
 def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
-
-
-def _slot_time(slot: str) -> datetime | None:
-    try:
-        return datetime.strptime(slot, SLOT_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None  # a manual run's slot
+    return parse_iso(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -130,12 +123,12 @@ class Run:
     @property
     def scheduled(self) -> datetime | None:
         """Its slot's scheduled time, else (a manual run) its start."""
-        return _slot_time(self.slot) or self.started_at
+        return slot_time(self.slot) or self.started_at
 
     @property
     def when(self) -> datetime | None:
         """When it happened: its start, else its scheduled time."""
-        return self.started_at or _slot_time(self.slot)
+        return self.started_at or slot_time(self.slot)
 
     @property
     def duration(self) -> timedelta | None:

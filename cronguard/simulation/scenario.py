@@ -28,7 +28,9 @@ from typing import Any
 from cronguard.config import Concurrency, Environment, Job
 from cronguard.local import StartedTask, TaskScript
 from cronguard.simulation.deploy import LocalEnvironment
+from lambdas.ledger_contract import EXIT_CODE, REASON, RETRIES, STATUS, Status
 from lambdas.schedule import upcoming_slots
+from lambdas.times import slot_key
 
 FAILING_EXIT_CODE = 3
 SHORT_TASK_SECONDS = 0.5
@@ -83,7 +85,7 @@ class Result:
 
 
 def slot_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return slot_key(moment)
 
 
 def pick_job(environment: Environment) -> Job:
@@ -268,7 +270,7 @@ class Simulation:
                 f"honest outcome: exit {FAILING_EXIT_CODE} failed the execution and is in the "
                 "ledger" + (f" (after {attempts} attempts)" if attempts > 1 else ""),
                 failed.outcome.startswith("FAILED")
-                and _ledger_status(failed_item) == "FAILED"
+                and _ledger_status(failed_item) == Status.FAILED
                 and failed_item.get("exit_code", {}).get("N") == str(FAILING_EXIT_CODE)
                 and len(self._tasks(failing)) == attempts,
                 failed.outcome + (f", {len(self._tasks(failing))} tasks" if attempts > 1 else ""),
@@ -282,8 +284,8 @@ class Simulation:
                     f"job_retries {self.job.job_retries}: a run that failed once was retried "
                     "and succeeded",
                     retried.outcome.startswith("SUCCEEDED")
-                    and _ledger_status(retried_item) == "SUCCEEDED"
-                    and retried_item.get("retries", {}).get("N") == "1"
+                    and _ledger_status(retried_item) == Status.SUCCEEDED
+                    and retried_item.get(RETRIES, {}).get("N") == "1"
                     and [task.exit_code for task in self._tasks(flaky)] == [FAILING_EXIT_CODE, 0],
                     retried.outcome,
                 )
@@ -330,8 +332,8 @@ class Simulation:
                 "replace: the next slot stopped the earlier run, then ran",
                 next_succeeded
                 and earlier.startswith("ABORTED")
-                and _ledger_status(first_item) == "ABORTED"
-                and first_item.get("reason", {}).get("S", "").startswith("replaced by")
+                and _ledger_status(first_item) == Status.ABORTED
+                and first_item.get(REASON, {}).get("S", "").startswith("replaced by")
                 and len(first_tasks) == 1
                 and not first_tasks[0].running
                 and not overlapped,
@@ -345,7 +347,7 @@ class Simulation:
 
 
 def _ledger_status(item: dict[str, Any]) -> str:
-    return str(item.get("status", {}).get("S", "?"))
+    return str(item.get(STATUS, {}).get("S", "?"))
 
 
 def _ledger_text(item: dict[str, Any] | None) -> str:
@@ -354,12 +356,12 @@ def _ledger_text(item: dict[str, Any] | None) -> str:
         return "ledger: no record"
     status = _ledger_status(item)
     details = []
-    if "exit_code" in item:
-        details.append(f"exit {item['exit_code']['N']}")
-    retries = int(item.get("retries", {}).get("N", "0"))
+    if EXIT_CODE in item:
+        details.append(f"exit {item[EXIT_CODE]['N']}")
+    retries = int(item.get(RETRIES, {}).get("N", "0"))
     if retries:
         details.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
-    if status == "ABORTED" and "reason" in item:
-        reason = item["reason"]["S"].split(";", 1)[0]
+    if status == Status.ABORTED and REASON in item:
+        reason = item[REASON]["S"].split(";", 1)[0]
         details.append(re.sub(r"arn:aws:states:\S+:execution:[^:\s]+:", "", reason))
     return f"ledger {status}" + (f" ({', '.join(details)})" if details else "")
