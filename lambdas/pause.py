@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lambdas.ledger_contract import (
@@ -32,15 +32,7 @@ from lambdas.ledger_contract import (
     SORT_KEY,
     partition,
 )
-
-
-def iso(moment: datetime) -> str:
-    """ISO-8601 UTC to the millisecond, as the ledger writes every time."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+from lambdas.times import iso, parse_iso
 
 
 @dataclass(frozen=True)
@@ -91,8 +83,8 @@ def read_pause(item: Mapping[str, Any] | None) -> Pause:
         period = entry.get("M", {})
         periods.append(
             PausePeriod(
-                start=_parse(period[PERIOD_FROM]["S"]),
-                end=_parse(period[PERIOD_TO]["S"]),
+                start=parse_iso(period[PERIOD_FROM]["S"]),
+                end=parse_iso(period[PERIOD_TO]["S"]),
                 reason=period.get(PAUSE_REASON, {}).get("S", ""),
             )
         )
@@ -100,7 +92,7 @@ def read_pause(item: Mapping[str, Any] | None) -> Pause:
     return Pause(
         paused=bool(item.get(PAUSED, {}).get("BOOL", False)),
         reason=item.get(PAUSE_REASON, {}).get("S", ""),
-        since=_parse(since) if since else None,
+        since=parse_iso(since) if since else None,
         by=item.get(PAUSED_BY, {}).get("S", ""),
         periods=tuple(periods),
         since_text=since or "",

@@ -35,7 +35,6 @@ from botocore.exceptions import ClientError
 
 from lambdas import metrics_contract as names
 from lambdas.clients import client
-from lambdas.guard.trigger import slot_key, slot_time
 from lambdas.ledger_contract import (
     CATCH_UP_EXECUTION,
     DETECTED_AT,
@@ -60,7 +59,7 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
-from lambdas.pause import Pause, is_pause_item, iso, read_pause
+from lambdas.pause import Pause, is_pause_item, read_pause
 from lambdas.slot_watch.manifest import Manifest, WatchedJob, load
 from lambdas.slot_watch.missed import (
     catch_up_execution_name,
@@ -69,6 +68,7 @@ from lambdas.slot_watch.missed import (
     window_start,
 )
 from lambdas.slot_watch.settings import SlotWatchSettings
+from lambdas.times import iso, parse_iso, slot_key, slot_time
 
 logger = Logger(service=names.SLOT_WATCH_LOG_SERVICE)
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)
@@ -116,10 +116,6 @@ class WatchResult:
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _pages(ledger: Any, table: str, job: str, now: datetime) -> Iterator[dict[str, Any]]:
@@ -174,7 +170,7 @@ def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
         elif sort_key == WATCH_SORT_KEY:
             watched = item.get(WATCHED_SCHEDULE, {}).get("S")
             text = item.get(WATCHED_SINCE, {}).get("S")
-            since = _parse(text) if text else None
+            since = parse_iso(text) if text else None
         elif sort_key.startswith(SLOT_PREFIX):
             slot = sort_key.removeprefix(SLOT_PREFIX)
             slots[slot] = item.get(STATUS, {}).get("S", "")

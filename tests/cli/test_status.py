@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from cronguard import operations
 from cronguard.cli import app
-from lambdas.guard.trigger import slot_key
 from lambdas.ledger_contract import (
     ATTEMPT,
     ENDED_AT,
@@ -34,7 +33,8 @@ from lambdas.ledger_contract import (
     slot_sort_key,
     table_name,
 )
-from lambdas.pause import iso, pause_update
+from lambdas.pause import pause_update
+from lambdas.times import iso, slot_key
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
 
 LEDGER = table_name("test")
