@@ -92,53 +92,54 @@ def redrive(
     machines: dict[str, str] = {}
     seen: set[str] = set()
     results: list[Redriven] = []
-    kept: list[DeadLetter] = []
-    while True:
-        received = ops._call(
-            "receive from the dead-letter queue",
-            sqs.receive_message,
-            QueueUrl=url,
-            MaxNumberOfMessages=RECEIVE_BATCH,
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=visibility_seconds,
-            WaitTimeSeconds=1,
-        ).get("Messages", [])
-        fresh = [message for message in received if message["MessageId"] not in seen]
-        if not fresh:
-            break
-        for message in fresh:
-            seen.add(message["MessageId"])
-            letter = attribute(message, ops.environment)
-            result = Redriven(letter)
-            results.append(result)
-            if not letter.attributed or letter.job is None or letter.slot is None:
-                kept.append(letter)
-                continue
-            job = letter.job
-            if job.name not in machines:
-                machines[job.name] = ops.state_machine_arn(job)
-            pacer.wait()
-            result.replay = start_slot(
-                ops, job, machines[job.name], letter.slot, redrive_name(letter.slot)
-            )
-            if result.replay.ok:
-                ops._call(
-                    "delete from the dead-letter queue",
-                    sqs.delete_message,
-                    QueueUrl=url,
-                    ReceiptHandle=letter.receipt_handle,
+    try:
+        while True:
+            received = ops._call(
+                "receive from the dead-letter queue",
+                sqs.receive_message,
+                QueueUrl=url,
+                MaxNumberOfMessages=RECEIVE_BATCH,
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=visibility_seconds,
+                WaitTimeSeconds=1,
+            ).get("Messages", [])
+            fresh = [message for message in received if message["MessageId"] not in seen]
+            if not fresh:
+                break
+            for message in fresh:
+                seen.add(message["MessageId"])
+                letter = attribute(message, ops.environment)
+                result = Redriven(letter)
+                results.append(result)
+                if not letter.attributed or letter.job is None or letter.slot is None:
+                    continue
+                job = letter.job
+                if job.name not in machines:
+                    machines[job.name] = ops.state_machine_arn(job)
+                pacer.wait()
+                result.replay = start_slot(
+                    ops, job, machines[job.name], letter.slot, redrive_name(letter.slot)
                 )
-                result.deleted = True
-            else:
-                kept.append(letter)
-    for letter in kept:  # visible again now, for the next look (or a person)
-        ops._call(
-            "return a message to the dead-letter queue",
-            sqs.change_message_visibility,
-            QueueUrl=url,
-            ReceiptHandle=letter.receipt_handle,
-            VisibilityTimeout=0,
-        )
+                if result.replay.ok:
+                    ops._call(
+                        "delete from the dead-letter queue",
+                        sqs.delete_message,
+                        QueueUrl=url,
+                        ReceiptHandle=letter.receipt_handle,
+                    )
+                    result.deleted = True
+    finally:
+        # Whatever was received and not deleted (kept, or left when an error stopped the
+        # run) is visible again at once, for the next look or a person.
+        for result in results:
+            if not result.deleted:
+                ops._call(
+                    "return a message to the dead-letter queue",
+                    sqs.change_message_visibility,
+                    QueueUrl=url,
+                    ReceiptHandle=result.letter.receipt_handle,
+                    VisibilityTimeout=0,
+                )
     started = [
         (result.letter.job, result.replay)
         for result in results

@@ -278,3 +278,21 @@ def test_the_stack_outputs_the_queue_its_schedules_dead_letter_into(
         # Each job stack's schedules take this parameter as their DeadLetterConfig.
         parameter = job_stack["Properties"]["Parameters"]["DeadLetterQueueArn"]
         assert parameter == {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def test_a_failing_start_stops_the_redrive_and_leaves_the_messages_visible(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+    config_dir: Path,
+) -> None:
+    sqs = engine.aws.client("sqs")
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, **delivery(engine, "allow-job", slot(-1)))
+    engine.aws.sfn.delete_state_machine(stateMachineArn=engine.arn("allow-job"))
+    result = invoke("redrive-dlq", "--queue-url", url)
+    assert result.exit_code == 1
+    header, error = result.output.strip().splitlines()
+    assert header == "redrive-dlq e2e: about 1 message(s), at most 1/s"
+    assert error.startswith("error: could not start redrive-")
+    assert "of allow-job: StateMachineDoesNotExist" in error
+    assert len(remaining(sqs, url)) == 1  # visible again at once, not after the timeout
