@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cronguard.config import Environment, Job
+from cronguard.config import Concurrency, Environment, Job
 from cronguard.operations import OperationError, Operations
 from lambdas.guard.trigger import slot_key, slot_time
 from lambdas.ledger_contract import (
@@ -143,14 +143,13 @@ def concurrency_note(job: Job, count: int, wait: bool) -> str | None:
     """What the guard will do to slots started one after another without ``--wait``."""
     if count < 2 or wait:
         return None
-    policy = job.concurrency.value
-    if policy == "forbid":
+    if job.concurrency is Concurrency.FORBID:
         return (
             f"{job.name} is forbid: while the first slot runs, the guard skips the later ones "
             "for overlap and records them so (they are not started again); add --wait to run "
             "them one after another"
         )
-    if policy == "replace":
+    if job.concurrency is Concurrency.REPLACE:
         return (
             f"{job.name} is replace: each slot's run stops the run of the slot before it; "
             "add --wait to run them one after another"

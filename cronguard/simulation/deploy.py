@@ -170,7 +170,7 @@ def cleanup_statuses(parent: dict[str, Any], cleanup_id: str) -> frozenset[str]:
 
 def check_assembly(environment: Environment, assembly: Path) -> None:
     """The assembly was synthesized from this config: the same jobs, each with the
-    concurrency policy and job retries the scenario expects. Checked before anything is
+    concurrency and job retries the scenario expects. Checked before anything is
     deployed, so a stale cdk.out costs no time."""
     _, nested = _templates(assembly, environment.stack_name)
     prefix = f"{environment.name}-"

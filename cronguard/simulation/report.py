@@ -71,7 +71,7 @@ def render(
     results: Sequence[Result], *, title: str, details: Mapping[str, str] | None = None
 ) -> str:
     """The page for the results of one `simulate` (one section per job). `details` maps a
-    job's name to the line shown under its heading (schedule, time zone, policy)."""
+    job's name to the line shown under its heading (schedule, time zone, concurrency)."""
     details = details or {}
     sections = "\n".join(_section(result, details.get(result.job, "")) for result in results)
     held = all(result.ok for result in results)
