@@ -307,12 +307,25 @@ class Replayer:
         replays: list[Replay] = []
         for slot, name in slots:
             self.pacer.wait()
-            replay = start_slot(self.ops, self.job, machine, slot, name)
-            replays.append(replay)
-            if self.wait and replay.ok:
-                self._until_ended(replay)
-                replay.decision, _ = decision_of(self.ops, self.job, replay)
-                self._report(replay)
+            try:
+                replay = start_slot(self.ops, self.job, machine, slot, name)
+                replays.append(replay)
+                if self.wait and replay.ok:
+                    self._until_ended(replay)
+                    replay.decision, _ = decision_of(self.ops, self.job, replay)
+                    self._report(replay)
+            except OperationError as error:
+                # An AWS error (a denied call, a throttle) would repeat for every later slot:
+                # stop here, and show what was started so far with this slot's error.
+                if not replays or replays[-1].slot != slot:
+                    replays.append(
+                        Replay(
+                            slot, name, execution_arn(machine, name), new=False, error=str(error)
+                        )
+                    )
+                else:
+                    replays[-1].error = str(error)
+                break
         if not self.wait:
             self._settle([replay for replay in replays if replay.ok])
             for replay in replays:

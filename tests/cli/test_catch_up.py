@@ -167,6 +167,20 @@ def test_backfill_is_paced(engine: Engine, slot: Slot) -> None:  # noqa: F811
     assert min(gaps) >= 0.24, gaps  # 4/s: a start every 0.25 s at most (clock granularity)
 
 
+def test_an_aws_error_stops_at_its_slot_and_shows_it_in_the_table(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    engine.run("allow-job", "first", {"scheduledTime": slot(-5)})
+    engine.aws.sfn.delete_state_machine(stateMachineArn=engine.arn("allow-job"))
+    result = invoke("backfill", "allow-job", "--from", slot(-3), "--to", slot(-1))
+    assert result.exit_code == 1
+    assert list(rows(result.output)) == [slot(-3)]  # stopped there: no further starts
+    text = " ".join(result.output.split())
+    assert "could not start backfill-" in text
+    assert "StateMachineDoesNotExist" in text
+
+
 def test_catch_up_starts_exactly_the_missed_slots_and_a_second_starts_none(
     engine: Engine,  # noqa: F811
     slot: Slot,  # noqa: F811
