@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from lambdas.cleanup.handler import lambda_handler
+from lambdas.execution_contract import ENDED_STATUSES, STATUS_CHANGE
 from lambdas.guard import errors
 from lambdas.guard.decision import Verdict
 from lambdas.guard_contract import Concurrency
@@ -33,7 +34,7 @@ def status_change(execution: str, machine: str, status: str, input_: Any) -> dic
     return {
         "version": "0",
         "source": "aws.states",
-        "detail-type": "Step Functions Execution Status Change",
+        "detail-type": STATUS_CHANGE,
         "detail": {
             "executionArn": execution,
             "stateMachineArn": machine,
@@ -44,9 +45,11 @@ def status_change(execution: str, machine: str, status: str, input_: Any) -> dic
     }
 
 
-@pytest.mark.parametrize(
-    ("status", "recorded"), [("ABORTED", Status.ABORTED), ("TIMED_OUT", Status.TIMED_OUT)]
-)
+# How an execution that ended outside the state machine's own paths is recorded.
+SETTLED = {"ABORTED": Status.ABORTED, "TIMED_OUT": Status.TIMED_OUT, "FAILED": Status.FAILED}
+
+
+@pytest.mark.parametrize(("status", "recorded"), sorted(SETTLED.items()))
 def test_an_ended_execution_releases_its_lease_and_marks_its_slot(
     aws: Aws, status: str, recorded: str
 ) -> None:
@@ -189,3 +192,7 @@ SCHEDULED = {
     "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcile"],
     "detail": {},
 }
+
+
+def test_every_status_the_cleanup_subscribes_to_is_one_it_settles() -> None:
+    assert set(ENDED_STATUSES) == set(SETTLED)
