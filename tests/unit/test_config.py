@@ -84,7 +84,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "description, schedule, timezone, enabled, image, command, cpu, memory, environment, "
         "secrets, timeout, launch_retries, job_retries, concurrency, starting_deadline, "
         "flexible_window, delivery, spot, capacity_providers, network, task_role_arn, permissions, "
-        "managed_policies, architecture, ephemeral_storage_gib, tags",
+        "managed_policies, architecture, ephemeral_storage_gib, tags, catch_up",
     ),
     (
         "misspelt environment key",
