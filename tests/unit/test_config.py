@@ -83,8 +83,9 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         f"{JOBS}: job 'report': shedule: unknown key; did you mean 'schedule'? allowed: "
         "description, schedule, timezone, enabled, image, command, cpu, memory, environment, "
         "secrets, timeout, launch_retries, job_retries, concurrency, starting_deadline, "
-        "flexible_window, delivery, spot, capacity_providers, network, task_role_arn, permissions, "
-        "managed_policies, architecture, ephemeral_storage_gib, tags, catch_up",
+        "flexible_window, delivery, catch_up, spot, capacity_providers, network, task_role_arn, "
+        "permissions, "
+        "managed_policies, architecture, ephemeral_storage_gib, tags",
     ),
     (
         "misspelt environment key",
