@@ -7,6 +7,7 @@ import ast
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def test_each_declared_dependency_admits_its_pin_and_the_venv_has_it(declared):
     assert declared.specifier.contains(metadata.version(declared.name))  # `make setup` did
 
 
+TYPE_CHECKING_TESTS = {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
+
+
 def test_the_simulate_extra_is_the_distributions_that_provide_its_modules():
     assert {canonicalize_name(r.name) for r in EXTRAS[SIMULATE]} == {
         canonicalize_name(distribution) for distribution in PROVIDED_BY[SIMULATE].values()
@@ -68,12 +72,39 @@ def test_the_simulate_extra_is_the_distributions_that_provide_its_modules():
         assert canonicalize_name(distribution) in {canonicalize_name(d) for d in provided}
 
 
+def runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of ``tree`` but those under ``if TYPE_CHECKING:`` (never run: type stubs)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in TYPE_CHECKING_TESTS:
+            for branch in node.orelse:
+                yield branch
+                yield from runtime_nodes(branch)
+            continue
+        yield node
+        yield from runtime_nodes(node)
+
+
+def test_imports_under_type_checking_are_not_run_time_imports() -> None:
+    tree = ast.parse(
+        "import boto3\n"
+        "if TYPE_CHECKING:\n    import mypy_boto3_ecs\nelse:\n    import yaml\n"
+        "def f():\n    import rich\n"
+    )
+    imported = {
+        alias.name
+        for node in runtime_nodes(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert imported == {"boto3", "yaml", "rich"}
+
+
 def imported_distributions(paths: list[Path]) -> dict[str, set[str]]:
     """Third-party distribution -> the files importing one of its modules (at any level)."""
     providers = metadata.packages_distributions()
     found: dict[str, set[str]] = {}
     for path in paths:
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
