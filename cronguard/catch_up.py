@@ -262,6 +262,8 @@ def _verdict(status: str | None) -> str:
         return "skipped: overlap"
     if status == Status.SKIPPED_LATE:
         return "skipped: late"
+    if status == Status.SKIPPED_PAUSED:
+        return "skipped: paused"
     return f"ran: {status}" if status else "started"
 
 

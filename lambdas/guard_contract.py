@@ -64,7 +64,7 @@ class ClaimReply(TypedDict):
     """The guard's decision, which ``Run or skip?`` branches on."""
 
     action: Literal["run", "skip"]
-    reason: str  # "claimed", or why it skips: "duplicate", "overlap", "late"
+    reason: str  # "claimed", or why it skips: "duplicate", "overlap", "late", "paused"
     detail: str
     job: str
     slot: str

@@ -68,6 +68,7 @@ class Status(StrEnum):
     SKIPPED_OVERLAP = "SKIPPED_OVERLAP"
     SKIPPED_LATE = "SKIPPED_LATE"
     MISSED = "MISSED"  # no trigger reached the guard (the slot watch); the guard may still claim it
+    SKIPPED_PAUSED = "SKIPPED_PAUSED"  # the job was paused (``PAUSE_SORT_KEY``); REASON says why
 
 
 # A slot's record (``sk = "slot#<slot>"``).

@@ -27,6 +27,7 @@ RUNS_STARTED = "RunsStarted"
 SKIPPED_DUPLICATE = "SkippedDuplicate"
 SKIPPED_OVERLAP = "SkippedOverlap"
 SKIPPED_LATE = "SkippedLate"
+SKIPPED_PAUSED = "SkippedPaused"  # the guard skipped a paused job's slot
 RUN_DURATION = "RunDuration"
 LAUNCH_RETRIES = "LaunchRetries"
 RUNS_RECONCILED = "RunsReconciled"
@@ -43,5 +44,5 @@ def status_metric(status: Status) -> str:
     return "Runs" + status.value.title().replace("_", "")
 
 
-SKIP_METRICS = (SKIPPED_DUPLICATE, SKIPPED_OVERLAP, SKIPPED_LATE)
+SKIP_METRICS = (SKIPPED_DUPLICATE, SKIPPED_OVERLAP, SKIPPED_LATE, SKIPPED_PAUSED)
 FAILURE_METRICS = tuple(status_metric(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.ABORTED))

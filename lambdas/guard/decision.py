@@ -7,6 +7,23 @@ again on a fresh snapshot — so the DynamoDB conditional write is the only auth
 Whether a lease holder (or a forced slot's owner) still runs is asked of Step Functions, and
 a skip or a stop rests on DescribeExecution of that one execution, never on the eventually
 consistent ListExecutions alone; nothing ever asks Step Functions whether a slot is free.
+
+The snapshot holds the job's pause record too (``cronguard pause``), read in the same call.
+What a paused job does, in this order:
+
+- a slot that already has a record is a duplicate, paused or not (its run is not repeated,
+  and a redriven or retried execution gets its first answer again: a run already claimed goes
+  on — a pause stops no run in progress);
+- otherwise a paused job starts no new run: the slot is skipped as ``paused`` and recorded
+  ``SKIPPED_PAUSED`` with the pause's reason — before the starting deadline and the
+  concurrency are even looked at, so a paused slot is never reported as late or an overlap.
+  A slot the slot watch recorded ``MISSED`` is free, and is skipped as paused the same way;
+- a forced run (``cronguard run JOB --slot SLOT --force``) is the one exception: a person
+  asked for that slot by name, so it runs while the job is paused (the concurrency and the
+  lease still apply).
+
+A pause written after the snapshot was read cannot let a run start: the claim asserts, in
+the same transaction, that the pause record does not say paused (``LedgerTable.claim_slot``).
 """
 
 from __future__ import annotations
@@ -20,6 +37,7 @@ from typing import Any
 from lambdas.guard.trigger import Trigger
 from lambdas.guard_contract import Concurrency
 from lambdas.ledger_contract import Status
+from lambdas.pause import Pause
 from lambdas.times import slot_time
 
 
@@ -28,14 +46,19 @@ class Verdict(StrEnum):
     DUPLICATE = "duplicate"
     OVERLAP = "overlap"
     LATE = "late"
+    PAUSED = "paused"  # the job is paused (its pause record): no new run starts
     CHECK = "check"  # not final: ask whether an execution (``Decision.check``) still runs
 
     @property
     def skips(self) -> bool:
-        return self in (Verdict.DUPLICATE, Verdict.OVERLAP, Verdict.LATE)
+        return self in (Verdict.DUPLICATE, Verdict.OVERLAP, Verdict.LATE, Verdict.PAUSED)
 
 
-SKIP_STATUS = {Verdict.OVERLAP: Status.SKIPPED_OVERLAP, Verdict.LATE: Status.SKIPPED_LATE}
+SKIP_STATUS = {
+    Verdict.OVERLAP: Status.SKIPPED_OVERLAP,
+    Verdict.LATE: Status.SKIPPED_LATE,
+    Verdict.PAUSED: Status.SKIPPED_PAUSED,
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +81,7 @@ class Lease:
 class Snapshot:
     slot: SlotRecord | None
     lease: Lease | None
+    pause: Pause = field(default_factory=Pause)  # the job's pause record (never paused)
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,14 @@ class Decision:
 
 def _state(status: Status) -> str:
     return status.value.lower().replace("_", " ")
+
+
+def paused_reason(pause: Pause) -> str:
+    """Why a paused job's slot was skipped: the pause's reason, since when and by whom (what
+    the ledger records with ``SKIPPED_PAUSED``)."""
+    since = f" since {pause.since:%Y-%m-%dT%H:%M:%SZ}" if pause.since is not None else ""
+    by = f" by {pause.by}" if pause.by else ""
+    return f"job paused{since}{by}: {pause.reason or 'no reason given'}"
 
 
 def _time_of(slot: str, lease: Lease) -> datetime | None:
@@ -103,6 +135,11 @@ def decide(
                 return Decision(Verdict.OVERLAP, "already recorded as skipped (overlap)")
             if record.status is Status.SKIPPED_LATE:
                 return Decision(Verdict.LATE, "already recorded as skipped (late)")
+            if record.status is Status.SKIPPED_PAUSED:
+                # Keep the record as it is: its reason is the pause's.
+                return Decision(
+                    Verdict.PAUSED, "already recorded as skipped (paused)", record=False
+                )
             if record.status is Status.RUNNING:
                 return Decision(Verdict.RUN, "slot already claimed by this execution", resume=True)
             # A redriven execution: its run ended (and was recorded); it never runs twice.
@@ -129,6 +166,9 @@ def decide(
                 )
             # Its execution ended without recording an outcome: force may run it again.
         overwrite = record
+
+    if snapshot.pause.paused and not trigger.force:
+        return Decision(Verdict.PAUSED, paused_reason(snapshot.pause))
 
     if (
         starting_deadline is not None

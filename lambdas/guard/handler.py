@@ -62,6 +62,7 @@ METRIC_BY_VERDICT = {
     Verdict.DUPLICATE: names.SKIPPED_DUPLICATE,
     Verdict.OVERLAP: names.SKIPPED_OVERLAP,
     Verdict.LATE: names.SKIPPED_LATE,
+    Verdict.PAUSED: names.SKIPPED_PAUSED,
 }
 
 

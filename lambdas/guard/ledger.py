@@ -1,6 +1,7 @@
-"""The ledger table: one item per (job, slot) and one lease item per job.
+"""The ledger table: one item per (job, slot), one lease item and one pause record per job.
 
-Keys: ``pk = "job#<job>"``; ``sk = "slot#<slot>"`` for a slot, ``sk = "lease"`` for the lease.
+Keys: ``pk = "job#<job>"``; ``sk = "slot#<slot>"`` for a slot, ``sk = "lease"`` for the lease,
+``sk = "pause"`` for the pause record (``lambdas/pause.py``; the guard only reads it).
 Every write that acts on a decision is conditional on the snapshot the decision was made
 from; a failed condition raises ``LedgerConflict`` and the guard decides again.
 ``expires_at`` is a TTL for garbage collection only: TTL deletion is lazy, so conditions
@@ -30,6 +31,7 @@ from lambdas.ledger_contract import (
     LEASE_UNTIL,
     OWNER,
     PARTITION_KEY,
+    PAUSED,
     REASON,
     REPLACE_WAIT_SECONDS,
     RETRIES,
@@ -48,6 +50,8 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
+from lambdas.pause import Pause, is_pause_item, read_pause
+from lambdas.pause import key as pause_key
 from lambdas.times import iso, parse_iso
 
 # Placeholders for the attributes a condition or update names (``status`` is reserved).
@@ -109,18 +113,26 @@ class LedgerTable:
         return {PARTITION_KEY: _s(partition(job)), SORT_KEY: _s(sort_key)}
 
     def read(self, job: str, slot: str) -> Snapshot:
-        """The slot record and the lease, read strongly consistently in one call."""
+        """The slot record, the lease and the pause record, read strongly consistently in one
+        call (all three are in the job's partition, the one the guard's IAM allows)."""
         response = self._client.batch_get_item(
             RequestItems={
                 self._table: {
-                    "Keys": [self._key(job, slot_sort_key(slot)), self._key(job, LEASE_SORT_KEY)],
+                    "Keys": [
+                        self._key(job, slot_sort_key(slot)),
+                        self._key(job, LEASE_SORT_KEY),
+                        pause_key(job),
+                    ],
                     "ConsistentRead": True,
                 }
             }
         )
         record = lease = None
+        pause = Pause()
         for item in response["Responses"].get(self._table, []):
-            if item[SORT_KEY]["S"] == LEASE_SORT_KEY:
+            if is_pause_item(item):
+                pause = read_pause(item)
+            elif item[SORT_KEY]["S"] == LEASE_SORT_KEY:
                 acquired = item.get(ACQUIRED_AT, {}).get("S")
                 lease = Lease(
                     holder=item[HOLDER]["S"],
@@ -136,7 +148,7 @@ class LedgerTable:
                 )
         if response.get("UnprocessedKeys"):
             raise LedgerConflict("ledger read was throttled")
-        return Snapshot(slot=record, lease=lease)
+        return Snapshot(slot=record, lease=lease, pause=pause)
 
     def claim_slot(
         self,
@@ -158,7 +170,9 @@ class LedgerTable:
 
         ``overwrite`` is the slot's earlier record (a forced run): it is kept in the new
         record's ``runs``. ``abandon`` ends the record of the run whose lease is taken over —
-        unless that record has ended already, which is then left as it is.
+        unless that record has ended already, which is then left as it is. Unless ``forced``,
+        the job's pause record must not say paused (a pause written since the snapshot was
+        read fails the claim, and the guard decides again): one more item in the same call.
         """
         expires = now + (lease_for or timedelta(0)) + retention
         slot_item: dict[str, Any] = {
@@ -194,6 +208,8 @@ class LedgerTable:
                 ":old_status": _s(overwrite.status),
             }
         items: list[dict[str, Any]] = [{"Put": put_slot}]
+        if not forced:
+            items.append({"ConditionCheck": self._not_paused(job)})
         if lease_for is not None:
             put_lease: dict[str, Any] = {
                 "TableName": self._table,
@@ -228,6 +244,16 @@ class LedgerTable:
                 self._transact_or_conflict(items[:-1])
                 return
             raise LedgerConflict(str(error)) from None
+
+    def _not_paused(self, job: str) -> dict[str, Any]:
+        """A transaction's check that the job is not paused (no pause record, or resumed)."""
+        return {
+            "TableName": self._table,
+            "Key": pause_key(job),
+            "ConditionExpression": f"attribute_not_exists({PARTITION_KEY}) OR #paused = :false",
+            "ExpressionAttributeNames": {"#paused": PAUSED},
+            "ExpressionAttributeValues": {":false": {"BOOL": False}},
+        }
 
     def _transact_or_conflict(self, items: list[dict[str, Any]]) -> None:
         try:

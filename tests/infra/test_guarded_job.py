@@ -16,6 +16,7 @@ from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 from cronguard.config import load_environment
 from cronguard.local.shims import evaluate_jsonata
 from lambdas.guard import errors
+from lambdas.guard.decision import Verdict
 from lambdas.ledger_contract import partition
 from stacks.definition import placeholders
 from stacks.environment_stack import CronguardStack
@@ -103,10 +104,16 @@ def test_definition_branches_on_the_guard_and_names_every_skip(synth: Synth) -> 
     assert asl["QueryLanguage"] == "JSONata"
     assert asl["StartAt"] == "Guard"
     assert states["Guard"]["Resource"] == "arn:aws:states:::lambda:invoke"
-    choices = {c["Next"] for c in states["Run or skip?"]["Choices"]}
-    assert choices == {"Run job", "Skipped: duplicate", "Skipped: overlap", "Skipped: late"}
-    for skip in ("Skipped: duplicate", "Skipped: overlap", "Skipped: late"):
+    choices = {c["Next"]: c["Condition"] for c in states["Run or skip?"]["Choices"]}
+    # Every reason the guard skips for (each skipping verdict) ends in its own named state.
+    skips = [f"Skipped: {verdict.value}" for verdict in Verdict if verdict.skips]
+    assert "Skipped: paused" in skips
+    assert set(choices) == {"Run job", *skips}
+    for verdict in (verdict for verdict in Verdict if verdict.skips):
+        skip = f"Skipped: {verdict.value}"
+        assert choices[skip] == f"{{% $decision.reason = '{verdict.value}' %}}"
         assert states[skip]["Type"] == "Succeed"
+        assert states[skip]["Output"] == "{% $decision %}"
     assert states["Guard"]["Catch"][0] == {
         "ErrorEquals": ["InvalidInput"],
         "Output": "{% $states.errorOutput %}",

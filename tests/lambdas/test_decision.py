@@ -17,6 +17,7 @@ from lambdas.guard.decision import (
 from lambdas.guard.trigger import Trigger
 from lambdas.guard_contract import Concurrency
 from lambdas.ledger_contract import Status
+from lambdas.pause import Pause, PausePeriod
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)
 SLOT_TIME = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -252,6 +253,7 @@ def test_a_redriven_execution_never_runs_its_ended_slot_again(status: Status) ->
         (Status.RUNNING, Verdict.RUN, True),
         (Status.SKIPPED_OVERLAP, Verdict.OVERLAP, False),
         (Status.SKIPPED_LATE, Verdict.LATE, False),
+        (Status.SKIPPED_PAUSED, Verdict.PAUSED, False),
     ],
 )
 def test_a_retried_guard_gets_its_first_answer_again(
@@ -259,3 +261,93 @@ def test_a_retried_guard_gets_its_first_answer_again(
 ) -> None:
     decision = run(Concurrency.FORBID, record(status, owner=ME))
     assert (decision.verdict, decision.resume) == (verdict, resume)
+
+
+PAUSED = Pause(
+    paused=True,
+    reason="warehouse migration",
+    since=NOW - timedelta(hours=1),
+    by="arn:aws:iam::111111111111:user/ops",
+)
+RESUMED = Pause(
+    periods=(PausePeriod(NOW - timedelta(hours=2), NOW - timedelta(minutes=1), "migration"),)
+)
+
+
+def paused(snapshot: Snapshot = FREE, pause: Pause = PAUSED) -> Snapshot:
+    return Snapshot(slot=snapshot.slot, lease=snapshot.lease, pause=pause)
+
+
+@pytest.mark.parametrize("concurrency", ALL)
+@pytest.mark.parametrize(
+    "lease", [None, LIVE_LEASE, EXPIRED_LEASE], ids=["no-lease", "live-lease", "expired-lease"]
+)
+def test_a_paused_job_starts_no_run_and_records_the_skip_with_the_pause_reason(
+    concurrency: Concurrency, lease: Lease | None
+) -> None:
+    decision = run(concurrency, paused(Snapshot(None, lease)))
+    assert decision.verdict is Verdict.PAUSED
+    assert decision.verdict.skips
+    assert decision.record is True  # the slot is consumed: recorded SKIPPED_PAUSED
+    assert decision.take_over is None and decision.stop_holder is False
+    assert decision.check is None  # decided without asking whether anything runs
+    assert "warehouse migration" in decision.reason
+    assert PAUSED.by in decision.reason and "2026-11-22T02:00:30Z" in decision.reason
+
+
+def test_paused_comes_before_the_starting_deadline() -> None:
+    late = trigger(late_by=3600)
+    decision = run(Concurrency.FORBID, paused(), deadline=timedelta(minutes=1), the_trigger=late)
+    assert decision.verdict is Verdict.PAUSED
+
+
+def test_a_manual_run_of_a_paused_job_is_skipped_too() -> None:
+    manual = Trigger("manual:me", None, from_schedule=False, attempt=None, force=False)
+    assert run(Concurrency.FORBID, paused(), the_trigger=manual).verdict is Verdict.PAUSED
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_a_slot_that_already_has_a_record_is_still_a_duplicate_while_paused(
+    status: Status,
+) -> None:
+    decision = run(Concurrency.FORBID, paused(record(status)))
+    assert decision.verdict is Verdict.DUPLICATE
+
+
+def test_a_run_already_claimed_goes_on_when_its_guard_is_retried_after_a_pause() -> None:
+    decision = run(Concurrency.FORBID, paused(Snapshot(SlotRecord(ME, Status.RUNNING), MY_LEASE)))
+    assert (decision.verdict, decision.resume) == (Verdict.RUN, True)
+
+
+def test_a_retried_guard_of_a_paused_skip_keeps_the_recorded_reason() -> None:
+    # Resumed in between: the slot was skipped as paused and stays so.
+    decision = run(Concurrency.FORBID, paused(record(Status.SKIPPED_PAUSED, owner=ME), RESUMED))
+    assert (decision.verdict, decision.record) == (Verdict.PAUSED, False)
+
+
+@pytest.mark.parametrize("concurrency", ALL)
+def test_a_forced_run_of_a_paused_job_runs(concurrency: Concurrency) -> None:
+    decision = run(concurrency, paused(), the_trigger=trigger(force=True))
+    assert decision.verdict is Verdict.RUN
+
+
+def test_a_forced_run_of_a_paused_job_reruns_a_slot_skipped_as_paused() -> None:
+    snapshot = paused(record(Status.SKIPPED_PAUSED))
+    decision = run(Concurrency.FORBID, snapshot, the_trigger=trigger(force=True))
+    assert decision.verdict is Verdict.RUN
+    assert decision.overwrite == snapshot.slot
+
+
+def test_a_forced_run_of_a_paused_job_still_respects_the_running_lease() -> None:
+    decision = run(
+        Concurrency.FORBID,
+        paused(Snapshot(None, LIVE_LEASE)),
+        holder_running=True,
+        the_trigger=trigger(force=True),
+    )
+    assert decision.verdict is Verdict.OVERLAP
+
+
+@pytest.mark.parametrize("concurrency", ALL)
+def test_a_resumed_job_runs_again(concurrency: Concurrency) -> None:
+    assert run(concurrency, paused(pause=RESUMED)).verdict is Verdict.RUN

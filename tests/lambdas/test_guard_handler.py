@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lambdas import ledger_contract
-from lambdas.guard.decision import Verdict
+from lambdas.guard.decision import Snapshot, Verdict
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard, JobSettings, lambda_handler
 from lambdas.guard.ledger import LedgerTable
@@ -43,6 +43,8 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
+from lambdas.pause import Pause, pause_update, read_pause, resume_update
+from lambdas.pause import key as pause_key
 from tests.lambdas.conftest import CONTAINER, CONTEXT, FAMILY, TABLE, Aws
 
 SLOT = "2026-11-22T03:00:00Z"
@@ -694,3 +696,101 @@ def test_every_attribute_the_guard_writes_is_named_in_the_ledger_contract(aws: A
     }
     assert written - named == set()
     assert {HOLDER, RUNS, DUPLICATES, TASK_STOP, FORCED} <= written  # the paths above ran
+
+
+PAUSE_REASON = "warehouse migration"
+
+
+def pause_job(aws: Aws, at: datetime = datetime(2026, 11, 22, 2, tzinfo=UTC)) -> None:
+    """What ``cronguard pause`` writes (the same UpdateItem, ``lambdas.pause``)."""
+    aws.dynamodb.update_item(**pause_update(TABLE, "report", reason=PAUSE_REASON, by="ops", now=at))
+
+
+def resume_job(aws: Aws) -> None:
+    """What ``cronguard resume`` writes."""
+    current = read_pause(aws.dynamodb.get_item(TableName=TABLE, Key=pause_key("report"))["Item"])
+    aws.dynamodb.update_item(
+        **resume_update(TABLE, "report", current, now=datetime(2026, 11, 22, 5, tzinfo=UTC))
+    )
+
+
+def test_the_guard_reads_the_pause_record_with_the_slot_and_the_lease(aws: Aws) -> None:
+    ledger = LedgerTable(aws.dynamodb, TABLE)
+    assert ledger.read("report", SLOT).pause == Pause()
+    pause_job(aws)
+    read = ledger.read("report", SLOT).pause
+    assert (read.paused, read.reason, read.by) == (True, PAUSE_REASON, "ops")
+
+
+def test_a_paused_job_skips_its_slot_as_paused_and_records_why_until_resumed(aws: Aws) -> None:
+    pause_job(aws)
+    skipped = aws.start("paused")
+    decision = claim(aws, skipped, SLOT)
+    assert decision.verdict is Verdict.PAUSED
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None
+    assert (item[STATUS]["S"], item[OWNER]["S"]) == (Status.SKIPPED_PAUSED, skipped)
+    assert PAUSE_REASON in item[REASON]["S"]
+    assert aws.item(LEASE_SORT_KEY) is None  # nothing ran, nothing is held
+    assert not aws.ecs.list_tasks(cluster="jobs")["taskArns"]
+
+    resume_job(aws)
+    # The skipped slot stays skipped (a late delivery of it is a duplicate)...
+    assert claim(aws, aws.start("late"), SLOT).verdict is Verdict.DUPLICATE
+    # ...and the next slot runs.
+    assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
+
+
+def test_a_pause_written_after_the_guard_read_the_ledger_fails_its_claim(aws: Aws) -> None:
+    """The claim's transaction checks the pause record: a pause landing between the read and
+    the claim makes the guard decide again, and skip."""
+
+    class PausedAfterRead(LedgerTable):
+        reads = 0
+
+        def read(self, job: str, slot: str) -> Snapshot:
+            snapshot = super().read(job, slot)
+            self.reads += 1
+            if self.reads == 1:
+                pause_job(aws)  # after the snapshot said "not paused"
+            return snapshot
+
+    ledger = PausedAfterRead(aws.dynamodb, TABLE)
+    guard = Guard(ledger, Executions(aws.sfn), aws.tasks())
+    execution = aws.start("raced")
+    trigger = parse_trigger(scheduled(SLOT), "raced")
+    decision = guard.run_or_skip(job(), trigger, execution)
+    assert decision.verdict is Verdict.PAUSED
+    assert ledger.reads == 2  # decided again on a fresh snapshot
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None and item[STATUS]["S"] == Status.SKIPPED_PAUSED
+    assert aws.item(LEASE_SORT_KEY) is None
+
+
+def test_a_forced_run_of_a_paused_job_runs(aws: Aws) -> None:
+    pause_job(aws)
+    assert claim(aws, aws.start("paused"), SLOT).verdict is Verdict.PAUSED
+    forced = aws.start("forced")
+    assert claim(aws, forced, SLOT, force=True).verdict is Verdict.RUN
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None and (item[STATUS]["S"], item[FORCED]["BOOL"]) == (
+        Status.RUNNING,
+        True,
+    )
+    assert item[RUNS]["L"][0]["M"][STATUS]["S"] == Status.SKIPPED_PAUSED
+
+
+def test_handler_claim_of_a_paused_job_answers_skip_paused_with_the_reason(aws: Aws) -> None:
+    pause_job(aws)
+    execution = aws.start("handler")
+    answer = lambda_handler(
+        {
+            "action": "claim",
+            "job": payload_job(),
+            "input": scheduled(SLOT),
+            "execution": {"id": execution, "name": "handler"},
+        },
+        CONTEXT,
+    )
+    assert (answer["action"], answer["reason"]) == ("skip", "paused")
+    assert PAUSE_REASON in answer["detail"]
