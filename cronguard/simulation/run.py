@@ -16,13 +16,14 @@ from cronguard.config.model import (
 )
 from cronguard.simulation.deploy import AssemblyError, LocalEnvironment, check_assembly
 from cronguard.simulation.report import render
-from cronguard.simulation.scenario import Result, Simulation, pick_job
+from cronguard.simulation.scenario import Result, Simulation, deployed_manifest, pick_job
 from lambdas.metrics_contract import (
     CLEANUP_LOG_SERVICE,
     GUARD_LOG_SERVICE,
     SLOT_WATCH_LOG_SERVICE,
     SWEEPER_LOG_SERVICE,
 )
+from lambdas.slot_watch.manifest import Manifest
 
 TASK_SECONDS = 3.0
 # A failed run is retried after 30 s, doubling (job_retries): the simulation waits 1 s instead.
@@ -79,6 +80,7 @@ def simulate_environment(
     results: list[Result] = []
     try:
         check_assembly(environment, assembly)
+        manifest = deployed_manifest(assembly, environment.stack_name)  # the slot watch's
         with LocalAws() as aws:
             console.print(
                 f"▶ deploying {environment.stack_name} from {assembly} to the local engine"
@@ -87,7 +89,7 @@ def simulate_environment(
                 aws, environment, assembly, job_retry_interval_seconds=JOB_RETRY_INTERVAL_SECONDS
             ).deploy()
             for job in chosen:
-                results.append(_simulate_job(local, job, burst, console))
+                results.append(_simulate_job(local, job, burst, console, manifest))
     except AssemblyError as error:
         raise FileNotFoundError(str(error)) from None
     if report is not None:
@@ -111,7 +113,9 @@ def _job_line(job: Job) -> str:
     return f"{job.schedule} ({job.timezone}), concurrency {job.concurrency.value}{retries}"
 
 
-def _simulate_job(local: LocalEnvironment, job: Job, burst: int, console: Console) -> Result:
+def _simulate_job(
+    local: LocalEnvironment, job: Job, burst: int, console: Console, manifest: Manifest
+) -> Result:
     retries = (
         f", job_retries {job.job_retries} (retried after {JOB_RETRY_INTERVAL_SECONDS} s "
         f"here, {SYNTHESIZED_JOB_RETRY_INTERVAL_SECONDS} s deployed)"
@@ -134,11 +138,12 @@ def _simulate_job(local: LocalEnvironment, job: Job, burst: int, console: Consol
         burst=burst,
         task_seconds=TASK_SECONDS,
         progress=lambda message: console.print(f"▶ {message}"),
+        manifest=manifest,
     )
     result = simulation.run()
     console.print(timeline(result))
     for check in result.checks:
         mark = "[green]✔[/green]" if check.ok else "[red]✘[/red]"
-        console.print(f"{mark} {check.guarantee} — {check.detail}")
+        console.print(f"{mark} {check.guarantee} — {check.detail}", soft_wrap=True)  # one line
     console.print("all guarantees held" if result.ok else "[red]a guarantee failed[/red]")
     return result

@@ -7,7 +7,14 @@ Against one job of a synthesized environment, on the local engine:
    ``replace`` stops the first run and then runs it, ``allow`` runs both at once;
 3. a late duplicate of the first slot, after its run finished (a lock could not stop it);
 4. a run whose container exits 3 (on every attempt, when the job has ``job_retries``);
-5. with ``job_retries``, a run that exits 3 once and succeeds when retried.
+5. with ``job_retries``, a run that exits 3 once and succeeds when retried;
+6. a missed slot: its trigger is never delivered. The real slot watch (``watch``, with the
+   manifest synth wrote into its layer) checks on a simulated clock, once the slot's grace
+   has passed: it records the slot ``MISSED``, counts it (``MissedSlots``) and starts it
+   (its ``catch_up``; turned on here for a job that has none); a check after that reports
+   and starts nothing again, and Scheduler's own delivery, arriving last, is a duplicate;
+7. ``cronguard pause`` (its own code): the next trigger is skipped as paused; ``cronguard
+   resume``: the one after runs, and the slot watch reports no slot missed.
 
 Each slot's ECS tasks are scripted for that slot (by ``CRONGUARD_SLOT``), so which execution
 starts a task first never changes what the task does. It prints what each execution decided
@@ -21,15 +28,23 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import boto3
+
+from cronguard import pause as pause_command
 from cronguard.config import Concurrency, Environment, Job
 from cronguard.local import StartedTask, TaskScript
-from cronguard.simulation.deploy import LocalEnvironment
+from cronguard.operations import Operations
+from cronguard.simulation.deploy import AssemblyError, LocalEnvironment
 from lambdas.ledger_contract import EXIT_CODE, REASON, RETRIES, STATUS, Status
 from lambdas.schedule import upcoming_slots
+from lambdas.slot_watch.handler import JobReport, watch
+from lambdas.slot_watch.manifest import FILE_NAME, Manifest, ManifestError, WatchedJob, parse
+from lambdas.slot_watch.missed import catch_up_execution_name
 from lambdas.times import slot_key
 
 FAILING_EXIT_CODE = 3
@@ -39,6 +54,12 @@ RUN_WAIT_SECONDS = 120  # the longest step: a failing run with job_retries 5, re
 
 CATCH_UP_STEP = "catch up"
 """The step of a run started for a missed slot (the report draws it as missed → caught up)."""
+LATE_DELIVERY_STEP = "late delivery"  # Scheduler's own delivery of the missed slot, at last
+PAUSED_STEP = "paused"
+RESUMED_STEP = "resumed"
+PAUSE_REASON = "simulated maintenance"
+CATCH_UP_WINDOW = timedelta(hours=6)
+"""The missed slot's catch-up window when the job configures none (``catch_up: {window}``)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,29 @@ def slot_text(moment: datetime) -> str:
     return slot_key(moment)
 
 
+def deployed_manifest(assembly: Path, stack_name: str) -> Manifest:
+    """The slot watch's ``jobs.json`` as synth wrote it into the watch's layer: the layer
+    version's asset in the environment's template, found through the assembly's assets."""
+    template = json.loads((assembly / f"{stack_name}.template.json").read_text())
+    assets = json.loads((assembly / f"{stack_name}.assets.json").read_text())["files"]
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::LayerVersion":
+            continue
+        asset = assets.get(str(resource["Properties"]["Content"]["S3Key"]).removesuffix(".zip"))
+        if asset is None:
+            continue
+        path = assembly / asset["source"]["path"] / FILE_NAME
+        if path.exists():
+            try:
+                return parse(path.read_bytes())
+            except ManifestError as error:
+                raise AssemblyError(f"{path}: {error}") from None
+    raise AssemblyError(
+        f"{assembly} has no slot watch manifest ({FILE_NAME}) for {stack_name}: re-synthesize "
+        "it with `npx cdk synth` (or `make synth`)"
+    )
+
+
 def pick_job(environment: Environment) -> Job:
     """The job `cronguard simulate` shows by default: the first enabled forbid job."""
     for job in environment.jobs:
@@ -105,11 +149,23 @@ class Simulation:
         burst: int = 8,
         task_seconds: float = 3.0,
         progress: Callable[[str], None] = lambda message: None,
+        manifest: Manifest | None = None,
     ) -> None:
+        """``manifest``: the slot watch's (``deployed_manifest``; read from the local
+        environment's assembly when not given)."""
         self.local = local
         self.aws = local.aws
         self.job = job
         self.deployed = local.jobs[job.name]
+        self.manifest = manifest or deployed_manifest(local.assembly, local.environment.stack_name)
+        found = [watched for watched in self.manifest.jobs if watched.name == job.name]
+        if not found:
+            raise AssemblyError(f"the slot watch's {FILE_NAME} has no job {job.name}")
+        # Watched as deployed; a disabled job (which the watch skips) as if enabled, and
+        # catch_up on for a job that has none, so the missed slot is caught up by the watch.
+        self.watched: WatchedJob = replace(
+            found[0], enabled=True, catch_up=found[0].catch_up or CATCH_UP_WINDOW
+        )
         self.burst = burst
         self.task_seconds = task_seconds
         self.progress = progress
@@ -177,15 +233,22 @@ class Simulation:
 
     def run(self) -> Result:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
-        first, following, failing, flaky = upcoming_slots(
-            self.job.schedule, self.job.timezone, after=now - timedelta(seconds=1), count=4
-        )[:4]
+        slots = upcoming_slots(
+            self.job.schedule, self.job.timezone, after=now - timedelta(seconds=1), count=7
+        )
+        first, following, failing, flaky = slots[:4]
         retries = self.job.job_retries
+        # The missed slot, the paused one and the resumed one follow the last slot used.
+        used = 4 if retries else 3
+        missed, paused, resumed = slots[used : used + 3]
         self._script(first, TaskScript(duration_seconds=self.task_seconds))
         self._script(following, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
         exits_3 = TaskScript(duration_seconds=SHORT_TASK_SECONDS, exit_code=FAILING_EXIT_CODE)
         self._script(failing, *[exits_3] * (retries + 1))
-        self._script(flaky, exits_3, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
+        if retries:
+            self._script(flaky, exits_3, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
+        self._script(missed, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
+        self._script(resumed, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
 
         self.progress(f"{self.burst} triggers at once for slot {slot_text(first)}")
         started: list[tuple[str, str, datetime]] = []
@@ -227,7 +290,130 @@ class Simulation:
             )
             step, arn = self._start("retried run", flaky, 0)
             self.rows.append(self._row(step, arn, flaky))
-        return Result(self.job.name, self.rows, self._checks(first, following, failing, flaky))
+
+        checks = self._checks(first, following, failing, flaky)
+        checks += self._missed_slot(slots[used - 1], missed)
+        checks += self._pause_and_resume(paused, resumed)
+        checks.append(self._lease_check())
+        return Result(self.job.name, self.rows, checks)
+
+    def _watch(self, now: datetime) -> JobReport:
+        """One check of the real slot watch at the simulated time ``now``, of this job."""
+        machine = self.deployed.state_machine_arn
+        result = watch(
+            self.aws.dynamodb,
+            self.aws.sfn,
+            self.local.ledger_table,
+            replace(self.manifest, jobs=(self.watched,)),
+            now=now,
+            state_machine_arn_prefix=machine.removesuffix(self.watched.state_machine),
+        )
+        if result.errors:
+            raise RuntimeError(f"the slot watch could not check {self.job.name}: {result.errors}")
+        (report,) = result.reports
+        return report
+
+    def _missed_slot(self, before: datetime, missed: datetime) -> list[Check]:
+        """The slot after ``before`` is never delivered: reported, caught up once, and its
+        late delivery deduplicated."""
+        grace = self.watched.schedule.grace
+        slot = slot_text(missed)
+        self._watch(before + timedelta(seconds=1))  # the watch watches the job from here on
+        self.progress(
+            f"slot {slot}: its trigger is never delivered; the slot watch checks "
+            f"{int(grace.total_seconds())} s after it (its grace), on a simulated clock"
+        )
+        reported = self._watch(missed + grace + timedelta(seconds=1))
+        name = catch_up_execution_name(slot)
+        caught_up = None
+        if slot in reported.caught_up:
+            self.progress(
+                f"the slot watch recorded {slot} MISSED (MissedSlots {reported.reported}) and "
+                f"started {name}"
+            )
+            arn = self.deployed.state_machine_arn.replace(":stateMachine:", ":execution:")
+            caught_up = self._row(CATCH_UP_STEP, f"{arn}:{name}", missed)
+            self.rows.append(caught_up)
+        again = self._watch(missed + grace + timedelta(seconds=2))
+        self.progress(f"Scheduler's own delivery of {slot} finally arrives")
+        step, arn = self._start(LATE_DELIVERY_STEP, missed, 0)
+        late = self._row(step, arn, missed)
+        self.rows.append(late)
+
+        tasks = self._tasks(missed)
+        item = self.local.slot_item(self.job.name, slot) or {}
+        found = "MISSED" if slot in reported.missed else "not reported"
+        ran = caught_up.outcome.split(" · ")[0] if caught_up else "not started"
+        return [
+            Check(
+                "at least once: a trigger never delivered was reported missed and caught up once",
+                reported.missed == [slot]
+                and reported.reported == 1
+                and caught_up is not None
+                and caught_up.outcome.startswith("SUCCEEDED")
+                and _ledger_status(item) == Status.SUCCEEDED
+                and len(tasks) == 1
+                and (again.missed, again.caught_up) == ([], []),
+                f"{found} · MissedSlots {reported.reported} · {name} {ran}, {len(tasks)} task(s)",
+            ),
+            Check(
+                "the missed slot's late delivery was skipped as a duplicate",
+                (late.decision, late.reason) == ("skip", "duplicate") and len(tasks) == 1,
+                f"{late.decision} ({late.reason})",
+            ),
+        ]
+
+    def _pause_and_resume(self, paused: datetime, resumed: datetime) -> list[Check]:
+        """``cronguard pause``, a trigger skipped as paused, ``cronguard resume``, the next
+        trigger runs; and the slot watch does not report the skipped slot as missed."""
+        session = boto3.Session(region_name=self.aws.region)
+        operations = Operations(self.local.environment, session=session)
+        self.progress(f"cronguard pause {self.job.name} --reason '{PAUSE_REASON}'")
+        pause_command.pause(operations, self.job, PAUSE_REASON)
+        self.progress(f"slot {slot_text(paused)} arrives while the job is paused")
+        step, arn = self._start(PAUSED_STEP, paused, 0)
+        skipped = self._row(step, arn, paused)
+        self.rows.append(skipped)
+        final = self._final_state(arn)
+        self.progress(f"cronguard resume {self.job.name}; slot {slot_text(resumed)} arrives")
+        pause_command.resume(operations, self.job)
+        step, arn = self._start(RESUMED_STEP, resumed, 0)
+        ran = self._row(step, arn, resumed)
+        self.rows.append(ran)
+        report = self._watch(resumed + self.watched.schedule.grace + timedelta(seconds=1))
+
+        item = self.local.slot_item(self.job.name, slot_text(paused)) or {}
+        recorded = _ledger_status(item)
+        has_reason = PAUSE_REASON in item.get(REASON, {}).get("S", "")
+        missed = ", ".join(report.missed) or "none"
+        return [
+            Check(
+                "pause: a trigger of the paused job was skipped, with the reason in the ledger",
+                (skipped.decision, skipped.reason) == ("skip", "paused")
+                and final == "Skipped: paused"
+                and recorded == Status.SKIPPED_PAUSED
+                and has_reason
+                and not self._tasks(paused),
+                f"{final} · ledger {recorded}" + (f" ({PAUSE_REASON})" if has_reason else ""),
+            ),
+            Check(
+                "resume: the next slot ran, and the slot skipped while paused is not missed",
+                ran.decision == "run"
+                and ran.outcome.startswith("SUCCEEDED")
+                and report.missed == []
+                and not report.silent,
+                f"{ran.outcome.split(' · ')[0]} · missed: {missed}",
+            ),
+        ]
+
+    def _final_state(self, execution_arn: str) -> str:
+        """The last state the execution entered (what the console graph shows)."""
+        entered = [
+            event["stateEnteredEventDetails"]["name"]
+            for event in self.aws.history(execution_arn)
+            if event["type"].endswith("StateEntered")
+        ]
+        return str(entered[-1]) if entered else "-"
 
     def _wait_for_task(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -290,15 +476,15 @@ class Simulation:
                     retried.outcome,
                 )
             )
-        lease_free = self.local.lease(self.job.name) is None
-        checks.append(
-            Check(
-                "no stuck lock: nothing is held at the end",
-                lease_free,
-                "lease free" if lease_free else "lease still held",
-            )
-        )
         return checks
+
+    def _lease_check(self) -> Check:
+        lease_free = self.local.lease(self.job.name) is None
+        return Check(
+            "no stuck lock: nothing is held at the end",
+            lease_free,
+            "lease free" if lease_free else "lease still held",
+        )
 
     def _next_slot_check(self, run: Row | None, first: datetime, following: datetime) -> Check:
         """What the next slot did while the first slot's run ran, under the job's policy."""

@@ -12,7 +12,7 @@ import pytest
 from cronguard.config import Environment
 from cronguard.local import LocalAws
 from cronguard.simulation.deploy import LocalEnvironment
-from cronguard.simulation.scenario import Result, Row, Simulation
+from cronguard.simulation.scenario import CATCH_UP_STEP, Result, Row, Simulation
 
 JOBS = ("forbid-job", "replace-job", "allow-job", "retry-job")
 
@@ -91,4 +91,8 @@ def test_job_retries_fail_on_every_attempt_or_succeed_when_retried(
         "late duplicate",
         "failing run",
         "retried run",
+        CATCH_UP_STEP,
+        "late delivery",
+        "paused",
+        "resumed",
     ]

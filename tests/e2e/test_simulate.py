@@ -15,8 +15,10 @@ from typer.testing import CliRunner
 import app as cdk_app
 from cronguard.cli import app
 from cronguard.config import DEFAULT_CONFIG_DIR, load_environment
-from lambdas.guard import handler
+from lambdas import pause
+from lambdas.guard import handler, ledger
 from lambdas.guard.decision import Decision, Verdict
+from lambdas.slot_watch import handler as slot_watch
 
 runner = CliRunner()
 
@@ -57,8 +59,18 @@ def test_every_job_of_dev_holds_every_guarantee(dev_assembly: Path) -> None:
 def test_the_simulation_of_the_dev_environment_holds_every_guarantee(dev_assembly: Path) -> None:
     code, output = simulate(dev_assembly)
     assert code == 0, output
-    assert output.count("✔") == 6
+    assert output.count("✔") == 10
     assert "all guarantees held" in output
+    for guarantee in (
+        "✔ at least once: a trigger never delivered was reported missed and caught up once — "
+        "MISSED · MissedSlots 1 · catch-up-",
+        "✔ the missed slot's late delivery was skipped as a duplicate — skip (duplicate)",
+        "✔ pause: a trigger of the paused job was skipped, with the reason in the ledger — "
+        "Skipped: paused · ledger SKIPPED_PAUSED (simulated maintenance)",
+        "✔ resume: the next slot ran, and the slot skipped while paused is not missed — "
+        "SUCCEEDED · missed: none",
+    ):
+        assert guarantee in output
     assert "job nightly-report: cron(0 3 * * ? *) (Asia/Tokyo), concurrency forbid" in output
 
 
@@ -76,6 +88,35 @@ def test_a_guard_that_lets_everything_run_fails_the_simulation(
     )
     assert "✘ a duplicate after the run finished was skipped — run (claimed)" in output
     assert "a guarantee failed" in output
+
+
+def test_a_guard_that_reads_no_pause_fails_the_simulation(
+    dev_assembly: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The guard reads (and its claim checks) another job's pause record: never paused.
+    monkeypatch.setattr(ledger, "pause_key", lambda job: pause.key(f"{job}-elsewhere"))
+    code, output = simulate(dev_assembly)
+    assert code == 1
+    assert (
+        "✘ pause: a trigger of the paused job was skipped, with the reason in the ledger — "
+        "Succeeded · ledger SUCCEEDED" in output
+    )
+    assert output.count("✘") == 1
+
+
+def test_a_slot_watch_that_reports_nothing_fails_the_simulation(
+    dev_assembly: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slot_watch, "record_missed", lambda *_, **__: False)
+    code, output = simulate(dev_assembly)
+    assert code == 1
+    assert re.search(
+        r"✘ at least once: a trigger never delivered was reported missed and caught up once — "
+        r"not reported · MissedSlots 0 · catch-up-\d{8}T\d{6}Z not started, 1 task\(s\)",
+        output,
+    )
+    # Nothing caught it up: Scheduler's late delivery runs the slot instead.
+    assert "✘ the missed slot's late delivery was skipped as a duplicate — run (claimed)" in output
 
 
 def test_a_missing_assembly_is_one_clear_line(tmp_path: Path) -> None:
