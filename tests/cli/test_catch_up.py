@@ -13,7 +13,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cronguard.catch_up import catch_up_slots, parse_rate, range_slots
+from cronguard import catch_up as catch_up_module
+from cronguard.catch_up import Pacer, catch_up_slots, parse_rate, range_slots
 from cronguard.cli import app
 from cronguard.config import Environment, load_environment
 from lambdas.ledger_contract import (
@@ -153,18 +154,56 @@ def test_backfill_refuses_more_than_max_without_yes_and_starts_nothing(
     assert len(executions(engine, "allow-job")) == 9
 
 
-def test_backfill_is_paced(engine: Engine, slot: Slot) -> None:  # noqa: F811
+class VirtualClock:
+    """Time that passes only when slept or when work is simulated: pacing without timing."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_the_pacer_waits_out_only_what_the_work_left_of_each_interval() -> None:
+    virtual = VirtualClock()
+    pacer = Pacer(4.0, clock=virtual.clock, sleep=virtual.sleep)
+    returned = []
+    for work in (0.1, 0.3, 0.05, 0.0):
+        pacer.wait()
+        returned.append(virtual.now)
+        virtual.now += work  # the start itself takes time
+    assert virtual.sleeps == pytest.approx([0.15, 0.2])  # none after the 0.3 s start
+    assert returned == pytest.approx([0.0, 0.25, 0.55, 0.8])
+    assert all(b - a >= 0.25 - 1e-9 for a, b in itertools.pairwise(returned))
+
+
+def test_backfill_is_paced(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    virtual = VirtualClock()
+    monkeypatch.setattr(
+        catch_up_module,
+        "Pacer",
+        lambda rate: Pacer(rate, clock=virtual.clock, sleep=virtual.sleep),
+    )
     engine.run("allow-job", "first", {"scheduledTime": slot(-5)})
     result = invoke("backfill", "allow-job", "--from", slot(-4), "--to", slot(-1), "--rate", "4/s")
     assert result.exit_code == 0, result.output
-    started = sorted(
-        execution["startDate"]
+    started = [
+        execution
         for execution in executions(engine, "allow-job")
         if execution["name"].startswith("backfill-")
-    )
+    ]
     assert len(started) == 4
-    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(started)]
-    assert min(gaps) >= 0.24, gaps  # 4/s: a start every 0.25 s at most (clock granularity)
+    # 4/s: before each start after the first, the rest of a quarter second is waited out.
+    assert virtual.sleeps == pytest.approx([0.25, 0.25, 0.25])
 
 
 def test_an_aws_error_stops_at_its_slot_and_shows_it_in_the_table(
