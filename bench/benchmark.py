@@ -128,9 +128,6 @@ NETWORK = {
     "subnet_ids": ["subnet-0123456789abcdef0"],
     "security_group_ids": ["sg-0123456789abcdef0"],
 }
-# A hash bucket of 1,000 jobs over the default 32 job stacks holds 40 jobs, more than the 35
-# that fit one (synth stops and says so; issue 16), so the largest app gets the maximum, 64.
-JOB_STACKS_FROM = {1000: 64}
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 APP = f"{Path(sys.executable)} {ROOT / 'bench' / 'cdk_app.py'}"
 TEMPLATE_BYTES_LIMIT = 1_000_000  # CloudFormation: 1 MB for a template in S3
@@ -143,10 +140,7 @@ def generated_config(root: Path, count: int) -> Path:
         f"job-{i:03d}": {"schedule": f"cron({i % 60} {i % 24} * * ? *)", "image": "repo/job:1"}
         for i in range(count)
     }
-    environment: dict[str, Any] = {"network": NETWORK}
-    stacks = max((n for threshold, n in JOB_STACKS_FROM.items() if count >= threshold), default=0)
-    if stacks:
-        environment["job_stacks"] = stacks
+    environment: dict[str, Any] = {"network": NETWORK}  # the default job_stacks, as a user's
     (root / "environments").mkdir(parents=True)
     (root / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
     (root / "environments" / "bench.yaml").write_text(yaml.safe_dump(environment))
@@ -336,10 +330,7 @@ def synth_tables(job_counts: list[int], runs: int, workdir: Path) -> tuple[list[
                 figures["largest_bytes"] <= TEMPLATE_BYTES_LIMIT
                 and figures["largest_resources"] <= TEMPLATE_RESOURCES_LIMIT
             )
-            stacks = JOB_STACKS_FROM.get(jobs)
             name = "cronguard" if kind == "cronguard" else "ScheduledFargateTask"
-            if kind == "cronguard" and stacks:
-                name += f"\n(job_stacks: {stacks})"
             table.add_row(
                 str(jobs) if kind == "cronguard" else "",
                 name,
@@ -624,7 +615,9 @@ def engine_figures() -> EngineFigures:
 
     environment = load_environment("dev")
     assembly = Path(tempfile.mkdtemp()) / "cdk.out"
-    app = cdk.App(outdir=str(assembly), context={"env": "dev", "aws:cdk:bundling-stacks": []})
+    # Strict: the committed lock file of dev's job stacks is checked, never written.
+    context = {"env": "dev", "aws:cdk:bundling-stacks": [], cdk_app.STRICT_CONTEXT: "true"}
+    app = cdk.App(outdir=str(assembly), context=context)
     cdk_app.build(app)
     app.synth()
 
