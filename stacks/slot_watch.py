@@ -25,15 +25,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, Stack, Stage
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
@@ -43,10 +38,10 @@ from lambdas.ledger_contract import JOB_PREFIX, partition
 from lambdas.slot_watch import settings as watch_settings
 from lambdas.slot_watch.manifest import FILE_NAME, Manifest, WatchedJob, render
 from lambdas.slot_watch.missed import JobSchedule
-from stacks.compliance import acknowledge
 from stacks.functions import RuntimeFunction
 from stacks.lambda_code import RUNTIME
 from stacks.monitoring import alarm
+from stacks.periodic import failed_runs_alarm, run_periodically, service_metric, silence_alarm
 
 CHECK_EVERY = Duration.minutes(5)
 # A watch that has not reported for this many check intervals in a row is not running.
@@ -175,49 +170,16 @@ class SlotWatch(Construct):
         )
 
     def _schedule_and_alarms(self, env: str, alarm_topic: sns.ITopic) -> None:
-        # A failed check is not retried (the next one is the retry); it is kept here, with its
-        # error, and alarms.
-        self.failed_checks = sqs.Queue(
+        self.failed_checks, self.rule = run_periodically(
             self,
-            "FailedChecks",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.failed_checks,
-            "SQS3",
-            "This queue is itself the on-failure destination and dead-letter queue of the "
-            "slot watch.",
-        )
-        self.function.function.configure_async_invoke(
-            on_failure=lambda_destinations.SqsDestination(self.failed_checks),
-            retry_attempts=0,
-            max_event_age=CHECK_EVERY,
-        )
-        self.rule = events.Rule(
-            self,
-            "CheckSchedule",
+            self.function.function,
+            every=CHECK_EVERY,
+            queue_id="FailedChecks",
+            rule_id="CheckSchedule",
             description=f"cronguard {env}: find missed slots",
-            schedule=events.Schedule.rate(CHECK_EVERY),
-            targets=[
-                events_targets.LambdaFunction(
-                    self.function.function,
-                    dead_letter_queue=self.failed_checks,
-                    retry_attempts=2,
-                )
-            ],
+            what="slot watch",
         )
-        missed = cloudwatch.Metric(
-            namespace=names.NAMESPACE,
-            metric_name=names.MISSED_SLOTS,
-            dimensions_map={
-                names.ENVIRONMENT_DIMENSION: env,
-                names.SERVICE_DIMENSION: names.SERVICE,
-            },
-            statistic="Sum",
-            period=CHECK_EVERY,
-        )
+        missed = service_metric(env, names.MISSED_SLOTS, CHECK_EVERY)
         self.missed_alarm = alarm(
             self,
             "MissedSlotsAlarm",
@@ -239,28 +201,23 @@ class SlotWatch(Construct):
             "error: see its logs.",
             topic=alarm_topic,
         )
-        alarm(
+        failed_runs_alarm(
             self,
             "FailedChecksAlarm",
-            metric=self.failed_checks.metric_approximate_number_of_messages_visible(
-                period=CHECK_EVERY, statistic="Maximum"
-            ),
+            queue=self.failed_checks,
+            every=CHECK_EVERY,
             description=f"cronguard {env}: a slot-watch check failed (responsePayload has the "
             "error) or its trigger could not be delivered. The next check retries on its "
             "own; fix the cause, then delete the messages.",
             topic=alarm_topic,
         )
-        # Every check that gets as far as its metrics reports MissedSlots, 0 included; no
-        # sample means no check ran, which must not look like nothing was missed.
-        alarm(
+        silence_alarm(
             self,
             "SlotWatchSilent",
-            metric=missed.with_(statistic="SampleCount"),
+            reported=missed,
+            intervals=SILENT_CHECKS,
             description=f"cronguard {env}: the slot watch has not completed a check for "
             f"{SILENT_CHECKS} intervals of {CHECK_EVERY.to_human_string()}; until it does, "
             "missed slots go unnoticed. Check its schedule rule, its errors and its logs.",
             topic=alarm_topic,
-            below=True,
-            periods=SILENT_CHECKS,
-            missing=cloudwatch.TreatMissingData.BREACHING,
         )

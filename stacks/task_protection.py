@@ -13,15 +13,10 @@ that stops reporting alarms rather than looking like one that finds nothing.
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
@@ -31,6 +26,7 @@ from lambdas.sweeper import settings as sweeper_settings
 from stacks.compliance import acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
 from stacks.monitoring import alarm
+from stacks.periodic import failed_runs_alarm, run_periodically, service_metric, silence_alarm
 
 STATUS_INDEX = "by_status"
 PROTECTION_ACTIONS = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]
@@ -151,49 +147,18 @@ class TaskProtection(Construct):
                 )
         env = environment.name
         sweep_every = Duration.seconds(settings.sweep_every.total_seconds())
-        # A failed sweep is not retried (the next scheduled one is the retry, and would meet
-        # the same AccessDenied); it is kept here, with its error, and alarms.
-        self.failed_sweeps = sqs.Queue(
+        # A failed sweep is not retried: the next scheduled one is the retry, and would meet
+        # the same AccessDenied.
+        self.failed_sweeps, _ = run_periodically(
             self,
-            "FailedSweeps",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.failed_sweeps,
-            "SQS3",
-            "This queue is itself the on-failure destination and dead-letter queue of the "
-            "orphan sweeper.",
-        )
-        self.sweeper.function.configure_async_invoke(
-            on_failure=lambda_destinations.SqsDestination(self.failed_sweeps),
-            retry_attempts=0,
-            max_event_age=sweep_every,
-        )
-        events.Rule(
-            self,
-            "SweepSchedule",
+            self.sweeper.function,
+            every=sweep_every,
+            queue_id="FailedSweeps",
+            rule_id="SweepSchedule",
             description=f"cronguard {env}: sweep for orphaned work",
-            schedule=events.Schedule.rate(sweep_every),
-            targets=[
-                events_targets.LambdaFunction(
-                    self.sweeper.function,
-                    dead_letter_queue=self.failed_sweeps,
-                    retry_attempts=2,
-                )
-            ],
+            what="orphan sweeper",
         )
-        orphaned_work = cloudwatch.Metric(
-            namespace=names.NAMESPACE,
-            metric_name=names.ORPHANED_WORK,
-            dimensions_map={
-                names.ENVIRONMENT_DIMENSION: env,
-                names.SERVICE_DIMENSION: names.SERVICE,
-            },
-            statistic="Sum",
-            period=sweep_every,
-        )
+        orphaned_work = service_metric(env, names.ORPHANED_WORK, sweep_every)
         self.orphans_alarm = alarm(
             self,
             "OrphanedWorkAlarm",
@@ -212,30 +177,26 @@ class TaskProtection(Construct):
             "task_protection.services. Any other error: see its logs.",
             topic=alarm_topic,
         )
-        alarm(
+        failed_runs_alarm(
             self,
             "FailedSweepsAlarm",
-            metric=self.failed_sweeps.metric_approximate_number_of_messages_visible(
-                period=sweep_every, statistic="Maximum"
-            ),
+            queue=self.failed_sweeps,
+            every=sweep_every,
             description=f"cronguard {env}: a sweep failed (responsePayload has the error) or "
             "its trigger could not be delivered. The next sweep retries on its own; fix the "
             "cause (see the SweeperErrors alarm), then delete the messages.",
             topic=alarm_topic,
         )
-        # Every sweep that gets as far as its metrics reports OrphanedWork, 0 included; no
-        # sample at all means no sweep ran (rule disabled, function throttled, timed out,
+        # No sample at all means no sweep ran (rule disabled, function throttled, timed out,
         # failing at import), which must not look like a sweeper that finds nothing.
-        alarm(
+        silence_alarm(
             self,
             "SweeperSilent",
-            metric=orphaned_work.with_(statistic="SampleCount"),
+            reported=orphaned_work,
+            intervals=SILENT_SWEEPS,
             description=f"cronguard {env}: the orphan sweeper has not completed a sweep "
             f"for {SILENT_SWEEPS} intervals of {sweep_every.to_human_string()}; until it "
             "does, orphaned work goes unnoticed. Check its schedule rule, its Errors and its "
             "logs.",
             topic=alarm_topic,
-            below=True,
-            periods=SILENT_SWEEPS,
-            missing=cloudwatch.TreatMissingData.BREACHING,
         )

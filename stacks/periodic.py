@@ -1,0 +1,128 @@
+"""A Lambda that runs on a schedule and is itself watched: the orphan sweeper, the slot watch.
+
+A run that fails is not retried (the next scheduled run is the retry, and would meet the same
+cause); it is kept, with its error, in a queue that is both the function's on-failure
+destination and the rule's dead-letter queue, and that queue alarms. Every run that gets as
+far as its metrics reports its metric (0 included), so no sample for a few intervals means no
+run completed — a silence that must not look like a healthy "nothing found".
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as lambda_destinations
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from lambdas import metrics_contract as names
+from stacks.compliance import acknowledge
+from stacks.monitoring import alarm
+
+FAILED_RUN_RETENTION = Duration.days(14)
+RULE_RETRIES = 2
+
+
+def run_periodically(
+    scope: Construct,
+    function: lambda_.IFunction,
+    *,
+    every: Duration,
+    queue_id: str,
+    rule_id: str,
+    description: str,
+    what: str,
+) -> tuple[sqs.Queue, events.Rule]:
+    """Invoke ``function`` every ``every``; its failed runs (and undeliverable triggers) are
+    kept in the returned queue. ``what`` names the function in the queue's acknowledgement."""
+    failed = sqs.Queue(
+        scope,
+        queue_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=FAILED_RUN_RETENTION,
+    )
+    acknowledge(
+        failed,
+        "SQS3",
+        f"This queue is itself the on-failure destination and dead-letter queue of the {what}.",
+    )
+    function.configure_async_invoke(
+        on_failure=lambda_destinations.SqsDestination(failed),
+        retry_attempts=0,
+        max_event_age=every,
+    )
+    rule = events.Rule(
+        scope,
+        rule_id,
+        description=description,
+        schedule=events.Schedule.rate(every),
+        targets=[
+            events_targets.LambdaFunction(
+                function, dead_letter_queue=failed, retry_attempts=RULE_RETRIES
+            )
+        ],
+    )
+    return failed, rule
+
+
+def service_metric(env: str, metric_name: str, period: Duration) -> cloudwatch.Metric:
+    """The sum of one of cronguard's own metrics over the environment (EMF dimensions)."""
+    return cloudwatch.Metric(
+        namespace=names.NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={
+            names.ENVIRONMENT_DIMENSION: env,
+            names.SERVICE_DIMENSION: names.SERVICE,
+        },
+        statistic="Sum",
+        period=period,
+    )
+
+
+def failed_runs_alarm(
+    scope: Construct,
+    construct_id: str,
+    *,
+    queue: sqs.IQueue,
+    every: Duration,
+    description: str,
+    topic: sns.ITopic,
+) -> cloudwatch.Alarm:
+    """Alarms while the queue of failed runs holds a message."""
+    return alarm(
+        scope,
+        construct_id,
+        metric=queue.metric_approximate_number_of_messages_visible(
+            period=every, statistic="Maximum"
+        ),
+        description=description,
+        topic=topic,
+    )
+
+
+def silence_alarm(
+    scope: Construct,
+    construct_id: str,
+    *,
+    reported: cloudwatch.Metric,
+    intervals: int,
+    description: str,
+    topic: sns.ITopic,
+) -> cloudwatch.Alarm:
+    """Alarms when ``reported`` (every completed run's metric) has no sample for
+    ``intervals`` periods in a row."""
+    return alarm(
+        scope,
+        construct_id,
+        metric=reported.with_(statistic="SampleCount"),
+        description=description,
+        topic=topic,
+        below=True,
+        periods=intervals,
+        missing=cloudwatch.TreatMissingData.BREACHING,
+    )
