@@ -27,6 +27,7 @@ from lambdas.ledger_contract import (
     slot_sort_key,
 )
 from lambdas.pause import Pause, PausePeriod
+from tests.configs import NETWORK
 from tests.e2e.conftest import Engine, Slot, engine, slot, synthesized  # noqa: F401
 
 runner = CliRunner()
@@ -299,11 +300,6 @@ NIGHTLY_CONFIG = {
         "nightly": {"schedule": "cron(0 3 * * ? *)", "timezone": "Europe/London", "image": "x"},
         "every-90m": {"schedule": "rate(90 minutes)", "image": "x"},
     }
-}
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
 }
 
 

@@ -18,15 +18,11 @@ from cronguard import cli
 from cronguard.cli import app
 from lambdas.ledger_contract import PARTITION_KEY, SORT_KEY, partition, slot_sort_key, table_name
 from tests.aws import create_ledger_table, use_fake_credentials
+from tests.configs import NETWORK, use_config
 
 LEDGER = table_name("test")
 
 runner = CliRunner()
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
 JOBS: dict[str, dict[str, Any]] = {
     "month-end": {"schedule": "cron(0 22 L * ? *)", "timezone": "UTC", "image": "x"},
     "first-monday": {"schedule": "cron(30 9 ? * 2#1 *)", "timezone": "Asia/Tokyo", "image": "x"},
@@ -38,11 +34,7 @@ JOBS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(autouse=True)
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "environments").mkdir()
-    (tmp_path / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
-    (tmp_path / "environments" / "test.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
-    monkeypatch.setenv("CRONGUARD_CONFIG", str(tmp_path))
-    return tmp_path
+    return use_config(tmp_path, monkeypatch, JOBS)
 
 
 def invoke(*args: str) -> Any:

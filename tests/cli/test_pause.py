@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
 from moto import mock_aws
 from typer.testing import CliRunner
 
@@ -28,13 +27,9 @@ from lambdas.ledger_contract import (
 )
 from lambdas.pause import key, pause_update, read_pause, resume_update
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
+from tests.configs import use_config
 
 LEDGER = table_name("test")
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
 JOBS = {"nightly": {"schedule": "cron(0 3 * * ? *)", "image": "x"}}
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 runner = CliRunner()
@@ -42,11 +37,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "environments").mkdir()
-    (tmp_path / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
-    (tmp_path / "environments" / "test.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
-    monkeypatch.setenv("CRONGUARD_CONFIG", str(tmp_path))
-    return tmp_path
+    return use_config(tmp_path, monkeypatch, JOBS)
 
 
 @pytest.fixture

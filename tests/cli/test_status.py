@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
 from moto import mock_aws
 from typer.testing import CliRunner
 
@@ -36,13 +35,9 @@ from lambdas.ledger_contract import (
 from lambdas.pause import pause_update
 from lambdas.times import iso, slot_key
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
+from tests.configs import use_config
 
 LEDGER = table_name("test")
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
 JOBS: dict[str, dict[str, Any]] = {
     "nightly": {"schedule": "cron(0 3 * * ? *)", "timezone": "Asia/Tokyo", "image": "x"},
     "hourly": {"schedule": "cron(0 * * * ? *)", "image": "x"},
@@ -57,11 +52,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "environments").mkdir()
-    (tmp_path / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
-    (tmp_path / "environments" / "test.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
-    monkeypatch.setenv("CRONGUARD_CONFIG", str(tmp_path))
-    return tmp_path
+    return use_config(tmp_path, monkeypatch, JOBS)
 
 
 @pytest.fixture

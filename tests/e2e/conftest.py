@@ -25,6 +25,7 @@ from cronguard.local.lambdas import Handler
 from cronguard.simulation.deploy import LocalEnvironment
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
+from tests.configs import NETWORK
 
 FAST_LAUNCH_RETRIES = {"max_attempts": 3, "interval_seconds": 1, "backoff_rate": 1.0}
 JOBS = {
@@ -37,11 +38,6 @@ JOBS = {
     "allow-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "concurrency": "allow"},
     "timeout-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "timeout": "1m"},
     "retry-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "job_retries": 1},
-}
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
 }
 RUN_TIMEOUT_SECONDS = 2  # timeout-job's 1m compressed, so scenario 6 takes seconds
 

@@ -26,14 +26,10 @@ from lambdas import variables
 from stacks import job_template
 from stacks.environment_stack import CronguardStack
 from stacks.job_template import GUARD_TIMEOUT_SECONDS, JobResources, JobStackTemplate
+from tests.configs import NETWORK
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
 SSM_ARN = "arn:aws:ssm:eu-west-1:111122223333:parameter/reports/token"
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:reports/db-AbCdEf"
 ECR_IMAGE = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/reports/builder:2.1"

@@ -20,13 +20,9 @@ from lambdas.slot_watch import settings as watch_settings
 from lambdas.slot_watch.manifest import FILE_NAME, parse
 from stacks.environment_stack import CronguardStack
 from stacks.slot_watch import CHECK_EVERY
+from tests.configs import NETWORK
 from tests.infra.conftest import Synthesized
 
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
 JOBS: dict[str, Any] = {
     "nightly": {
         "schedule": "cron(0 3 * * ? *)",

@@ -22,6 +22,7 @@ from cronguard.local import LocalAws
 from lambdas import variables
 from lambdas.guard.decision import Verdict
 from stacks.job_template import CONTAINER_NAME, JobStackTemplate
+from tests.configs import NETWORK
 
 JOB = "nightly"
 JOB_SETTINGS = {
@@ -29,11 +30,6 @@ JOB_SETTINGS = {
     "image": "repo/job:1",
     # Launch failures are retried after about a second, not the default's longer waits.
     "launch_retries": {"max_attempts": 3, "interval_seconds": 1, "backoff_rate": 2.0},
-}
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
 }
 
 

@@ -26,7 +26,8 @@ from cronguard.simulation.deploy import (
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
 from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 from stacks.environment_stack import CronguardStack
-from tests.local.conftest import JOB, JOB_SETTINGS, NETWORK
+from tests.configs import NETWORK
+from tests.local.conftest import JOB, JOB_SETTINGS
 
 Template = dict[str, Any]
 

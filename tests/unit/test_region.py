@@ -9,12 +9,8 @@ import pytest
 
 from cronguard.config import Environment
 from cronguard.operations import OperationError, resolve_region, session_for
+from tests.configs import NETWORK
 
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
 VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
