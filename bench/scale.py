@@ -1,7 +1,7 @@
 """Thousands of jobs through the real ``npx cdk synth``, every check on (cdk-nag, the CDK's
 built-in validation), as ``make demo`` runs it:
 
-    .venv/bin/python bench/scale.py                 # 1,000 and 3,000 jobs (about 6 minutes)
+    .venv/bin/python bench/scale.py                 # 1,000 and 3,000 jobs (about 3 minutes)
     .venv/bin/python bench/scale.py --jobs 250      # any sizes
 
 For each size: wall time and peak memory of the whole process tree, the job stacks, the
