@@ -17,18 +17,22 @@ NETWORK = {
 }
 
 
+def write_config(root: Path, jobs: dict[str, Any], *, name: str = "test", **settings: Any) -> Path:
+    """A config directory holding ``jobs`` and environment ``name`` (``NETWORK`` and
+    ``settings``)."""
+    (root / "environments").mkdir(parents=True, exist_ok=True)
+    (root / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
+    environment = {"network": NETWORK, **settings}
+    (root / "environments" / f"{name}.yaml").write_text(yaml.safe_dump(environment))
+    return root
+
+
 def use_config(
     directory: Path,
     monkeypatch: pytest.MonkeyPatch,
     jobs: dict[str, Any],
     environment: str = "test",
 ) -> Path:
-    """``jobs`` and an environment with ``NETWORK`` under ``directory``, which the CLI then
-    reads (``CRONGUARD_CONFIG``)."""
-    (directory / "environments").mkdir()
-    (directory / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
-    (directory / "environments" / f"{environment}.yaml").write_text(
-        yaml.safe_dump({"network": NETWORK})
-    )
+    """``write_config`` under ``directory``, which the CLI then reads (``CRONGUARD_CONFIG``)."""
     monkeypatch.setenv(CONFIG_VARIABLE, str(directory))
-    return directory
+    return write_config(directory, jobs, name=environment)

@@ -8,18 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-import yaml
 
 from cronguard.config import Environment, load_environment
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
+from tests.configs import write_config as write_named_config
 
 ENVIRONMENT = "big"
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
 
 
 def generated_jobs(count: int) -> dict[str, dict[str, Any]]:
@@ -33,11 +28,7 @@ def write_config(
     root: Path, jobs: dict[str, dict[str, Any]], *, name: str = ENVIRONMENT, **settings: Any
 ) -> Path:
     """A config directory holding ``jobs`` and environment ``name`` (``settings`` added)."""
-    (root / "environments").mkdir(parents=True, exist_ok=True)
-    (root / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
-    environment = {"network": NETWORK, **settings}
-    (root / "environments" / f"{name}.yaml").write_text(yaml.safe_dump(environment))
-    return root
+    return write_named_config(root, jobs, name=name, **settings)
 
 
 def generated_config(root: Path, count: int, **settings: Any) -> Environment:
