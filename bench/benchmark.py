@@ -1,6 +1,6 @@
 """cronguard's cost, measured here, each figure beside a baseline measured in the same run.
 
-    .venv/bin/python bench/benchmark.py            # everything (about 20 minutes on 2 cores)
+    .venv/bin/python bench/benchmark.py            # everything (11-20 minutes on 2 cores)
     .venv/bin/python bench/benchmark.py --quick    # 1 and 50 jobs, 1 run: a smoke check
 
 Each table measures what runs in AWS, and notes the machine's load (1/5/15-minute load
