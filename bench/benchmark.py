@@ -606,6 +606,11 @@ class EngineFigures:
 def engine_figures() -> EngineFigures:
     """Runs the synthesized dev environment's ``nightly-report`` (concurrency forbid) in the
     local engine with the real guard, through every decision the tables count."""
+    with tempfile.TemporaryDirectory(prefix="cronguard-engine-") as workdir:
+        return run_engine(Path(workdir) / "cdk.out")
+
+
+def run_engine(assembly: Path) -> EngineFigures:
     import aws_cdk as cdk
 
     import app as cdk_app
@@ -614,7 +619,6 @@ def engine_figures() -> EngineFigures:
     from cronguard.simulation.deploy import LocalEnvironment
 
     environment = load_environment("dev")
-    assembly = Path(tempfile.mkdtemp()) / "cdk.out"
     # Strict: the committed lock file of dev's job stacks is checked, never written.
     context = {"env": "dev", "aws:cdk:bundling-stacks": [], cdk_app.STRICT_CONTEXT: "true"}
     app = cdk.App(outdir=str(assembly), context=context)
