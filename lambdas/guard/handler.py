@@ -206,8 +206,9 @@ class Guard:
                 replaced = self._end_holder(job, holder, me, replace=decision.stop_holder)
             try:
                 self._apply(job, trigger, me, now, decision, replaced)
-            except LedgerConflict:
-                snapshot, running = None, {}
+            except LedgerConflict as conflict:
+                # Decide again on the items the failed claim returned, else on a fresh read.
+                snapshot, running = conflict.snapshot_after(snapshot), {}
                 time.sleep(random.uniform(0, 0.05 * (2**round_)))  # jitter, not crypto
                 continue
             return decision

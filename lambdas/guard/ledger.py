@@ -3,14 +3,16 @@
 Keys: ``pk = "job#<job>"``; ``sk = "slot#<slot>"`` for a slot, ``sk = "lease"`` for the lease,
 ``sk = "pause"`` for the pause record (``lambdas/pause.py``; the guard only reads it).
 Every write that acts on a decision is conditional on the snapshot the decision was made
-from; a failed condition raises ``LedgerConflict`` and the guard decides again.
+from; a failed condition raises ``LedgerConflict`` and the guard decides again — on the items
+the failed claim returned when DynamoDB sent them all, else on a fresh read.
 ``expires_at`` is a TTL for garbage collection only: TTL deletion is lazy, so conditions
 never rely on it — they compare lease times.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,8 +60,28 @@ from lambdas.times import iso, parse_iso
 _NAMES = {"#owner": OWNER, "#status": STATUS}
 
 
+# The snapshot field each item of a claim's transaction asserts (None: not in the snapshot).
+_Asserts = Sequence[str | None]
+
+
 class LedgerConflict(Exception):
-    """Another execution changed the slot or the lease since the snapshot was read."""
+    """Another execution changed the slot or the lease since the snapshot was read.
+
+    ``seen``: the current value of each snapshot item whose condition failed, by ``Snapshot``
+    field, from the items the cancelled claim returned; None when the ledger must be read again.
+    """
+
+    def __init__(self, message: str, seen: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.seen = seen
+
+    def snapshot_after(self, earlier: Snapshot) -> Snapshot | None:
+        """The snapshot to decide again on, without reading: ``earlier`` with every item whose
+        condition failed replaced by its current value — an item whose condition held still
+        satisfies what the decision asserted of it. None: read the ledger again."""
+        if self.seen is None:
+            return None
+        return replace(earlier, **self.seen)
 
 
 @dataclass(frozen=True)
@@ -93,6 +115,55 @@ def _archived(record: SlotRecord, now: datetime) -> dict[str, Any]:
         kept[REASON] = _s("its execution ended without recording an outcome")
         kept[ENDED_AT] = _s(iso(now))
     return {"M": kept}
+
+
+def _lease_of(item: Mapping[str, Any]) -> Lease:
+    acquired = item.get(ACQUIRED_AT, {}).get("S")
+    return Lease(
+        holder=item[HOLDER]["S"],
+        slot=item[SLOT]["S"],
+        until=datetime.fromtimestamp(int(item[LEASE_UNTIL]["N"]), UTC),
+        acquired=parse_iso(acquired) if acquired else None,
+    )
+
+
+def _record_of(item: Mapping[str, Any]) -> SlotRecord | None:
+    if item[STATUS]["S"] == Status.MISSED:  # a MISSED slot is free to claim
+        return None
+    return SlotRecord(owner=item[OWNER]["S"], status=Status(item[STATUS]["S"]), attributes=item)
+
+
+_READERS = {"slot": _record_of, "lease": _lease_of, "pause": read_pause}
+
+
+def _seen(error: ClientError, asserts: _Asserts) -> dict[str, Any] | None:
+    """The current value of each snapshot item whose condition failed, from the items the
+    cancelled transaction returned (``ReturnValuesOnConditionCheckFailure: ALL_OLD``); None
+    unless every such item came back.
+
+    DynamoDB returns the item in its ``CancellationReasons[i].Item`` (API reference,
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CancellationReason.html),
+    but an SDK has been known not to pass them through (boto/boto3#2657), and an item that does
+    not exist comes back as nothing at all — so nothing here depends on them: any failed item
+    without one, a reason other than a failed condition (a conflicting transaction in flight),
+    or a list that does not match the request means the ledger is read again.
+    """
+    reasons = error.response.get("CancellationReasons") or []
+    if len(reasons) != len(asserts):
+        return None
+    seen: dict[str, Any] = {}
+    for reason, field in zip(reasons, asserts, strict=True):
+        code = reason.get("Code")
+        if code in (None, "None"):
+            continue  # its condition held: what the decision assumed of it is still true
+        if code != "ConditionalCheckFailed":
+            return None
+        if field is None:
+            continue  # the abandoned run's record: not part of the snapshot
+        if "Item" not in reason:
+            return None
+        seen[field] = _READERS[field](reason["Item"])
+    return seen or None
 
 
 def _cancelled_only_by(error: ClientError, index: int) -> bool:
@@ -133,19 +204,9 @@ class LedgerTable:
             if is_pause_item(item):
                 pause = read_pause(item)
             elif item[SORT_KEY]["S"] == LEASE_SORT_KEY:
-                acquired = item.get(ACQUIRED_AT, {}).get("S")
-                lease = Lease(
-                    holder=item[HOLDER]["S"],
-                    slot=item[SLOT]["S"],
-                    until=datetime.fromtimestamp(int(item[LEASE_UNTIL]["N"]), UTC),
-                    acquired=parse_iso(acquired) if acquired else None,
-                )
-            elif item[STATUS]["S"] != Status.MISSED:  # a MISSED slot is free to claim
-                record = SlotRecord(
-                    owner=item[OWNER]["S"],
-                    status=Status(item[STATUS]["S"]),
-                    attributes=item,
-                )
+                lease = _lease_of(item)
+            else:
+                record = _record_of(item)
         if response.get("UnprocessedKeys"):
             raise LedgerConflict("ledger read was throttled")
         return Snapshot(slot=record, lease=lease, pause=pause)
@@ -173,6 +234,10 @@ class LedgerTable:
         unless that record has ended already, which is then left as it is. Unless ``forced``,
         the job's pause record must not say paused (a pause written since the snapshot was
         read fails the claim, and the guard decides again): one more item in the same call.
+
+        A failed condition raises ``LedgerConflict`` with the items whose condition failed, as
+        they are now (each conditioned item asks for ``ALL_OLD``), so the guard can decide
+        again without reading the ledger (``LedgerConflict.snapshot_after``).
         """
         expires = now + (lease_for or timedelta(0)) + retention
         slot_item: dict[str, Any] = {
@@ -208,8 +273,10 @@ class LedgerTable:
                 ":old_status": _s(overwrite.status),
             }
         items: list[dict[str, Any]] = [{"Put": put_slot}]
+        asserts: list[str | None] = ["slot"]
         if not forced:
             items.append({"ConditionCheck": self._not_paused(job)})
+            asserts.append("pause")
         if lease_for is not None:
             put_lease: dict[str, Any] = {
                 "TableName": self._table,
@@ -230,20 +297,25 @@ class LedgerTable:
                 put_lease["ConditionExpression"] = f"{HOLDER} = :old_holder"
                 put_lease["ExpressionAttributeValues"] = {":old_holder": _s(take_over.holder)}
             items.append({"Put": put_lease})
+            asserts.append("lease")
         # The abandoned run's record, unless it is the very record this claim replaces.
         if abandon is not None and abandon.lease.slot != slot:
             items.append({"Update": self._end_run(job, abandon, now)})
+            asserts.append(None)
+        for item in items:
+            # Every item has a condition: one that fails returns the item as it is now.
+            next(iter(item.values()))["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            ended_by_abandon = "Update" in items[-1]
+            ended_by_abandon = asserts[-1] is None
             if ended_by_abandon and _cancelled_only_by(error, len(items) - 1):
                 # The abandoned run's record had ended already: nothing of it to end.
-                self._transact_or_conflict(items[:-1])
+                self._transact_or_conflict(items[:-1], asserts[:-1])
                 return
-            raise LedgerConflict(str(error)) from None
+            raise LedgerConflict(str(error), _seen(error, asserts)) from None
 
     def _not_paused(self, job: str) -> dict[str, Any]:
         """A transaction's check that the job is not paused (no pause record, or resumed)."""
@@ -255,12 +327,12 @@ class LedgerTable:
             "ExpressionAttributeValues": {":false": {"BOOL": False}},
         }
 
-    def _transact_or_conflict(self, items: list[dict[str, Any]]) -> None:
+    def _transact_or_conflict(self, items: list[dict[str, Any]], asserts: _Asserts) -> None:
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
             if error.response["Error"]["Code"] == "TransactionCanceledException":
-                raise LedgerConflict(str(error)) from None
+                raise LedgerConflict(str(error), _seen(error, asserts)) from None
             raise
 
     def _end_run(self, job: str, abandon: Abandoned, now: datetime) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.moto_api import state_manager
@@ -98,6 +99,47 @@ class Aws:
         )
         item: dict[str, Any] | None = response.get("Item")
         return item
+
+
+class RecordingClient:
+    """A boto3 client that records the API operations called on it, as the benchmark's call
+    counter does (``bench/benchmark.py``), and runs ``before_write`` once, before the first
+    TransactWriteItems (another execution's claim landing between this guard's read and its
+    claim). ``returns_items=False``: a cancelled transaction's ``CancellationReasons`` come
+    without their ``Item``, as an SDK has delivered them (boto/boto3#2657)."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        returns_items: bool = True,
+        before_write: Callable[[], object] | None = None,
+    ) -> None:
+        self._client = client
+        self._returns_items = returns_items
+        self._before_write = before_write
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        operation = self._client.meta.method_to_api_mapping.get(name)
+        if operation is None:  # not an API call (get_paginator, meta, ...)
+            return method
+
+        def call(**params: Any) -> Any:
+            if operation == "TransactWriteItems" and self._before_write is not None:
+                before, self._before_write = self._before_write, None
+                before()
+            self.calls.append(operation)
+            try:
+                return method(**params)
+            except ClientError as error:
+                if not self._returns_items:
+                    for reason in error.response.get("CancellationReasons") or []:
+                        reason.pop("Item", None)
+                raise
+
+        return call
 
 
 @pytest.fixture

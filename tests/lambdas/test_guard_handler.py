@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lambdas import ledger_contract
-from lambdas.guard.decision import Snapshot, Verdict
+from lambdas.guard.decision import Verdict
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard, JobSettings, lambda_handler
 from lambdas.guard.ledger import LedgerTable
@@ -45,7 +45,7 @@ from lambdas.ledger_contract import (
 )
 from lambdas.pause import Pause, pause_update, read_pause, resume_update
 from lambdas.pause import key as pause_key
-from tests.lambdas.conftest import CONTAINER, CONTEXT, FAMILY, TABLE, Aws
+from tests.lambdas.conftest import CONTAINER, CONTEXT, FAMILY, TABLE, Aws, RecordingClient
 
 SLOT = "2026-11-22T03:00:00Z"
 NEXT_SLOT = "2026-11-22T04:00:00Z"
@@ -741,30 +741,92 @@ def test_a_paused_job_skips_its_slot_as_paused_and_records_why_until_resumed(aws
     assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
 
 
-def test_a_pause_written_after_the_guard_read_the_ledger_fails_its_claim(aws: Aws) -> None:
+@pytest.mark.parametrize("returns_items", [True, False], ids=["items-returned", "no-items"])
+def test_a_pause_written_after_the_guard_read_the_ledger_fails_its_claim(
+    aws: Aws, returns_items: bool
+) -> None:
     """The claim's transaction checks the pause record: a pause landing between the read and
-    the claim makes the guard decide again, and skip."""
-
-    class PausedAfterRead(LedgerTable):
-        reads = 0
-
-        def read(self, job: str, slot: str) -> Snapshot:
-            snapshot = super().read(job, slot)
-            self.reads += 1
-            if self.reads == 1:
-                pause_job(aws)  # after the snapshot said "not paused"
-            return snapshot
-
-    ledger = PausedAfterRead(aws.dynamodb, TABLE)
-    guard = Guard(ledger, Executions(aws.sfn), aws.tasks())
+    the claim makes the guard decide again, and skip — on the pause record the failed claim
+    returned, or on a fresh read when it came back without it."""
+    client = RecordingClient(
+        aws.dynamodb, returns_items=returns_items, before_write=lambda: pause_job(aws)
+    )
+    guard = Guard(LedgerTable(client, TABLE), Executions(aws.sfn), aws.tasks())
     execution = aws.start("raced")
     trigger = parse_trigger(scheduled(SLOT), "raced")
     decision = guard.run_or_skip(job(), trigger, execution)
     assert decision.verdict is Verdict.PAUSED
-    assert ledger.reads == 2  # decided again on a fresh snapshot
+    assert PAUSE_REASON in decision.reason  # the pause as it is now, not the snapshot's
+    reads = 1 if returns_items else 2
+    assert client.calls == ["BatchGetItem"] + ["TransactWriteItems"] + ["BatchGetItem"] * (
+        reads - 1
+    ) + ["PutItem"]
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None and item[STATUS]["S"] == Status.SKIPPED_PAUSED
     assert aws.item(LEASE_SORT_KEY) is None
+
+
+@pytest.mark.parametrize(
+    ("returns_items", "calls"),
+    [
+        (True, ["BatchGetItem", "TransactWriteItems", "UpdateItem"]),
+        (False, ["BatchGetItem", "TransactWriteItems", "BatchGetItem", "UpdateItem"]),
+    ],
+    ids=["items-returned", "no-items"],
+)
+def test_the_loser_of_a_burst_is_a_duplicate_in_3_calls_or_4_without_the_items(
+    aws: Aws, returns_items: bool, calls: list[str]
+) -> None:
+    """Two triggers of one slot read the ledger together; the other claims first. The loser's
+    claim fails on the slot and the lease, and it decides again on the items the transaction
+    returned — reading the ledger again only when they did not come back."""
+    winner, loser = aws.start("winner"), aws.start("loser")
+    client = RecordingClient(
+        aws.dynamodb,
+        returns_items=returns_items,
+        before_write=lambda: claim(aws, winner, SLOT),
+    )
+    guard = Guard(LedgerTable(client, TABLE), Executions(aws.sfn), aws.tasks())
+    decision = guard.run_or_skip(job(), parse_trigger(scheduled(SLOT), "loser"), loser)
+    assert decision.verdict is Verdict.DUPLICATE
+    assert winner in decision.reason
+    assert client.calls == calls
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None
+    assert (item[OWNER]["S"], item[STATUS]["S"], item[DUPLICATES]["N"]) == (
+        winner,
+        Status.RUNNING,
+        "1",
+    )
+    lease = aws.item(LEASE_SORT_KEY)
+    assert lease is not None and lease[HOLDER]["S"] == winner
+
+
+@pytest.mark.parametrize("returns_items", [True, False], ids=["items-returned", "no-items"])
+def test_a_claim_that_loses_the_lease_to_another_slot_decides_on_the_lease_it_returned(
+    aws: Aws, returns_items: bool
+) -> None:
+    """The slot's condition held (it is still free), the lease's failed: the guard decides
+    again with the returned lease and the slot as it read it — an overlap, since the other
+    slot's execution runs — and only the slot's skip record is written."""
+    other, late = aws.start("other"), aws.start("late")
+    client = RecordingClient(
+        aws.dynamodb,
+        returns_items=returns_items,
+        before_write=lambda: claim(aws, other, NEXT_SLOT),
+    )
+    guard = Guard(LedgerTable(client, TABLE), Executions(aws.sfn), aws.tasks())
+    decision = guard.run_or_skip(job(), parse_trigger(scheduled(SLOT), "late"), late)
+    assert decision.verdict is Verdict.OVERLAP
+    assert other in decision.reason
+    reads = client.calls.count("BatchGetItem")
+    assert reads == (1 if returns_items else 2)
+    assert client.calls[-1] == "PutItem"
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None
+    assert (item[OWNER]["S"], item[STATUS]["S"]) == (late, Status.SKIPPED_OVERLAP)
+    lease = aws.item(LEASE_SORT_KEY)
+    assert lease is not None and lease[HOLDER]["S"] == other
 
 
 def test_a_forced_run_of_a_paused_job_runs(aws: Aws) -> None:
