@@ -7,6 +7,10 @@ holds a lock: boto3's default session is not safe to create clients from several
 at once, and the local engine runs executions in threads. In tests, moto intercepts every
 client created after it is imported, so a client cached in one test reaches the next
 test's mock too.
+
+``on_first_use`` stands in for a client a handler may not need at all (the guard reaches Step
+Functions and ECS only for an overlap, a replacement or a failed run): creating a client costs
+tens of milliseconds of a cold start, so it is created at the first call made on it.
 """
 
 from __future__ import annotations
@@ -45,3 +49,30 @@ def client(service: str) -> Any:
             if found is None:
                 found = _clients[key] = _new_client(service, region_name=region)
     return found
+
+
+class _OnFirstUse:
+    """``client(service)``, created when the first attribute (an API call) is asked of it."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_any_client(self._service), name)
+
+    def __repr__(self) -> str:
+        return f"on_first_use({self._service!r})"
+
+
+_any_client: Callable[..., Any] = client  # any service name, as `client` takes
+
+
+@overload
+def on_first_use(service: Literal["dynamodb"]) -> DynamoDBClient: ...
+@overload
+def on_first_use(service: Literal["ecs"]) -> ECSClient: ...
+@overload
+def on_first_use(service: Literal["stepfunctions"]) -> SFNClient: ...
+def on_first_use(service: str) -> Any:
+    """The service's client (``client``), created only once a call is made on it."""
+    return _OnFirstUse(service)

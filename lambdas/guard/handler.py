@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from lambdas import metrics_contract as names
-from lambdas.clients import client
+from lambdas.clients import client, on_first_use
 from lambdas.guard import outcome
 from lambdas.guard.decision import (
     SKIP_STATUS,
@@ -286,10 +286,13 @@ class Guard:
 
 
 def _guard(settings: GuardSettings) -> Guard:
+    """Every decision reads the ledger; Step Functions and ECS are reached only for an overlap,
+    a replacement or a failed run, so their clients are created on first use (a cold start
+    of a normal run creates only DynamoDB's)."""
     return Guard(
         LedgerTable(client("dynamodb"), settings.ledger_table),
-        Executions(client("stepfunctions")),
-        RunTasks(client("ecs"), settings.cluster_arn),
+        Executions(on_first_use("stepfunctions")),
+        RunTasks(on_first_use("ecs"), settings.cluster_arn),
     )
 
 

@@ -50,3 +50,11 @@ def test_threads_asking_at_once_share_one_client(monkeypatch: pytest.MonkeyPatch
         thread.join()
     assert len(got) == 16
     assert len({id(client) for client in got}) == 1
+
+
+def test_a_client_on_first_use_is_created_by_its_first_call_and_is_the_cached_one() -> None:
+    ecs = clients.on_first_use("ecs")
+    assert clients._clients == {}  # nothing created yet
+    assert ecs.meta.region_name == "eu-west-1"
+    assert list(clients._clients) == [("ecs", "eu-west-1")]
+    assert ecs.meta is clients.client("ecs").meta

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lambdas import ledger_contract
+from lambdas import clients, ledger_contract
 from lambdas.guard.decision import Verdict
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard, JobSettings, lambda_handler
@@ -427,6 +427,40 @@ def test_handler_claim_answers_run_or_skip_with_the_slot(aws: Aws) -> None:
         {**event, "execution": {"id": aws.start("dup"), "name": "dup"}}, CONTEXT
     )
     assert (duplicate["action"], duplicate["reason"]) == ("skip", "duplicate")
+
+
+def test_a_normal_run_creates_only_the_dynamodb_client_and_a_failed_one_ecs_too(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold start pays for the clients it creates: a run that claims and finishes reaches
+    only DynamoDB; ECS's client comes with the first failed run (its tasks are stopped)."""
+    monkeypatch.setattr(clients, "_clients", {})
+    execution = aws.start("normal")
+    answer = lambda_handler(
+        {
+            "action": "claim",
+            "job": payload_job(),
+            "input": scheduled(SLOT),
+            "execution": {"id": execution, "name": "normal"},
+        },
+        CONTEXT,
+    )
+    assert answer["action"] == "run"
+    finish_success(aws, execution, SLOT)
+    assert [service for service, _ in clients._clients] == ["dynamodb"]
+
+    failed = aws.start("failed")
+    assert claim(aws, failed, NEXT_SLOT).verdict is Verdict.RUN
+    event = {
+        "action": "finish",
+        "outcome": "failed",
+        "job": payload_job(),
+        "slot": NEXT_SLOT,
+        "error": {"Error": "States.TaskFailed", "Cause": "{}"},
+        "execution": {"id": failed, "name": "failed"},
+    }
+    lambda_handler(event, CONTEXT)
+    assert sorted(service for service, _ in clients._clients) == ["dynamodb", "ecs"]
 
 
 def test_handler_records_a_failed_run_with_exit_code_and_releases_the_lease(aws: Aws) -> None:
