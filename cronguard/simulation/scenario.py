@@ -132,6 +132,26 @@ def deployed_manifest(assembly: Path, stack_name: str) -> Manifest:
     )
 
 
+def watch_job(
+    local: LocalEnvironment, manifest: Manifest, watched: WatchedJob, now: datetime
+) -> JobReport:
+    """One check of the real slot watch (``lambdas/slot_watch``) at ``now``, of ``watched``
+    alone, against the job as deployed in the local engine."""
+    machine = local.jobs[watched.name].state_machine_arn
+    result = watch(
+        local.aws.dynamodb,
+        local.aws.sfn,
+        local.ledger_table,
+        replace(manifest, jobs=(watched,)),
+        now=now,
+        state_machine_arn_prefix=machine.removesuffix(watched.state_machine),
+    )
+    if result.errors:
+        raise RuntimeError(f"the slot watch could not check {watched.name}: {result.errors}")
+    (report,) = result.reports
+    return report
+
+
 def pick_job(environment: Environment) -> Job:
     """The job `cronguard simulate` shows by default: the first enabled forbid job."""
     for job in environment.jobs:
@@ -299,19 +319,7 @@ class Simulation:
 
     def _watch(self, now: datetime) -> JobReport:
         """One check of the real slot watch at the simulated time ``now``, of this job."""
-        machine = self.deployed.state_machine_arn
-        result = watch(
-            self.aws.dynamodb,
-            self.aws.sfn,
-            self.local.ledger_table,
-            replace(self.manifest, jobs=(self.watched,)),
-            now=now,
-            state_machine_arn_prefix=machine.removesuffix(self.watched.state_machine),
-        )
-        if result.errors:
-            raise RuntimeError(f"the slot watch could not check {self.job.name}: {result.errors}")
-        (report,) = result.reports
-        return report
+        return watch_job(self.local, self.manifest, self.watched, now)
 
     def _missed_slot(self, before: datetime, missed: datetime) -> list[Check]:
         """The slot after ``before`` is never delivered: reported, caught up once, and its

@@ -8,54 +8,34 @@ then a duplicate.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+from cronguard.config import Environment
+from cronguard.simulation.scenario import deployed_manifest, watch_job
 from lambdas.guard.trigger import slot_time
 from lambdas.ledger_contract import CATCH_UP_EXECUTION, STATUS, Status
-from lambdas.slot_watch.handler import watch
-from lambdas.slot_watch.manifest import FILE_NAME, Manifest, parse
 from lambdas.slot_watch.missed import catch_up_execution_name
 from tests.e2e.conftest import Engine, Slot
 
 JOB = "forbid-job"
 
 
-def deployed_manifest(assembly: Path) -> Manifest:
-    """The jobs.json synth wrote into the slot watch's layer."""
-    template = json.loads((assembly / "cronguard-e2e.template.json").read_text())
-    (layer,) = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::LayerVersion"
-    ]
-    asset = layer["Properties"]["Content"]["S3Key"].removesuffix(".zip")
-    return parse((assembly / f"asset.{asset}" / FILE_NAME).read_bytes())
-
-
 def test_a_trigger_never_delivered_is_reported_caught_up_once_and_deduplicated_later(
-    engine: Engine, slot: Slot, synthesized: tuple[object, Path]
+    engine: Engine, slot: Slot, synthesized: tuple[Environment, Path]
 ) -> None:
-    manifest = deployed_manifest(synthesized[1])
+    environment, assembly = synthesized
+    manifest = deployed_manifest(assembly, environment.stack_name)
     (forbid,) = [job for job in manifest.jobs if job.name == JOB]
     assert forbid.catch_up is None  # as configured; this test turns catch_up on
-    watched = replace(manifest, jobs=(replace(forbid, catch_up=timedelta(hours=6)),))
+    watched = replace(forbid, catch_up=timedelta(hours=6))
     state_machine = engine.arn(JOB)
-    prefix = state_machine.removesuffix(forbid.state_machine)
 
     def check(now_slot: str, minutes: int) -> list[str]:
         now = slot_time(now_slot)
         assert now is not None
-        result = watch(
-            engine.aws.dynamodb,
-            engine.aws.sfn,
-            engine.local.ledger_table,
-            watched,
-            now=now + timedelta(minutes=minutes),
-            state_machine_arn_prefix=prefix,
-        )
-        assert not result.errors
-        (report,) = result.reports
+        report = watch_job(engine.local, manifest, watched, now + timedelta(minutes=minutes))
         return report.caught_up
 
     def finish(missed: str) -> None:

@@ -8,7 +8,6 @@ does not report the skipped slot as missed: it has a record.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,11 +16,11 @@ import boto3
 from cronguard import pause as pause_command
 from cronguard.config import Environment
 from cronguard.operations import Operations
+from cronguard.simulation.scenario import deployed_manifest, watch_job
 from lambdas.guard.trigger import slot_time
 from lambdas.ledger_contract import REASON, STATUS, Status
-from lambdas.slot_watch.handler import JobReport, watch
+from lambdas.slot_watch.handler import JobReport
 from tests.e2e.conftest import Engine, Slot
-from tests.e2e.test_missed_slots import deployed_manifest
 
 JOB = "forbid-job"
 REASON_TEXT = "warehouse migration"
@@ -33,24 +32,13 @@ def test_a_paused_job_skips_its_trigger_and_runs_again_once_resumed(
     environment, assembly = synthesized
     job = environment.job(JOB)
     ops = Operations(environment, session=boto3.Session(region_name=engine.aws.region))
-    manifest = deployed_manifest(assembly)
+    manifest = deployed_manifest(assembly, environment.stack_name)
     (watched,) = [watched for watched in manifest.jobs if watched.name == JOB]
-    state_machine = engine.arn(JOB)
 
     def check(now_slot: str, minutes: int) -> JobReport:
         now = slot_time(now_slot)
         assert now is not None
-        result = watch(
-            engine.aws.dynamodb,
-            engine.aws.sfn,
-            engine.local.ledger_table,
-            replace(manifest, jobs=(watched,)),
-            now=now + timedelta(minutes=minutes),
-            state_machine_arn_prefix=state_machine.removesuffix(watched.state_machine),
-        )
-        assert not result.errors
-        (report,) = result.reports
-        return report
+        return watch_job(engine.local, manifest, watched, now + timedelta(minutes=minutes))
 
     def tasks() -> int:
         return len(engine.aws.tasks_started(engine.task_definition(JOB)))
