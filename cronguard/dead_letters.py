@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -76,16 +76,16 @@ def _scheduled_time(body: str) -> str | None:
 
 def attribute(message: Mapping[str, Any], environment: Environment) -> DeadLetter:
     """The job and slot of a received SQS message (``ReceiveMessage`` with all attributes)."""
+    letter = DeadLetter(
+        message_id=str(message.get("MessageId", "")),
+        receipt_handle=str(message.get("ReceiptHandle", "")),
+        job=None,
+        slot=None,
+        error=_attribute(message, ERROR_CODE) or "",
+    )
 
     def unattributed(why: str, job: Job | None = None) -> DeadLetter:
-        return DeadLetter(
-            message_id=str(message.get("MessageId", "")),
-            receipt_handle=str(message.get("ReceiptHandle", "")),
-            job=job,
-            slot=None,
-            error=_attribute(message, ERROR_CODE) or "",
-            unattributed=why,
-        )
+        return replace(letter, job=job, unattributed=why)
 
     target = _attribute(message, TARGET_ARN)
     if target is None or _attribute(message, SCHEDULE_ARN) is None:
@@ -104,14 +104,7 @@ def attribute(message: Mapping[str, Any], environment: Environment) -> DeadLette
         moment = None
     if moment is None or moment.tzinfo is None:
         return unattributed(f"its scheduled time {when!r} is not an ISO-8601 UTC time", job)
-    slot = slot_key(moment)
-    return DeadLetter(
-        message_id=str(message.get("MessageId", "")),
-        receipt_handle=str(message.get("ReceiptHandle", "")),
-        job=job,
-        slot=slot,
-        error=_attribute(message, ERROR_CODE) or "",
-    )
+    return replace(letter, job=job, slot=slot_key(moment))
 
 
 def redrive_name(slot: str) -> str:
