@@ -777,7 +777,7 @@ def calls_table(figures: EngineFigures, load: Load) -> Table:
 # --- 4. the guard as deployed ----------------------------------------------------------------
 
 # The guard's first invocation creates the clients its handler constructs, then one per
-# service it calls (lambdas/clients.py); the engine run (tables 2 and 3) says which, these
+# service it calls (lambdas/core/clients.py); the engine run (tables 2 and 3) says which, these
 # are only a fallback.
 GUARD_SERVICES = ("dynamodb", "ecs", "stepfunctions")
 NORMAL_RUN_SERVICES = ("dynamodb",)
@@ -799,7 +799,7 @@ print(json.dumps({{
 # What a first invocation creates: the handler's guard (as ``_on_claim`` builds it), then the
 # client of every service the invocation calls.
 GUARD_CLIENTS = """
-from lambdas.clients import client
+from lambdas.core.clients import client
 from lambdas.guard.handler import _guard
 from lambdas.guard.settings import GuardSettings
 _guard(GuardSettings.from_environ())
@@ -821,7 +821,7 @@ LAMBDA_ENVIRONMENT = {
 
 def guard_environment() -> dict[str, str]:
     """What the stack sets for the guard function (lambdas/guard/settings.py reads it)."""
-    from lambdas import variables
+    from lambdas.core import variables
 
     return {
         variables.LEDGER_TABLE: "cronguard-bench-ledger",

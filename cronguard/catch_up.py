@@ -10,7 +10,7 @@ record is skipped as a duplicate. What this module adds is the rest of "safe":
   it stops the earlier run. ``--wait`` starts each slot only after the previous execution
   ended, so every slot really runs.
 - **Idempotent**: each slot's execution has a deterministic name (``catch-up-<slot>`` from
-  ``lambdas.slot_watch.missed``, the name the slot watch's own catch-up uses, or
+  ``lambdas.core.missed``, the name the slot watch's own catch-up uses, or
   ``backfill-<slot>``), and an execution that exists already is not started again — Step
   Functions keeps names 90 days; StartExecution of an open execution with the same name
   and input is idempotent, of a closed one ``ExecutionAlreadyExists``.
@@ -32,8 +32,7 @@ from botocore.exceptions import ClientError
 
 from cronguard.config import Concurrency, Environment, Job
 from cronguard.operations import OperationError, Operations
-from lambdas.guard.trigger import slot_key, slot_time
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     OWNER,
     PARTITION_KEY,
     SLOT_PREFIX,
@@ -43,8 +42,7 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
-from lambdas.schedule import RateSchedule, load_time_zone, parse_schedule
-from lambdas.slot_watch.missed import (
+from lambdas.core.missed import (
     JobSchedule,
     Paused,
     catch_up_execution_name,
@@ -53,6 +51,8 @@ from lambdas.slot_watch.missed import (
     missed_slots,
     rate_anchor,
 )
+from lambdas.core.schedule import RateSchedule, load_time_zone, parse_schedule
+from lambdas.core.times import slot_key, slot_time
 
 DEFAULT_LIMIT = 24
 DEFAULT_RATE = "1/s"

@@ -26,8 +26,8 @@ from cronguard.config import DEFAULT_CONFIG_DIR, ConfigError, Environment, Job, 
 from cronguard.config.loader import ENVIRONMENTS_DIR, display_path
 from cronguard.config.model import format_duration, shown
 from cronguard.operations import OperationError, Operations, parse_time
-from lambdas.schedule import upcoming_slots
-from lambdas.times import slot_key
+from lambdas.core.schedule import upcoming_slots
+from lambdas.core.times import slot_key
 
 USAGE_ERROR, RUNTIME_ERROR = 2, 1
 DEBUG_FLAG = "--debug"

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from cronguard.config import Environment, Job
-from lambdas.guard.trigger import slot_key, slot_time
+from lambdas.core.times import slot_key, slot_time
 
 QUEUE_OUTPUT = "DeadLetterQueueUrl"
 """The environment stack's output holding the dead-letter queue's URL (redrive-dlq reads it)."""

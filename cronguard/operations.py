@@ -18,8 +18,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from cronguard.config import Environment, Job
-from lambdas import times
-from lambdas.ledger_contract import (
+from lambdas.core import times
+from lambdas.core.ledger_contract import (
     DUPLICATES,
     ENDED_AT,
     EXIT_CODE,

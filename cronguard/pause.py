@@ -1,7 +1,7 @@
 """``cronguard pause`` / ``resume``: write the job's pause record in the ledger.
 
 No deploy and no drift: the Scheduler schedule and CloudFormation stay as they are; the
-guard reads the record (``lambdas/pause.py``, the same code) and skips a paused job's slots.
+guard reads the record (``lambdas/core/pause.py``, the same code) and skips a paused job's slots.
 ``enabled: false`` in config stays the deploy-time switch.
 """
 
@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from cronguard.config import Job
 from cronguard.operations import OperationError, Operations
-from lambdas.pause import Pause, key, pause_update, read_pause, resume_update
+from lambdas.core.pause import Pause, key, pause_update, read_pause, resume_update
 
 MAX_REASON = 500  # the reason is shown in status, history and the guard's Skipped: paused
 

@@ -40,7 +40,7 @@ from typing import Any
 
 from cronguard.config import Environment, Job
 from cronguard.operations import Operations
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     ENDED_AT,
     OWNER,
     PARTITION_KEY,
@@ -60,10 +60,10 @@ from lambdas.ledger_contract import (
     Status,
     partition,
 )
-from lambdas.pause import Pause, read_pause
-from lambdas.schedule import upcoming_slots
-from lambdas.slot_watch.missed import rate_anchor
-from lambdas.times import parse_iso, slot_time
+from lambdas.core.missed import rate_anchor
+from lambdas.core.pause import Pause, read_pause
+from lambdas.core.schedule import upcoming_slots
+from lambdas.core.times import parse_iso, slot_time
 
 PARALLEL = 16  # queries in flight at once (one per job)
 WINDOW = timedelta(days=7)

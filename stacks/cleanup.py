@@ -29,10 +29,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
-from lambdas import variables
 from lambdas.cleanup import settings as cleanup_settings
-from lambdas.execution_contract import ENDED_STATUSES, STATUS_CHANGE
-from lambdas.ledger_contract import RUNNING_INDEX
+from lambdas.core import variables
+from lambdas.core.execution_contract import ENDED_STATUSES, STATUS_CHANGE
+from lambdas.core.ledger_contract import RUNNING_INDEX
 from stacks.compliance import LIST_TASKS_ONLY_STAR, acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
 from stacks.job_template import CONTAINER_NAME, task_family_prefix

@@ -35,10 +35,10 @@ from typing import Any
 
 from cronguard.config import Environment, Job
 from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS, Architecture
-from lambdas import variables
+from lambdas.core import variables
+from lambdas.core.guard_contract import JobPayload
+from lambdas.core.ledger_contract import partition
 from lambdas.guard import settings as guard_settings
-from lambdas.guard_contract import JobPayload
-from lambdas.ledger_contract import partition
 from stacks.compliance import (
     LIST_TASKS_ONLY_STAR,
     LOG_DELIVERY_ONLY_STAR,

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 # The item layout is the runtime's (one copy, dependency-free).
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     PARTITION_KEY,
     RUNNING_ATTRIBUTE,
     RUNNING_INDEX,

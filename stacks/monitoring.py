@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cronguard.config import Environment
-from lambdas import metrics_contract as names
+from lambdas.core import metrics_contract as names
 
 # Links to at most this many state machines in the dashboard's header.
 MAX_JOB_LINKS = 30

@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas import metrics_contract as names
+from lambdas.core import metrics_contract as names
 from stacks.compliance import acknowledge
 from stacks.monitoring import alarm
 

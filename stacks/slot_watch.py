@@ -32,12 +32,12 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cronguard.config import Environment
-from lambdas import metrics_contract as names
-from lambdas import variables
-from lambdas.ledger_contract import JOB_PREFIX, partition
+from lambdas.core import metrics_contract as names
+from lambdas.core import variables
+from lambdas.core.ledger_contract import JOB_PREFIX, partition
+from lambdas.core.missed import JobSchedule
 from lambdas.slot_watch import settings as watch_settings
 from lambdas.slot_watch.manifest import FILE_NAME, Manifest, WatchedJob, render
-from lambdas.slot_watch.missed import JobSchedule
 from stacks.functions import RuntimeFunction
 from stacks.lambda_code import RUNTIME
 from stacks.monitoring import alarm

@@ -20,8 +20,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cronguard.config import Environment
-from lambdas import metrics_contract as names
-from lambdas import variables
+from lambdas.core import metrics_contract as names
+from lambdas.core import variables
 from lambdas.sweeper import settings as sweeper_settings
 from stacks.compliance import acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction

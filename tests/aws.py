@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     PARTITION_KEY,
     RUNNING_ATTRIBUTE,
     RUNNING_INDEX,

@@ -31,9 +31,9 @@ from pydantic import (
 
 from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Placement, assign
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
-from lambdas import ledger_contract
-from lambdas.guard_contract import Concurrency as Concurrency  # the guard reads it
-from lambdas.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
+from lambdas.core import ledger_contract
+from lambdas.core.guard_contract import Concurrency as Concurrency  # the guard reads it
+from lambdas.core.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
 
 # Step Functions execution and state machine names are at most 80 characters.
 STATE_MACHINE_NAME_LIMIT = 80

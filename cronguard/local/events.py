@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from lambdas.execution_contract import STATUS_CHANGE
+from lambdas.core.execution_contract import STATUS_CHANGE
 
 DETAIL_TYPE = STATUS_CHANGE
 SOURCE = "aws.states"

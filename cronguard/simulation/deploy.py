@@ -29,15 +29,15 @@ from cronguard.local.events import DETAIL_TYPE, SOURCE
 from cronguard.local.lambdas import Handler
 from lambdas.cleanup import handler as cleanup
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
-from lambdas.guard import handler as guard
-from lambdas.guard.settings import HANDLER as GUARD_HANDLER
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     LEASE_SORT_KEY,
     PARTITION_KEY,
     SORT_KEY,
     partition,
     slot_sort_key,
 )
+from lambdas.guard import handler as guard
+from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 
 GUARD_STATE = "Guard"
 RUN_STATE = "Run job"

@@ -17,7 +17,7 @@ from cronguard.config.model import (
 from cronguard.simulation.deploy import AssemblyError, LocalEnvironment, check_assembly
 from cronguard.simulation.report import render
 from cronguard.simulation.scenario import Result, Simulation, deployed_manifest, pick_job
-from lambdas.metrics_contract import (
+from lambdas.core.metrics_contract import (
     CLEANUP_LOG_SERVICE,
     GUARD_LOG_SERVICE,
     SLOT_WATCH_LOG_SERVICE,

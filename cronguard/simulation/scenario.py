@@ -40,12 +40,12 @@ from cronguard.config import Concurrency, Environment, Job
 from cronguard.local import StartedTask, TaskScript
 from cronguard.operations import Operations
 from cronguard.simulation.deploy import AssemblyError, LocalEnvironment
-from lambdas.ledger_contract import EXIT_CODE, REASON, RETRIES, STATUS, Status
-from lambdas.schedule import upcoming_slots
+from lambdas.core.ledger_contract import EXIT_CODE, REASON, RETRIES, STATUS, Status
+from lambdas.core.missed import catch_up_execution_name
+from lambdas.core.schedule import upcoming_slots
+from lambdas.core.times import slot_key
 from lambdas.slot_watch.handler import JobReport, watch
 from lambdas.slot_watch.manifest import FILE_NAME, Manifest, ManifestError, WatchedJob, parse
-from lambdas.slot_watch.missed import catch_up_execution_name
-from lambdas.times import slot_key
 
 FAILING_EXIT_CODE = 3
 SHORT_TASK_SECONDS = 0.5

@@ -26,16 +26,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from lambdas import metrics_contract as names
 from lambdas.cleanup.settings import CleanupSettings
-from lambdas.clients import client
-from lambdas.execution_contract import ENDED_STATUSES, ExecutionStatus
-from lambdas.guard import errors, outcome
-from lambdas.guard.ledger import LedgerTable
-from lambdas.guard.outcome import Outcome
-from lambdas.guard.tasks import RunTasks
-from lambdas.guard.trigger import InvalidInput, parse_trigger
-from lambdas.ledger_contract import (
+from lambdas.core import errors, outcome
+from lambdas.core import metrics_contract as names
+from lambdas.core.clients import client
+from lambdas.core.execution_contract import ENDED_STATUSES, ExecutionStatus
+from lambdas.core.ledger import LedgerTable
+from lambdas.core.ledger_contract import (
     HOLDER,
     JOB,
     LEASE_SORT_KEY,
@@ -46,6 +43,9 @@ from lambdas.ledger_contract import (
     SORT_KEY,
     Status,
 )
+from lambdas.core.outcome import Outcome
+from lambdas.core.tasks import RunTasks
+from lambdas.core.trigger import InvalidInput, parse_trigger
 
 logger = Logger(service=names.CLEANUP_LOG_SERVICE)
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lambdas import variables
+from lambdas.core import variables
 
 HANDLER = "lambdas.cleanup.handler.lambda_handler"
 

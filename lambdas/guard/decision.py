@@ -29,16 +29,16 @@ the same transaction, that the pause record does not say paused (``LedgerTable.c
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
-from lambdas.guard.trigger import Trigger
-from lambdas.guard_contract import Concurrency
-from lambdas.ledger_contract import Status
-from lambdas.pause import Pause
-from lambdas.times import slot_time
+from lambdas.core.guard_contract import Concurrency
+from lambdas.core.ledger_contract import Status
+from lambdas.core.pause import Pause
+from lambdas.core.records import Lease, SlotRecord, Snapshot
+from lambdas.core.times import slot_time
+from lambdas.core.trigger import Trigger
 
 
 class Verdict(StrEnum):
@@ -59,29 +59,6 @@ SKIP_STATUS = {
     Verdict.LATE: Status.SKIPPED_LATE,
     Verdict.PAUSED: Status.SKIPPED_PAUSED,
 }
-
-
-@dataclass(frozen=True)
-class SlotRecord:
-    owner: str  # execution ARN that claimed the slot
-    status: Status
-    # Everything else the ledger read (its own encoding), kept when a forced run archives it.
-    attributes: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Lease:
-    holder: str  # execution ARN running the job
-    slot: str
-    until: datetime  # after this the lease is void whatever the holder's state
-    acquired: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    slot: SlotRecord | None
-    lease: Lease | None
-    pause: Pause = field(default_factory=Pause)  # the job's pause record (never paused)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from lambdas.execution_contract import ExecutionStatus
-from lambdas.guard import errors
-from lambdas.metrics_contract import GUARD_LOG_SERVICE
+from lambdas.core import errors
+from lambdas.core.execution_contract import ExecutionStatus
+from lambdas.core.metrics_contract import GUARD_LOG_SERVICE
 
 logger = Logger(service=GUARD_LOG_SERVICE, child=True)
 

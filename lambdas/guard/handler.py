@@ -4,7 +4,7 @@ The ``claim`` action runs first in every execution and answers run or skip (with
 reason); ``finish`` records how a run ended and releases the lease. Both take the job's
 settings from the state machine (they are substituted into its definition at synth), so one
 code asset serves every job while each job's function keeps IAM rights on its own machine
-only. The payloads' shapes are ``lambdas/guard_contract.py``'s; a key a request lacks is
+only. The payloads' shapes are ``lambdas/core/guard_contract.py``'s; a key a request lacks is
 ``InvalidInput`` naming it.
 """
 
@@ -20,23 +20,10 @@ from typing import Any, TypeVar, cast
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lambdas import metrics_contract as names
-from lambdas.clients import client, on_first_use
-from lambdas.guard import outcome
-from lambdas.guard.decision import (
-    SKIP_STATUS,
-    Decision,
-    Lease,
-    Snapshot,
-    Verdict,
-    decide,
-)
-from lambdas.guard.executions import Executions
-from lambdas.guard.ledger import Abandoned, LedgerConflict, LedgerTable
-from lambdas.guard.settings import GuardSettings
-from lambdas.guard.tasks import RunTasks, TaskStop
-from lambdas.guard.trigger import InvalidInput, Trigger, parse_trigger, shown
-from lambdas.guard_contract import (
+from lambdas.core import metrics_contract as names
+from lambdas.core import outcome
+from lambdas.core.clients import client, on_first_use
+from lambdas.core.guard_contract import (
     CLAIM,
     FAILED,
     FINISH,
@@ -51,7 +38,14 @@ from lambdas.guard_contract import (
     FinishSucceeded,
     JobPayload,
 )
-from lambdas.ledger_contract import Status
+from lambdas.core.ledger import Abandoned, LedgerConflict, LedgerTable
+from lambdas.core.ledger_contract import Status
+from lambdas.core.records import Lease, Snapshot
+from lambdas.core.tasks import RunTasks, TaskStop
+from lambdas.core.trigger import InvalidInput, Trigger, parse_trigger, shown
+from lambdas.guard.decision import SKIP_STATUS, Decision, Verdict, decide
+from lambdas.guard.executions import Executions
+from lambdas.guard.settings import GuardSettings
 
 logger = Logger(service=names.GUARD_LOG_SERVICE)
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)

@@ -4,7 +4,7 @@ Every few minutes (``stacks/slot_watch.py``) it reads, for each job of the manif
 deploy intent), the job's ledger partition with **one Query** — ``sk`` from ``lease`` to
 ``slot#<now>`` covers the lease, the pause record, the watch's own record of the job
 (``WATCH_SORT_KEY``) and the job's slot records — and compares it with the slots the
-schedule was due to fire (``lambdas/slot_watch/missed.py``). Each missed slot is logged,
+schedule was due to fire (``lambdas/core/missed.py``). Each missed slot is logged,
 recorded as ``MISSED`` with a conditional put (``attribute_not_exists``: a run that claimed it
 meanwhile wins, and a slot is reported once), and counted in ``MissedSlots``. The guard treats
 a ``MISSED`` slot as free, so a late delivery or a catch-up still runs it.
@@ -33,9 +33,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
 
-from lambdas import metrics_contract as names
-from lambdas.clients import client
-from lambdas.ledger_contract import (
+from lambdas.core import metrics_contract as names
+from lambdas.core.clients import client
+from lambdas.core.ledger_contract import (
     CATCH_UP_EXECUTION,
     DETECTED_AT,
     JOB,
@@ -59,16 +59,16 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
-from lambdas.pause import Pause, is_pause_item, read_pause
-from lambdas.slot_watch.manifest import Manifest, WatchedJob, load
-from lambdas.slot_watch.missed import (
+from lambdas.core.missed import (
     catch_up_execution_name,
     look_back,
     missed_slots,
     window_start,
 )
+from lambdas.core.pause import Pause, is_pause_item, read_pause
+from lambdas.core.times import iso, parse_iso, slot_key, slot_time
+from lambdas.slot_watch.manifest import Manifest, WatchedJob, load
 from lambdas.slot_watch.settings import SlotWatchSettings
-from lambdas.times import iso, parse_iso, slot_key, slot_time
 
 logger = Logger(service=names.SLOT_WATCH_LOG_SERVICE)
 metrics = Metrics(namespace=names.NAMESPACE, service=names.SERVICE)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from lambdas.slot_watch.missed import JobSchedule
+from lambdas.core.missed import JobSchedule
 
 FILE_NAME = "jobs.json"
 LAYER_PATH = f"/opt/{FILE_NAME}"  # where Lambda mounts the layer's files

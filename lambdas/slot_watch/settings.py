@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lambdas import variables
+from lambdas.core import variables
 from lambdas.slot_watch.manifest import LAYER_PATH
 
 HANDLER = "lambdas.slot_watch.handler.lambda_handler"

@@ -25,8 +25,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from lambdas import metrics_contract as names
-from lambdas.clients import client
+from lambdas.core import metrics_contract as names
+from lambdas.core.clients import client
 from lambdas.sweeper.settings import SweeperSettings
 
 logger = Logger(service=names.SWEEPER_LOG_SERVICE)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from lambdas import variables
+from lambdas.core import variables
 
 HANDLER = "lambdas.sweeper.handler.lambda_handler"
 

@@ -17,7 +17,7 @@ from cronguard import catch_up as catch_up_module
 from cronguard.catch_up import Pacer, catch_up_slots, parse_rate, range_slots
 from cronguard.cli import app
 from cronguard.config import Environment, load_environment
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     PARTITION_KEY,
     SLOT,
     SORT_KEY,
@@ -26,7 +26,7 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
-from lambdas.pause import Pause, PausePeriod
+from lambdas.core.pause import Pause, PausePeriod
 from tests.configs import NETWORK
 from tests.e2e.conftest import Engine, Slot, engine, slot, synthesized  # noqa: F401
 

@@ -16,7 +16,13 @@ from typer.testing import CliRunner
 
 from cronguard import cli
 from cronguard.cli import app
-from lambdas.ledger_contract import PARTITION_KEY, SORT_KEY, partition, slot_sort_key, table_name
+from lambdas.core.ledger_contract import (
+    PARTITION_KEY,
+    SORT_KEY,
+    partition,
+    slot_sort_key,
+    table_name,
+)
 from tests.aws import create_ledger_table, use_fake_credentials
 from tests.configs import NETWORK, use_config
 

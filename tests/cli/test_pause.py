@@ -1,5 +1,5 @@
 """Pause and resume: the pause record in the ledger (moto's DynamoDB), through the CLI and
-through ``lambdas/pause.py``, the code the guard and the slot watch read it with."""
+through ``lambdas/core/pause.py``, the code the guard and the slot watch read it with."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from cronguard.cli import app
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     PAUSE_PERIODS,
     PAUSE_REASON,
     PAUSED,
@@ -25,7 +25,7 @@ from lambdas.ledger_contract import (
     TTL_ATTRIBUTE,
     table_name,
 )
-from lambdas.pause import key, pause_update, read_pause, resume_update
+from lambdas.core.pause import key, pause_update, read_pause, resume_update
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
 from tests.configs import use_config
 

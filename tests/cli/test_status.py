@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from cronguard import operations
 from cronguard.cli import app
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     ATTEMPT,
     ENDED_AT,
     OWNER,
@@ -32,8 +32,8 @@ from lambdas.ledger_contract import (
     slot_sort_key,
     table_name,
 )
-from lambdas.pause import pause_update
-from lambdas.times import iso, slot_key
+from lambdas.core.pause import pause_update
+from lambdas.core.times import iso, slot_key
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
 from tests.configs import use_config
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from cronguard.config import Environment
 from cronguard.simulation.scenario import deployed_manifest, watch_job
-from lambdas.guard.trigger import slot_time
-from lambdas.ledger_contract import CATCH_UP_EXECUTION, STATUS, Status
-from lambdas.slot_watch.missed import catch_up_execution_name
+from lambdas.core.ledger_contract import CATCH_UP_EXECUTION, STATUS, Status
+from lambdas.core.missed import catch_up_execution_name
+from lambdas.core.times import slot_time
 from tests.e2e.conftest import Engine, Slot
 
 JOB = "forbid-job"

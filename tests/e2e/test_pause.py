@@ -17,8 +17,8 @@ from cronguard import pause as pause_command
 from cronguard.config import Environment
 from cronguard.operations import Operations
 from cronguard.simulation.scenario import deployed_manifest, watch_job
-from lambdas.guard.trigger import slot_time
-from lambdas.ledger_contract import REASON, STATUS, Status
+from lambdas.core.ledger_contract import REASON, STATUS, Status
+from lambdas.core.times import slot_time
 from lambdas.slot_watch.handler import JobReport
 from tests.e2e.conftest import Engine, Slot
 

@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 
 from cronguard.local import StopCause, TaskScript
 from cronguard.local.lambdas import Handler, LambdaRuntimeCrash
-from lambdas.guard import errors
-from lambdas.guard.ledger import LedgerTable
-from lambdas.guard.outcome import of_failed_execution
+from lambdas.core import errors
+from lambdas.core.ledger import LedgerTable
+from lambdas.core.outcome import of_failed_execution
 from tests.e2e.conftest import Engine, Slot
 
 

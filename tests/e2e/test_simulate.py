@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 import app as cdk_app
 from cronguard.cli import app
 from cronguard.config import DEFAULT_CONFIG_DIR, load_environment
-from lambdas import pause
-from lambdas.guard import handler, ledger
+from lambdas.core import ledger, pause
+from lambdas.guard import handler
 from lambdas.guard.decision import Decision, Verdict
 from lambdas.slot_watch import handler as slot_watch
 

@@ -10,9 +10,9 @@ from aws_cdk.assertions import Match
 
 import app as cdk_app
 from cronguard.config import ConfigError
-from lambdas import variables
 from lambdas.cleanup import settings as cleanup_settings
-from lambdas.ledger_contract import RUNNING_ATTRIBUTE, RUNNING_INDEX, SORT_KEY, table_name
+from lambdas.core import variables
+from lambdas.core.ledger_contract import RUNNING_ATTRIBUTE, RUNNING_INDEX, SORT_KEY, table_name
 from stacks.job_template import CONTAINER_NAME
 from tests.infra.conftest import Synthesized
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from lambdas.cleanup import settings as cleanup_settings
-from lambdas.metrics_contract import ORPHANED_WORK
+from lambdas.core.metrics_contract import ORPHANED_WORK
 from lambdas.sweeper import settings as sweeper_settings
 from tests.infra.conftest import Synthesized
 

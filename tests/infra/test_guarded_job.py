@@ -15,9 +15,9 @@ from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 
 from cronguard.config import load_environment
 from cronguard.local.shims import evaluate_jsonata
-from lambdas.guard import errors
+from lambdas.core import errors
+from lambdas.core.ledger_contract import partition
 from lambdas.guard.decision import Verdict
-from lambdas.ledger_contract import partition
 from stacks.definition import placeholders
 from stacks.environment_stack import CronguardStack
 from tests.infra.conftest import Synthesized

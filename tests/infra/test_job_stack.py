@@ -22,7 +22,7 @@ import yaml
 import app as cdk_app
 from cronguard.config import Environment, load_environment
 from cronguard.config.model import MAX_JOBS_PER_STACK
-from lambdas import variables
+from lambdas.core import variables
 from stacks import job_template
 from stacks.environment_stack import CronguardStack
 from stacks.job_template import GUARD_TIMEOUT_SECONDS, JobResources, JobStackTemplate

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lambdas.guard.ledger import LedgerTable
-from lambdas.ledger_contract import PARTITION_KEY, partition, table_name
+from lambdas.core.ledger import LedgerTable
+from lambdas.core.ledger_contract import PARTITION_KEY, partition, table_name
 from stacks.job_template import JobResources
 from tests.infra.test_job_stack import renderer
 

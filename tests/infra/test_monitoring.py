@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from cronguard.config import load_environment
-from lambdas import metrics_contract
-from lambdas.metrics_contract import FAILURE_METRICS, SKIP_METRICS
+from lambdas.core import metrics_contract
+from lambdas.core.metrics_contract import FAILURE_METRICS, SKIP_METRICS
 from stacks.monitoring import AT_FIRST_OCCURRENCE
 from tests.infra.conftest import Synthesized
 

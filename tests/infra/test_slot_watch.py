@@ -13,9 +13,9 @@ import yaml
 from aws_cdk.assertions import Template
 
 from cronguard.config import Environment, load_environment
-from lambdas import metrics_contract as names
-from lambdas import variables
-from lambdas.ledger_contract import partition
+from lambdas.core import metrics_contract as names
+from lambdas.core import variables
+from lambdas.core.ledger_contract import partition
 from lambdas.slot_watch import settings as watch_settings
 from lambdas.slot_watch.manifest import FILE_NAME, parse
 from stacks.environment_stack import CronguardStack

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from lambdas import metrics_contract, variables
+from lambdas.core import metrics_contract, variables
 from lambdas.sweeper import settings as sweeper_settings
 from tests.infra.conftest import Synthesized
 

@@ -17,12 +17,12 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.moto_api import state_manager
 
-from lambdas import variables
+from lambdas.core import variables
+from lambdas.core.ledger import LedgerTable
+from lambdas.core.ledger_contract import PARTITION_KEY, SORT_KEY, partition, table_name
+from lambdas.core.tasks import EXECUTION_VARIABLE, RunTasks
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard, utc_now
-from lambdas.guard.ledger import LedgerTable
-from lambdas.guard.tasks import EXECUTION_VARIABLE, RunTasks
-from lambdas.ledger_contract import PARTITION_KEY, SORT_KEY, partition, table_name
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
 
 TABLE = table_name("test")

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 
 from lambdas.cleanup.handler import lambda_handler
-from lambdas.execution_contract import ENDED_STATUSES, STATUS_CHANGE
-from lambdas.guard import errors
-from lambdas.guard.decision import Verdict
-from lambdas.guard_contract import Concurrency
-from lambdas.ledger_contract import (
+from lambdas.core import errors
+from lambdas.core.execution_contract import ENDED_STATUSES, STATUS_CHANGE
+from lambdas.core.guard_contract import Concurrency
+from lambdas.core.ledger_contract import (
     EXIT_CODE,
     HOLDER,
     LEASE_SORT_KEY,
@@ -26,6 +25,7 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
+from lambdas.guard.decision import Verdict
 from tests.lambdas.conftest import CONTAINER, CONTEXT, TABLE, Aws
 from tests.lambdas.test_guard_handler import NEXT_SLOT, SLOT, claim
 

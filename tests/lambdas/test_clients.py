@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from lambdas import clients
+from lambdas.core import clients
 from tests.aws import use_fake_credentials
 
 

@@ -6,18 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lambdas.guard.decision import (
-    Decision,
-    Lease,
-    SlotRecord,
-    Snapshot,
-    Verdict,
-    decide,
-)
-from lambdas.guard.trigger import Trigger
-from lambdas.guard_contract import Concurrency
-from lambdas.ledger_contract import Status
-from lambdas.pause import Pause, PausePeriod
+from lambdas.core.guard_contract import Concurrency
+from lambdas.core.ledger_contract import Status
+from lambdas.core.pause import Pause, PausePeriod
+from lambdas.core.records import Lease, SlotRecord, Snapshot
+from lambdas.core.trigger import Trigger
+from lambdas.guard.decision import Decision, Verdict, decide
 
 NOW = datetime(2026, 11, 22, 3, 0, 30, tzinfo=UTC)
 SLOT_TIME = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

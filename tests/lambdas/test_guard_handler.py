@@ -8,13 +8,8 @@ from typing import Any
 
 import pytest
 
-from lambdas import clients, ledger_contract
-from lambdas.guard.decision import Verdict
-from lambdas.guard.executions import Executions
-from lambdas.guard.handler import Guard, JobSettings, lambda_handler
-from lambdas.guard.ledger import LedgerTable
-from lambdas.guard.trigger import InvalidInput, parse_trigger
-from lambdas.guard_contract import (
+from lambdas.core import clients, ledger_contract
+from lambdas.core.guard_contract import (
     ClaimRequest,
     Concurrency,
     ExecutionPayload,
@@ -22,7 +17,8 @@ from lambdas.guard_contract import (
     FinishSucceeded,
     JobPayload,
 )
-from lambdas.ledger_contract import (
+from lambdas.core.ledger import LedgerTable
+from lambdas.core.ledger_contract import (
     DUPLICATES,
     EXIT_CODE,
     FORCED,
@@ -43,8 +39,12 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
-from lambdas.pause import Pause, pause_update, read_pause, resume_update
-from lambdas.pause import key as pause_key
+from lambdas.core.pause import Pause, pause_update, read_pause, resume_update
+from lambdas.core.pause import key as pause_key
+from lambdas.core.trigger import InvalidInput, parse_trigger
+from lambdas.guard.decision import Verdict
+from lambdas.guard.executions import Executions
+from lambdas.guard.handler import Guard, JobSettings, lambda_handler
 from tests.lambdas.conftest import CONTAINER, CONTEXT, FAMILY, TABLE, Aws, RecordingClient
 
 SLOT = "2026-11-22T03:00:00Z"
@@ -736,7 +736,7 @@ PAUSE_REASON = "warehouse migration"
 
 
 def pause_job(aws: Aws, at: datetime = datetime(2026, 11, 22, 2, tzinfo=UTC)) -> None:
-    """What ``cronguard pause`` writes (the same UpdateItem, ``lambdas.pause``)."""
+    """What ``cronguard pause`` writes (the same UpdateItem, ``lambdas.core.pause``)."""
     aws.dynamodb.update_item(**pause_update(TABLE, "report", reason=PAUSE_REASON, by="ops", now=at))
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from lambdas.core.ledger_contract import Status
+from lambdas.core.metrics_contract import FAILURE_METRICS, RUNS_STARTED, SKIP_METRICS, status_metric
 from lambdas.guard.decision import Verdict
 from lambdas.guard.handler import METRIC_BY_VERDICT
-from lambdas.ledger_contract import Status
-from lambdas.metrics_contract import FAILURE_METRICS, RUNS_STARTED, SKIP_METRICS, status_metric
 
 
 def test_every_ended_status_has_its_own_run_count() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from lambdas import variables
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
 from lambdas.cleanup.settings import CleanupSettings
+from lambdas.core import variables
 from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 from lambdas.guard.settings import GuardSettings
 from lambdas.sweeper.settings import HANDLER as SWEEPER_HANDLER

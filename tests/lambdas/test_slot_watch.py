@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdas import variables
-from lambdas.ledger_contract import (
+from lambdas.core import variables
+from lambdas.core.ledger_contract import (
     CATCH_UP_EXECUTION,
     DETECTED_AT,
     LEASE_SORT_KEY,
@@ -26,14 +26,16 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
-from lambdas.metrics_contract import (
+from lambdas.core.metrics_contract import (
     CATCH_UPS_STARTED,
     JOB_DIMENSION,
     MISSED_SLOTS,
     SLOT_WATCH_ERRORS,
 )
-from lambdas.pause import key as pause_key
-from lambdas.pause import pause_update, read_pause, resume_update
+from lambdas.core.missed import JobSchedule
+from lambdas.core.pause import key as pause_key
+from lambdas.core.pause import pause_update, read_pause, resume_update
+from lambdas.core.variables import SettingError
 from lambdas.slot_watch import handler
 from lambdas.slot_watch.handler import (
     SlotWatchIncomplete,
@@ -44,9 +46,7 @@ from lambdas.slot_watch.handler import (
     watch,
 )
 from lambdas.slot_watch.manifest import LAYER_PATH, Manifest, WatchedJob, render
-from lambdas.slot_watch.missed import JobSchedule
 from lambdas.slot_watch.settings import SlotWatchSettings
-from lambdas.variables import SettingError
 from tests.lambdas.conftest import CONTEXT, TABLE, Aws
 
 T0 = datetime(2026, 11, 22, 0, 30, tzinfo=UTC)  # the watch first sees the jobs

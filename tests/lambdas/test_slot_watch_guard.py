@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lambdas.guard.decision import Verdict
-from lambdas.guard.handler import JobSettings
-from lambdas.guard.trigger import parse_trigger
-from lambdas.guard_contract import Concurrency
-from lambdas.ledger_contract import (
+from lambdas.core.guard_contract import Concurrency
+from lambdas.core.ledger_contract import (
     DETECTED_AT,
     JOB,
     PARTITION_KEY,
@@ -20,6 +17,9 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
+from lambdas.core.trigger import parse_trigger
+from lambdas.guard.decision import Verdict
+from lambdas.guard.handler import JobSettings
 from tests.lambdas.conftest import CONTAINER, FAMILY, TABLE, Aws
 
 MISSED_SLOT = "2026-11-22T03:00:00Z"

@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from lambdas import variables
-from lambdas.metrics_contract import ORPHANED_WORK, SWEEP_ERRORS
+from lambdas.core import variables
+from lambdas.core.metrics_contract import ORPHANED_WORK, SWEEP_ERRORS
 from lambdas.sweeper.handler import (
     Orphan,
     SweepIncomplete,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from lambdas.guard import errors
-from lambdas.guard.outcome import failed, of_failed_execution, succeeded
-from lambdas.guard.trigger import InvalidInput, parse_trigger
-from lambdas.ledger_contract import Status
+from lambdas.core import errors
+from lambdas.core.ledger_contract import Status
+from lambdas.core.outcome import failed, of_failed_execution, succeeded
+from lambdas.core.trigger import InvalidInput, parse_trigger
 
 
 @pytest.mark.parametrize(

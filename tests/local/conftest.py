@@ -19,7 +19,7 @@ import yaml
 
 from cronguard.config import load_environment
 from cronguard.local import LocalAws
-from lambdas import variables
+from lambdas.core import variables
 from lambdas.guard.decision import Verdict
 from stacks.job_template import CONTAINER_NAME, JobStackTemplate
 from tests.configs import NETWORK

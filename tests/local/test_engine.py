@@ -20,7 +20,7 @@ from cronguard.local import (
     StopCause,
     TaskScript,
 )
-from lambdas.guard import errors
+from lambdas.core import errors
 from lambdas.guard.decision import Verdict
 from tests.local.conftest import skip
 

@@ -6,10 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lambdas.guard.trigger import slot_key
-from lambdas.pause import Pause, PausePeriod
-from lambdas.schedule import ScheduleExpressionError
-from lambdas.slot_watch.missed import (
+from lambdas.core.missed import (
     GRACE_MARGIN,
     LOOK_BACK_CAP,
     JobSchedule,
@@ -19,6 +16,9 @@ from lambdas.slot_watch.missed import (
     rate_anchor,
     window_start,
 )
+from lambdas.core.pause import Pause, PausePeriod
+from lambdas.core.schedule import ScheduleExpressionError
+from lambdas.core.times import slot_key
 
 
 def utc(month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:

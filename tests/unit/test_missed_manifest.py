@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lambdas.core.missed import JobSchedule
 from lambdas.slot_watch.manifest import (
     Manifest,
     ManifestError,
@@ -16,7 +17,6 @@ from lambdas.slot_watch.manifest import (
     parse,
     render,
 )
-from lambdas.slot_watch.missed import JobSchedule
 
 NIGHTLY = WatchedJob(
     name="nightly",

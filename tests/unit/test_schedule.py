@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lambdas.schedule import (
+from lambdas.core.schedule import (
     CronSchedule,
     RateSchedule,
     RateUnit,

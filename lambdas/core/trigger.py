@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lambdas.times import EXAMPLE, parse_time
-from lambdas.times import slot_key as slot_key  # re-exported: where a trigger's slot comes from
-from lambdas.times import slot_time as slot_time
+from lambdas.core.times import EXAMPLE, parse_time, slot_key
 
 KNOWN_KEYS = frozenset({"scheduledTime", "attempt", "force"})
 MANUAL_PREFIX = "manual:"

@@ -6,7 +6,7 @@ A metric renamed on one side only would leave an alarm that never fires, so both
 
 from __future__ import annotations
 
-from lambdas.ledger_contract import Status
+from lambdas.core.ledger_contract import Status
 
 NAMESPACE = "cronguard"
 SERVICE = "cronguard"  # one Powertools service for every Lambda: alarms and dashboards match it

@@ -1,7 +1,7 @@
 """The ledger table: one item per (job, slot), one lease item and one pause record per job.
 
 Keys: ``pk = "job#<job>"``; ``sk = "slot#<slot>"`` for a slot, ``sk = "lease"`` for the lease,
-``sk = "pause"`` for the pause record (``lambdas/pause.py``; the guard only reads it).
+``sk = "pause"`` for the pause record (``lambdas/core/pause.py``; the guard only reads it).
 Every write that acts on a decision is conditional on the snapshot the decision was made
 from; a failed condition raises ``LedgerConflict`` and the guard decides again — on the items
 the failed claim returned when DynamoDB sent them all, else on a fresh read.
@@ -18,9 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.guard.decision import Lease, SlotRecord, Snapshot
-from lambdas.guard.outcome import Outcome
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     ACQUIRED_AT,
     ATTEMPT,
     DUPLICATES,
@@ -52,9 +50,11 @@ from lambdas.ledger_contract import (
     partition,
     slot_sort_key,
 )
-from lambdas.pause import Pause, is_pause_item, read_pause
-from lambdas.pause import key as pause_key
-from lambdas.times import iso, parse_iso
+from lambdas.core.outcome import Outcome
+from lambdas.core.pause import Pause, is_pause_item, read_pause
+from lambdas.core.pause import key as pause_key
+from lambdas.core.records import Lease, SlotRecord, Snapshot
+from lambdas.core.times import iso, parse_iso
 
 # Placeholders for the attributes a condition or update names (``status`` is reserved).
 _NAMES = {"#owner": OWNER, "#status": STATUS}

@@ -11,7 +11,7 @@ guard claims its slot seconds after that. Slots inside a pause period are not mi
 slots before the job was first watched with its current schedule (``watched_since``: a job
 that is new, re-enabled or given another schedule has no history to compare with).
 
-Cron schedules fire at fixed wall-clock times (``lambdas.schedule`` reproduces Scheduler's
+Cron schedules fire at fixed wall-clock times (``lambdas.core.schedule`` reproduces Scheduler's
 time zones and DST). A rate schedule fires every interval from when Scheduler created it,
 which config does not know: its slots are counted from the latest slot the ledger holds
 (``rate_anchor``), a run or an earlier ``MISSED`` record, so the phase is the one Scheduler
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from lambdas.guard.trigger import slot_key, slot_time
-from lambdas.schedule import CronSchedule, RateSchedule, load_time_zone, parse_schedule
+from lambdas.core.schedule import CronSchedule, RateSchedule, load_time_zone, parse_schedule
+from lambdas.core.times import slot_key, slot_time
 
 GRACE_MARGIN = timedelta(minutes=5)
 """Added to the flexible window: the default grace before a slot without a record is missed."""
@@ -81,7 +81,7 @@ class JobSchedule:
 
 
 class Paused(Protocol):
-    """Whether the job was paused at a moment: ``lambdas.pause.Pause`` (the pause record)."""
+    """Whether the job was paused at a moment: ``lambdas.core.pause.Pause`` (the pause record)."""
 
     def covers(self, moment: datetime) -> bool: ...
 

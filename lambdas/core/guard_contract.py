@@ -55,7 +55,7 @@ class ClaimRequest(TypedDict):
 
     action: Literal["claim"]
     job: JobPayload
-    input: Any  # the execution's input, read by ``lambdas/guard/trigger.py``
+    input: Any  # the execution's input, read by ``lambdas/core/trigger.py``
     execution: ExecutionPayload
     redriveCount: NotRequired[int]  # how often the execution was redriven; 0 when absent
 

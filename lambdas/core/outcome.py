@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lambdas.guard import errors
-from lambdas.guard.tasks import TaskStop
-from lambdas.ledger_contract import Status
+from lambdas.core import errors
+from lambdas.core.ledger_contract import Status
+from lambdas.core.tasks import TaskStop
 
 LAUNCH_ERRORS = frozenset(
     original

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lambdas.ledger_contract import (
+from lambdas.core.ledger_contract import (
     PARTITION_KEY,
     PAUSE_PERIODS,
     PAUSE_REASON,
@@ -32,7 +32,7 @@ from lambdas.ledger_contract import (
     SORT_KEY,
     partition,
 )
-from lambdas.times import iso, parse_iso
+from lambdas.core.times import iso, parse_iso
 
 
 @dataclass(frozen=True)
