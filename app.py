@@ -18,12 +18,15 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from cronguard.config import DEFAULT_CONFIG_DIR, ConfigError, load_environment
+from cronguard.config import ConfigError, load_environment
 from cronguard.config.loader import record_job_stacks
+from cronguard.config.project import CONFIG_DIR
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 
 DEFAULT_ENVIRONMENT = "dev"
+# This project's config, beside this file (cdk runs the app from the directory of cdk.json).
+PROJECT_CONFIG = Path(__file__).resolve().parent / CONFIG_DIR
 DEBUG_FLAG = "--debug"  # `npx cdk synth --debug` sets CDK_DEBUG=true instead
 STRICT_CONTEXT = "strict"  # `-c strict=true|false`: whether synth may write the lock file
 _FALSE = ("", "0", "false", "no")
@@ -39,7 +42,7 @@ def strict(app: cdk.App) -> bool:
     return os.environ.get("CI", "").lower() not in _FALSE
 
 
-def build(app: cdk.App, config_dir: Path = DEFAULT_CONFIG_DIR) -> CronguardStack:
+def build(app: cdk.App, config_dir: Path = PROJECT_CONFIG) -> CronguardStack:
     name = app.node.try_get_context("env") or DEFAULT_ENVIRONMENT
     environment = load_environment(str(name), config_dir)
     written = record_job_stacks(environment, config_dir, strict=strict(app))
@@ -70,7 +73,7 @@ def _unexpected(error: Exception) -> str:
     return f"unexpected {type(error).__name__}{detail} (run with {DEBUG_FLAG} for the traceback)"
 
 
-def main(argv: list[str], config_dir: Path = DEFAULT_CONFIG_DIR) -> int:
+def main(argv: list[str], config_dir: Path = PROJECT_CONFIG) -> int:
     debug = DEBUG_FLAG in argv or os.environ.get("CDK_DEBUG") == "true"
     try:
         app = cdk.App(context=_context_arguments(argv))

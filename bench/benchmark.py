@@ -626,7 +626,7 @@ def run_engine(assembly: Path) -> EngineFigures:
     from cronguard.local import THROTTLE, LocalAws, TaskScript
     from cronguard.simulation.deploy import LocalEnvironment
 
-    environment = load_environment("dev")
+    environment = load_environment("dev", cdk_app.PROJECT_CONFIG)
     # Strict: the committed lock file of dev's job stacks is checked, never written.
     context = {"env": "dev", "aws:cdk:bundling-stacks": [], cdk_app.STRICT_CONTEXT: "true"}
     app = cdk.App(outdir=str(assembly), context=context)

@@ -39,11 +39,10 @@ TASKS_FINDING = (
 
 def cronguard_main() -> int:
     import app as cdk_app
-    from cronguard.config import DEFAULT_CONFIG_DIR
 
     configured = os.environ.get("CRONGUARD_CONFIG")
     if not configured:
-        status: int = cdk_app.main([], DEFAULT_CONFIG_DIR)
+        status: int = cdk_app.main([], cdk_app.PROJECT_CONFIG)
         return status
     # A generated config has no reviewed lock file: synth places its jobs (and writes the
     # file, once) even under CI=true, as on a developer's machine.

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from cronguard.config import Environment
 from cronguard.config.placement import stack_id
-from cronguard.dead_letters import QUEUE_OUTPUT
+from cronguard.operations.dead_letters import QUEUE_OUTPUT
 from stacks.alerts import AlarmTopic
 from stacks.cleanup import ExecutionCleanup
 from stacks.compliance import acknowledge

@@ -8,7 +8,17 @@ from typing import Any
 import pytest
 import yaml
 
-from cronguard.cli import CONFIG_VARIABLE
+from cronguard.config.project import CONFIG_VARIABLE, project_config_dir
+
+
+def _repository_config() -> Path:
+    """The repository's example config (dev and prod), found as the CLI finds it."""
+    found = project_config_dir(Path(__file__))
+    assert found is not None, "the tests live inside the repository"
+    return found
+
+
+REPOSITORY_CONFIG = _repository_config()
 
 NETWORK = {
     "vpc_id": "vpc-0123456789abcdef0",

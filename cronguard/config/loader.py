@@ -26,7 +26,6 @@ from cronguard.config.model import (
 )
 from cronguard.config.placement import PlacementError, lock_path, read_lock, write_lock
 
-DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 JOBS_FILE = "jobs.yaml"
 ENVIRONMENTS_DIR = "environments"
 # A config file's values after its aliases are expanded: far above any real config (250 jobs
@@ -199,7 +198,7 @@ def _read_yaml(path: Path, display: str) -> _Document:
     return _Document(data, texts)
 
 
-def known_environments(config_dir: Path = DEFAULT_CONFIG_DIR) -> list[str]:
+def known_environments(config_dir: Path) -> list[str]:
     return sorted(path.stem for path in (config_dir / ENVIRONMENTS_DIR).glob("*.yaml"))
 
 
@@ -361,7 +360,7 @@ def _merge(shared: Any, override: Any) -> Any:
     return override
 
 
-def load_environment(name: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Environment:
+def load_environment(name: str, config_dir: Path) -> Environment:
     """Load, merge and validate one environment, or raise ``ConfigError`` naming every problem."""
     known = known_environments(config_dir)
     env_path = config_dir / ENVIRONMENTS_DIR / f"{name}.yaml"

@@ -12,10 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cronguard.config.loader import DEFAULT_CONFIG_DIR, EXTENSION_PREFIX
+from cronguard.config.loader import EXTENSION_PREFIX
 from cronguard.config.model import Environment, Job
 
-SCHEMA_DIR = DEFAULT_CONFIG_DIR / "schema"
+# cronguard's own source tree (`make schema` runs in a checkout): the example config's files
+# point their editors at these schemas.
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "config" / "schema"
 # Top-level keys that only hold YAML anchors for merge keys (`x-defaults: &defaults`).
 EXTENSION_KEYS: dict[str, dict[str, Any]] = {f"^{EXTENSION_PREFIX}": {}}
 

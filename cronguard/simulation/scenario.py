@@ -35,10 +35,10 @@ from typing import Any
 
 import boto3
 
-from cronguard import pause as pause_command
 from cronguard.config import Concurrency, Environment, Job
 from cronguard.local import StartedTask, TaskScript
-from cronguard.operations import Operations
+from cronguard.operations import pause as pause_command
+from cronguard.operations.environment import Operations
 from cronguard.simulation.deploy import AssemblyError, LocalEnvironment
 from lambdas.core.ledger_contract import EXIT_CODE, REASON, RETRIES, STATUS, Status
 from lambdas.core.missed import catch_up_execution_name

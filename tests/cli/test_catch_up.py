@@ -13,10 +13,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cronguard import catch_up as catch_up_module
-from cronguard.catch_up import Pacer, catch_up_slots, parse_rate, range_slots
 from cronguard.cli import app
 from cronguard.config import Environment, load_environment
+from cronguard.operations import catch_up as catch_up_module
+from cronguard.operations.catch_up import Pacer, catch_up_slots, parse_rate, range_slots
 from lambdas.core.ledger_contract import (
     PARTITION_KEY,
     SLOT,

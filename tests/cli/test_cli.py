@@ -15,7 +15,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from cronguard import cli
-from cronguard.cli import app
+from cronguard.cli import app, common
 from lambdas.core.ledger_contract import (
     PARTITION_KEY,
     SORT_KEY,
@@ -350,7 +350,7 @@ def test_an_unexpected_error_is_one_line_with_a_debug_hint(
     def broken(*_: Any) -> Any:
         raise RuntimeError("the disk\nis on fire")
 
-    monkeypatch.setattr(cli, "load_environment", broken)
+    monkeypatch.setattr(common, "load_environment", broken)
     with pytest.raises(SystemExit) as exited:
         cli.main(["jobs", "--env", "test"])
     assert exited.value.code == 1
@@ -363,7 +363,7 @@ def test_debug_anywhere_on_the_line_shows_the_traceback(monkeypatch: pytest.Monk
     def broken(*_: Any) -> Any:
         raise RuntimeError("the disk is on fire")
 
-    monkeypatch.setattr(cli, "load_environment", broken)
+    monkeypatch.setattr(common, "load_environment", broken)
     with pytest.raises(RuntimeError, match="the disk is on fire"):
         cli.main(["jobs", "--env", "test", "--debug"])
 

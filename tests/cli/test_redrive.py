@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from cronguard.cli import app
 from cronguard.config import Environment
-from cronguard.dead_letters import QUEUE_OUTPUT, attribute
-from cronguard.operations import OperationError, Operations
-from cronguard.redrive import queue_url
+from cronguard.operations.dead_letters import QUEUE_OUTPUT, attribute
+from cronguard.operations.environment import OperationError, Operations
+from cronguard.operations.redrive import queue_url
 from tests.aws import REGION
 from tests.e2e.conftest import Engine, Slot, engine, slot, synthesized  # noqa: F401
 

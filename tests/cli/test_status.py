@@ -14,8 +14,8 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from cronguard import operations
 from cronguard.cli import app
+from cronguard.operations import environment as operations
 from lambdas.core.ledger_contract import (
     ATTEMPT,
     ENDED_AT,

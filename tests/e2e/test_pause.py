@@ -13,9 +13,9 @@ from pathlib import Path
 
 import boto3
 
-from cronguard import pause as pause_command
 from cronguard.config import Environment
-from cronguard.operations import Operations
+from cronguard.operations import pause as pause_command
+from cronguard.operations.environment import Operations
 from cronguard.simulation.scenario import deployed_manifest, watch_job
 from lambdas.core.ledger_contract import REASON, STATUS, Status
 from lambdas.core.times import slot_time

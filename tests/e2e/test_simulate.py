@@ -14,11 +14,12 @@ from typer.testing import CliRunner
 
 import app as cdk_app
 from cronguard.cli import app
-from cronguard.config import DEFAULT_CONFIG_DIR, load_environment
+from cronguard.config import load_environment
 from lambdas.core import ledger, pause
 from lambdas.guard import handler
 from lambdas.guard.decision import Decision, Verdict
 from lambdas.slot_watch import handler as slot_watch
+from tests.configs import REPOSITORY_CONFIG
 
 runner = CliRunner()
 
@@ -43,7 +44,7 @@ def simulate(assembly: Path, *args: str, env: str = "dev", **variables: str) -> 
 
 def simulate_every_job(assembly: Path, env: str) -> None:
     """`simulate --job J` for every job of a sample environment, deployed once."""
-    jobs = [job.name for job in load_environment(env).jobs]
+    jobs = [job.name for job in load_environment(env, REPOSITORY_CONFIG).jobs]
     code, output = simulate(assembly, *(f"--job={job}" for job in jobs), env=env)
     assert code == 0, output
     assert output.count("all guarantees held") == len(jobs), output
@@ -132,7 +133,7 @@ def test_an_assembly_of_another_config_says_to_re_synthesize(
     dev_assembly: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "config"
-    shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    shutil.copytree(REPOSITORY_CONFIG, config)
     jobs = config / "jobs.yaml"
     jobs.write_text(jobs.read_text().replace("nightly-report:", "nightly-reports:"))
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from cronguard.config import load_environment
+from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -233,7 +234,7 @@ def test_every_alarm_of_every_stack_can_notify_through_topic_policy_and_key_poli
     synth: Synth, env_name: str
 ) -> None:
     synthesized = synth(env_name)
-    environment = load_environment(env_name)
+    environment = load_environment(env_name, REPOSITORY_CONFIG)
     account = Account(
         partition="aws",
         region=environment.region or "eu-west-1",

@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from cronguard.cli import jobs_document
+from cronguard.cli.jobs import jobs_document
 from cronguard.config import load_environment
 from stacks.job_template import JobResources
+from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -20,7 +21,7 @@ def test_every_job_has_its_state_machine_arn_in_ssm_and_in_an_output(
     synth: Synth, env_name: str
 ) -> None:
     synthesized = synth(env_name)
-    environment = load_environment(env_name)
+    environment = load_environment(env_name, REPOSITORY_CONFIG)
     documented = {job["name"]: job for job in jobs_document(environment)["jobs"]}
     assert set(documented) == {job.name for job in environment.jobs}
     for job in environment.jobs:

@@ -26,7 +26,7 @@ from lambdas.core import variables
 from stacks import job_template
 from stacks.environment_stack import CronguardStack
 from stacks.job_template import GUARD_TIMEOUT_SECONDS, JobResources, JobStackTemplate
-from tests.configs import NETWORK
+from tests.configs import NETWORK, REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -215,7 +215,7 @@ def test_cdk_nag_checks_each_job_resource_and_each_acceptance_is_on_it_with_a_re
                 "AwsSolutions-ECS2",
                 "AwsSolutions-SF2",
             }
-    for job in load_environment(env_name).jobs:
+    for job in load_environment(env_name, REPOSITORY_CONFIG).jobs:
         ids = JobResources.of(job)  # each job's roles were checked, and accept what they need
         assert {ids.guard_role, ids.state_machine_role, ids.state_machine} <= accepted_on, job.name
 
@@ -246,7 +246,7 @@ def test_a_job_resource_without_its_acceptances_fails_the_synth(
         for violation in nag["violations"]
         for where in violation["violatingConstructs"]
     }
-    nightly = JobResources.of(load_environment("dev").job("nightly-report"))
+    nightly = JobResources.of(load_environment("dev", REPOSITORY_CONFIG).job("nightly-report"))
     assert ("AwsSolutions-ECS2", nightly.task_definition) in open_findings
     assert ("AwsSolutions-IAM5[Resource::*]", nightly.guard_role) in open_findings
 
@@ -286,7 +286,9 @@ def test_job_stack_templates_are_assets_cdk_deploy_publishes(synth: Synth) -> No
     assembly = synthesized.template_file.parent
     assets = json.loads((assembly / "cronguard-dev.assets.json").read_text())["files"]
     stacks = synthesized.template.find_resources("AWS::CloudFormation::Stack")
-    assert sorted(stacks) == [f"Jobs{i:02d}" for i in load_environment("dev").jobs_by_stack()]
+    assert sorted(stacks) == [
+        f"Jobs{i:02d}" for i in load_environment("dev", REPOSITORY_CONFIG).jobs_by_stack()
+    ]
     for resource in stacks.values():
         (asset_hash,) = re.findall(r"/([0-9a-f]{64})\.json", json.dumps(resource["Properties"]))
         source = assets[asset_hash]["source"]

@@ -12,6 +12,7 @@ from cronguard.config import load_environment
 from lambdas.core import metrics_contract
 from lambdas.core.metrics_contract import FAILURE_METRICS, SKIP_METRICS
 from stacks.monitoring import AT_FIRST_OCCURRENCE
+from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -106,7 +107,7 @@ def test_each_job_alarm_fires_as_the_environments_own_alarms_do(
         )
     ]
     jobs = [when_it_fires(alarm) for alarm, _ in every_alarm(synthesized) if "Metrics" in alarm]
-    assert (len(own), len(jobs)) == (2, len(load_environment(env_name).jobs))
+    assert (len(own), len(jobs)) == (2, len(load_environment(env_name, REPOSITORY_CONFIG).jobs))
     expected = {
         "DatapointsToAlarm": None,
         **AT_FIRST_OCCURRENCE.properties(),
@@ -121,7 +122,7 @@ def test_each_job_alarms_on_failed_timed_out_aborted_executions_and_guard_errors
     synth: Synth, env_name: str
 ) -> None:
     found = [alarm for alarm, _ in every_alarm(synth(env_name))]
-    for job in load_environment(env_name).jobs:
+    for job in load_environment(env_name, REPOSITORY_CONFIG).jobs:
         (alarm,) = [a for a in found if f"{env_name}/{job.name}:" in a["AlarmDescription"]]
         expression, *inputs = alarm["Metrics"]
         assert expression["Expression"] == (
@@ -187,6 +188,6 @@ def test_dashboard_shows_runs_skips_failures_and_durations_of_every_job(synth: S
             for expression in expressions
         ), metric
     header = body["widgets"][0]["properties"]["markdown"]
-    for job in load_environment("dev").jobs:
+    for job in load_environment("dev", REPOSITORY_CONFIG).jobs:
         assert f"[{job.name}](https://console.aws.amazon.com/states/home" in header
         assert f"stateMachine:dev-{job.name})" in header

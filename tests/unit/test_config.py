@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from cronguard.config import (
-    DEFAULT_CONFIG_DIR,
     Concurrency,
     ConfigError,
     known_environments,
     load_environment,
 )
 from cronguard.config import schema as config_schema
+from tests.configs import REPOSITORY_CONFIG
 
 BASE_JOBS: dict[str, Any] = {
     "jobs": {
@@ -590,8 +590,11 @@ def test_unknown_job_lookup_names_the_known_jobs(tmp_path: Path) -> None:
 
 
 def test_shipped_examples_load() -> None:
-    assert known_environments() == ["dev", "prod"]
-    dev, prod = load_environment("dev"), load_environment("prod")
+    assert known_environments(REPOSITORY_CONFIG) == ["dev", "prod"]
+    dev, prod = (
+        load_environment("dev", REPOSITORY_CONFIG),
+        load_environment("prod", REPOSITORY_CONFIG),
+    )
     assert [job.name for job in dev.jobs] == ["nightly-report", "hourly-sync", "weekly-cleanup"]
     assert dev.job("weekly-cleanup").enabled is False
     assert prod.job("weekly-cleanup").enabled is True
@@ -608,9 +611,9 @@ def test_shipped_examples_validate_against_the_json_schema() -> None:
     schemas = config_schema.rendered()
     jobs_schema = json.loads(schemas[config_schema.SCHEMA_DIR / "jobs.schema.json"])
     env_schema = json.loads(schemas[config_schema.SCHEMA_DIR / "environment.schema.json"])
-    jsonschema.Draft202012Validator(jobs_schema).validate(_yaml(DEFAULT_CONFIG_DIR / "jobs.yaml"))
-    for name in known_environments():
-        env_file = DEFAULT_CONFIG_DIR / "environments" / f"{name}.yaml"
+    jsonschema.Draft202012Validator(jobs_schema).validate(_yaml(REPOSITORY_CONFIG / "jobs.yaml"))
+    for name in known_environments(REPOSITORY_CONFIG):
+        env_file = REPOSITORY_CONFIG / "environments" / f"{name}.yaml"
         jsonschema.Draft202012Validator(env_schema).validate(_yaml(env_file))
 
 

@@ -12,7 +12,7 @@ import aws_cdk as cdk
 import pytest
 
 import app as cdk_app
-from cronguard.config import DEFAULT_CONFIG_DIR, ConfigError, known_environments, load_environment
+from cronguard.config import ConfigError, known_environments, load_environment
 from cronguard.config.loader import record_job_stacks
 from cronguard.config.placement import (
     MAX_JOB_STACKS,
@@ -23,6 +23,7 @@ from cronguard.config.placement import (
     lock_path,
     render_lock,
 )
+from tests.configs import REPOSITORY_CONFIG
 from tests.infra.generated import ENVIRONMENT, generated_jobs, write_config
 
 LOCK = f"environments/{ENVIRONMENT}.stacks.json"
@@ -171,9 +172,9 @@ def test_a_lock_file_that_is_not_one_is_refused_with_the_way_back(tmp_path: Path
 
 def test_the_committed_lock_files_match_the_example_configs() -> None:
     # make demo and CI synthesize with CI=true: a lock file behind its config fails them.
-    for name in known_environments():
-        environment = load_environment(name)
-        assert lock_path(DEFAULT_CONFIG_DIR, name).exists(), name
+    for name in known_environments(REPOSITORY_CONFIG):
+        environment = load_environment(name, REPOSITORY_CONFIG)
+        assert lock_path(REPOSITORY_CONFIG, name).exists(), name
         assert not environment.placement().changed, (name, environment.placement().summary())
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cronguard.config import Environment
-from cronguard.operations import OperationError, resolve_region, session_for
+from cronguard.operations.environment import OperationError, resolve_region, session_for
 from tests.configs import NETWORK
 
 VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")

@@ -31,7 +31,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cronguard.config import Concurrency, Environment, Job
-from cronguard.operations import OperationError, Operations
+from cronguard.operations.environment import OperationError, Operations
 from lambdas.core.ledger_contract import (
     OWNER,
     PARTITION_KEY,

@@ -8,11 +8,20 @@ placed job changes its stack.
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 import typer
 from rich.table import Table
 
+from cronguard.cli.common import (
+    USAGE_ERROR,
+    EnvOption,
+    config_dir,
+    console,
+    find_job,
+    load,
+    print_error,
+    say,
+)
 from cronguard.config import Environment
 from cronguard.config.loader import display_path
 from cronguard.config.placement import (
@@ -37,31 +46,16 @@ app = typer.Typer(
     help="Which nested job stack each job lives in (config/environments/<env>.stacks.json).",
     no_args_is_help=True,
 )
-EnvOption = typer.Option(
-    "dev", "--env", "-e", help="Environment name (config/environments/<env>.yaml)"
-)
-
-
-def _cli() -> ModuleType:
-    """``cronguard.cli``, for its config loading and output: it registers this module, so
-    this imports it when a command runs rather than when the module loads."""
-    from cronguard import cli
-
-    return cli
 
 
 def _lock(environment: Environment) -> Path:
-    return lock_path(_cli()._config_dir(), environment.name)
-
-
-def _say(text: str) -> None:
-    _cli().console.print(text, markup=False, highlight=False, soft_wrap=True)
+    return lock_path(config_dir(), environment.name)
 
 
 @app.command("list")
 def list_stacks(env: str = EnvOption) -> None:
     """Each job stack and its jobs (new jobs where synth would place them)."""
-    environment = _cli()._load(env)
+    environment = load(env)
     placement = environment.placement()
     table = Table(title=f"cronguard {environment.name}: {len(placement.stacks)} jobs")
     for column in ("stack", "jobs", "room", "job names"):
@@ -70,21 +64,21 @@ def list_stacks(env: str = EnvOption) -> None:
         new = [f"{job} (new)" if job in placement.added else job for job in jobs]
         room = str(MAX_JOBS_PER_STACK - len(jobs))
         table.add_row(stack_id(index), str(len(jobs)), room, ", ".join(new))
-    _cli().console.print(table)
+    console.print(table)
     if placement.changed:
-        _say(f"{display_path(_lock(environment))}: {placement.summary(written=False)}")
+        say(f"{display_path(_lock(environment))}: {placement.summary(written=False)}")
 
 
 @app.command()
 def assign(env: str = EnvOption) -> None:
     """Write the lock file: place new jobs, free removed jobs' places, move nothing else."""
-    environment = _cli()._load(env)
+    environment = load(env)
     placement = environment.placement()
     if not placement.changed:
-        _say(f"{display_path(_lock(environment))}: up to date")
+        say(f"{display_path(_lock(environment))}: up to date")
         return
     write_lock(_lock(environment), environment.name, placement.stacks)
-    _say(f"{display_path(_lock(environment))}: {placement.summary()}; commit it")
+    say(f"{display_path(_lock(environment))}: {placement.summary()}; commit it")
 
 
 @app.command(help=f"Move JOB to job stack N (rarely needed). {MOVE_WARNING}")
@@ -93,30 +87,29 @@ def move(
     to: int = typer.Option(..., "--to", min=0, max=MAX_JOB_STACKS - 1, help="Its new stack"),
     env: str = EnvOption,
 ) -> None:
-    cli = _cli()
-    environment = cli._load(env)
-    named = cli._job(environment, job)
+    environment = load(env)
+    named = find_job(environment, job)
     placement = environment.placement()
     stacks = dict(placement.stacks)
     before = stacks[named.name]
     if before == to:
-        _say(f"{named.name} is in {stack_id(to)} already")
+        say(f"{named.name} is in {stack_id(to)} already")
         return
     held = sum(1 for index in stacks.values() if index == to)
     if held >= MAX_JOBS_PER_STACK:
-        cli._error(f"{stack_id(to)} holds {held} jobs already; at most {MAX_JOBS_PER_STACK} fit")
-        raise typer.Exit(cli.USAGE_ERROR)
+        print_error(f"{stack_id(to)} holds {held} jobs already; at most {MAX_JOBS_PER_STACK} fit")
+        raise typer.Exit(USAGE_ERROR)
     stacks[named.name] = to
     write_lock(_lock(environment), environment.name, stacks)
     lock_file = display_path(_lock(environment))
     if named.name in placement.added:  # not deployed yet: placing it moves nothing
-        _say(f"{lock_file}: placed the new job {named.name} in {stack_id(to)}; commit it.")
+        say(f"{lock_file}: placed the new job {named.name} in {stack_id(to)}; commit it.")
     else:
-        _say(
+        say(
             f"{lock_file}: moved {named.name} from {stack_id(before)} to {stack_id(to)}; commit it."
         )
-        _say(MOVE_WARNING)
+        say(MOVE_WARNING)
     others = tuple(other for other in placement.added if other != named.name)
     rest = Placement(stacks, others, placement.removed)
     if rest.changed:
-        _say(f"It also brought the lock file up to date: {rest.summary()}")
+        say(f"It also brought the lock file up to date: {rest.summary()}")

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cronguard.catch_up import Pacer, Replay, decision_of, start_slot
 from cronguard.config import Job
-from cronguard.dead_letters import QUEUE_OUTPUT, DeadLetter, attribute, redrive_name
-from cronguard.operations import OperationError, Operations
+from cronguard.operations.catch_up import Pacer, Replay, decision_of, start_slot
+from cronguard.operations.dead_letters import QUEUE_OUTPUT, DeadLetter, attribute, redrive_name
+from cronguard.operations.environment import OperationError, Operations
 
 RECEIVE_BATCH = 10  # SQS's most per ReceiveMessage
 MAX_VISIBILITY = 43_200  # SQS's longest visibility timeout (12 h)

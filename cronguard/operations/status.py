@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronguard.config import Environment, Job
-from cronguard.operations import Operations
+from cronguard.operations.environment import Operations
 from lambdas.core.ledger_contract import (
     ENDED_AT,
     OWNER,

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cronguard.config import Job
-from cronguard.operations import OperationError, Operations
+from cronguard.operations.environment import OperationError, Operations
 from lambdas.core.pause import Pause, key, pause_update, read_pause, resume_update
 
 MAX_REASON = 500  # the reason is shown in status, history and the guard's Skipped: paused

@@ -1,0 +1,88 @@
+"""What every command group shares: the console, the options, the exit codes, loading the
+environment and finding a job, and the one error path.
+
+Every error is one line on stderr. Exit codes: 2 for a usage or config error (what the
+user typed or wrote), 1 for a runtime failure (AWS, a broken guarantee, an unexpected
+error; ``--debug`` shows its traceback). Command groups import this module, operations and
+config, never each other.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from cronguard.config import (
+    ConfigError,
+    Environment,
+    Job,
+    ProjectNotFound,
+    find_config_dir,
+    load_environment,
+)
+from cronguard.operations.environment import OperationError, parse_time
+
+USAGE_ERROR, RUNTIME_ERROR = 2, 1
+DEBUG_FLAG = "--debug"
+# Piped output (CI logs, `| less`) gets a wide table instead of rich's 80-column default.
+# No emoji codes: ARNs hold ":secret:", which rich would print as an emoji.
+console = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
+
+EnvOption = typer.Option(
+    "dev", "--env", "-e", help="Environment name (config/environments/<env>.yaml)"
+)
+
+
+def say(text: str) -> None:
+    """One message as written: no markup, no highlighting, never cut."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_error(message: str) -> None:
+    errors.print(f"error: {message}", markup=False, highlight=False)
+
+
+def fail(error: Exception, code: int = RUNTIME_ERROR) -> NoReturn:
+    print_error(str(error))
+    raise typer.Exit(code)
+
+
+def config_dir() -> Path:
+    """The project's config directory: ``CRONGUARD_CONFIG``, else found from the working
+    directory upward (``cronguard.config.project``)."""
+    try:
+        return find_config_dir(Path.cwd(), os.environ)
+    except ProjectNotFound as error:
+        fail(error, USAGE_ERROR)
+
+
+def load(env: str) -> Environment:
+    try:
+        return load_environment(env, config_dir())
+    except ConfigError as error:
+        for problem in error.problems:
+            print_error(str(problem))
+        raise typer.Exit(USAGE_ERROR) from None
+
+
+def find_job(environment: Environment, name: str) -> Job:
+    try:
+        return environment.job(name)
+    except KeyError as error:
+        print_error(error.args[0])
+        raise typer.Exit(USAGE_ERROR) from None
+
+
+def parse_when(text: str) -> datetime:
+    """A time the user typed (a slot, --since, --from): a usage error when it is not one."""
+    try:
+        return parse_time(text)
+    except OperationError as error:
+        fail(error, USAGE_ERROR)
