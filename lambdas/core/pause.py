@@ -9,7 +9,15 @@ partition so the guard's IAM (``dynamodb:LeadingKeys``) already reaches it. Whil
 paused it holds ``PAUSED = true``, the reason, when and by whom; resuming sets ``PAUSED`` to
 false, removes those three and appends the period that ended (from, to, reason) to
 ``PAUSE_PERIODS``. So the record says both whether the job is paused now and whether it was
-paused at any past slot. It has no TTL: periods are kept until someone deletes the record.
+paused at a past slot. It has no TTL.
+
+The record is bounded (``MAX_PERIODS``): the guard reads it at every trigger, and an item
+cannot pass DynamoDB's 400 KB. When resuming would keep more periods than that, the two
+neighbours with the shortest gap between them are joined into one (``bounded``), so the
+record keeps covering every paused moment, and the joined gap, the shortest there is, is
+counted as paused too: a slot there whose delivery never came is not caught up. That is the
+cautious side (a pause is never run through); it takes more than ``MAX_PERIODS`` pauses
+within the missed-slot check's look-back for it to matter at all.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from lambdas.core.ledger_contract import (
@@ -33,6 +42,9 @@ from lambdas.core.ledger_contract import (
     partition,
 )
 from lambdas.core.times import iso, parse_iso
+
+# 20 periods are about 2.5 KB: the record stays within one 4 KB read unit of the guard's read.
+MAX_PERIODS = 20
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,30 @@ class Pause:
         if self.paused and self.since is not None and self.since <= moment:
             return True
         return any(period.covers(moment) for period in self.periods)
+
+
+def bounded(periods: tuple[PausePeriod, ...], limit: int = MAX_PERIODS) -> tuple[PausePeriod, ...]:
+    """``periods`` (in time order) with at most ``limit`` entries: the two neighbours with the
+    shortest gap between them are joined until they fit, the later one's reason kept."""
+    kept = list(periods)
+    while len(kept) > max(limit, 1):
+        gaps = [later.start - earlier.end for earlier, later in pairwise(kept)]
+        at = gaps.index(min(gaps))
+        earlier, later = kept[at], kept[at + 1]
+        kept[at : at + 2] = [
+            PausePeriod(start=earlier.start, end=max(earlier.end, later.end), reason=later.reason)
+        ]
+    return tuple(kept)
+
+
+def _period_item(period: PausePeriod) -> dict[str, Any]:
+    return {
+        "M": {
+            PERIOD_FROM: {"S": iso(period.start)},
+            PERIOD_TO: {"S": iso(period.end)},
+            PAUSE_REASON: {"S": period.reason},
+        }
+    }
 
 
 def key(job: str) -> dict[str, Any]:
@@ -125,21 +161,17 @@ def pause_update(table: str, job: str, *, reason: str, by: str, now: datetime) -
 
 def resume_update(table: str, job: str, pause: Pause, *, now: datetime) -> dict[str, Any]:
     """UpdateItem arguments that resume ``job``, paused as ``pause`` (read just before): the
-    period ``pause.since``..``now`` is appended to the periods. The condition asserts that
-    read, so a pause and resume racing this one fail it instead of recording a wrong period."""
+    period ``pause.since``..``now`` joins the periods, bounded (``bounded``). The condition
+    asserts that read (only a resume changes the periods, and it removes ``PAUSED_AT``), so a
+    pause and resume racing this one fail it instead of recording a wrong period."""
     if not pause.paused or pause.since is None:
         raise ValueError(f"{job} is not paused: nothing to resume")
-    period = {
-        PERIOD_FROM: {"S": iso(pause.since)},
-        PERIOD_TO: {"S": iso(max(now, pause.since))},
-        PAUSE_REASON: {"S": pause.reason},
-    }
+    ended = PausePeriod(start=pause.since, end=max(now, pause.since), reason=pause.reason)
+    periods = bounded((*pause.periods, ended))
     return {
         "TableName": table,
         "Key": key(job),
-        "UpdateExpression": "SET #paused = :false, "
-        "#periods = list_append(if_not_exists(#periods, :empty), :period) "
-        "REMOVE #reason, #at, #by",
+        "UpdateExpression": "SET #paused = :false, #periods = :periods REMOVE #reason, #at, #by",
         "ConditionExpression": "#paused = :true AND #at = :since",
         "ExpressionAttributeNames": {
             "#paused": PAUSED,
@@ -152,7 +184,6 @@ def resume_update(table: str, job: str, pause: Pause, *, now: datetime) -> dict[
             ":true": {"BOOL": True},
             ":false": {"BOOL": False},
             ":since": {"S": pause.since_text or iso(pause.since)},
-            ":empty": {"L": []},
-            ":period": {"L": [{"M": period}]},
+            ":periods": {"L": [_period_item(period) for period in periods]},
         },
     }

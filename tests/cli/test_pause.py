@@ -3,6 +3,7 @@ through ``lambdas/core/pause.py``, the code the guard and the slot watch read it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,14 @@ from lambdas.core.ledger_contract import (
     TTL_ATTRIBUTE,
     table_name,
 )
-from lambdas.core.pause import key, pause_update, read_pause, resume_update
+from lambdas.core.pause import (
+    MAX_PERIODS,
+    Pause,
+    key,
+    pause_update,
+    read_pause,
+    resume_update,
+)
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
 from tests.configs import use_config
 
@@ -170,3 +178,46 @@ def test_bad_input_is_refused_before_any_aws_call(
     assert result.exit_code == 2
     assert result.output.startswith(message)
     assert len(result.output.strip().splitlines()) == 1
+
+
+def _cycles(count: int) -> Iterator[tuple[datetime, datetime]]:
+    """``count`` pauses of an hour, a day apart, with gaps of varying length."""
+    start = T0
+    for number in range(count):
+        yield start, start + timedelta(hours=1)
+        start += timedelta(days=1, minutes=number % 7)
+
+
+def test_ten_thousand_pause_cycles_keep_the_record_within_one_read_unit() -> None:
+    """Each resume's update carries the whole bounded list: applying its SET 10,000 times (the
+    attribute becomes the value) never passes 4 KB, and every paused hour stays covered."""
+    item: dict[str, Any] = {}
+    largest = 0
+    for start, end in _cycles(10_000):
+        paused = Pause(paused=True, reason="r" * 40, since=start, periods=read_pause(item).periods)
+        update = resume_update(LEDGER, "nightly", paused, now=end)
+        assert "list_append" not in update["UpdateExpression"]  # the list is replaced whole
+        item = {PAUSE_PERIODS: update["ExpressionAttributeValues"][":periods"]}
+        largest = max(largest, len(json.dumps(item)))  # above DynamoDB's own item size
+        periods = read_pause(item).periods
+        assert len(periods) <= MAX_PERIODS
+        assert read_pause(item).covers(start) and read_pause(item).covers(end - timedelta(0, 1))
+    assert largest < 4096
+    history = read_pause(item)
+    assert all(history.covers(start) for start, _ in list(_cycles(10_000))[-MAX_PERIODS:])
+
+
+def test_the_pause_record_stays_bounded_in_the_ledger(dynamodb: Any) -> None:
+    """Through moto's DynamoDB: more cycles than ``MAX_PERIODS`` keep exactly that many
+    periods, the neighbours with the shortest gap joined, and pausing keeps working."""
+    cycles = list(_cycles(MAX_PERIODS + 5))
+    for start, end in cycles:
+        dynamodb.update_item(**pause_update(LEDGER, "nightly", reason="r", by="me", now=start))
+        paused = read_pause(record(dynamodb))
+        dynamodb.update_item(**resume_update(LEDGER, "nightly", paused, now=end))
+    pause = read_pause(record(dynamodb))
+    assert len(pause.periods) == MAX_PERIODS
+    assert all(pause.covers(start) for start, _ in cycles)
+    # The five shortest gaps were joined into their neighbours; the other gaps stay free.
+    free = [end + timedelta(minutes=1) for _, end in cycles[:-1]]
+    assert sum(not pause.covers(moment) for moment in free) == len(cycles) - 1 - 5
