@@ -109,6 +109,20 @@ def alarm(
     return created
 
 
+def service_metric(env: str, metric_name: str, period: Duration) -> cloudwatch.Metric:
+    """The sum of one of cronguard's own metrics over the environment (EMF dimensions)."""
+    return cloudwatch.Metric(
+        namespace=names.NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={
+            names.ENVIRONMENT_DIMENSION: env,
+            names.SERVICE_DIMENSION: names.SERVICE,
+        },
+        statistic="Sum",
+        period=period,
+    )
+
+
 class Monitoring(Construct):
     """The environment's own alarms and its dashboard."""
 
@@ -143,6 +157,17 @@ class Monitoring(Construct):
             "still be held: fix the cause, then send the event back to the cleanup Lambda "
             "(aws lambda invoke --invocation-type Event) or let the lease expire. Delete each "
             "message once handled.",
+        )
+        self._alarm(
+            "TaskStopsUnconfirmed",
+            service_metric(environment.name, names.TASK_STOPS_UNCONFIRMED, PERIOD),
+            f"cronguard {environment.name}: a failed or ended run's ECS task was not confirmed "
+            "STOPPED within the wait, so its lease is kept and the job's next slots are skipped "
+            f"as overlaps. The metric {names.TASK_STOPS_UNCONFIRMED} with the "
+            f"'{names.JOB_DIMENSION}' dimension names the job, `cronguard history JOB` the slot "
+            "and its task. The reconciler releases the lease once ECS says STOPPED (or it "
+            "expires); a task that does not stop needs `aws ecs stop-task` or a look at its "
+            "container's stop handling.",
         )
         self.dashboard = self._dashboard(environment)
 

@@ -19,7 +19,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas.core import metrics_contract as names
 from stacks.compliance import acknowledge
 from stacks.monitoring import alarm
 
@@ -68,20 +67,6 @@ def run_periodically(
         ],
     )
     return failed, rule
-
-
-def service_metric(env: str, metric_name: str, period: Duration) -> cloudwatch.Metric:
-    """The sum of one of cronguard's own metrics over the environment (EMF dimensions)."""
-    return cloudwatch.Metric(
-        namespace=names.NAMESPACE,
-        metric_name=metric_name,
-        dimensions_map={
-            names.ENVIRONMENT_DIMENSION: env,
-            names.SERVICE_DIMENSION: names.SERVICE,
-        },
-        statistic="Sum",
-        period=period,
-    )
 
 
 def failed_runs_alarm(

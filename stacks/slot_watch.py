@@ -40,8 +40,8 @@ from lambdas.slot_watch import settings as watch_settings
 from lambdas.slot_watch.manifest import FILE_NAME, Manifest, WatchedJob, render
 from stacks.functions import RuntimeFunction
 from stacks.lambda_code import RUNTIME
-from stacks.monitoring import alarm
-from stacks.periodic import failed_runs_alarm, run_periodically, service_metric, silence_alarm
+from stacks.monitoring import alarm, service_metric
+from stacks.periodic import failed_runs_alarm, run_periodically, silence_alarm
 
 CHECK_EVERY = Duration.minutes(5)
 # A watch that has not reported for this many check intervals in a row is not running.

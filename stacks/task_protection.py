@@ -25,8 +25,8 @@ from lambdas.core import variables
 from lambdas.sweeper import settings as sweeper_settings
 from stacks.compliance import acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
-from stacks.monitoring import alarm
-from stacks.periodic import failed_runs_alarm, run_periodically, service_metric, silence_alarm
+from stacks.monitoring import alarm, service_metric
+from stacks.periodic import failed_runs_alarm, run_periodically, silence_alarm
 
 STATUS_INDEX = "by_status"
 PROTECTION_ACTIONS = ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]

@@ -30,6 +30,7 @@ from lambdas.cleanup.settings import CleanupSettings
 from lambdas.core import errors, outcome
 from lambdas.core import metrics_contract as names
 from lambdas.core.clients import client
+from lambdas.core.emit import count
 from lambdas.core.execution_contract import ENDED_STATUSES, ExecutionStatus
 from lambdas.core.ledger import LedgerTable
 from lambdas.core.ledger_contract import (
@@ -68,6 +69,7 @@ class Cleanup:
     tasks: RunTasks | None
     family_prefix: str
     container: str
+    environment: str  # the metrics' environment dimension
 
     @classmethod
     def from_settings(cls, settings: CleanupSettings) -> Cleanup:
@@ -76,6 +78,7 @@ class Cleanup:
             tasks=RunTasks(client("ecs"), settings.cluster_arn),
             family_prefix=settings.task_family_prefix,
             container=settings.container,
+            environment=settings.environment,
         )
 
     def ended(self, status: str, error: Any, cause: Any) -> Outcome | None:
@@ -98,8 +101,10 @@ class Cleanup:
     def settle(
         self, *, job: str, slot: str, execution: str, ended: Outcome, per_job_metric: bool = True
     ) -> bool:
-        """Make sure the run's task is stopped, record the outcome, release the lease.
+        """Make sure the run's task is stopped, record the outcome, release the lease — kept
+        while the task is not confirmed STOPPED (``reconcile`` releases it once it is).
         True when the slot was still the execution's RUNNING run (and is now recorded)."""
+        keep_lease = False
         if self.tasks is not None:
             stop = self.tasks.stop(
                 f"{self.family_prefix}{job}",
@@ -108,12 +113,21 @@ class Cleanup:
             )
             if stop.task_arns:
                 ended = ended.with_stop(stop)
+            keep_lease = stop.unconfirmed
         started = self.ledger.finish(
-            job=job, slot=slot, me=execution, now=datetime.now(UTC), outcome=ended
+            job=job,
+            slot=slot,
+            me=execution,
+            now=datetime.now(UTC),
+            outcome=ended,
+            keep_lease=keep_lease,
         )
         marked = started is not None
         if marked and per_job_metric:
             metrics.add_metric(names.status_metric(ended.status), MetricUnit.Count, 1)
+        if keep_lease:
+            count(names.TASK_STOPS_UNCONFIRMED, self.environment, job=job)
+            count(names.TASK_STOPS_UNCONFIRMED, self.environment)
         logger.info(
             "settled an ended execution",
             job=job,
@@ -123,8 +137,22 @@ class Cleanup:
             reason=ended.reason,
             task_stop=ended.task_stop,
             marked=marked,
+            lease_kept=keep_lease,
         )
         return marked
+
+    def stopped(self, job: str, execution: str) -> bool:
+        """Whether every task of the run is STOPPED now: asks a stop of any that still run,
+        and does not wait (the next reconcile looks again)."""
+        if self.tasks is None:
+            return True
+        stop = self.tasks.stop(
+            f"{self.family_prefix}{job}",
+            execution,
+            reason="cronguard: execution ended",
+            within=0,
+        )
+        return not stop.unconfirmed
 
 
 def release(event: dict[str, Any], cleanup: Cleanup, environment: str) -> dict[str, Any]:
@@ -181,6 +209,13 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
             Status.ABORTED, f"execution {status.lower()}"
         )
         if item.lease:
+            if not cleanup.stopped(item.job, item.execution):
+                logger.warning(
+                    "lease kept: the run's task is not confirmed STOPPED",
+                    job=item.job,
+                    execution=item.execution,
+                )
+                continue
             released = cleanup.ledger.release_lease(item.job, item.execution)
             fixed += int(released)
             if released:

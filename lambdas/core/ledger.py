@@ -405,9 +405,19 @@ class LedgerTable:
                 raise
 
     def finish(
-        self, *, job: str, slot: str, me: str, now: datetime, outcome: Outcome, retries: int = 0
+        self,
+        *,
+        job: str,
+        slot: str,
+        me: str,
+        now: datetime,
+        outcome: Outcome,
+        retries: int = 0,
+        keep_lease: bool = False,
     ) -> datetime | None:
-        """Record how the run ended and release the lease.
+        """Record how the run ended and release the lease — unless ``keep_lease``: the run's
+        task is not confirmed STOPPED, so the lease stays until the reconciler sees it STOPPED
+        (or it expires).
 
         ``retries``: how often Run job was retried before this outcome (launch failures, and
         failed attempts under ``job_retries``); kept when there were any, so a run that failed
@@ -453,7 +463,8 @@ class LedgerTable:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-        self.release_lease(job, me)
+        if not keep_lease:
+            self.release_lease(job, me)
         return started
 
     def release_lease(self, job: str, me: str) -> bool:

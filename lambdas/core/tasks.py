@@ -36,12 +36,17 @@ class TaskStop:
     settled: bool  # every task reached STOPPED within the wait
 
     @property
+    def unconfirmed(self) -> bool:
+        """A task of the run may still run: its lease must not be released (nor taken)."""
+        return not self.settled
+
+    @property
     def summary(self) -> str:
         if not self.task_arns:
             return "no task of the run was found"
         ids = ", ".join(arn.rsplit("/", 1)[-1] for arn in self.task_arns)
         asked = f"stopped {len(self.stop_requested)}" if self.stop_requested else "none running"
-        state = "STOPPED" if self.settled else "still stopping"
+        state = "STOPPED" if self.settled else "not confirmed STOPPED (still stopping)"
         return f"task {ids}: {asked}; {state} after {self.waited_seconds:.0f}s"
 
 

@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lambdas.core import metrics_contract as names
 from lambdas.core import outcome
 from lambdas.core.clients import client, on_first_use
+from lambdas.core.emit import count
 from lambdas.core.guard_contract import (
     CLAIM,
     FAILED,
@@ -40,6 +41,7 @@ from lambdas.core.guard_contract import (
 )
 from lambdas.core.ledger import Abandoned, LedgerConflict, LedgerTable
 from lambdas.core.ledger_contract import Status
+from lambdas.core.outcome import Outcome
 from lambdas.core.records import Lease, Snapshot
 from lambdas.core.tasks import RunTasks, TaskStop
 from lambdas.core.trigger import InvalidInput, Trigger, parse_trigger, shown
@@ -68,6 +70,14 @@ class Replaced:
     lease: Lease
     stop: TaskStop | None
     by_replace: bool  # the guard stopped its execution
+
+    def unconfirmed(self, now: datetime) -> bool:
+        """Its task is not confirmed STOPPED and its lease has not expired (the backstop)."""
+        return self.stop is not None and self.stop.unconfirmed and self.lease.until > now
+
+    def still_running_reason(self) -> str:
+        stop = f": {self.stop.summary}" if self.stop is not None else ""
+        return f"the run of {self.lease.slot} ({self.lease.holder}) may still run{stop}"
 
 
 class GuardBusy(Exception):
@@ -162,6 +172,7 @@ class Guard:
     executions: Executions
     tasks: RunTasks | None = None  # None: no ECS to reach (the decision-only tests)
     clock: Callable[[], datetime] = utc_now  # tests pass their own
+    environment: str = ""  # the metrics' environment dimension
 
     def now(self) -> datetime:
         return self.clock()
@@ -198,6 +209,10 @@ class Guard:
                 # that ended, or whose lease expired, may still have a task (Step Functions'
                 # own stop is best effort, and a state timeout stops nothing).
                 replaced = self._end_holder(job, holder, me, replace=decision.stop_holder)
+            if holder is not None and replaced is not None and replaced.unconfirmed(now):
+                # Its task may still run: launching now would run two copies. The lease
+                # stays; the reconciler releases it once ECS says STOPPED.
+                decision = Decision(Verdict.OVERLAP, replaced.still_running_reason())
             try:
                 self._apply(job, trigger, me, now, decision, replaced)
             except LedgerConflict as conflict:
@@ -207,6 +222,37 @@ class Guard:
                 continue
             return decision
         raise GuardBusy(f"slot {trigger.slot} of {job.name} kept changing for {MAX_ROUNDS} rounds")
+
+    def finish(
+        self, job: JobSettings, slot: str, me: str, ended: Outcome, *, retries: int, now: datetime
+    ) -> tuple[Outcome, datetime | None]:
+        """Record how the run ended and release its lease; returns the outcome recorded and
+        when the run started (None: the slot was not its RUNNING run).
+
+        A failed run's task may still run (a state timeout stops nothing; AWS promises a stop
+        only when the execution is stopped): it is stopped and awaited first. If it is not
+        confirmed STOPPED, the lease is kept, the slot says so, and ``TaskStopsUnconfirmed``
+        counts it: the reconciler releases the lease once ECS says STOPPED."""
+        keep_lease = False
+        if ended.status is not Status.SUCCEEDED:
+            stop = self.stop_tasks(job, me, f"cronguard: run ended {ended.status.value}")
+            if stop is not None:
+                ended = ended.with_stop(stop)
+                keep_lease = stop.unconfirmed
+        started = self.ledger.finish(
+            job=job.name,
+            slot=slot,
+            me=me,
+            now=now,
+            outcome=ended,
+            retries=retries,
+            keep_lease=keep_lease,
+        )
+        if keep_lease:
+            metrics.add_metric(names.TASK_STOPS_UNCONFIRMED, MetricUnit.Count, 1)  # per job
+            count(names.TASK_STOPS_UNCONFIRMED, self.environment)  # the environment's alarm
+            logger.warning("lease kept: the run's task is not confirmed STOPPED", job=job.name)
+        return ended, started
 
     def stop_tasks(self, job: JobSettings, execution: str, reason: str) -> TaskStop | None:
         """Stop the execution's ECS tasks and wait until they are STOPPED (bounded)."""
@@ -287,6 +333,7 @@ def _guard(settings: GuardSettings) -> Guard:
         LedgerTable(client("dynamodb"), settings.ledger_table),
         Executions(on_first_use("stepfunctions")),
         RunTasks(on_first_use("ecs"), settings.cluster_arn),
+        environment=settings.environment,
     )
 
 
@@ -339,16 +386,9 @@ def _on_finish(event: Any, settings: GuardSettings) -> FinishReply:
         ended = outcome.succeeded(payload["task"], container=job.container)
     else:
         ended = outcome.failed(payload["error"], container=job.container)
-        # A state timeout does not stop the task (AWS promises a stop only when the execution
-        # is stopped): make sure it is gone before the lease lets the next run start.
-        stop = guard.stop_tasks(job, me, f"cronguard: run ended {ended.status.value}")
-        if stop is not None:
-            ended = ended.with_stop(stop)
     retries = _count(payload.get("retries"))
     now = datetime.now(UTC)
-    started = guard.ledger.finish(
-        job=job.name, slot=slot, me=me, now=now, outcome=ended, retries=retries
-    )
+    ended, started = guard.finish(job, slot, me, ended, retries=retries, now=now)
     metrics.add_metric(names.status_metric(ended.status), MetricUnit.Count, 1)
     if started is not None:
         metrics.add_metric(names.RUN_DURATION, MetricUnit.Seconds, (now - started).total_seconds())

@@ -61,10 +61,10 @@ def test_every_alarm_has_a_threshold_of_one_and_notifies_the_topic(
 ) -> None:
     synthesized = synth(env_name)
     found = every_alarm(synthesized)
-    # One per job; per environment: cleanup errors, dead letters, orphaned work, sweeper
-    # errors, failed sweeps, a silent sweeper; missed slots, slot-watch errors, failed
-    # checks, a silent slot watch.
-    assert len(found) == len(synthesized.job_templates) + 10
+    # One per job; per environment: cleanup errors, dead letters, unconfirmed task stops,
+    # orphaned work, sweeper errors, failed sweeps, a silent sweeper; missed slots,
+    # slot-watch errors, failed checks, a silent slot watch.
+    assert len(found) == len(synthesized.job_templates) + 11
     assert sum(1 for alarm, _ in found if is_sweeper_silence(alarm)) == 1
     assert sum(1 for alarm, _ in found if is_watch_silence(alarm)) == 1
     for alarm, action in found:
@@ -147,6 +147,25 @@ def test_environment_alarms_on_dead_letters_cleanup_errors_and_orphans(synth: Sy
     assert names.count((metrics_contract.NAMESPACE, metrics_contract.ORPHANED_WORK)) == 2
     assert names.count((metrics_contract.NAMESPACE, metrics_contract.MISSED_SLOTS)) == 2
     assert names.count(("AWS/Lambda", "Errors")) == 3  # the cleanup, the sweeper, the watch
+
+
+def test_an_unconfirmed_task_stop_alarms_on_the_environments_own_dimensions(
+    synth: Synth,
+) -> None:
+    """The guard and the cleanup publish TaskStopsUnconfirmed with the environment's
+    dimensions alone (``lambdas/core/emit.py``): the alarm must match exactly those."""
+    (alarm,) = [
+        a
+        for a in alarms(synth("dev").template)
+        if a.get("MetricName") == metrics_contract.TASK_STOPS_UNCONFIRMED
+    ]
+    assert alarm["Namespace"] == metrics_contract.NAMESPACE
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        metrics_contract.ENVIRONMENT_DIMENSION: "dev",
+        metrics_contract.SERVICE_DIMENSION: metrics_contract.SERVICE,
+    }
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1)
+    assert "lease is kept" in alarm["AlarmDescription"]
 
 
 def test_no_alarm_watches_a_healthy_skip(synth: Synth) -> None:

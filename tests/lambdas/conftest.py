@@ -15,8 +15,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.ecs.models import ecs_backends
 from moto.moto_api import state_manager
 
+from lambdas.cleanup.handler import Cleanup
 from lambdas.core import variables
 from lambdas.core.ledger import LedgerTable
 from lambdas.core.ledger_contract import PARTITION_KEY, SORT_KEY, partition, table_name
@@ -29,6 +31,7 @@ TABLE = table_name("test")
 CLUSTER = "jobs"
 FAMILY = "cronguard-test-report"
 CONTAINER = "job"
+ACCOUNT = "123456789012"  # moto's default account
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,19 @@ class Aws:
             ]
         )
 
+    def cleanup(self) -> Cleanup:
+        """The cleanup as ``Cleanup.from_settings`` builds it, on this fixture's clients."""
+        return Cleanup(
+            ledger=LedgerTable(self.dynamodb, TABLE),
+            tasks=self.tasks(),
+            family_prefix=FAMILY.removesuffix("report"),
+            container=CONTAINER,
+            environment="test",
+        )
+
     def tasks(self) -> RunTasks:
-        return RunTasks(self.ecs, CLUSTER, sleep=self.slept.append)
+        """The run's tasks on a virtual clock: each poll's sleep advances it, none waits."""
+        return RunTasks(self.ecs, CLUSTER, sleep=self.slept.append, clock=lambda: sum(self.slept))
 
     def guard(self, clock: Callable[[], datetime] = utc_now, sfn: Any = None) -> Guard:
         return Guard(
@@ -68,6 +82,7 @@ class Aws:
             Executions(sfn or self.sfn),
             self.tasks(),
             clock=clock,
+            environment="test",
         )
 
     def run_task(self, execution_arn: str, family: str = FAMILY) -> str:
@@ -92,6 +107,17 @@ class Aws:
             0
         ]
         return found
+
+    def stuck_stopping(self, task_arn: str) -> None:
+        """The task is asked to stop and never gets there (a container that ignores SIGTERM
+        past its stop timeout, an agent that does not report): moto's own task model put in
+        DEACTIVATING, which its state manager (``times`` 10**6) never moves on."""
+        task = ecs_backends[ACCOUNT][REGION].tasks[CLUSTER][task_arn]
+        task.desired_status = "STOPPED"
+        task.status = "DEACTIVATING"
+
+    def stopped_at_last(self, task_arn: str) -> None:
+        ecs_backends[ACCOUNT][REGION].tasks[CLUSTER][task_arn].status = "STOPPED"
 
     def item(self, sort_key: str, job: str = "report") -> dict[str, Any] | None:
         response = self.dynamodb.get_item(

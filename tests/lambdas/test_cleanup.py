@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.cleanup.handler import lambda_handler
+from lambdas.cleanup.handler import lambda_handler, reconcile, release
 from lambdas.core import errors
 from lambdas.core.execution_contract import ENDED_STATUSES, STATUS_CHANGE
 from lambdas.core.guard_contract import Concurrency
@@ -196,3 +196,29 @@ SCHEDULED = {
 
 def test_every_status_the_cleanup_subscribes_to_is_one_it_settles() -> None:
     assert set(ENDED_STATUSES) == set(SETTLED)
+
+
+def test_cleanup_keeps_the_lease_of_a_still_stopping_task_until_the_reconciler_sees_it_stopped(
+    aws: Aws,
+) -> None:
+    execution = aws.start("aborted")
+    claim(aws, execution, SLOT)
+    task_arn = aws.run_task(execution)
+    aws.stuck_stopping(task_arn)
+    aws.sfn.stop_execution(executionArn=execution)
+    cleanup = aws.cleanup()
+    event = status_change(execution, aws.state_machine_arn, "ABORTED", {"scheduledTime": SLOT})
+
+    assert release(event, cleanup, "test")["marked"]
+
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None and item[STATUS]["S"] == Status.ABORTED
+    assert "not confirmed STOPPED" in item[TASK_STOP]["S"]
+    assert aws.item(LEASE_SORT_KEY) is not None
+    assert reconcile(aws.dynamodb, aws.sfn, TABLE, cleanup) == {"checked": 1, "fixed": 0}
+    assert aws.item(LEASE_SORT_KEY) is not None  # still stopping: still held
+
+    aws.stopped_at_last(task_arn)
+    assert reconcile(aws.dynamodb, aws.sfn, TABLE, cleanup) == {"checked": 1, "fixed": 1}
+    assert aws.item(LEASE_SORT_KEY) is None
+    assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from lambdas.core import clients, ledger_contract
+from lambdas.core import clients, ledger_contract, metrics_contract, outcome
 from lambdas.core.guard_contract import (
     ClaimRequest,
     Concurrency,
@@ -890,3 +891,42 @@ def test_handler_claim_of_a_paused_job_answers_skip_paused_with_the_reason(aws: 
     )
     assert (answer["action"], answer["reason"]) == ("skip", "paused")
     assert PAUSE_REASON in answer["detail"]
+
+
+def test_a_failed_runs_task_not_confirmed_stopped_keeps_the_lease_so_the_next_slot_waits(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    execution = aws.start("timed-out")
+    claim(aws, execution, SLOT)
+    task_arn = aws.run_task(execution)  # Run job timed out; the task ignores its stop
+    aws.stuck_stopping(task_arn)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+
+    timed_out = outcome.failed({"Error": "States.Timeout", "Cause": "..."}, container=CONTAINER)
+    ended, started = aws.guard().finish(
+        job(), SLOT, execution, timed_out, retries=0, now=datetime.now(UTC)
+    )
+
+    assert (ended.status, started is not None) == (Status.TIMED_OUT, True)
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None and "not confirmed STOPPED" in item[TASK_STOP]["S"]
+    lease = aws.item(LEASE_SORT_KEY)
+    assert lease is not None and lease[HOLDER]["S"] == execution  # kept
+    (blob,) = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if metrics_contract.TASK_STOPS_UNCONFIRMED in line
+    ]
+    assert blob[metrics_contract.TASK_STOPS_UNCONFIRMED] == [1.0]
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
+        [metrics_contract.ENVIRONMENT_DIMENSION, metrics_contract.SERVICE_DIMENSION]
+    ]
+
+    # Its execution has ended, but its task may still run: the next slot does not launch.
+    aws.sfn.stop_execution(executionArn=execution)
+    decision = claim(aws, aws.start("next"), NEXT_SLOT)
+    assert decision.verdict is Verdict.OVERLAP
+    assert f"the run of {SLOT} ({execution}) may still run" in decision.reason
+    skipped = aws.item(slot_sort_key(NEXT_SLOT))
+    assert skipped is not None and skipped[STATUS]["S"] == Status.SKIPPED_OVERLAP
