@@ -25,6 +25,7 @@ from cronguard.config.model import (
     shown,
 )
 from cronguard.config.placement import PlacementError, lock_path, read_lock, write_lock
+from lambdas.core.missed import LOOK_BACK_CAP, look_back, outlives_window
 
 JOBS_FILE = "jobs.yaml"
 ENVIRONMENTS_DIR = "environments"
@@ -539,6 +540,20 @@ def _cross_checks(
                 f"({environment.ledger.retention_days}d): a late duplicate could run again",
                 job=job.name,
                 field="starting_deadline",
+            )
+        )
+    if outlives_window(job.watched_schedule, environment.ledger.retention):
+        window = look_back(environment.ledger.retention)
+        problems.append(
+            ConfigProblem(
+                owner,
+                f"{job.schedule} plus the grace ({format_duration(job.watched_schedule.grace)}) "
+                f"is longer than the slot watch looks back ({format_duration(window)}: the "
+                f"ledger retention, at most {format_duration(LOOK_BACK_CAP)}): once the last "
+                "run's record has left that window, a run that never came could not be "
+                "noticed; use a cron expression",
+                job=job.name,
+                field="schedule",
             )
         )
     if (

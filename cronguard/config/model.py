@@ -33,6 +33,7 @@ from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Place
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
 from lambdas.core import ledger_contract
 from lambdas.core.guard_contract import Concurrency as Concurrency  # the guard reads it
+from lambdas.core.missed import JobSchedule
 from lambdas.core.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
 
 # Step Functions execution and state machine names are at most 80 characters.
@@ -566,6 +567,15 @@ class Job(Strict):
         default=None, ge=21, le=200, description="Task ephemeral storage (Fargate: 21-200 GiB)"
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on the job's resources")
+
+    @property
+    def watched_schedule(self) -> JobSchedule:
+        """What the missed-slot check knows of the job's schedule: config's deploy intent."""
+        return JobSchedule(
+            expression=self.schedule,
+            timezone=self.timezone,
+            flexible_window=self.flexible_window or timedelta(0),
+        )
 
     @property
     def capacity_strategy(self) -> list[CapacityShare] | None:

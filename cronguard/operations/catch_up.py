@@ -43,7 +43,6 @@ from lambdas.core.ledger_contract import (
     slot_sort_key,
 )
 from lambdas.core.missed import (
-    JobSchedule,
     Paused,
     catch_up_execution_name,
     due_slots,
@@ -78,15 +77,6 @@ def backfill_name(slot: str) -> str:
     return f"backfill-{moment.strftime('%Y%m%dT%H%M%SZ')}"
 
 
-def schedule_of(job: Job) -> JobSchedule:
-    """What the missed-slot check knows of a job's schedule, from its config."""
-    return JobSchedule(
-        expression=job.schedule,
-        timezone=job.timezone,
-        flexible_window=job.flexible_window or timedelta(0),
-    )
-
-
 class TooMany(Exception):
     """More slots than the limit, without ``--yes``."""
 
@@ -113,7 +103,7 @@ def range_slots(
         if anchor >= start:
             anchor -= ((anchor - start) // interval + 1) * interval
     slots = []
-    for moment in due_slots(schedule_of(job), after=start, until=end, anchor=anchor):
+    for moment in due_slots(job.watched_schedule, after=start, until=end, anchor=anchor):
         if moment < start:
             continue
         slots.append(slot_key(moment))
@@ -403,7 +393,7 @@ def catch_up_slots(
         else:
             others.append(slot)
     check = missed_slots(
-        schedule_of(job),
+        job.watched_schedule,
         now=now,
         since=since,
         recorded=others,

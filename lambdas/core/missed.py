@@ -111,6 +111,20 @@ def window_start(now: datetime, look_back: timedelta, watched_since: datetime | 
     return max(start, watched_since) if watched_since is not None else start
 
 
+def outlives_window(schedule: JobSchedule, retention: timedelta) -> bool:
+    """Whether the check could never notice a missed run of this rate schedule.
+
+    A rate job's slots count from its latest record, and a job with none in the look-back
+    window is reported silent once an interval plus the grace passed in it. If the interval
+    plus the grace is longer than the window, the previous record has always left the window
+    (and the ledger, once retention removed it) before the next slot's grace has passed:
+    neither can ever fire."""
+    parsed = parse_schedule(schedule.expression)
+    return isinstance(parsed, RateSchedule) and parsed.interval + schedule.grace > look_back(
+        retention
+    )
+
+
 def rate_anchor(recorded: Iterable[str]) -> datetime | None:
     """The latest scheduled time among the ledger's slot keys (manual runs' slots have none).
 

@@ -237,6 +237,14 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "a late duplicate could run again",
     ),
     (
+        "a rate the slot watch cannot follow",
+        {"jobs": with_job(schedule="rate(8 days)")},
+        f"{JOBS}: job 'report': schedule: rate(8 days) plus the grace (5m) is longer than the "
+        "slot watch looks back (7d: the ledger retention, at most 7d): once the last run's "
+        "record has left that window, a run that never came could not be noticed; use a cron "
+        "expression",
+    ),
+    (
         "every action",
         {
             "jobs": with_job(

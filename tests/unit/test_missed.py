@@ -13,6 +13,7 @@ from lambdas.core.missed import (
     catch_up_execution_name,
     look_back,
     missed_slots,
+    outlives_window,
     rate_anchor,
     window_start,
 )
@@ -219,3 +220,29 @@ def test_the_fingerprint_changes_with_what_moves_slots_only() -> None:
         base.fingerprint != JobSchedule("cron(0 4 * * ? *)", timezone="Europe/London").fingerprint
     )
     assert base.fingerprint != JobSchedule("cron(0 3 * * ? *)", timezone="UTC").fingerprint
+
+
+@pytest.mark.parametrize("retention_days", [1, 3, 7, 30])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "rate(1 day)",
+        "rate(2 days)",
+        "rate(6 days)",
+        "rate(7 days)",
+        "rate(8 days)",
+        "rate(10079 minutes)",
+        "rate(167 hours)",
+        "rate(168 hours)",
+    ],
+)
+def test_config_refuses_exactly_the_rates_whose_silence_the_watch_could_never_see(
+    expression: str, retention_days: int
+) -> None:
+    """``outlives_window`` (what validate refuses) is true exactly when a job with no record
+    in a whole look-back window is not reported silent by the check itself."""
+    schedule = JobSchedule(expression)
+    retention = timedelta(days=retention_days)
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    check = missed_slots(schedule, now=now, since=now - look_back(retention), recorded=[])
+    assert outlives_window(schedule, retention) is not check.silent
