@@ -74,7 +74,7 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
-## The benchmark (prints figures; not part of the tests).
+## The benchmark: prints its figures and rewrites docs/benchmark.md (not part of the tests).
 bench: setup
 	$(BIN)/python bench/benchmark.py
 
