@@ -78,8 +78,10 @@ typecheck:
 bench: setup
 	$(BIN)/python bench/benchmark.py
 
+## The JSON Schemas and the config reference (docs/config-reference.md), from the config model.
 schema: setup
 	$(BIN)/python -m cronguard.config.schema
+	$(BIN)/python -m cronguard.config.reference
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
