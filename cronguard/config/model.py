@@ -572,7 +572,12 @@ class CapacityShare(Strict):
     """One entry of a capacity provider strategy (ECS's base and weight)."""
 
     provider: CapacityProvider = Field(description="The capacity provider")
-    base: int = Field(default=0, ge=0, le=100000, description="Tasks placed here first")
+    base: int = Field(
+        default=0,
+        ge=0,
+        le=100000,
+        description="Tasks placed here first; at most one entry has a base",
+    )
     weight: int = Field(default=1, ge=0, le=1000, description="Share of the tasks after base")
 
 
@@ -582,7 +587,10 @@ class Iam(Strict):
     permissions_boundary: str | None = Field(
         default=None, description="Managed policy ARN set as every role's permissions boundary"
     )
-    role_path: str | None = Field(default=None, description="Path of every role, like '/jobs/'")
+    role_path: str | None = Field(
+        default=None,
+        description="Path of every role, like '/jobs/' (changing it replaces the roles)",
+    )
 
     _boundary = field_validator("permissions_boundary")(_check_policy_arn)
 
