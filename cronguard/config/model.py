@@ -710,7 +710,8 @@ class Job(Strict):
     )
     architecture: Architecture = Field(
         default=Architecture.X86_64,
-        description="arm64 runs the task on Graviton (the image must be built for it)",
+        description="arm64 runs the task on Graviton (the image must be built for it; Fargate "
+        "Spot runs x86_64 tasks only)",
     )
     ephemeral_storage_gib: int | None = Field(
         default=None,
