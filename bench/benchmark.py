@@ -475,8 +475,11 @@ def synth_tables(job_counts: list[int], runs: int, workdir: Path) -> tuple[list[
                 end_section=kind == "baseline",
             )
     table.caption = (
-        f"{runs} runs of each, alternated; fresh output folder per run (the bundled Lambda "
-        f"code reused, as in a cdk.out). Targets: 1,000 jobs ≤ "
+        f"{runs} runs of each, the two kinds alternated (and which goes first); a fresh output "
+        "folder per run (the bundled Lambda code reused, as in a cdk.out). The baseline gets "
+        "cdk-nag's AwsSolutions pack as cronguard does (Validations; its one finding per task "
+        "acknowledged on the task, as cronguard acknowledges its own next to each resource). "
+        f"Targets: 1,000 jobs ≤ "
         f"{TARGETS['synth_1000_seconds']:.0f} s, every template ≤ 1 MB and "
         f"≤ {TEMPLATE_RESOURCES_LIMIT} resources. {note}"
     )
@@ -504,7 +507,11 @@ def fit_table(seconds: dict[str, dict[int, list[float]]], note: str) -> Table:
             else "1x",
         )
     sizes = ", ".join(f"{jobs:,}" for jobs in sorted(seconds["cronguard"]))
-    table.caption = f"Every run of {sizes} jobs, each a point. {note}"
+    table.caption = (
+        f"Every run of {sizes} jobs, each a point, so no single fast or slow run sets the "
+        "slope (a two-point slope from the fastest runs gave negative ratios on a loaded "
+        f"machine). Target: per job ≤ {TARGETS['synth_ratio']:g}x the baseline's. {note}"
+    )
     return table
 
 
@@ -879,7 +886,8 @@ def transitions_table(figures: EngineFigures, load: Load) -> Table:
         "Counted from the execution history: StateEntered events, and each Task attempt "
         "after the first (a TaskScheduled of the same state entry), which AWS bills as a "
         "transition too. The retries are injected: Lambda throttles the guard's first Invoke "
-        "(429), ECS throttles the first RunTask (ECS.AmazonECSException). " + load.note()
+        "(429, retried by the Guard state's States.ALL retrier), ECS throttles the first "
+        "RunTask (ECS.AmazonECSException, retried by the launch retrier). " + load.note()
     )
     return table
 
@@ -898,9 +906,11 @@ def calls_table(figures: EngineFigures, load: Load) -> Table:
         )
     table.caption = (
         "The burst: two executions of one slot started together, each guard's "
-        "TransactWriteItems held until both have read the ledger. The missed overlap: "
-        "ListExecutions answers without the running execution (it is eventually consistent). "
-        + load.note()
+        "TransactWriteItems held until both have read the ledger; the loser's is cancelled, "
+        "and its UpdateItem counts the slot's duplicates, as a sequential duplicate's does. "
+        "The missed overlap: ListExecutions answers without the running execution (it is "
+        "eventually consistent), so the answer rests on DescribeExecution alone. A failed "
+        "run checks its tasks stopped (ListTasks, DescribeTasks) before its finish. " + load.note()
     )
     return table
 
@@ -1192,15 +1202,18 @@ def guard_table(runs: int, normal: tuple[str, ...], worst: tuple[str, ...], load
                 )
     asset = f"{size[0] / 1e6:.1f} MB in {size[1]} files" if size else "not bundled"
     table.caption = (
-        f"A fresh interpreter per run ({runs} runs, alternated), PYTHONDONTWRITEBYTECODE=1, "
-        f"importing only from the asset as the stack bundles it ({asset}: lambdas/ and "
+        f"A fresh interpreter per run ({runs} runs, alternated), PYTHONDONTWRITEBYTECODE=1 "
+        "(/var/task is read-only in Lambda), importing only from the asset as the stack "
+        f"bundles it ({asset}, most of them the slot watch's tzdata: lambdas/ and "
         "Powertools, pip --no-compile) and boto3 (the pinned version, byte-compiled: a stand-in "
         "for the runtime's own; the last row without bytecode anywhere), with Lambda's "
         "environment (region, credentials) and the guard's. Clients: the guard as the handler "
         "constructs it, then the first client of each service the invocation calls — a normal "
-        "run's (its claim and finish in table 3), or every service the guard can call (an "
-        "overlap checks Step Functions, a failed run stops its ECS tasks). "
-        f"Python: {why}. Target: cold start ≤ {TARGETS['cold_start_ms']} ms median. " + load.note()
+        "run's (its claim and finish in table 3; the guard creates the other clients on first "
+        "use), or every service the guard can call (an overlap checks Step Functions, a failed "
+        "run stops its ECS tasks). "
+        f"Python: {why} (Lambda's runtimes are PGO/LTO builds). "
+        f"Target: cold start ≤ {TARGETS['cold_start_ms']} ms median. " + load.note()
     )
     return table
 
