@@ -74,12 +74,14 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
-## The benchmark (prints figures; not part of the tests).
+## The benchmark: prints its figures and rewrites docs/benchmark.md (not part of the tests).
 bench: setup
 	$(BIN)/python bench/benchmark.py
 
+## The JSON Schemas and the config reference (docs/config-reference.md), from the config model.
 schema: setup
 	$(BIN)/python -m cronguard.config.schema
+	$(BIN)/python -m cronguard.config.reference
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 
 # Before aws_cdk starts its jsii process: Node 20 is past its end of life and jsii prints a
-# banner for it in every process (README, "Supported Node versions"). `cdk synth` runs this
-# file directly, so the Makefile's setting alone does not reach it.
+# banner for it in every process (docs/development.md, "Supported Node versions"). `cdk synth`
+# runs this file directly, so the Makefile's setting alone does not reach it.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # The local Lambda bundling runs pip, whose colour codes end up as stray `[0m` in logs.
 os.environ.setdefault("PIP_NO_COLOR", "1")

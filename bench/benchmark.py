@@ -3,6 +3,9 @@
     .venv/bin/python bench/benchmark.py            # everything (11-20 minutes on 2 cores)
     .venv/bin/python bench/benchmark.py --quick    # 1 and 50 jobs, 1 run: a smoke check
 
+It prints each table and rewrites its part of ``docs/benchmark.md`` (the one file that holds
+the figures, each group with its date, commit and load); ``--quick`` only prints.
+
 Each table measures what runs in AWS, and notes the machine's load (1/5/15-minute load
 averages) when it started and ended:
 
@@ -35,6 +38,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -44,7 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -121,6 +125,133 @@ def least_squares(points: Sequence[tuple[float, float]]) -> Fit:
 def fit_of(samples: dict[int, list[float]]) -> Fit:
     """The line through every sample of every size."""
     return least_squares([(jobs, value) for jobs, values in samples.items() for value in values])
+
+
+# --- the results file: docs/benchmark.md -------------------------------------------------------
+
+RESULTS = ROOT / "docs" / "benchmark.md"
+# The file's groups of tables, in order: each is rewritten by the run that measures it.
+GROUPS = {
+    "synth": "The synth: tables 1, 1a, 1b and 5",
+    "guard": "The guard: tables 2, 3 and 4",
+    "scale": "Thousands of jobs: bench/scale.py",
+}
+RESULTS_HEADER = """\
+# Benchmark
+
+Figures measured on a shared 2-core machine, each beside a baseline measured in the same run.
+Written by the benchmark, not by hand: `make bench` (`bench/benchmark.py`, about 11 minutes
+on a quiet machine, 20 under load) rewrites the synth and guard groups below,
+`bench/benchmark.py --synth-only` or `--guard-only` one of them, and `bench/scale.py` the
+last; `--quick` (1 and 50 jobs, 1 run) is a smoke check that writes nothing. Each group says
+when, at which commit and under what load it was measured, and each table's note gives the
+load (1/5/15-minute averages) when its measuring started and ended. Nothing here is asserted
+by a test: read the targets here. Each table measures what runs in AWS:
+
+1. the real `npx cdk synth -c env=bench` as a whole process (the CLI, `app.py` with cdk-nag's
+   AwsSolutions checks and the CDK's built-in CloudFormation validation: what `make demo`
+   runs) of generated configs of N jobs (as `tests/infra/test_scale.py` generates them, at
+   the default `job_stacks`), beside an app of N `aws_ecs_patterns.ScheduledFargateTask`
+   (50 per stack) with the same AwsSolutions checks applied the same way; 1a. the per-job
+   cost of each, from a least-squares line through every run of every size (the slope is the
+   cost of one more job, the intercept the fixed cost); 1b. where the time goes, from the
+   CDK's own performance counters of the same runs;
+2. Step Functions state transitions per execution of the synthesized definition in the local
+   engine, counted from its execution history, retries included (AWS bills each);
+3. AWS API calls the real guard code makes per decision against moto, the worst cases too;
+4. the guard's cold start as deployed: the code asset bundled as the stack bundles it,
+   imported in a fresh interpreter, plus the first creation of its AWS clients;
+5. cfn-lint over every template of the 250-job app;
+
+and `bench/scale.py`: 1,000 and 3,000 jobs through the same real synth, with the limits of
+every template and how many placed jobs adding, removing and renaming jobs would move. Why
+the figures matter, and what they decided: [Design decisions](design.md#design-decisions).
+"""
+_GROUP_MARKER = re.compile(r"^<!-- bench:(\w+) -->$", re.MULTILINE)
+
+
+def git_commit() -> str:
+    """The commit measured (short hash), marked when the work tree has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short=7", "HEAD") or "unknown"
+    return commit + (" with uncommitted changes" if git("status", "--porcelain", "-uno") else "")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """When, where and by which command a group of tables was measured."""
+
+    command: str
+    at: datetime
+    commit: str
+    cores: int
+    load_start: str
+    load_end: str = ""
+
+    @classmethod
+    def start(cls, command: str) -> Measured:
+        return cls(command, datetime.now(UTC), git_commit(), os.cpu_count() or 0, load_average())
+
+    def ended(self) -> Measured:
+        return replace(self, load_end=load_average())
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("\n", " ").replace("|", "\\|").strip()
+
+
+def table_markdown(table: Table) -> str:
+    """A printed table as Markdown: its title as a heading, its rows, its caption below."""
+    columns = table.columns
+    lines = [
+        "| " + " | ".join(_cell(column.header) for column in columns) + " |",
+        "| " + " | ".join("---:" if c.justify == "right" else "---" for c in columns) + " |",
+    ]
+    for row in zip(*(list(column.cells) for column in columns), strict=True):
+        lines.append("| " + " | ".join(_cell(value) for value in row) + " |")
+    parts = [f"### {_cell(table.title)}", "\n".join(lines)]
+    if table.caption:
+        parts.append(_cell(table.caption))
+    return "\n\n".join(parts)
+
+
+def group_markdown(group: str, measured: Measured, tables: Sequence[Table]) -> str:
+    """One group of the results file: its marker, heading, when it was measured, its tables."""
+    when = (
+        f"Measured {measured.at:%Y-%m-%d %H:%M} UTC at commit {measured.commit} by "
+        f"`{measured.command}`, on {measured.cores} cores; load (1/5/15 min) "
+        f"{measured.load_start} at the start, {measured.load_end} at the end."
+    )
+    parts = [f"<!-- bench:{group} -->\n## {GROUPS[group]}", when]
+    return "\n\n".join(parts + [table_markdown(table) for table in tables])
+
+
+def results_groups(text: str) -> dict[str, str]:
+    """The groups of a results file, by name (the header before them is always rewritten)."""
+    parts = _GROUP_MARKER.split(text)
+    return {
+        name: f"<!-- bench:{name} -->{body}".strip()
+        for name, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
+
+
+def results_document(groups: dict[str, str]) -> str:
+    ordered = [groups[name] for name in GROUPS if name in groups]
+    return "\n\n".join([RESULTS_HEADER.strip(), *ordered]) + "\n"
+
+
+def write_results(path: Path, group: str, measured: Measured, tables: Sequence[Table]) -> None:
+    """Rewrite ``group`` in the results file at ``path``, keeping the other groups as they are
+    (a ``--guard-only`` run leaves the synth figures of an earlier run)."""
+    groups = results_groups(path.read_text(encoding="utf-8")) if path.exists() else {}
+    groups[group] = group_markdown(group, measured, tables)
+    path.write_text(results_document(groups), encoding="utf-8")
+    console.print(f"wrote the {group} figures to {path}")
 
 
 # --- 1. synth: the real `npx cdk synth`, as a whole process ----------------------------------
@@ -344,8 +475,11 @@ def synth_tables(job_counts: list[int], runs: int, workdir: Path) -> tuple[list[
                 end_section=kind == "baseline",
             )
     table.caption = (
-        f"{runs} runs of each, alternated; fresh output folder per run (the bundled Lambda "
-        f"code reused, as in a cdk.out). Targets: 1,000 jobs ≤ "
+        f"{runs} runs of each, the two kinds alternated (and which goes first); a fresh output "
+        "folder per run (the bundled Lambda code reused, as in a cdk.out). The baseline gets "
+        "cdk-nag's AwsSolutions pack as cronguard does (Validations; its one finding per task "
+        "acknowledged on the task, as cronguard acknowledges its own next to each resource). "
+        f"Targets: 1,000 jobs ≤ "
         f"{TARGETS['synth_1000_seconds']:.0f} s, every template ≤ 1 MB and "
         f"≤ {TEMPLATE_RESOURCES_LIMIT} resources. {note}"
     )
@@ -373,7 +507,11 @@ def fit_table(seconds: dict[str, dict[int, list[float]]], note: str) -> Table:
             else "1x",
         )
     sizes = ", ".join(f"{jobs:,}" for jobs in sorted(seconds["cronguard"]))
-    table.caption = f"Every run of {sizes} jobs, each a point. {note}"
+    table.caption = (
+        f"Every run of {sizes} jobs, each a point, so no single fast or slow run sets the "
+        "slope (a two-point slope from the fastest runs gave negative ratios on a loaded "
+        f"machine). Target: per job ≤ {TARGETS['synth_ratio']:g}x the baseline's. {note}"
+    )
     return table
 
 
@@ -748,7 +886,8 @@ def transitions_table(figures: EngineFigures, load: Load) -> Table:
         "Counted from the execution history: StateEntered events, and each Task attempt "
         "after the first (a TaskScheduled of the same state entry), which AWS bills as a "
         "transition too. The retries are injected: Lambda throttles the guard's first Invoke "
-        "(429), ECS throttles the first RunTask (ECS.AmazonECSException). " + load.note()
+        "(429, retried by the Guard state's States.ALL retrier), ECS throttles the first "
+        "RunTask (ECS.AmazonECSException, retried by the launch retrier). " + load.note()
     )
     return table
 
@@ -767,9 +906,11 @@ def calls_table(figures: EngineFigures, load: Load) -> Table:
         )
     table.caption = (
         "The burst: two executions of one slot started together, each guard's "
-        "TransactWriteItems held until both have read the ledger. The missed overlap: "
-        "ListExecutions answers without the running execution (it is eventually consistent). "
-        + load.note()
+        "TransactWriteItems held until both have read the ledger; the loser's is cancelled, "
+        "and its UpdateItem counts the slot's duplicates, as a sequential duplicate's does. "
+        "The missed overlap: ListExecutions answers without the running execution (it is "
+        "eventually consistent), so the answer rests on DescribeExecution alone. A failed "
+        "run checks its tasks stopped (ListTasks, DescribeTasks) before its finish. " + load.note()
     )
     return table
 
@@ -1012,7 +1153,7 @@ def guard_table(runs: int, normal: tuple[str, ...], worst: tuple[str, ...], load
 
             def target(of: list[Sample]) -> str:
                 median_ms = statistics.median(map(total, of)) * 1000
-                return f"(target {within(median_ms, TARGETS['cold_start_ms'], ' ms')} median)"
+                return f"(median target {within(median_ms, TARGETS['cold_start_ms'], ' ms')})"
 
             rows = [
                 (
@@ -1061,15 +1202,18 @@ def guard_table(runs: int, normal: tuple[str, ...], worst: tuple[str, ...], load
                 )
     asset = f"{size[0] / 1e6:.1f} MB in {size[1]} files" if size else "not bundled"
     table.caption = (
-        f"A fresh interpreter per run ({runs} runs, alternated), PYTHONDONTWRITEBYTECODE=1, "
-        f"importing only from the asset as the stack bundles it ({asset}: lambdas/ and "
+        f"A fresh interpreter per run ({runs} runs, alternated), PYTHONDONTWRITEBYTECODE=1 "
+        "(/var/task is read-only in Lambda), importing only from the asset as the stack "
+        f"bundles it ({asset}, most of them the slot watch's tzdata: lambdas/ and "
         "Powertools, pip --no-compile) and boto3 (the pinned version, byte-compiled: a stand-in "
         "for the runtime's own; the last row without bytecode anywhere), with Lambda's "
         "environment (region, credentials) and the guard's. Clients: the guard as the handler "
         "constructs it, then the first client of each service the invocation calls — a normal "
-        "run's (its claim and finish in table 3), or every service the guard can call (an "
-        "overlap checks Step Functions, a failed run stops its ECS tasks). "
-        f"Python: {why}. Target: cold start ≤ {TARGETS['cold_start_ms']} ms median. " + load.note()
+        "run's (its claim and finish in table 3; the guard creates the other clients on first "
+        "use), or every service the guard can call (an overlap checks Step Functions, a failed "
+        "run stops its ECS tasks). "
+        f"Python: {why} (Lambda's runtimes are PGO/LTO builds). "
+        f"Target: cold start ≤ {TARGETS['cold_start_ms']} ms median. " + load.note()
     )
     return table
 
@@ -1087,27 +1231,34 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     job_counts = [1, 50] if args.quick else [1, 50, 250, 1000]
     runs = 1 if args.quick else args.runs
+    command = " ".join(["bench/benchmark.py", *sys.argv[1:]])
     console.print(
         f"cronguard benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
         f"load (1/5/15 min) {load_average()}"
     )
+
+    def report(group: str, measured: Measured, tables: list[Table]) -> None:
+        for table in tables:
+            console.print(table)
+        if not args.quick:
+            write_results(RESULTS, group, measured.ended(), tables)
+
     if not args.synth_only:
-        load = Load()
+        measured, load = Measured.start(command), Load()
         figures = engine_figures()
-        console.print(transitions_table(figures, load))
-        console.print(calls_table(figures, load))
         normal = figures.normal_run_services or NORMAL_RUN_SERVICES
         worst = tuple(sorted({*GUARD_SERVICES, *figures.services}))
-        console.print(guard_table(max(runs, 5) * 2, normal, worst, Load()))
+        guard = [transitions_table(figures, load), calls_table(figures, load)]
+        guard.append(guard_table(max(runs, 5) * 2, normal, worst, Load()))
+        report("guard", measured, guard)
     if args.guard_only:
         return
     workdir = Path(tempfile.mkdtemp(prefix="cronguard-bench-", dir=args.keep))
     try:
+        measured = Measured.start(command)
         tables, lint_dir = synth_tables(job_counts, runs, workdir)
-        for table in tables:
-            console.print(table)
         lint_jobs = LINT_JOBS if LINT_JOBS in job_counts else job_counts[-1]
-        console.print(lint_table(lint_dir, lint_jobs))
+        report("synth", measured, [*tables, lint_table(lint_dir, lint_jobs)])
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -9,7 +9,8 @@ largest template (KB, resources, outputs, parameters), the first CloudFormation 
 template exceeds (``stacks/limits.py``), whether every state machine is in the job stack the
 lock file records, and how many placed jobs adding, removing and renaming jobs would move
 (from the lock file synth wrote, as the next synth would place them). Targets: 3,000 jobs in
-at most 5 minutes and 4 GB. Figures, never asserted: this machine is shared and noisy.
+at most 5 minutes and 4 GB. Figures, never asserted: this machine is shared and noisy. It
+prints the table and rewrites its group of ``docs/benchmark.md``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # as app.py
 
-from benchmark import Synth  # noqa: E402  (bench/benchmark.py: the real synth, measured)
+from benchmark import (  # noqa: E402  (bench/benchmark.py: the real synth, and its results file)
+    RESULTS,
+    Measured,
+    Synth,
+    write_results,
+)
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -163,6 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     console.print(f"cronguard scale — {os.cpu_count()} cores, load (1/5/15 min) {load()}")
     workdir = Path(tempfile.mkdtemp(prefix="cronguard-scale-", dir=args.keep))
+    measured = Measured.start(" ".join(["bench/scale.py", *sys.argv[1:]]))
     try:
         synth = Synth(workdir)
         synth.warm_up(write_config(workdir / "config-1", generated_jobs(1), name=ENVIRONMENT))
@@ -171,6 +178,7 @@ def main() -> None:
             rows.append(measure(synth, count, workdir))
             console.print(f"{count} jobs: {rows[-1]['seconds']:.1f} s")
         console.print(table(rows))
+        write_results(RESULTS, "scale", measured.ended(), [table(rows)])
         missed = [row for row in rows if row["limit"] != "none" or not row["as_locked"]]
         moved = [row for row in rows if any(row["moved"].values())]
         if missed or moved:

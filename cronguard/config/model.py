@@ -17,17 +17,20 @@ from importlib import resources
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PrivateAttr,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Placement, assign
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
@@ -109,13 +112,14 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
+DURATION_PATTERN = r"^[0-9]+\s*(s|m|h|d)$"
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "pattern": r"^[0-9]+\s*(s|m|h|d)$"},
+                {"type": "string", "pattern": DURATION_PATTERN},
                 {"type": "integer", "minimum": 0},
             ],
             "description": "A duration: '90s', '15m', '2h', '1d', or whole seconds.",
@@ -132,18 +136,41 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
-def between(low: timedelta, high: timedelta) -> AfterValidator:
-    """Keep a ``Duration`` within ``[low, high]``; an out-of-range value names both."""
+class between:  # noqa: N801  (reads as a constraint: Annotated[Duration, between(a, b)])
+    """Keep a ``Duration`` within ``[low, high]``; an out-of-range value names both. The JSON
+    Schema states the bounds on its whole-seconds form, where the config reference reads them."""
 
-    def check(value: timedelta) -> timedelta:
-        if not low <= value <= high:
+    def __init__(self, low: timedelta, high: timedelta) -> None:
+        self.low, self.high = low, high
+
+    def check(self, value: timedelta) -> timedelta:
+        if not self.low <= value <= self.high:
             raise ValueError(
                 f"{format_duration(value)} is out of range; allowed "
-                f"{format_duration(low)} to {format_duration(high)}"
+                f"{format_duration(self.low)} to {format_duration(self.high)}"
             )
         return value
 
-    return AfterValidator(check)
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        bounds = {
+            "minimum": int(self.low.total_seconds()),
+            "maximum": int(self.high.total_seconds()),
+        }
+        json_schema = handler(schema)
+        return {
+            **json_schema,
+            "anyOf": [
+                {**form, **bounds} if form.get("type") == "integer" else form
+                for form in json_schema["anyOf"]
+            ],
+        }
 
 
 class Strict(BaseModel):
@@ -155,16 +182,24 @@ class Strict(BaseModel):
 class LaunchRetry(Strict):
     """Retries of launch failures (capacity, throttling) — never of the job itself."""
 
-    max_attempts: int = Field(default=3, ge=0, le=10)
-    interval_seconds: int = Field(default=10, ge=1, le=3600)
-    backoff_rate: float = Field(default=2.0, ge=1.0, le=10.0)
+    max_attempts: int = Field(default=3, ge=0, le=10, description="Retries of a launch failure")
+    interval_seconds: int = Field(
+        default=10, ge=1, le=3600, description="Seconds before the first retry"
+    )
+    backoff_rate: float = Field(
+        default=2.0, ge=1.0, le=10.0, description="What each further wait is multiplied by"
+    )
 
 
 class Delivery(Strict):
     """EventBridge Scheduler's own retry policy for delivering a trigger."""
 
-    max_retries: int = Field(default=185, ge=0, le=185)
-    max_event_age: Annotated[Duration, between(MINUTE, DAY)] = DAY
+    max_retries: int = Field(
+        default=185, ge=0, le=185, description="How often Scheduler retries a failed delivery"
+    )
+    max_event_age: Annotated[Duration, between(MINUTE, DAY)] = Field(
+        default=DAY, description="How long Scheduler keeps retrying a delivery"
+    )
 
 
 class CatchUp(Strict):
@@ -193,9 +228,22 @@ def _check_ids(values: list[str], pattern: re.Pattern[str], what: str, example: 
 class JobNetwork(Strict):
     """Per-job network override; unset fields fall back to the environment's network."""
 
-    subnet_ids: list[str] | None = Field(default=None, min_length=1, max_length=16)
-    security_group_ids: list[str] | None = Field(default=None, min_length=1, max_length=5)
-    assign_public_ip: bool | None = None
+    subnet_ids: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="Subnets for this job's tasks, instead of the environment's",
+    )
+    security_group_ids: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5,
+        description="Security groups for this job's tasks, instead of the environment's",
+    )
+    assign_public_ip: bool | None = Field(
+        default=None,
+        description="Whether this job's tasks get a public IP, if not as the environment's",
+    )
 
     @field_validator("subnet_ids")
     @classmethod
@@ -215,10 +263,16 @@ class JobNetwork(Strict):
 class Network(Strict):
     """Network ids come from config (never looked up) so synth stays offline and deterministic."""
 
-    vpc_id: str
-    subnet_ids: list[str] = Field(min_length=1, max_length=16)
-    security_group_ids: list[str] = Field(min_length=1, max_length=5)
-    assign_public_ip: bool = False
+    vpc_id: str = Field(description="VPC the jobs run in, like 'vpc-0123456789abcdef0' (imported)")
+    subnet_ids: list[str] = Field(
+        min_length=1, max_length=16, description="Subnets for the Fargate tasks ('subnet-…')"
+    )
+    security_group_ids: list[str] = Field(
+        min_length=1, max_length=5, description="Security groups for the tasks ('sg-…')"
+    )
+    assign_public_ip: bool = Field(
+        default=False, description="Give tasks a public IP (public subnets without NAT)"
+    )
 
     @field_validator("vpc_id")
     @classmethod
@@ -253,10 +307,20 @@ class Network(Strict):
 
 
 class Cluster(Strict):
-    """An existing ECS cluster imported by name, or one the stack creates."""
+    """An existing ECS cluster imported by name, or one the stack creates (as it does when
+    the environment sets no ``cluster``)."""
 
-    name: str | None = Field(default=None, pattern=RESOURCE_NAME_PATTERN)
-    create: bool = False
+    name: str | None = Field(
+        default=None,
+        pattern=RESOURCE_NAME_PATTERN,
+        description="An existing cluster to import, or the name of the one created "
+        "(default 'cronguard-<env>')",
+    )
+    create: bool = Field(
+        default=False,
+        description="Create the cluster (Container Insights and the Fargate and Fargate Spot "
+        "capacity providers on)",
+    )
 
     @model_validator(mode="after")
     def _name_or_create(self) -> Cluster:
@@ -272,8 +336,16 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 class Alarms(Strict):
     """Where alarms go: a topic the stack creates (with e-mail subscriptions) or an existing one."""
 
-    email: list[str] = Field(default_factory=list)
-    topic_arn: str | None = None
+    email: list[str] = Field(
+        default_factory=list,
+        description="E-mail addresses subscribed to the alarm topic cronguard creates; an error "
+        "together with topic_arn (subscribe them to that topic yourself)",
+    )
+    topic_arn: str | None = Field(
+        default=None,
+        description="An existing SNS topic instead of one cronguard creates; its topic policy "
+        "(and key policy, if encrypted) must let CloudWatch publish (docs/metrics.md)",
+    )
 
     @field_validator("email")
     @classmethod
@@ -304,7 +376,13 @@ class Alarms(Strict):
 class Ledger(Strict):
     """The per-environment ledger: one item per (job, slot)."""
 
-    retention_days: int = Field(default=7, ge=1, le=365)
+    retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=365,
+        description="How long slot records are kept: the window in which a late duplicate is "
+        "still recognised",
+    )
 
     @property
     def retention(self) -> timedelta:
@@ -327,10 +405,14 @@ class ProtectedService(Strict):
     outputs) for the service's task definition to use.
     """
 
-    name: str = Field(pattern=RESOURCE_NAME_PATTERN)
-    cluster: str = Field(pattern=RESOURCE_NAME_PATTERN)
-    task_role_arn: str | None = None
-    create_role: bool = False
+    name: str = Field(pattern=RESOURCE_NAME_PATTERN, description="The ECS service's name")
+    cluster: str = Field(pattern=RESOURCE_NAME_PATTERN, description="The cluster it runs in")
+    task_role_arn: str | None = Field(
+        default=None, description="Its existing task role, granted task protection"
+    )
+    create_role: bool = Field(
+        default=False, description="Create its task role instead (the stack outputs its ARN)"
+    )
 
     _role = field_validator("task_role_arn")(_check_role_arn)
 
@@ -344,9 +426,17 @@ class ProtectedService(Strict):
 class TaskProtection(Strict):
     """Services whose workers use the cronguard_worker client, and the orphan sweeper."""
 
-    services: list[ProtectedService] = Field(default_factory=list)
-    stale_after: Annotated[Duration, between(MINUTE, DAY)] = timedelta(minutes=10)
-    sweep_every: Annotated[Duration, between(MINUTE, timedelta(hours=1))] = timedelta(minutes=5)
+    services: list[ProtectedService] = Field(
+        default_factory=list,
+        description="ECS services whose workers use task scale-in protection (docs/worker.md)",
+    )
+    stale_after: Annotated[Duration, between(MINUTE, DAY)] = Field(
+        default=timedelta(minutes=10),
+        description="Work whose heartbeat is older than this is orphaned",
+    )
+    sweep_every: Annotated[Duration, between(MINUTE, timedelta(hours=1))] = Field(
+        default=timedelta(minutes=5), description="How often the orphan sweeper runs"
+    )
 
     @field_validator("services")
     @classmethod
@@ -451,7 +541,7 @@ class Permission(Strict):
 class ManagedPolicy(Strict):
     """A managed policy attached to the job's task role."""
 
-    arn: str
+    arn: str = Field(description="The managed policy's ARN")
     reason: str | None = Field(
         default=None, min_length=10, description="Why an AWS managed policy; required for one"
     )
@@ -482,8 +572,13 @@ class CapacityProvider(StrEnum):
 class CapacityShare(Strict):
     """One entry of a capacity provider strategy (ECS's base and weight)."""
 
-    provider: CapacityProvider
-    base: int = Field(default=0, ge=0, le=100000, description="Tasks placed here first")
+    provider: CapacityProvider = Field(description="The capacity provider")
+    base: int = Field(
+        default=0,
+        ge=0,
+        le=100000,
+        description="Tasks placed here first; at most one entry has a base",
+    )
     weight: int = Field(default=1, ge=0, le=1000, description="Share of the tasks after base")
 
 
@@ -493,7 +588,10 @@ class Iam(Strict):
     permissions_boundary: str | None = Field(
         default=None, description="Managed policy ARN set as every role's permissions boundary"
     )
-    role_path: str | None = Field(default=None, description="Path of every role, like '/jobs/'")
+    role_path: str | None = Field(
+        default=None,
+        description="Path of every role, like '/jobs/' (changing it replaces the roles)",
+    )
 
     _boundary = field_validator("permissions_boundary")(_check_policy_arn)
 
@@ -519,54 +617,115 @@ class Job(Strict):
     """One scheduled ECS job. ``name`` comes from its key in the YAML mapping."""
 
     name: str
-    description: str = Field(default="", max_length=DESCRIPTION_LIMIT)
-    schedule: str = Field(description="cron(m h dom mon dow year) or rate(N unit)")
-    timezone: str = Field(default="UTC", description="IANA time zone of the schedule")
-    enabled: bool = True
+    description: str = Field(
+        default="",
+        max_length=DESCRIPTION_LIMIT,
+        description="Free text; it goes into the schedule's description",
+    )
+    schedule: str = Field(
+        description="cron(minutes hours day-of-month month day-of-week year), EventBridge's 6 "
+        "fields with ?, L, W and #, or rate(N minutes|hours|days) whose interval plus the grace "
+        "fits in the slot watch's look-back (the ledger retention, at most 7 days); a cron "
+        "that never fires again (cron(0 0 30 2 ? *), a past year) is an error"
+    )
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone the cron expression is evaluated in: a name in the pinned "
+        "tzdata package (host-only names such as localtime or posix/… are errors)",
+    )
+    enabled: bool = Field(default=True, description="false deploys the schedule disabled")
     image: str = Field(pattern=IMAGE_PATTERN, description="Container image URI")
-    command: list[str] | None = Field(default=None, min_length=1)
-    cpu: int = 256
-    memory: int = 512
-    environment: dict[str, str] = Field(default_factory=dict)
+    command: list[str] | None = Field(
+        default=None, min_length=1, description="Exec-form command; unset runs the image's own"
+    )
+    cpu: int = Field(
+        default=256,
+        description="Fargate CPU units: " + ", ".join(str(cpu) for cpu in FARGATE_SIZES),
+    )
+    memory: int = Field(
+        default=512,
+        description="Task memory in MiB, a size Fargate allows with the cpu (an error names them)",
+    )
+    environment: dict[str, str] = Field(
+        default_factory=dict,
+        description=f"Environment variables (names starting {RESERVED_ENV_PREFIX} are reserved)",
+    )
     secrets: dict[str, str] = Field(
         default_factory=dict,
-        description="Environment variable -> SSM parameter or Secrets Manager ARN",
+        description="Environment variable -> SSM parameter ARN or Secrets Manager secret ARN; a "
+        "variable is in environment or secrets, not both",
     )
-    timeout: Annotated[Duration, between(MINUTE, WEEK)] = timedelta(hours=1)
+    timeout: Annotated[Duration, between(MINUTE, WEEK)] = Field(
+        default=timedelta(hours=1), description="How long one run may take"
+    )
     launch_retries: LaunchRetry = Field(default_factory=LaunchRetry)
-    job_retries: int = Field(default=0, ge=0, le=5, description="Retries of a failed job run")
-    concurrency: Concurrency = Concurrency.FORBID
+    job_retries: int = Field(
+        default=0, ge=0, le=5, description="Retries of a run whose container failed"
+    )
+    concurrency: Concurrency = Field(
+        default=Concurrency.FORBID,
+        description="When the previous run still runs: forbid skips the new slot, replace stops "
+        "the old run, allow runs both",
+    )
     starting_deadline: Annotated[Duration, between(timedelta(seconds=10), WEEK)] | None = Field(
-        default=None, description="Skip a trigger that arrives this long after its slot"
+        default=None,
+        description="Skip a trigger that arrives this long after its slot (at most the ledger "
+        "retention)",
     )
     # Scheduler accepts a flexible window of 1 to 1440 minutes.
-    flexible_window: Annotated[Duration, between(MINUTE, DAY)] | None = None
+    flexible_window: Annotated[Duration, between(MINUTE, DAY)] | None = Field(
+        default=None, description="Scheduler's flexible time window"
+    )
     delivery: Delivery = Field(default_factory=Delivery)
     catch_up: CatchUp | None = Field(
-        default=None, description="Start missed slots by itself (the slot watch), like {window: 6h}"
+        default=None,
+        description="Start missed slots by itself (the slot watch), like {window: 6h}",
     )
-    spot: bool = Field(default=False, description="Run on Fargate Spot")
+    spot: bool = Field(
+        default=False,
+        description="Run on Fargate Spot (the same as capacity_providers: "
+        "[{provider: FARGATE_SPOT}])",
+    )
     capacity_providers: list[CapacityShare] | None = Field(
         default=None,
         min_length=1,
         max_length=2,
-        description="Capacity provider strategy (FARGATE / FARGATE_SPOT with base and weight)",
+        description="Capacity provider strategy (FARGATE / FARGATE_SPOT with base and weight); "
+        "unset runs with launch type FARGATE",
     )
-    network: JobNetwork | None = None
+    network: JobNetwork | None = Field(
+        default=None,
+        description="This job's own network settings, each instead of the environment's",
+    )
     task_role_arn: str | None = Field(
-        default=None, description="An existing role for the container (instead of permissions)"
+        default=None,
+        description="An existing role for the container instead of one cronguard creates "
+        "(cronguard changes nothing on it; the job's state machine may pass it)",
     )
     permissions: list[Permission] = Field(
-        default_factory=list, description="IAM statements for the job's own task role"
+        default_factory=list,
+        description="IAM statements for the job's own task role; '*' as an action is refused, "
+        "and any wildcard needs a reason (it becomes the cdk-nag acknowledgement)",
     )
     managed_policies: list[ManagedPolicy] = Field(
         default_factory=list, description="Managed policies for the job's own task role"
     )
-    architecture: Architecture = Architecture.X86_64
-    ephemeral_storage_gib: int | None = Field(
-        default=None, ge=21, le=200, description="Task ephemeral storage (Fargate: 21-200 GiB)"
+    architecture: Architecture = Field(
+        default=Architecture.X86_64,
+        description="arm64 runs the task on Graviton (the image must be built for it; Fargate "
+        "Spot runs x86_64 tasks only)",
     )
-    tags: dict[str, str] = Field(default_factory=dict, description="Tags on the job's resources")
+    ephemeral_storage_gib: int | None = Field(
+        default=None,
+        ge=21,
+        le=200,
+        description="Task ephemeral storage in GiB; unset is Fargate's 20",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tags on the job's resources (its roles, task definition, guard, state "
+        "machine, alarm); PropagateTags carries the task definition's onto each task",
+    )
 
     @property
     def watched_schedule(self) -> JobSchedule:
@@ -733,12 +892,26 @@ class Environment(Strict):
     """One deployable environment: its settings and its merged, validated jobs."""
 
     name: str
-    account: str | None = Field(default=None, pattern=ACCOUNT_PATTERN)
-    region: str | None = Field(default=None, pattern=REGION_PATTERN)
+    account: str | None = Field(
+        default=None,
+        pattern=ACCOUNT_PATTERN,
+        description="Pin the stack to this AWS account (12 digits, quoted); unset deploys "
+        "wherever the credentials point",
+    )
+    region: str | None = Field(
+        default=None,
+        pattern=REGION_PATTERN,
+        description="Pin the stack to this region, like 'eu-west-1'; also where the cronguard "
+        "commands call AWS",
+    )
     network: Network
     cluster: Cluster = Field(default_factory=lambda: Cluster(create=True))
     alarms: Alarms = Field(default_factory=Alarms)
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tags on every resource (cronguard adds cronguard:environment); keys 1-128 "
+        "characters, not starting with aws:, values up to 256",
+    )
     ledger: Ledger = Field(default_factory=Ledger)
     task_protection: TaskProtection = Field(default_factory=TaskProtection)
     iam: Iam = Field(default_factory=Iam)

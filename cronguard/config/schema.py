@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, NoDefault
+from pydantic_core import core_schema
+
 from cronguard.config.loader import EXTENSION_PREFIX
-from cronguard.config.model import Environment, Job
+from cronguard.config.model import Environment, Job, format_duration
 
 # cronguard's own source tree (`make schema` runs in a checkout): the example config's files
 # point their editors at these schemas.
@@ -22,8 +27,36 @@ SCHEMA_DIR = Path(__file__).resolve().parents[2] / "config" / "schema"
 EXTENSION_KEYS: dict[str, dict[str, Any]] = {f"^{EXTENSION_PREFIX}": {}}
 
 
+def as_written(value: Any) -> Any:
+    """A default as a config file would write it: durations like '1h' (pydantic's own ISO 8601
+    form, 'PT1H', is not a duration the loader accepts), models as mappings."""
+    if isinstance(value, BaseModel):
+        value = {name: getattr(value, name) for name in type(value).model_fields}
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, dict):
+        return {key: as_written(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_written(item) for item in value]
+    return value
+
+
+class ConfigSchema(GenerateJsonSchema):
+    """Every default in the schema as a config file writes it, those built by a default
+    factory too (an environment's ``cluster``, a job's ``launch_retries``)."""
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        factory = schema.get("default_factory")
+        if factory is not None and not schema.get("default_factory_takes_data"):
+            return factory()  # type: ignore[call-arg]
+        return schema.get("default", NoDefault)
+
+    def encode_default(self, dft: Any) -> Any:
+        return super().encode_default(as_written(dft))
+
+
 def _job_schema() -> dict[str, Any]:
-    schema = Job.model_json_schema()
+    schema = Job.model_json_schema(schema_generator=ConfigSchema)
     schema["properties"].pop("name")  # the name is the mapping key
     schema["required"] = [key for key in schema.get("required", []) if key != "name"]
     return schema
@@ -49,7 +82,7 @@ def jobs_file_schema() -> dict[str, Any]:
 
 
 def environment_file_schema() -> dict[str, Any]:
-    env = Environment.model_json_schema()
+    env = Environment.model_json_schema(schema_generator=ConfigSchema)
     defs = env.pop("$defs", {})
     env["properties"].pop("name")  # the name is the file name
     env["required"] = [key for key in env.get("required", []) if key != "name"]
@@ -62,6 +95,9 @@ def environment_file_schema() -> dict[str, Any]:
     override["title"] = "JobOverride"
     defs["JobOverride"] = override
     env["properties"]["jobs"] = {
+        "description": "Overrides of the shared jobs' fields (mappings merge key by key), or "
+        "jobs of this environment only",
+        "default": {},
         "type": "object",
         "propertyNames": {"pattern": r"^[a-z][a-z0-9-]*[a-z0-9]$"},
         "additionalProperties": {"$ref": "#/$defs/JobOverride"},

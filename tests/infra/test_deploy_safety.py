@@ -10,8 +10,8 @@ resource must still be there, of the same type, with the same name.
 New resources are fine, but are recorded too so that they are protected from then on:
 ``python -m tests.infra.test_deploy_safety`` adds them to the snapshot, and refuses (naming
 them) if anything recorded was renamed, removed or changed type. A deliberate replacement is
-recorded with ``--accept-replacement <logical ID>`` (in every template), and the README's
-upgrade notes say what it does at deploy.
+recorded with ``--accept-replacement <logical ID>`` (in every template), and
+docs/upgrading.md says what it does at deploy.
 """
 
 from __future__ import annotations

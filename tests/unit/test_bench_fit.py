@@ -1,12 +1,15 @@
-"""The benchmark's arithmetic: the per-job slope fit and the billed transitions."""
+"""The benchmark's arithmetic (the per-job slope fit, the billed transitions) and its results
+file, docs/benchmark.md."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rich.table import Table
 
 # bench/ is a folder of scripts, not a package: load the benchmark from its file.
 _spec = importlib.util.spec_from_file_location(
@@ -84,3 +87,71 @@ def test_each_task_attempt_after_the_first_is_a_billed_transition():
     counted = transitions_of(history)
 
     assert (counted.entered, counted.retries, counted.billed) == (4, 3, 7)
+
+
+def _measured(command: str, commit: str) -> object:
+    at = datetime(2026, 12, 2, 9, 55, tzinfo=UTC)
+    return benchmark.Measured(command, at, commit, 2, "0.80 / 0.50 / 0.40", "4.70 / 2.10 / 1.00")
+
+
+def _calls_table(calls: str) -> Table:
+    table = Table(title="3. AWS API calls the guard makes per decision")
+    table.add_column("decision", justify="left")
+    table.add_column("calls", justify="right")
+    table.add_row("duplicate, burst", calls + "\n(target ≤ 3)")
+    table.add_row("overlap | missed", "4")
+    table.caption = "The burst: two executions of one slot."
+    return table
+
+
+def test_a_printed_table_becomes_a_markdown_table_under_its_title():
+    markdown = benchmark.table_markdown(_calls_table("3"))
+
+    assert markdown == (
+        "### 3. AWS API calls the guard makes per decision\n"
+        "\n"
+        "| decision | calls |\n"
+        "| --- | ---: |\n"
+        "| duplicate, burst | 3 (target ≤ 3) |\n"
+        "| overlap \\| missed | 4 |\n"
+        "\n"
+        "The burst: two executions of one slot."
+    )
+
+
+def test_a_run_rewrites_its_own_group_and_keeps_the_others(tmp_path):
+    results = tmp_path / "benchmark.md"
+    guard = _measured("bench/benchmark.py --guard-only", "01000a1")
+    synth = _measured("bench/benchmark.py --synth-only", "f59f969")
+
+    benchmark.write_results(results, "guard", guard, [_calls_table("3")])
+    first_guard = results.read_text()
+    benchmark.write_results(results, "synth", synth, [_calls_table("5")])
+    both = results.read_text()
+    benchmark.write_results(results, "guard", guard, [_calls_table("4")])
+    rewritten = results.read_text()
+
+    assert first_guard.startswith(benchmark.RESULTS_HEADER)
+    assert both.index("<!-- bench:synth -->") < both.index("<!-- bench:guard -->")
+    assert both.endswith(first_guard[len(benchmark.RESULTS_HEADER) :].lstrip("\n"))
+    groups = benchmark.results_groups(rewritten)
+    assert list(groups) == ["synth", "guard"]
+    assert groups["synth"] == benchmark.results_groups(both)["synth"]
+    assert "| duplicate, burst | 4 (target ≤ 3) |" in groups["guard"]
+    assert "| duplicate, burst | 3" not in rewritten
+    assert (
+        "Measured 2026-12-02 09:55 UTC at commit 01000a1 by "
+        "`bench/benchmark.py --guard-only`, on 2 cores; load (1/5/15 min) "
+        "0.80 / 0.50 / 0.40 at the start, 4.70 / 2.10 / 1.00 at the end."
+    ) in groups["guard"]
+
+
+def test_the_committed_results_are_in_the_structure_the_benchmark_writes():
+    text = benchmark.RESULTS.read_text(encoding="utf-8")
+
+    groups = benchmark.results_groups(text)
+
+    assert list(groups) == list(benchmark.GROUPS)
+    assert benchmark.results_document(groups) == text, "docs/benchmark.md: rewrite it with bench"
+    for name, group in groups.items():
+        assert group.startswith(f"<!-- bench:{name} -->\n## {benchmark.GROUPS[name]}\n\nMeasured ")

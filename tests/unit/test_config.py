@@ -17,7 +17,9 @@ from cronguard.config import (
     known_environments,
     load_environment,
 )
+from cronguard.config import reference as config_reference
 from cronguard.config import schema as config_schema
+from cronguard.config.model import Delivery, Environment, Job, LaunchRetry, TaskProtection
 from tests.configs import REPOSITORY_CONFIG
 
 BASE_JOBS: dict[str, Any] = {
@@ -635,6 +637,62 @@ def test_json_schema_rejects_a_misspelt_key() -> None:
 def test_committed_json_schema_matches_the_models() -> None:
     for path, text in config_schema.rendered().items():
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make schema`"
+
+
+def test_json_schema_bounds_a_duration_as_the_model_does() -> None:
+    jobs_schema = config_schema.jobs_file_schema()
+    short = {"jobs": {"report": {**BASE_JOBS["jobs"]["report"], "timeout": 30}}}
+
+    with pytest.raises(jsonschema.ValidationError) as refused:
+        jsonschema.Draft202012Validator(jobs_schema).validate(short)
+    assert "30 is less than the minimum of 60" in [
+        reason.message for reason in refused.value.context
+    ]
+    with pytest.raises(ValueError, match="30s is out of range; allowed 1m to 7d"):
+        Job(name="report", **short["jobs"]["report"])
+
+
+def test_json_schema_defaults_are_written_as_a_config_file_writes_them() -> None:
+    job = config_schema.jobs_file_schema()["$defs"]["Job"]["properties"]
+    environment = config_schema.environment_file_schema()["properties"]
+
+    assert job["timeout"]["default"] == "1h"
+    assert Delivery.model_validate(job["delivery"]["default"]) == Delivery()
+    assert LaunchRetry.model_validate(job["launch_retries"]["default"]) == LaunchRetry()
+    assert TaskProtection.model_validate(environment["task_protection"]["default"]) == (
+        TaskProtection()
+    )
+    assert environment["cluster"]["default"] == {"name": None, "create": True}
+
+
+def test_every_config_key_is_described_in_the_reference() -> None:
+    rows = [
+        *config_reference.environment_rows(config_schema.environment_file_schema()),
+        *config_reference.job_rows(config_schema.jobs_file_schema()),
+    ]
+
+    assert [row.key for row in rows if not row.meaning] == []
+    keys = {row.key for row in rows}
+    assert set(Job.model_fields) - {"name"} <= keys
+    assert set(Environment.model_fields) - {"name"} <= keys
+    assert {"task_protection.services[].name", "delivery.max_event_age"} <= keys
+
+
+def test_the_reference_shows_a_duration_with_its_bounds_and_default() -> None:
+    rows = {row.key: row for row in config_reference.job_rows(config_schema.jobs_file_schema())}
+
+    assert rows["timeout"].type == "duration, 1m–7d"
+    assert rows["timeout"].default == "`1h`"
+    assert rows["starting_deadline"].default == "unset"
+    assert rows["image"].default == "required"
+
+
+def test_committed_config_reference_matches_the_schema() -> None:
+    committed = config_reference.REFERENCE.read_text(encoding="utf-8")
+
+    assert committed == config_reference.render(), (
+        "docs/config-reference.md is stale: run `make schema`"
+    )
 
 
 def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
