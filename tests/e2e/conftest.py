@@ -25,7 +25,7 @@ from cronguard_simulation.engine import LocalAws, TaskScript
 from cronguard_simulation.engine.lambdas import Handler
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
-from tests.configs import NETWORK
+from testkit.configs import NETWORK
 
 FAST_LAUNCH_RETRIES = {"max_attempts": 3, "interval_seconds": 1, "backoff_rate": 1.0}
 JOBS = {

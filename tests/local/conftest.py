@@ -22,7 +22,7 @@ from cronguard_simulation.engine import LocalAws
 from lambdas.core import variables
 from lambdas.guard.decision import Verdict
 from stacks.job_template import CONTAINER_NAME, JobStackTemplate
-from tests.configs import NETWORK
+from testkit.configs import NETWORK
 
 JOB = "nightly"
 JOB_SETTINGS = {

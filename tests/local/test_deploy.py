@@ -26,7 +26,7 @@ from cronguard_simulation.engine import LocalAws, TaskScript
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
 from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 from stacks.environment_stack import CronguardStack
-from tests.configs import NETWORK
+from testkit.configs import NETWORK
 from tests.local.conftest import JOB, JOB_SETTINGS
 
 Template = dict[str, Any]
