@@ -704,7 +704,7 @@ def recording(calls: list[GuardCall]) -> Callable[[Handler], Handler]:
 def failing_once(execution_name: str) -> Callable[[Handler], Handler]:
     """The guard's first claim for ``execution_name`` is throttled by Lambda (the Invoke API
     answers 429, as when the account's concurrency is exhausted): the state retries it."""
-    from cronguard.local import LambdaServiceError
+    from cronguard_simulation.engine import LambdaServiceError
 
     failed: set[str] = set()
 
@@ -761,8 +761,8 @@ def run_engine(assembly: Path) -> EngineFigures:
 
     import app as cdk_app
     from cronguard.config import load_environment
-    from cronguard.local import THROTTLE, LocalAws, TaskScript
-    from cronguard.simulation.deploy import LocalEnvironment
+    from cronguard_simulation.deploy import LocalEnvironment
+    from cronguard_simulation.engine import THROTTLE, LocalAws, TaskScript
 
     environment = load_environment("dev", cdk_app.PROJECT_CONFIG)
     # Strict: the committed lock file of dev's job stacks is checked, never written.

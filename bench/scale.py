@@ -16,7 +16,6 @@ prints the table and rewrites its group of ``docs/benchmark.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -40,8 +39,8 @@ from rich.table import Table  # noqa: E402
 from cronguard.config import load_environment  # noqa: E402
 from cronguard.config.placement import Placement, stack_id  # noqa: E402
 from stacks.limits import first_limit_hit, size_of, templates  # noqa: E402
-from tests.infra.generated import generated_jobs, write_config  # noqa: E402
-from tests.infra.test_deploy_safety import nested_templates  # noqa: E402
+from testkit.assembly import state_machine_stacks  # noqa: E402
+from testkit.generated import generated_jobs, write_config  # noqa: E402
 
 ENVIRONMENT = "bench"  # the environment Synth synthesizes (-c env=bench)
 TARGET_SECONDS, TARGET_MB = 300, 4096
@@ -50,17 +49,6 @@ console = Console(width=170)
 
 def load() -> str:
     return "/".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def state_machine_stacks(outdir: Path) -> dict[str, str]:
-    """State machine name -> the job stack (logical ID) it was synthesized in."""
-    (parent,) = [path for path in templates(outdir) if path.name == "cronguard-bench.template.json"]
-    where = {}
-    for logical_id, template_file in nested_templates(parent).items():
-        for resource in json.loads(template_file.read_text())["Resources"].values():
-            if resource["Type"] == "AWS::StepFunctions::StateMachine":
-                where[resource["Properties"]["StateMachineName"]] = logical_id
-    return where
 
 
 def moved_by_changes(config: Path, count: int) -> dict[str, int]:
@@ -104,8 +92,10 @@ def measure(synth: Synth, count: int, workdir: Path) -> dict[str, Any]:
     outdir = synth.last
     sizes = [size_of(path) for path in templates(outdir)]
     largest = max(sizes, key=lambda size: size.bytes)
-    placement = load_environment(ENVIRONMENT, config).placement()
+    environment = load_environment(ENVIRONMENT, config)
+    placement = environment.placement()
     expected = {f"bench-{job}": stack_id(index) for job, index in placement.stacks.items()}
+    parent = outdir / f"{environment.stack_name}.template.json"
     found = {
         "jobs": count,
         "seconds": figures["seconds"],
@@ -117,7 +107,7 @@ def measure(synth: Synth, count: int, workdir: Path) -> dict[str, Any]:
         "most_outputs": max(size.outputs for size in sizes),
         "most_parameters": max(size.parameters for size in sizes),
         "limit": first_limit_hit(outdir) or "none",
-        "as_locked": state_machine_stacks(outdir) == expected,
+        "as_locked": state_machine_stacks(parent) == expected,
         "moved": moved_by_changes(config, count),
         "load": f"{started_load} → {load()}",
     }

@@ -1,9 +1,9 @@
 """The package's optional extras (``pyproject.toml``), and a one-line error when one is missing.
 
-``cronguard simulate`` needs the ``simulate`` extra: the local engine (``cronguard/local``,
-moto's Step Functions interpreter with shims and the JSONata evaluator) and the Lambda
-runtime's own dependency (Powertools), because the simulation runs the real handlers
-in-process. Every other command runs without it.
+``cronguard simulate`` needs the ``simulate`` extra: the package ``cronguard_simulation`` (its
+local engine is moto's Step Functions interpreter with shims and the JSONata evaluator) and
+the Lambda runtime's own dependency (Powertools), because the simulation runs the real
+handlers in-process. Every other command runs without it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Config written for tests: one network, and a config folder the CLI reads."""
+"""The repository's example config, and a config folder the CLI reads, for the tests."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from cronguard.config.project import CONFIG_VARIABLE, project_config_dir
+from testkit.configs import write_config
 
 
 def _repository_config() -> Path:
@@ -19,22 +19,6 @@ def _repository_config() -> Path:
 
 
 REPOSITORY_CONFIG = _repository_config()
-
-NETWORK = {
-    "vpc_id": "vpc-0123456789abcdef0",
-    "subnet_ids": ["subnet-0123456789abcdef0"],
-    "security_group_ids": ["sg-0123456789abcdef0"],
-}
-
-
-def write_config(root: Path, jobs: dict[str, Any], *, name: str = "test", **settings: Any) -> Path:
-    """A config directory holding ``jobs`` and environment ``name`` (``NETWORK`` and
-    ``settings``)."""
-    (root / "environments").mkdir(parents=True, exist_ok=True)
-    (root / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
-    environment = {"network": NETWORK, **settings}
-    (root / "environments" / f"{name}.yaml").write_text(yaml.safe_dump(environment))
-    return root
 
 
 def use_config(

@@ -46,8 +46,8 @@ def simulate(
     from cronguard.extras import MissingExtra
 
     try:
-        from cronguard.simulation.report import ReportError
-        from cronguard.simulation.run import simulate_environment
+        from cronguard_simulation.report import ReportError
+        from cronguard_simulation.run import simulate_environment
     except MissingExtra as error:
         fail(error, USAGE_ERROR)
 

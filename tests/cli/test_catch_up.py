@@ -27,7 +27,7 @@ from lambdas.core.ledger_contract import (
     slot_sort_key,
 )
 from lambdas.core.pause import Pause, PausePeriod
-from tests.configs import NETWORK
+from testkit.configs import NETWORK
 from tests.e2e.conftest import Engine, Slot, engine, slot, synthesized  # noqa: F401
 
 runner = CliRunner()

@@ -23,8 +23,9 @@ from lambdas.core.ledger_contract import (
     slot_sort_key,
     table_name,
 )
+from testkit.configs import NETWORK
 from tests.aws import create_ledger_table, use_fake_credentials
-from tests.configs import NETWORK, use_config
+from tests.configs import use_config
 
 LEDGER = table_name("test")
 

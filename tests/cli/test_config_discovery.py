@@ -17,7 +17,7 @@ from cronguard.config.project import (
     ProjectNotFound,
     find_config_dir,
 )
-from tests.configs import write_config
+from testkit.configs import write_config
 
 JOB = {"schedule": "cron(0 3 * * ? *)", "image": "public.ecr.aws/docker/library/busybox:1.36"}
 

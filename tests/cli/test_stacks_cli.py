@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cronguard.cli.stacks import app
 from cronguard.config import load_environment
 from cronguard.config.placement import MAX_JOBS_PER_STACK, lock_path
-from tests.infra.generated import ENVIRONMENT, generated_jobs, write_config
+from testkit.generated import ENVIRONMENT, generated_jobs, write_config
 
 runner = CliRunner()
 

@@ -20,12 +20,12 @@ import pytest
 import yaml
 
 from cronguard.config import Environment, load_environment
-from cronguard.local import LocalAws, TaskScript
-from cronguard.local.lambdas import Handler
-from cronguard.simulation.deploy import LocalEnvironment
+from cronguard_simulation.deploy import LocalEnvironment
+from cronguard_simulation.engine import LocalAws, TaskScript
+from cronguard_simulation.engine.lambdas import Handler
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
-from tests.configs import NETWORK
+from testkit.configs import NETWORK
 
 FAST_LAUNCH_RETRIES = {"max_attempts": 3, "interval_seconds": 1, "backoff_rate": 1.0}
 JOBS = {
@@ -120,7 +120,7 @@ class Engine:
 @pytest.fixture
 def engine(synthesized: tuple[Environment, Path]) -> Iterator[Engine]:
     environment, assembly = synthesized
-    for name in ("moto", "cronguard.local"):
+    for name in ("moto", "cronguard_simulation.engine"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     with LocalAws(default_task_script=TaskScript(duration_seconds=0.5)) as aws:
         local = LocalEnvironment(

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from cronguard.config import Environment
-from cronguard.simulation.scenario import deployed_manifest, watch_job
+from cronguard_simulation.scenario import deployed_manifest, watch_job
 from lambdas.core.ledger_contract import CATCH_UP_EXECUTION, STATUS, Status
 from lambdas.core.missed import catch_up_execution_name
 from lambdas.core.times import slot_time

@@ -16,7 +16,7 @@ import boto3
 from cronguard.config import Environment
 from cronguard.operations import pause as pause_command
 from cronguard.operations.environment import Operations
-from cronguard.simulation.scenario import deployed_manifest, watch_job
+from cronguard_simulation.scenario import deployed_manifest, watch_job
 from lambdas.core.ledger_contract import REASON, STATUS, Status
 from lambdas.core.times import slot_time
 from lambdas.slot_watch.handler import JobReport

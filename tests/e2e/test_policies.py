@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cronguard.config import Environment
-from cronguard.local import LocalAws
-from cronguard.simulation.deploy import LocalEnvironment
-from cronguard.simulation.scenario import CATCH_UP_STEP, Result, Row, Simulation
+from cronguard_simulation.deploy import LocalEnvironment
+from cronguard_simulation.engine import LocalAws
+from cronguard_simulation.scenario import CATCH_UP_STEP, Result, Row, Simulation
 
 JOBS = ("forbid-job", "replace-job", "allow-job", "retry-job")
 
@@ -21,7 +21,7 @@ JOBS = ("forbid-job", "replace-job", "allow-job", "retry-job")
 def results(synthesized: tuple[Environment, Path]) -> Iterator[dict[str, Result]]:
     """Each job's scenario, one after another on one engine (as `simulate --job` does)."""
     environment, assembly = synthesized
-    for name in ("moto", "cronguard.local"):
+    for name in ("moto", "cronguard_simulation.engine"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     with LocalAws() as aws:
         local = LocalEnvironment(aws, environment, assembly, job_retry_interval_seconds=1).deploy()

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from cronguard.cli import app, main
 from cronguard.config import Environment
-from cronguard.simulation.report import KINDS
+from cronguard_simulation.report import KINDS
 from lambdas.guard import handler
 from lambdas.guard.decision import Decision, Verdict
 from tests.unit.test_report_render import parse

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from cronguard.local import StopCause, TaskScript
-from cronguard.local.lambdas import Handler, LambdaRuntimeCrash
+from cronguard_simulation.engine import StopCause, TaskScript
+from cronguard_simulation.engine.lambdas import Handler, LambdaRuntimeCrash
 from lambdas.core import errors
 from lambdas.core.ledger import LedgerTable
 from lambdas.core.outcome import of_failed_execution

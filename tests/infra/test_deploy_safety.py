@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -27,13 +26,14 @@ from typing import Any
 
 import pytest
 
+from testkit.assembly import nested_templates
+from testkit.generated import generated_config
+from testkit.generated import synthesize as synthesize_generated
 from tests.infra.conftest import Synthesized, synthesize
-from tests.infra.generated import generated_config
-from tests.infra.generated import synthesize as synthesize_generated
 
 Synth = Callable[[str], Synthesized]
 ENVIRONMENTS = ["dev", "prod"]
-# A generated environment of this many jobs (``test_scale.generated_config``), recorded as
+# A generated environment of this many jobs (``testkit.generated.generated_config``), recorded as
 # ``generated-<count>``: the shipped ones hold three jobs, too few to show that jobs keep
 # their job stacks.
 GENERATED_JOBS = 250
@@ -58,7 +58,6 @@ PHYSICAL_NAME = {
     "AWS::Scheduler::Schedule": "Name",
     "AWS::StepFunctions::StateMachine": "StateMachineName",
 }
-_ASSET_KEY = re.compile(r"/([0-9a-f]{64})\.json")
 
 Identities = dict[str, dict[str, list[Any]]]  # template -> logical ID -> [type, name]
 
@@ -68,25 +67,6 @@ def _identities(template: dict[str, Any]) -> dict[str, list[Any]]:
     for logical_id, resource in template["Resources"].items():
         name = resource.get("Properties", {}).get(PHYSICAL_NAME.get(resource["Type"], ""))
         found[logical_id] = [resource["Type"], name]
-    return found
-
-
-def nested_templates(parent_file: Path) -> dict[str, Path]:
-    """Each nested stack's logical ID in the parent -> its template file (found through the
-    asset its ``TemplateURL`` names)."""
-    assembly = parent_file.parent
-    parent = json.loads(parent_file.read_text())
-    assets = {
-        asset_hash: asset["source"]["path"]
-        for manifest in assembly.glob("*.assets.json")
-        for asset_hash, asset in json.loads(manifest.read_text())["files"].items()
-    }
-    found = {}
-    for logical_id, resource in parent["Resources"].items():
-        if resource["Type"] == "AWS::CloudFormation::Stack":
-            url = json.dumps(resource["Properties"]["TemplateURL"])
-            (asset_hash,) = _ASSET_KEY.findall(url)
-            found[logical_id] = assembly / assets[asset_hash]
     return found
 
 

@@ -14,7 +14,7 @@ from aws_cdk.assertions import Match, Template
 from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 
 from cronguard.config import load_environment
-from cronguard.local.shims import evaluate_jsonata
+from cronguard_simulation.engine.shims import evaluate_jsonata
 from lambdas.core import errors
 from lambdas.core.ledger_contract import partition
 from lambdas.guard.decision import Verdict

@@ -26,7 +26,8 @@ from lambdas.core import variables
 from stacks import job_template
 from stacks.environment_stack import CronguardStack
 from stacks.job_template import GUARD_TIMEOUT_SECONDS, JobResources, JobStackTemplate
-from tests.configs import NETWORK, REPOSITORY_CONFIG
+from testkit.configs import NETWORK
+from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]

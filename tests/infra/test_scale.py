@@ -16,26 +16,15 @@ from cronguard.config import Environment, load_environment
 from cronguard.config.loader import record_job_stacks
 from cronguard.config.placement import MAX_JOBS_PER_STACK, Placement, stack_id
 from stacks.limits import first_limit_hit, size_of, templates
-from tests.infra.generated import (
+from testkit.assembly import nested_templates, state_machine_stacks
+from testkit.generated import (
     ENVIRONMENT,
     generated_config,
     generated_jobs,
     synthesize,
     write_config,
 )
-from tests.infra.test_deploy_safety import nested_templates
 from tests.infra.test_template_checks import CFN_LINT
-
-
-def placement(parent_file: Path) -> dict[str, str]:
-    """State machine name -> the logical ID of the job stack it is in, from the assembly."""
-    where = {}
-    for logical_id, template_file in nested_templates(parent_file).items():
-        resources = json.loads(template_file.read_text())["Resources"]
-        for resource in resources.values():
-            if resource["Type"] == "AWS::StepFunctions::StateMachine":
-                where[resource["Properties"]["StateMachineName"]] = logical_id
-    return where
 
 
 def moved(before: Placement, after: Placement) -> dict[str, tuple[int, int]]:
@@ -89,7 +78,7 @@ def test_full_job_stacks_open_another_and_each_job_is_where_its_placement_says(
     parent_file = brim["out"] / f"{environment.stack_name}.template.json"
     assert sorted(nested_templates(parent_file)) == [stack_id(index) for index in (0, 1, 2)]
     expected = {f"big-{job}": stack_id(index) for job, index in stacks.items()}
-    assert placement(parent_file) == expected
+    assert state_machine_stacks(parent_file) == expected
 
 
 def test_every_template_is_within_cloudformations_limits(brim: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from lambdas.slot_watch import settings as watch_settings
 from lambdas.slot_watch.manifest import FILE_NAME, parse
 from stacks.environment_stack import CronguardStack
 from stacks.slot_watch import CHECK_EVERY
-from tests.configs import NETWORK
+from testkit.configs import NETWORK
 from tests.infra.conftest import Synthesized
 
 JOBS: dict[str, Any] = {

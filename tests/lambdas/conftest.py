@@ -182,7 +182,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         },
     )
     # moto serves concurrent requests without isolation; AWS makes each call atomic. The
-    # racing tests need the latter (see the shim and canary in cronguard/local/shims.py).
+    # racing tests need the latter (see the shim and canary in
+    # cronguard_simulation/engine/shims.py).
     lock = threading.Lock()
     original = BotocoreStubber.process_request
 

@@ -18,11 +18,11 @@ import pytest
 import yaml
 
 from cronguard.config import load_environment
-from cronguard.local import LocalAws
+from cronguard_simulation.engine import LocalAws
 from lambdas.core import variables
 from lambdas.guard.decision import Verdict
 from stacks.job_template import CONTAINER_NAME, JobStackTemplate
-from tests.configs import NETWORK
+from testkit.configs import NETWORK
 
 JOB = "nightly"
 JOB_SETTINGS = {

@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from cronguard.local import LocalAws
+from cronguard_simulation.engine import LocalAws
 
 
 def run(aws: LocalAws, definition: dict[str, Any], input: dict[str, Any] | None = None) -> Any:

@@ -16,17 +16,17 @@ import pytest
 import yaml
 
 from cronguard.config import Environment, load_environment
-from cronguard.local import LocalAws, TaskScript
-from cronguard.simulation.deploy import (
+from cronguard_simulation.deploy import (
     HANDLERS,
     AssemblyError,
     LocalEnvironment,
     cleanup_statuses,
 )
+from cronguard_simulation.engine import LocalAws, TaskScript
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
 from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 from stacks.environment_stack import CronguardStack
-from tests.configs import NETWORK
+from testkit.configs import NETWORK
 from tests.local.conftest import JOB, JOB_SETTINGS
 
 Template = dict[str, Any]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from cronguard.local import (
+from cronguard_simulation.engine import (
     THROTTLE,
     LambdaRuntimeCrash,
     LambdaServiceError,

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from cronguard.local import LambdaServiceError, LocalAws, StopCause, TaskScript
+from cronguard_simulation.engine import LambdaServiceError, LocalAws, StopCause, TaskScript
 
 
 def test_a_registered_lambda_runs_in_process_with_its_environment(aws):

@@ -1,12 +1,16 @@
-"""The package declares what it imports: the command's dependencies, and the local engine as
-the optional ``simulate`` extra; ``cronguard simulate`` without it says what to install."""
+"""The package declares what it imports: the command's dependencies, and the simulation
+(``cronguard_simulation``) as the optional ``simulate`` extra; ``cronguard simulate`` without it
+says what to install. The wheel ships the command, the simulation and the handlers, and nothing
+dev-only."""
 
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +28,9 @@ EXTRAS = {
     extra: [Requirement(text) for text in texts]
     for extra, texts in PROJECT["optional-dependencies"].items()
 }
-ENGINE = ("cronguard/local", "cronguard/simulation")  # the simulate extra's own code
+SIMULATION = ROOT / "cronguard_simulation"  # the simulate extra's own code
+# The packages of the wheel: the command, the simulate extra's code, the handlers it runs.
+WHEEL_PACKAGES = ("cronguard", "cronguard_simulation", "lambdas")
 
 
 def pins(*files: str) -> dict[str, Requirement]:
@@ -112,7 +118,7 @@ def imported_distributions(paths: list[Path]) -> dict[str, set[str]]:
             else:
                 continue
             for module in (name.split(".")[0] for name in modules):
-                if module in sys.stdlib_module_names or module in ("cronguard", "lambdas"):
+                if module in sys.stdlib_module_names or module in WHEEL_PACKAGES:
                     continue
                 for distribution in providers.get(module, [f"<no distribution: {module}>"]):
                     found.setdefault(canonicalize_name(distribution), set()).add(
@@ -141,12 +147,11 @@ def installed_with(requirements: list[Requirement]) -> set[str]:
 
 
 def test_the_command_imports_only_what_the_package_declares():
-    code = [
-        path
-        for path in (ROOT / "cronguard").rglob("*.py")
-        if not str(path.relative_to(ROOT)).startswith(ENGINE)
+    code = list((ROOT / "cronguard").rglob("*.py"))
+    contracts = [
+        *(ROOT / "lambdas" / "core").glob("*.py"),
+        *(ROOT / "lambdas").glob("*/settings.py"),
     ]
-    contracts = [*(ROOT / "lambdas").glob("*.py"), *(ROOT / "lambdas").glob("*/settings.py")]
     undeclared = {
         distribution: files
         for distribution, files in imported_distributions(code + contracts).items()
@@ -157,7 +162,7 @@ def test_the_command_imports_only_what_the_package_declares():
 
 def test_the_simulation_imports_only_what_the_simulate_extra_adds():
     code = [
-        *(path for folder in ENGINE for path in (ROOT / folder).rglob("*.py")),
+        *SIMULATION.rglob("*.py"),
         *(ROOT / "lambdas").rglob("*.py"),  # the handlers it runs in-process
     ]
     undeclared = {
@@ -166,6 +171,37 @@ def test_the_simulation_imports_only_what_the_simulate_extra_adds():
         if distribution not in installed_with(DEPENDENCIES + EXTRAS[SIMULATE])
     }
     assert undeclared == {}
+
+
+def wheel_files(tmp_path: Path) -> list[str]:
+    """The files of the wheel ``pip install .`` builds, from a copy of the checkout (a build
+    writes build/ and *.egg-info beside the sources)."""
+    source, out = tmp_path / "checkout", tmp_path / "wheel"
+    skipped = (".git", ".venv", "node_modules", "cdk.out", "build", "*.egg-info", "__pycache__")
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*skipped, ".*_cache"))
+    built = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"),
+            *("--no-build-isolation", "--no-index", "--wheel-dir", str(out), str(source)),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    (file,) = out.glob("cronguard-*.whl")
+    with zipfile.ZipFile(file) as archive:
+        return archive.namelist()
+
+
+def test_the_wheel_ships_every_module_of_its_packages_and_nothing_dev_only(tmp_path):
+    modules = {
+        path.relative_to(ROOT).as_posix()
+        for package in WHEEL_PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert {module.split("/")[0] for module in modules} == set(WHEEL_PACKAGES)
+    assert {name for name in wheel_files(tmp_path) if name.endswith(".py")} == modules
 
 
 BLOCKED = """

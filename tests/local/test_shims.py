@@ -1,4 +1,5 @@
-"""Canaries: moto 5.2.5's *unpatched* behaviour that each shim in cronguard.local.shims corrects.
+"""Canaries: moto 5.2.5's *unpatched* behaviour that each shim in
+cronguard_simulation.engine.shims corrects.
 
 Each canary asserts the upstream gap is still there. When one fails after a moto upgrade,
 upstream changed that behaviour: re-check the shim it names, and delete it if it is no longer
@@ -61,7 +62,7 @@ from moto.stepfunctions.parser.asl.eval.states import (
 )
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 
-from cronguard.local import LocalAws, shims
+from cronguard_simulation.engine import LocalAws, shims
 
 ROLE = "arn:aws:iam::123456789012:role/canary"
 

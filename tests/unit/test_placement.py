@@ -23,8 +23,8 @@ from cronguard.config.placement import (
     lock_path,
     render_lock,
 )
+from testkit.generated import ENVIRONMENT, generated_jobs, write_config
 from tests.configs import REPOSITORY_CONFIG
-from tests.infra.generated import ENVIRONMENT, generated_jobs, write_config
 
 LOCK = f"environments/{ENVIRONMENT}.stacks.json"
 

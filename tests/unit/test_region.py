@@ -9,7 +9,7 @@ import pytest
 
 from cronguard.config import Environment
 from cronguard.operations.environment import OperationError, resolve_region, session_for
-from tests.configs import NETWORK
+from testkit.configs import NETWORK
 
 VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from cronguard.simulation.report import KINDS, ReportError, kind_of, render
-from cronguard.simulation.scenario import CATCH_UP_STEP, Check, Result, Row, TaskSpan
+from cronguard_simulation.report import KINDS, ReportError, kind_of, render
+from cronguard_simulation.scenario import CATCH_UP_STEP, Check, Result, Row, TaskSpan
 
 T0 = datetime(2026, 12, 2, 8, 0, 0, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from cronguard.config import Environment, Job
 from cronguard.config.model import (
     JOB_RETRY_INTERVAL_SECONDS as SYNTHESIZED_JOB_RETRY_INTERVAL_SECONDS,
 )
-from cronguard.simulation.deploy import AssemblyError, LocalEnvironment, check_assembly
-from cronguard.simulation.report import render
-from cronguard.simulation.scenario import Result, Simulation, deployed_manifest, pick_job
+from cronguard_simulation.deploy import AssemblyError, LocalEnvironment, check_assembly
+from cronguard_simulation.report import render
+from cronguard_simulation.scenario import Result, Simulation, deployed_manifest, pick_job
 from lambdas.core.metrics_contract import (
     CLEANUP_LOG_SERVICE,
     GUARD_LOG_SERVICE,
@@ -35,7 +35,13 @@ def _quiet() -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     # The handlers' loggers exist already (deploy imports the handlers), at their own level.
     handlers = (GUARD_LOG_SERVICE, CLEANUP_LOG_SERVICE, SWEEPER_LOG_SERVICE, SLOT_WATCH_LOG_SERVICE)
-    for name in ("moto", "cronguard.local", "botocore", "aws_lambda_powertools", *handlers):
+    for name in (
+        "moto",
+        "cronguard_simulation.engine",
+        "botocore",
+        "aws_lambda_powertools",
+        *handlers,
+    ):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
@@ -69,7 +75,7 @@ def simulate_environment(
     enabled forbid job), one after another on the same engine; with `report`, write the
     timeline page there too (whether or not every guarantee held)."""
     _quiet()
-    from cronguard.local import LocalAws
+    from cronguard_simulation.engine import LocalAws
 
     chosen = list(jobs) or [pick_job(environment)]
     if not (assembly / f"{environment.stack_name}.template.json").exists():

@@ -21,7 +21,7 @@ from typing import Any
 
 Handler = Callable[[Any, Any], Any]
 
-LOG = logging.getLogger("cronguard.local")
+LOG = logging.getLogger("cronguard_simulation.engine")
 
 
 class LambdaServiceError(Exception):

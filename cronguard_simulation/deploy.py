@@ -1,4 +1,5 @@
-"""Deploy a synthesized cronguard environment into the local engine (``cronguard.local``).
+"""Deploy a synthesized cronguard environment into the local engine
+(``cronguard_simulation.engine``).
 
 Everything comes from the cloud assembly, not from config: each state machine's
 ``DefinitionString`` exactly as CloudFormation would receive it, its
@@ -24,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from cronguard.config import Environment
-from cronguard.local import LocalAws
-from cronguard.local.events import DETAIL_TYPE, SOURCE
-from cronguard.local.lambdas import Handler
+from cronguard_simulation.engine import LocalAws
+from cronguard_simulation.engine.events import DETAIL_TYPE, SOURCE
+from cronguard_simulation.engine.lambdas import Handler
 from lambdas.cleanup import handler as cleanup
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
 from lambdas.core.ledger_contract import (

@@ -1,6 +1,6 @@
 """A local AWS for running cronguard's real state machines in-process (moto 5.2.5 + shims).
 
-    from cronguard.local import LocalAws, TaskScript
+    from cronguard_simulation.engine import LocalAws, TaskScript
 
     with LocalAws() as aws:
         guard = aws.register_lambda("guard", handler)
@@ -10,18 +10,21 @@
 
 See `harness.LocalAws` for the API and `shims` for every moto gap it closes. It is the
 optional `simulate` extra of the package (`pip install 'cronguard[simulate]'`): importing it
-without that raises `cronguard.extras.MissingExtra`, which says so.
+without that raises `cronguard.extras.MissingExtra` (see `cronguard_simulation`), which says so.
 """
 
-from cronguard.local import _extra  # noqa: F401  (first: says when the extra is missing)
-from cronguard.local.ecs import THROTTLE, StartedTask, StopCause, TaskScript
-from cronguard.local.harness import (
+from cronguard_simulation.engine.ecs import THROTTLE, StartedTask, StopCause, TaskScript
+from cronguard_simulation.engine.harness import (
     ACCOUNT_ID,
     LocalAws,
     Network,
     StatusChangeDeliveryError,
 )
-from cronguard.local.lambdas import LambdaContext, LambdaRuntimeCrash, LambdaServiceError
+from cronguard_simulation.engine.lambdas import (
+    LambdaContext,
+    LambdaRuntimeCrash,
+    LambdaServiceError,
+)
 
 __all__ = [
     "ACCOUNT_ID",

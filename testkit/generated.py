@@ -12,7 +12,7 @@ import aws_cdk as cdk
 from cronguard.config import Environment, load_environment
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
-from tests.configs import write_config as write_named_config
+from testkit.configs import write_config as write_named_config
 
 ENVIRONMENT = "big"
 

@@ -99,12 +99,12 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from cronguard.local.ecs import THROTTLE, EcsSimulator, StopCause, container_environment
-from cronguard.local.lambdas import LambdaRegistry, LambdaServiceError
+from cronguard_simulation.engine.ecs import THROTTLE, EcsSimulator, StopCause, container_environment
+from cronguard_simulation.engine.lambdas import LambdaRegistry, LambdaServiceError
 
 MOTO_VERSION = "5.2.5"
 
-LOG = logging.getLogger("cronguard.local")
+LOG = logging.getLogger("cronguard_simulation.engine")
 
 
 class RequestLock:
@@ -206,12 +206,14 @@ def install(hooks: ShimHooks) -> None:
     global _patcher, _hooks
     if moto.__version__ != MOTO_VERSION:
         raise RuntimeError(
-            f"cronguard.local shims patch moto {MOTO_VERSION} internals but moto "
+            f"cronguard_simulation.engine shims patch moto {MOTO_VERSION} internals but moto "
             f"{moto.__version__} is installed: pin moto=={MOTO_VERSION} or re-check every shim "
             "against the new version (the canaries in tests/local/test_shims.py tell which)."
         )
     if _patcher is not None:
-        raise RuntimeError("cronguard.local shims are already installed (one LocalAws at a time)")
+        raise RuntimeError(
+            "cronguard_simulation.engine shims are already installed (one LocalAws at a time)"
+        )
     patcher = _Patcher()
     for shim in _SHIMS:
         shim(patcher)
@@ -227,7 +229,7 @@ def uninstall() -> None:
 
 def _active() -> ShimHooks:
     if _hooks is None:
-        raise RuntimeError("cronguard.local shims are installed without hooks")
+        raise RuntimeError("cronguard_simulation.engine shims are installed without hooks")
     return _hooks
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from cronguard.simulation.scenario import CATCH_UP_STEP, Result, Row, TaskSpan
+from cronguard_simulation.scenario import CATCH_UP_STEP, Result, Row, TaskSpan
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def kind_of(row: Row) -> str:
         return row.reason
     raise ReportError(
         f"execution {row.execution}: no lane colour for decision {row.decision!r} "
-        f"(reason {row.reason!r}); add it to cronguard.simulation.report.KINDS"
+        f"(reason {row.reason!r}); add it to cronguard_simulation.report.KINDS"
     )
 
 

@@ -23,12 +23,12 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from cronguard.local import shims
-from cronguard.local.ecs import EcsSimulator, StartedTask, TaskScript
-from cronguard.local.events import execution_status_change_event
-from cronguard.local.lambdas import Handler, LambdaContext, LambdaRegistry
+from cronguard_simulation.engine import shims
+from cronguard_simulation.engine.ecs import EcsSimulator, StartedTask, TaskScript
+from cronguard_simulation.engine.events import execution_status_change_event
+from cronguard_simulation.engine.lambdas import Handler, LambdaContext, LambdaRegistry
 
-LOG = logging.getLogger("cronguard.local")
+LOG = logging.getLogger("cronguard_simulation.engine")
 
 ACCOUNT_ID = "123456789012"
 """moto's default account: every ARN the harness hands out is in it."""
@@ -198,7 +198,7 @@ class LocalAws:
             )["Role"]["Arn"]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr("handler.py", "# runs in-process: see cronguard.local\n")
+            archive.writestr("handler.py", "# runs in-process: see cronguard_simulation.engine\n")
         arn: str = self.lambda_.create_function(
             FunctionName=name,
             Runtime="python3.13",
@@ -404,7 +404,7 @@ class LocalAws:
     ) -> None:
         """Subscribe `handler(event, context)` like an EventBridge rule on "Step Functions
         Execution Status Change" with `detail.status` in `statuses` (a deployed rule's, e.g.
-        `cronguard.simulation.deploy.cleanup_statuses`). It is called in the execution's
+        `cronguard_simulation.deploy.cleanup_statuses`). It is called in the execution's
         thread once the execution ended; `environment` is its function's, process-wide as in
         `register_lambda`."""
         self._function_environment(environment)

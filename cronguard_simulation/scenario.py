@@ -36,10 +36,10 @@ from typing import Any
 import boto3
 
 from cronguard.config import Concurrency, Environment, Job
-from cronguard.local import StartedTask, TaskScript
 from cronguard.operations import pause as pause_command
 from cronguard.operations.environment import Operations
-from cronguard.simulation.deploy import AssemblyError, LocalEnvironment
+from cronguard_simulation.deploy import AssemblyError, LocalEnvironment
+from cronguard_simulation.engine import StartedTask, TaskScript
 from lambdas.core.ledger_contract import EXIT_CODE, REASON, RETRIES, STATUS, Status
 from lambdas.core.missed import catch_up_execution_name
 from lambdas.core.schedule import upcoming_slots

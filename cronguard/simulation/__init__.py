@@ -1,1 +1,0 @@
-"""The local simulation: the synthesized state machines running on the local engine."""
