@@ -261,7 +261,10 @@ class Simulation:
         # The missed slot, the paused one and the resumed one follow the last slot used.
         used = 4 if retries else 3
         missed, paused, resumed = slots[used : used + 3]
-        self._script(first, TaskScript(duration_seconds=self.task_seconds))
+        # The first run lasts until the next slot has been decided: that slot must find it
+        # running, however long a loaded machine takes to get there.
+        next_decided = threading.Event()
+        self._script(first, TaskScript(duration_seconds=self.task_seconds, held_by=next_decided))
         self._script(following, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
         exits_3 = TaskScript(duration_seconds=SHORT_TASK_SECONDS, exit_code=FAILING_EXIT_CODE)
         self._script(failing, *[exits_3] * (retries + 1))
@@ -289,6 +292,10 @@ class Simulation:
         self.progress(f"the next slot {slot_text(following)} arrives while the run still runs")
         step, arn = self._start("next slot", following, 0)
         started.append((step, arn, following))
+        try:
+            self.aws.wait(arn, timeout=RUN_WAIT_SECONDS)
+        finally:
+            next_decided.set()
         for _, arn, _ in started:  # every record final (a replaced run's too) before reading
             self.aws.wait(arn, timeout=RUN_WAIT_SECONDS)
         for step, arn, slot in started:

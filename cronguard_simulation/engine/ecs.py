@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -53,7 +53,9 @@ class TaskScript:
     A started task runs `duration_seconds` of wall-clock time, then its essential container exits
     with `exit_code`. `exit_code_on_stop` is the container's exit code when StopTask ends it
     earlier (143 = terminated by SIGTERM). `launch_latency_seconds` is how long the RunTask call
-    itself takes to return (other API calls proceed meanwhile).
+    itself takes to return (other API calls proceed meanwhile). With `held_by`, the task also
+    runs until that event is set: a run another step must overlap, whatever the machine's load
+    (StopTask still ends it at once).
     """
 
     duration_seconds: float = 0.5
@@ -61,6 +63,7 @@ class TaskScript:
     launch_failure: str | None = None
     exit_code_on_stop: int = 143
     launch_latency_seconds: float = 0.0
+    held_by: threading.Event | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -199,11 +202,15 @@ class EcsSimulator:
         record = self._tasks[task.task_arn]
         if not record.running:
             return
+        held = record.script.held_by
+        if held is not None and not held.is_set():
+            return
         ends_at = record.started_at + timedelta(seconds=record.script.duration_seconds)
-        if datetime.now(UTC) >= ends_at:
+        now = datetime.now(UTC)
+        if now >= ends_at:
             self._stop(
                 task,
-                at=ends_at,
+                at=ends_at if held is None else now,
                 exit_code=record.script.exit_code,
                 stop_code=ESSENTIAL_CONTAINER_EXITED,
                 reason="Essential container in task exited",

@@ -174,6 +174,10 @@ def sweep(dynamodb: Any, ecs: Any, table: str, *, now: datetime, stale_after: ti
     return Sweep(marked, found.errors)
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -183,7 +187,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         client("dynamodb"),
         client("ecs"),
         settings.work_table,
-        now=datetime.now(UTC),
+        now=utc_now(),
         stale_after=settings.stale_after,
     )
     # Always emitted (0 included): a sweep that stops reporting is itself alarmed on.

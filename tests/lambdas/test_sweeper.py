@@ -90,6 +90,9 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
             variables.STALE_AFTER_SECONDS: "600",
         },
     )
+    # The handler's clock is the tests' NOW: a heartbeat at NOW stays fresh however long a
+    # loaded machine takes to reach the test.
+    monkeypatch.setattr("lambdas.sweeper.handler.utc_now", lambda: NOW)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_history_table(dynamodb, TABLE)
