@@ -28,9 +28,6 @@ import regex
 
 RULES_FILE = Path(__file__).with_name("aws_rules.json")
 SOURCE = "cfn-lint"
-# cfn-lint keeps one resource schema per region; the rules cronguard reads are the same in
-# every region, and us-east-1 is cfn-lint's default.
-SCHEMA_REGION = "us-east-1"
 
 # The resource types that carry a job's `tags:` (its job stack's resources; ECS tasks get
 # them from the task definition). tests/infra checks both lists against synthesized templates.
@@ -133,8 +130,8 @@ def tag_refusal(part: TagPart, text: str, tagged: Sequence[str]) -> str | None:
     short = [r for r in refusing if not r.min_length <= len(text) <= (r.max_length or len(text))]
     if short:
         low = max(rule.min_length for rule in short)
-        high = min(rule.max_length or 0 for rule in short)
-        size = f"{low}-{high}" if high else f"at least {low}"
+        highs = [rule.max_length for rule in short if rule.max_length is not None]
+        size = f"{low}-{min(highs)}" if highs else f"at least {low}"
         return (
             f"{len(text)} characters; CloudFormation requires a tag {part} of {size} "
             f"characters on {kinds} (cfn-lint E3033)"
@@ -205,10 +202,21 @@ def _cfn_lint_file(path: str) -> Any:
     return json.loads(Path(str(located)).read_text(encoding="utf-8"))
 
 
+@cache
+def _schemas_by_region() -> tuple[dict[str, str], ...]:
+    """Each region's resource types and the schema each has there (cfn-lint's providers)."""
+    folder = Path(str(metadata.distribution(SOURCE).locate_file("cfnlint/data/schemas/providers")))
+    return tuple(json.loads(path.read_text()) for path in sorted(folder.glob("*.json")))
+
+
 def resource_schema(kind: str) -> dict[str, Any]:
-    """CloudFormation's schema of a resource type, as the installed cfn-lint ships it."""
-    provider = _cfn_lint_file(f"schemas/providers/{SCHEMA_REGION}.json")
-    schema: dict[str, Any] = _cfn_lint_file(f"schemas/resources/{provider[kind]}.json")
+    """CloudFormation's schema of a resource type, as the installed cfn-lint ships it. It is
+    the same in every region that has the type; one that differs by region is an error
+    rather than a guess."""
+    (schema_id, *others) = {region[kind] for region in _schemas_by_region() if kind in region}
+    if others:
+        raise ValueError(f"{kind} has {len(others) + 1} schemas, by region, in {SOURCE}")
+    schema: dict[str, Any] = _cfn_lint_file(f"schemas/resources/{schema_id}.json")
     return schema
 
 
