@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import reprlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -17,6 +18,7 @@ from importlib import resources
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,14 +26,16 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PrivateAttr,
+    ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
+from cronguard.config import aws_rules
 from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Placement, assign
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
 from lambdas.core import ledger_contract
@@ -50,6 +54,10 @@ RESERVED_ENV_PREFIX = "CRONGUARD_"
 JOB_RETRY_INTERVAL_SECONDS = 30  # the state machine's wait before retrying a failed job run
 EXECUTION_MARGIN = timedelta(minutes=15)
 LEASE_MARGIN = timedelta(minutes=5)
+# Step Functions ends a Standard execution after a year ("Maximum execution time").
+EXECUTION_LIMIT = timedelta(days=365)
+STEP_FUNCTIONS_QUOTAS = "https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html"
+CAPACITY_STRATEGY_DOC = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html"
 
 # Fargate task sizes: cpu units -> allowed memory (MiB).
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
@@ -171,6 +179,38 @@ class between:  # noqa: N801  (reads as a constraint: Annotated[Duration, betwee
                 for form in json_schema["anyOf"]
             ],
         }
+
+
+def whole_minutes(why: str) -> AfterValidator:
+    """Keep a ``Duration`` to whole minutes, where AWS takes nothing finer; ``why`` says where."""
+
+    def check(value: timedelta) -> timedelta:
+        if value % MINUTE:
+            raise ValueError(f"{format_duration(value)} is not whole minutes: {why}")
+        return value
+
+    return AfterValidator(check)
+
+
+# A duration in whole minutes: the JSON Schema can say so of whole seconds, not of '120s'.
+MINUTES_SCHEMA = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "string", "pattern": r"^[0-9]+\s*(s|m|h|d)$"},
+            {"type": "integer", "minimum": 0, "multipleOf": 60},
+        ],
+        "description": "A duration in whole minutes: '15m', '2h', '1d', or seconds (120).",
+    }
+)
+
+
+def field_error(field: str, message: str, value: Any) -> ValidationError:
+    """A problem a model validator finds in one of its fields, placed at that field (so the
+    loader names the field and the file that set it)."""
+    error = PydanticCustomError("value_error", "{error}", {"error": message})
+    return ValidationError.from_exception_data(
+        "config", [InitErrorDetails(type=error, loc=(field,), input=value)]
+    )
 
 
 class Strict(BaseModel):
@@ -434,8 +474,17 @@ class TaskProtection(Strict):
         default=timedelta(minutes=10),
         description="Work whose heartbeat is older than this is orphaned",
     )
-    sweep_every: Annotated[Duration, between(MINUTE, timedelta(hours=1))] = Field(
-        default=timedelta(minutes=5), description="How often the orphan sweeper runs"
+    sweep_every: Annotated[
+        Duration,
+        between(MINUTE, timedelta(hours=1)),
+        whole_minutes(
+            "EventBridge schedules the sweep with a rate expression, in minutes, hours or days "
+            "(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html)"
+        ),
+        MINUTES_SCHEMA,
+    ] = Field(
+        default=timedelta(minutes=5),
+        description="How often the orphan sweeper runs (whole minutes)",
     )
 
     @field_validator("services")
@@ -469,15 +518,35 @@ def _check_variable_names(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-def _check_tags(value: dict[str, str]) -> dict[str, str]:
+AWS_PREFIX = r"^[aA][wW][sS]:"
+
+
+def _check_tags(value: dict[str, str], tagged: tuple[str, ...]) -> dict[str, str]:
+    """Tags CloudFormation takes on every resource type in ``tagged`` (its rules as cfn-lint
+    ships them: ``aws_rules``)."""
     for key, tag in value.items():
         if key.lower().startswith("aws:"):
             raise ValueError(f"{shown(key)}: tag keys starting with 'aws:' are AWS's own")
-        if not 1 <= len(key) <= 128 or len(tag) > 256:
-            raise ValueError(
-                f"{shown(key)}: a tag key is 1-128 characters and its value at most 256"
-            )
+        refused = aws_rules.tag_refusal("key", key, tagged)
+        if refused:
+            raise ValueError(f"{shown(key)}: {refused}")
+        refused = aws_rules.tag_refusal("value", tag, tagged)
+        if refused:
+            raise ValueError(f"{shown(key)}: value {shown(tag)}: {refused}")
     return value
+
+
+def _tags_schema(tagged: tuple[str, ...]) -> Any:
+    """The tags' JSON Schema, from the same rules (built when a schema is asked for)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema["propertyNames"] = {
+            **aws_rules.tag_schema("key", tagged),
+            "not": {"pattern": AWS_PREFIX},
+        }
+        schema["additionalProperties"] = aws_rules.tag_schema("value", tagged)
+
+    return extra
 
 
 _IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")
@@ -497,13 +566,30 @@ def _unreasoned(what: str) -> ValueError:
     )
 
 
+def _resources_schema(schema: dict[str, Any]) -> None:
+    schema["items"] = {"type": "string", "pattern": aws_rules.rules().arn_pattern}
+
+
+def _conditions_schema(schema: dict[str, Any]) -> None:
+    operators = aws_rules.rules().condition_operators
+    schema["anyOf"][0]["propertyNames"] = {"anyOf": [{"pattern": p} for p in operators]}
+
+
 class Permission(Strict):
     """One IAM statement for the job's task role: what its container may do."""
 
-    actions: list[str] = Field(min_length=1, description="IAM actions, like 's3:PutObject'")
-    resources: list[str] = Field(min_length=1, description="Resource ARNs (or '*', with reason)")
+    actions: list[
+        Annotated[str, WithJsonSchema({"type": "string", "pattern": _IAM_ACTION.pattern})]
+    ] = Field(min_length=1, description="IAM actions, like 's3:PutObject'")
+    resources: list[str] = Field(
+        min_length=1,
+        description="Resource ARNs (or '*', with reason)",
+        json_schema_extra=_resources_schema,
+    )
     conditions: dict[str, dict[str, Any]] | None = Field(
-        default=None, description="IAM condition block: operator -> {key: value}"
+        default=None,
+        description="IAM condition block: operator -> {key: value}",
+        json_schema_extra=_conditions_schema,
     )
     reason: str | None = Field(
         default=None,
@@ -523,6 +609,32 @@ class Permission(Strict):
                 raise ValueError(
                     f"{shown(action)} is not an IAM action; expected 'service:Action', "
                     "like 's3:PutObject'"
+                )
+            refused = aws_rules.action_refusal(action)
+            if refused:
+                raise ValueError(f"{shown(action)}: {refused}")
+        return value
+
+    @field_validator("resources")
+    @classmethod
+    def _resources(cls, value: list[str]) -> list[str]:
+        for resource in value:
+            if not aws_rules.is_arn(resource):
+                raise ValueError(
+                    f"{shown(resource)} is not an ARN: IAM takes a statement's resources as ARNs "
+                    "(arn:partition:service:region:account:resource, like "
+                    "'arn:aws:s3:::my-bucket/*') or '*' (cfn-lint E3510)"
+                )
+        return value
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, value: dict[str, dict[str, Any]] | None) -> Any:
+        for operator in value or {}:
+            if not aws_rules.is_condition_operator(operator):
+                raise ValueError(
+                    f"{shown(operator)} is not an IAM condition operator, like 'StringEquals' "
+                    "or 'ArnLike' (cfn-lint E3510)"
                 )
         return value
 
@@ -606,6 +718,60 @@ class Iam(Strict):
         return value
 
 
+def _span(value: timedelta) -> str:
+    return f"{value / DAY:,.0f} days" if value >= DAY else format_duration(value)
+
+
+# What to lower when a part of the time budget is too long.
+_LOWER = {
+    "launch_retries": "max_attempts, interval_seconds or backoff_rate",
+    "timeout": "timeout or job_retries",
+    "job_retries": "job_retries",
+}
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """The most one run of a job takes: each attempt's timeout, the waits between attempts
+    and between launch retries (before Step Functions' jitter), and a margin for the guard,
+    the ledger writes and task provisioning."""
+
+    attempts: int
+    timeout: timedelta
+    job_retry_waits: timedelta
+    launch_retry_waits: timedelta
+    margin: timedelta = EXECUTION_MARGIN
+
+    @property
+    def total(self) -> timedelta:
+        return (
+            self.timeout * self.attempts
+            + self.job_retry_waits
+            + self.launch_retry_waits
+            + self.margin
+        )
+
+    @property
+    def largest(self) -> str:
+        """The config field behind the largest part."""
+        parts = {
+            "launch_retries": self.launch_retry_waits,
+            "timeout": self.timeout * self.attempts,
+            "job_retries": self.job_retry_waits,
+        }
+        return max(parts, key=lambda field: parts[field])
+
+    def __str__(self) -> str:
+        runs = f"{self.attempts} run{'s' if self.attempts > 1 else ''}"
+        parts = [f"{runs} of up to {format_duration(self.timeout)}"]
+        if self.job_retry_waits:
+            parts.append(f"{_span(self.job_retry_waits)} between them")
+        if self.launch_retry_waits:
+            parts.insert(0, f"launch retry waits of {_span(self.launch_retry_waits)}")
+        parts.append(f"a {format_duration(self.margin)} margin")
+        return f"{_span(self.total)} ({', '.join(parts)})"
+
+
 @cache
 def iana_time_zones() -> frozenset[str]:
     """The zones of the pinned ``tzdata`` package: the same everywhere, unlike the host's
@@ -673,9 +839,18 @@ class Job(Strict):
         "retention)",
     )
     # Scheduler accepts a flexible window of 1 to 1440 minutes.
-    flexible_window: Annotated[Duration, between(MINUTE, DAY)] | None = Field(
-        default=None, description="Scheduler's flexible time window"
-    )
+    flexible_window: (
+        Annotated[
+            Duration,
+            between(MINUTE, DAY),
+            whole_minutes(
+                "Scheduler's flexible time window is set in minutes (MaximumWindowInMinutes, "
+                "https://docs.aws.amazon.com/scheduler/latest/APIReference/API_FlexibleTimeWindow.html)"
+            ),
+            MINUTES_SCHEMA,
+        ]
+        | None
+    ) = Field(default=None, description="Scheduler's flexible time window (whole minutes)")
     delivery: Delivery = Field(default_factory=Delivery)
     catch_up: CatchUp | None = Field(
         default=None,
@@ -691,7 +866,12 @@ class Job(Strict):
         min_length=1,
         max_length=2,
         description="Capacity provider strategy (FARGATE / FARGATE_SPOT with base and weight); "
-        "unset runs with launch type FARGATE",
+        "unset runs with launch type FARGATE; with two providers, no base and no weight 0 (each "
+        "run is one task: a base would take every run, weight 0 none)",
+        json_schema_extra={
+            "if": {"type": "array", "minItems": 2},
+            "then": {"items": {"properties": {"base": {"const": 0}, "weight": {"minimum": 1}}}},
+        },
     )
     network: JobNetwork | None = Field(
         default=None,
@@ -713,7 +893,7 @@ class Job(Strict):
     architecture: Architecture = Field(
         default=Architecture.X86_64,
         description="arm64 runs the task on Graviton (the image must be built for it; Fargate "
-        "Spot runs x86_64 tasks only)",
+        "Spot runs it too, on platform version 1.4.0 and later)",
     )
     ephemeral_storage_gib: int | None = Field(
         default=None,
@@ -724,7 +904,9 @@ class Job(Strict):
     tags: dict[str, str] = Field(
         default_factory=dict,
         description="Tags on the job's resources (its roles, task definition, guard, state "
-        "machine, alarm); PropagateTags carries the task definition's onto each task",
+        "machine, alarm, SSM handle), by CloudFormation's rules for each; PropagateTags "
+        "carries the task definition's onto each task",
+        json_schema_extra=_tags_schema(aws_rules.JOB_TAGGED),
     )
 
     @property
@@ -750,7 +932,7 @@ class Job(Strict):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_tags(value)
+        return _check_tags(value, aws_rules.JOB_TAGGED)
 
     @field_validator("capacity_providers")
     @classmethod
@@ -764,6 +946,23 @@ class Job(Strict):
             raise ValueError("only one capacity provider may have a base (ECS places it first)")
         if not any(share.weight > 0 for share in value):
             raise ValueError("at least one capacity provider needs a weight above 0")
+        # Each run is one RunTask of one task: with two providers, a base takes every run,
+        # and a weight of 0 takes none, whatever the strategy would do with many tasks.
+        based = next((share for share in value if share.base), None)
+        idle = next((share for share in value if not share.weight and not share.base), None)
+        if len(value) > 1 and based is not None:
+            others = " and ".join(s.provider.value for s in value if s is not based)
+            raise ValueError(
+                f"{based.provider.value} has base {based.base}, so every run lands on it and "
+                f"{others} is never used: each run is one RunTask of one task, and ECS places a "
+                f"strategy's base before it weighs the rest ({CAPACITY_STRATEGY_DOC}); drop "
+                "the base to share runs by weight, or list one provider"
+            )
+        if len(value) > 1 and idle is not None:
+            raise ValueError(
+                f"{idle.provider.value} has weight 0 and no base, so ECS never places a run on "
+                f"it ({CAPACITY_STRATEGY_DOC}); give it a weight or remove it"
+            )
         return value
 
     @model_validator(mode="after")
@@ -781,23 +980,40 @@ class Job(Strict):
         return self
 
     @property
-    def launch_retry_budget(self) -> timedelta:
-        """The most a run can spend waiting between launch retries (before jitter)."""
+    def time_budget(self) -> TimeBudget:
+        """The most one run can take, part by part: the one place it is computed (the state
+        machine's TimeoutSeconds, the lease and the one-year check all use it)."""
         retry = self.launch_retries
-        waits = (retry.interval_seconds * retry.backoff_rate**i for i in range(retry.max_attempts))
-        return timedelta(seconds=sum(waits))
+        launch_waits = (
+            retry.interval_seconds * retry.backoff_rate**i for i in range(retry.max_attempts)
+        )
+        job_retry_waits = (JOB_RETRY_INTERVAL_SECONDS * 2**i for i in range(self.job_retries))
+        return TimeBudget(
+            attempts=self.job_retries + 1,
+            timeout=self.timeout,
+            job_retry_waits=timedelta(seconds=sum(job_retry_waits)),
+            launch_retry_waits=timedelta(seconds=sum(launch_waits)),
+        )
 
     @property
     def execution_timeout(self) -> timedelta:
         """A hard limit on the whole execution: every job attempt, retry waits, and a margin
         for the guard, the ledger writes and task provisioning."""
-        job_retry_waits = sum(JOB_RETRY_INTERVAL_SECONDS * 2**i for i in range(self.job_retries))
-        return (
-            self.timeout * (self.job_retries + 1)
-            + timedelta(seconds=job_retry_waits)
-            + self.launch_retry_budget
-            + EXECUTION_MARGIN
-        )
+        return self.time_budget.total
+
+    @model_validator(mode="after")
+    def _within_a_year(self) -> Job:
+        budget = self.time_budget
+        if budget.total > EXECUTION_LIMIT:
+            raise field_error(
+                budget.largest,
+                f"the run's time budget is {budget}, past the one year "
+                f"({_span(EXECUTION_LIMIT)}) after which Step Functions ends an execution "
+                f"('Maximum execution time', {STEP_FUNCTIONS_QUOTAS}): lower "
+                f"{_LOWER[budget.largest]}",
+                getattr(self, budget.largest),
+            )
+        return self
 
     @property
     def lease(self) -> timedelta:
@@ -909,8 +1125,9 @@ class Environment(Strict):
     alarms: Alarms = Field(default_factory=Alarms)
     tags: dict[str, str] = Field(
         default_factory=dict,
-        description="Tags on every resource (cronguard adds cronguard:environment); keys 1-128 "
-        "characters, not starting with aws:, values up to 256",
+        description="Tags on every resource and job stack (cronguard adds "
+        "cronguard:environment), by CloudFormation's rules for each resource type; no aws: keys",
+        json_schema_extra=_tags_schema(aws_rules.ENVIRONMENT_TAGGED),
     )
     ledger: Ledger = Field(default_factory=Ledger)
     task_protection: TaskProtection = Field(default_factory=TaskProtection)
@@ -931,7 +1148,7 @@ class Environment(Strict):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_tags(value)
+        return _check_tags(value, aws_rules.ENVIRONMENT_TAGGED)
 
     @field_validator("name")
     @classmethod

@@ -2,7 +2,8 @@
 
 The schemas are generated from the pydantic models (never hand-written) and committed under
 ``config/schema/``; a test fails when the committed copy falls behind the models.
-Regenerate with ``make schema``.
+Regenerate with ``make schema``, which first regenerates the AWS rules they include
+(``aws_rules.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import core_schema
 
+from cronguard.config import aws_rules
 from cronguard.config.loader import EXTENSION_PREFIX
 from cronguard.config.model import Environment, Job, format_duration
 
@@ -129,5 +131,6 @@ def write() -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in write():
+    # The schemas say what the AWS rules say: those first, from the installed cfn-lint.
+    for path in (aws_rules.write(), *write()):
         print(f"wrote {path}")

@@ -46,7 +46,7 @@ REPORT: dict[str, Any] = {
     "ephemeral_storage_gib": 50,
     "tags": {"team": "finance"},
     "capacity_providers": [
-        {"provider": "FARGATE", "base": 1, "weight": 1},
+        {"provider": "FARGATE", "weight": 1},
         {"provider": "FARGATE_SPOT", "weight": 3},
     ],
 }
@@ -148,7 +148,7 @@ def test_arm64_ephemeral_storage_and_the_capacity_strategy_reach_the_task(synthe
     arguments = definition["States"]["Run job"]["Arguments"]
     assert "LaunchType" not in arguments
     assert arguments["CapacityProviderStrategy"] == [
-        {"CapacityProvider": "FARGATE", "Weight": 1, "Base": 1},
+        {"CapacityProvider": "FARGATE", "Weight": 1},
         {"CapacityProvider": "FARGATE_SPOT", "Weight": 3},
     ]
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+import regex
 import yaml
 
 from cronguard.config import (
@@ -477,10 +480,177 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ),
 ]
 
+# AWS's own rules (issue 20): each message says what AWS requires and where the rule is from.
+TAG_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"  # CloudFormation's, for ECS, SQS and IAM
+CFN_LINT = metadata.version("cfn-lint")  # the IAM action list is the one it ships
+STRATEGY_DOC = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html"
+WITHIN_A_YEAR = (
+    "past the one year (365 days) after which Step Functions ends an execution ('Maximum "
+    "execution time', https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)"
+)
+AWS_REFUSES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "a job tag key with a character CloudFormation refuses",
+        {"jobs": with_job(tags={"cost#center": "x"})},
+        f"{JOBS}: job 'report': tags: 'cost#center': CloudFormation refuses '#' in a tag key on "
+        "AWS::ECS::TaskDefinition, AWS::IAM::Role and AWS::SSM::Parameter: it must match "
+        f"{TAG_PATTERN} (cfn-lint E3031)",
+    ),
+    (
+        "an environment tag value with braces",
+        {"env": {**BASE_ENV, "tags": {"team": "{data}"}}},
+        f"{ENV}: tags: 'team': value '{{data}}': CloudFormation refuses '{{' '}}' in a tag value "
+        "on AWS::ECS::Cluster, AWS::ECS::TaskDefinition, AWS::IAM::Role and 1 more: it must "
+        f"match {TAG_PATTERN} (cfn-lint E3031)",
+    ),
+    (
+        "an empty job tag value",
+        {"jobs": with_job(tags={"team": ""})},
+        f"{JOBS}: job 'report': tags: 'team': value '': 0 characters; CloudFormation requires a "
+        "tag value of 1-256 characters on AWS::CloudWatch::Alarm and "
+        "AWS::StepFunctions::StateMachine (cfn-lint E3033)",
+    ),
+    (
+        "an environment tag key too long",
+        {"env": {**BASE_ENV, "tags": {"k" * 129: "x"}}},
+        f"{ENV}: tags: '{'k' * 129}': 129 characters; CloudFormation requires a tag key of "
+        "1-128 characters on AWS::CloudWatch::Alarm, AWS::CloudWatch::Dashboard, "
+        "AWS::DynamoDB::Table and 10 more (cfn-lint E3033)",
+    ),
+    (
+        "a resource that is not an ARN",
+        {"jobs": with_job(permissions=[{"actions": ["s3:PutObject"], "resources": ["my-bucket"]}])},
+        f"{JOBS}: job 'report': permissions[0].resources: 'my-bucket' is not an ARN: IAM takes "
+        "a statement's resources as ARNs (arn:partition:service:region:account:resource, like "
+        "'arn:aws:s3:::my-bucket/*') or '*' (cfn-lint E3510)",
+    ),
+    (
+        "a misspelt action",
+        {
+            "jobs": with_job(
+                permissions=[{"actions": ["s3:PutObjekt"], "resources": ["arn:aws:s3:::b/k"]}]
+            )
+        },
+        f"{JOBS}: job 'report': permissions[0].actions: 's3:PutObjekt': s3 has no action "
+        f"'PutObjekt'; did you mean 's3:putobject'? (IAM's action list in cfn-lint {CFN_LINT}, "
+        "W3037)",
+    ),
+    (
+        "an unknown service prefix",
+        {
+            "jobs": with_job(
+                permissions=[{"actions": ["s3x:GetObject"], "resources": ["arn:aws:s3:::b/k"]}]
+            )
+        },
+        f"{JOBS}: job 'report': permissions[0].actions: 's3x:GetObject': IAM has no service "
+        f"prefix 's3x'; did you mean 's3'? (IAM's action list in cfn-lint {CFN_LINT}, W3037)",
+    ),
+    (
+        "a wildcard action that matches no action",
+        {
+            "jobs": with_job(
+                permissions=[
+                    {
+                        "actions": ["s3:Put*Objekt"],
+                        "resources": ["arn:aws:s3:::b/k"],
+                        "reason": "several put calls",
+                    }
+                ]
+            )
+        },
+        f"{JOBS}: job 'report': permissions[0].actions: 's3:Put*Objekt': matches no s3 action "
+        f"(IAM's action list in cfn-lint {CFN_LINT}, W3037)",
+    ),
+    (
+        "a condition operator IAM does not know",
+        {
+            "jobs": with_job(
+                permissions=[
+                    {
+                        "actions": ["s3:GetObject"],
+                        "resources": ["arn:aws:s3:::b/k"],
+                        "conditions": {"StringEqual": {"aws:SourceAccount": "123456789012"}},
+                    }
+                ]
+            )
+        },
+        f"{JOBS}: job 'report': permissions[0].conditions: 'StringEqual' is not an IAM "
+        "condition operator, like 'StringEquals' or 'ArnLike' (cfn-lint E3510)",
+    ),
+    (
+        "a base that leaves the other provider unused",
+        {
+            "jobs": with_job(
+                capacity_providers=[
+                    {"provider": "FARGATE", "base": 1, "weight": 1},
+                    {"provider": "FARGATE_SPOT", "weight": 3},
+                ]
+            )
+        },
+        f"{JOBS}: job 'report': capacity_providers: FARGATE has base 1, so every run lands on it "
+        "and FARGATE_SPOT is never used: each run is one RunTask of one task, and ECS places a "
+        f"strategy's base before it weighs the rest ({STRATEGY_DOC}); drop the base to share "
+        "runs by weight, or list one provider",
+    ),
+    (
+        "a provider of weight 0",
+        {
+            "jobs": with_job(
+                capacity_providers=[
+                    {"provider": "FARGATE", "weight": 1},
+                    {"provider": "FARGATE_SPOT", "weight": 0},
+                ]
+            )
+        },
+        f"{JOBS}: job 'report': capacity_providers: FARGATE_SPOT has weight 0 and no base, so "
+        f"ECS never places a run on it ({STRATEGY_DOC}); give it a weight or remove it",
+    ),
+    (
+        "launch retries past Step Functions' one-year limit",
+        {
+            "jobs": with_job(
+                launch_retries={"max_attempts": 10, "interval_seconds": 3600, "backoff_rate": 10}
+            )
+        },
+        f"{JOBS}: job 'report': launch_retries: the run's time budget is 46,296,296 days "
+        "(launch retry waits of 46,296,296 days, 1 run of up to 1h, a 15m margin), "
+        f"{WITHIN_A_YEAR}: lower max_attempts, interval_seconds or backoff_rate",
+    ),
+    (
+        "launch retries past the limit, set by an environment",
+        {
+            "env": {
+                **BASE_ENV,
+                "jobs": {"report": {"launch_retries": {"max_attempts": 9, "backoff_rate": 10}}},
+            }
+        },
+        f"{ENV}: job 'report': launch_retries: the run's time budget is 12,860 days (launch "
+        "retry waits of 12,860 days, 1 run of up to 1h, a 15m margin), "
+        f"{WITHIN_A_YEAR}: lower max_attempts, interval_seconds or backoff_rate",
+    ),
+    (
+        "a sweep interval that is not whole minutes",
+        {"env": {**BASE_ENV, "task_protection": {"sweep_every": "90s"}}},
+        f"{ENV}: task_protection.sweep_every: 90s is not whole minutes: EventBridge schedules "
+        "the sweep with a rate expression, in minutes, hours or days "
+        "(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html)",
+    ),
+    (
+        "a flexible window that is not whole minutes",
+        {"jobs": with_job(flexible_window="90s")},
+        f"{JOBS}: job 'report': flexible_window: 90s is not whole minutes: Scheduler's flexible "
+        "time window is set in minutes (MaximumWindowInMinutes, "
+        "https://docs.aws.amazon.com/scheduler/latest/APIReference/API_FlexibleTimeWindow.html)",
+    ),
+]
+
 
 @pytest.mark.parametrize(
     ("files", "expected"),
-    [pytest.param(files, expected, id=name) for name, files, expected in BAD_CONFIGS],
+    [
+        pytest.param(files, expected, id=name)
+        for name, files, expected in [*BAD_CONFIGS, *AWS_REFUSES]
+    ],
 )
 def test_bad_config_is_reported_with_file_job_and_field(
     tmp_path: Path, files: dict[str, Any], expected: str
@@ -555,7 +725,7 @@ def test_a_real_jobs_permissions_platform_and_capacity_load(tmp_path: Path) -> N
             ephemeral_storage_gib=50,
             tags={"team": "finance"},
             capacity_providers=[
-                {"provider": "FARGATE", "base": 1, "weight": 1},
+                {"provider": "FARGATE", "weight": 1},
                 {"provider": "FARGATE_SPOT", "weight": 3},
             ],
         ),
@@ -573,7 +743,7 @@ def test_a_real_jobs_permissions_platform_and_capacity_load(tmp_path: Path) -> N
     assert report.architecture.value == "arm64"
     assert report.capacity_strategy is not None
     assert [(s.provider.value, s.base, s.weight) for s in report.capacity_strategy] == [
-        ("FARGATE", 1, 1),
+        ("FARGATE", 0, 1),
         ("FARGATE_SPOT", 0, 3),
     ]
     assert environment.iam.role_path == "/cronguard/"
@@ -582,6 +752,25 @@ def test_a_real_jobs_permissions_platform_and_capacity_load(tmp_path: Path) -> N
         ("FARGATE_SPOT", 1)
     ]
     assert load_environment("test", write_config(tmp_path)).job("report").capacity_strategy is None
+
+
+def test_arm64_may_run_on_fargate_spot(tmp_path: Path) -> None:
+    # ECS runs ARM64 Linux tasks on FARGATE_SPOT from platform version 1.4.0 (cronguard runs
+    # LATEST): the ECS API reference in the pinned botocore says so, since AWS's 2024
+    # announcement of Graviton-based Fargate Spot; the older developer guide still says not.
+    for spot in ({"spot": True}, {"capacity_providers": [{"provider": "FARGATE_SPOT"}]}):
+        config = write_config(tmp_path, jobs=with_job(architecture="arm64", **spot))
+        job = load_environment("test", config).job("report")
+        assert [share.provider.value for share in job.capacity_strategy or []] == ["FARGATE_SPOT"]
+
+
+def test_a_single_provider_may_have_a_base(tmp_path: Path) -> None:
+    strategy = [{"provider": "FARGATE_SPOT", "base": 2, "weight": 1}]
+    config = write_config(tmp_path, jobs=with_job(capacity_providers=strategy))
+    job = load_environment("test", config).job("report")
+    assert [(s.provider.value, s.base) for s in job.capacity_strategy or []] == [
+        ("FARGATE_SPOT", 2)
+    ]
 
 
 def test_durations_accept_units_and_seconds(tmp_path: Path) -> None:
@@ -617,14 +806,72 @@ def _yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def test_shipped_examples_validate_against_the_json_schema() -> None:
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not regex.search(pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# JSON Schema patterns are ECMA-262 regular expressions. CloudFormation's tag patterns use
+# Unicode property escapes (\p{L}), which an editor's JavaScript reads (with the u flag) and
+# Python's re does not: the tests match patterns with regex, as cfn-lint does.
+SchemaValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator, {"pattern": _pattern}
+)
+
+
+def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
     schemas = config_schema.rendered()
-    jobs_schema = json.loads(schemas[config_schema.SCHEMA_DIR / "jobs.schema.json"])
-    env_schema = json.loads(schemas[config_schema.SCHEMA_DIR / "environment.schema.json"])
-    jsonschema.Draft202012Validator(jobs_schema).validate(_yaml(REPOSITORY_CONFIG / "jobs.yaml"))
+    return (
+        json.loads(schemas[config_schema.SCHEMA_DIR / "jobs.schema.json"]),
+        json.loads(schemas[config_schema.SCHEMA_DIR / "environment.schema.json"]),
+    )
+
+
+# What no JSON Schema can say: sums over fields, a list of 20,000 IAM actions, whether '90s'
+# is whole minutes.
+BEYOND_A_SCHEMA = {
+    "a misspelt action",
+    "an unknown service prefix",
+    "a wildcard action that matches no action",
+    "launch retries past Step Functions' one-year limit",
+    "launch retries past the limit, set by an environment",
+    "a sweep interval that is not whole minutes",
+    "a flexible window that is not whole minutes",
+}
+
+
+def test_whole_minutes_given_in_seconds_are_in_the_json_schema() -> None:
+    jobs_schema, env_schema = _schemas()
+    SchemaValidator(jobs_schema).validate(with_job(flexible_window=120))
+    with pytest.raises(jsonschema.ValidationError, match="90 is not valid"):
+        SchemaValidator(jobs_schema).validate(with_job(flexible_window=90))
+    with pytest.raises(jsonschema.ValidationError, match="90 is not valid"):
+        SchemaValidator(env_schema).validate({**BASE_ENV, "task_protection": {"sweep_every": 90}})
+
+
+def test_shipped_examples_validate_against_the_json_schema() -> None:
+    jobs_schema, env_schema = _schemas()
+    SchemaValidator(jobs_schema).validate(_yaml(REPOSITORY_CONFIG / "jobs.yaml"))
     for name in known_environments(REPOSITORY_CONFIG):
         env_file = REPOSITORY_CONFIG / "environments" / f"{name}.yaml"
-        jsonschema.Draft202012Validator(env_schema).validate(_yaml(env_file))
+        SchemaValidator(env_schema).validate(_yaml(env_file))
+
+
+@pytest.mark.parametrize(
+    "files",
+    [pytest.param(files, id=name) for name, files, _ in AWS_REFUSES if name not in BEYOND_A_SCHEMA],
+)
+def test_the_json_schema_refuses_what_aws_refuses_where_a_schema_can_say_it(
+    files: dict[str, Any],
+) -> None:
+    jobs_schema, env_schema = _schemas()
+    schema, document = (
+        (env_schema, files["env"]) if "env" in files else (jobs_schema, files["jobs"])
+    )
+    with pytest.raises(jsonschema.ValidationError):
+        SchemaValidator(schema).validate(document)
 
 
 def test_json_schema_rejects_a_misspelt_key() -> None:
