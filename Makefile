@@ -38,7 +38,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	$(call step,4/5,the pinned CDK CLI (npm ci),\
+	$(call step,4/5,the pinned CDK CLI and state machine validators (npm ci),\
 		npm ci --no-audit --no-fund $(if $(QUIET),--loglevel=error))
 	@touch $@
 

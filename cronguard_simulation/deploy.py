@@ -143,8 +143,9 @@ def _environment(
 
 
 def cleanup_statuses(parent: dict[str, Any], cleanup_id: str) -> frozenset[str]:
-    """The execution statuses the synthesized rule sends the cleanup: the ``detail.status``
-    of the rule on Step Functions' status-change events that targets it."""
+    """The execution statuses the synthesized rules send the cleanup: the ``detail.status``
+    of the rules on Step Functions' status-change events that target it (an environment's
+    state machines are spread over several rules, each naming the same statuses)."""
     patterns = [
         rule["Properties"]["EventPattern"]
         for rule in _of_type(parent, "AWS::Events::Rule").values()
@@ -152,21 +153,23 @@ def cleanup_statuses(parent: dict[str, Any], cleanup_id: str) -> frozenset[str]:
         in [target["Arn"] for target in rule["Properties"].get("Targets", [])]
         and "EventPattern" in rule["Properties"]
     ]
-    if len(patterns) != 1:
-        raise AssemblyError(
-            f"expected exactly one event rule for the cleanup function {cleanup_id}, "
-            f"found {len(patterns)}"
-        )
-    pattern = patterns[0]
-    if (pattern.get("source"), pattern.get("detail-type")) != ([SOURCE], [DETAIL_TYPE]):
-        raise AssemblyError(
-            f"the cleanup's rule matches source {pattern.get('source')} and detail-type "
-            f"{pattern.get('detail-type')}, not Step Functions' execution status changes"
-        )
-    statuses = pattern.get("detail", {}).get("status")
-    if not statuses or not all(isinstance(status, str) for status in statuses):
-        raise AssemblyError(f"the cleanup's rule names no execution statuses: {statuses}")
-    return frozenset(statuses)
+    if not patterns:
+        raise AssemblyError(f"no event rule targets the cleanup function {cleanup_id}")
+    found = set()
+    for pattern in patterns:
+        if (pattern.get("source"), pattern.get("detail-type")) != ([SOURCE], [DETAIL_TYPE]):
+            raise AssemblyError(
+                f"the cleanup's rule matches source {pattern.get('source')} and detail-type "
+                f"{pattern.get('detail-type')}, not Step Functions' execution status changes"
+            )
+        statuses = pattern.get("detail", {}).get("status")
+        if not statuses or not all(isinstance(status, str) for status in statuses):
+            raise AssemblyError(f"the cleanup's rule names no execution statuses: {statuses}")
+        found.add(frozenset(statuses))
+    if len(found) != 1:
+        raise AssemblyError(f"the cleanup's rules name different statuses: {sorted(found)}")
+    (statuses,) = found
+    return statuses
 
 
 def check_assembly(environment: Environment, assembly: Path) -> None:

@@ -110,7 +110,7 @@ class CronguardStack(Stack):
         CfnOutput(self, "ClusterName", value=self.network.cluster.cluster_name)
         # Where cronguard redrive-dlq finds the schedules' dead-letter queue.
         CfnOutput(self, QUEUE_OUTPUT, value=self.dead_letters.queue_url)
-        self._tag({"cronguard:environment": environment.name, **environment.tags})
+        self._tag(environment.resource_tags)
         apply_guardrails(self, environment.iam)
 
     def _tag(self, tags: dict[str, str]) -> None:

@@ -20,7 +20,9 @@ class Ledger(Construct):
     """The environment's slot ledger.
 
     Its name and logical ID are fixed so config changes never replace it, and it is retained
-    when the stack is deleted: it is the record of which slots already ran.
+    when the stack is deleted: it is the record of which slots already ran. Only the rollback
+    of the deploy that created it removes it (``RetainExceptOnCreate``), so a failed first
+    deploy leaves no table of that name behind to fail the retry.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, table_name: str) -> None:
@@ -39,7 +41,7 @@ class Ledger(Construct):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             time_to_live_attribute=TTL_ATTRIBUTE,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             deletion_protection=True,
         )
         # Sparse: only items of runs in progress carry the key, so the reconciler reads just

@@ -2,8 +2,9 @@
 
 Used by the scale test and the scale benchmark: at thousands of jobs these, not the CDK, are
 what stops a deploy. Values from CloudFormation's quotas (templates uploaded to S3, as the
-CDK ships every template), and the CloudWatch Logs resource policy every vended-log delivery
-of a region shares.
+CDK ships every template), the CloudWatch Logs resource policy every vended-log delivery of
+a region shares, and the size of an EventBridge event pattern (``stacks/cleanup.py`` spreads
+the environment's state machines over as many rules as that takes).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ SECTION_LIMITS = {"Resources": 500, "Outputs": 200, "Parameters": 200, "Mappings
 # CloudWatch Logs resource policy, at most 5,120 characters for the region.
 VENDED_LOGS_PREFIX = "/aws/vendedlogs/"
 RESOURCE_POLICY_CHARACTERS = 5_120
+# An EventBridge rule's event pattern: at most 2,048 characters (EventBridge quotas, "Event
+# pattern size"; adjustable, but an environment must deploy without asking).
+EVENT_PATTERN_CHARACTERS = 2_048
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ class TaskProtection(Construct):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             time_to_live_attribute="expires_at",
-            removal_policy=RemovalPolicy.RETAIN,
+            # Fixed name: kept on delete and replacement, removed if its create rolls back.
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.history.add_global_secondary_index(
             index_name=STATUS_INDEX,

@@ -47,6 +47,9 @@ from lambdas.core.schedule import ScheduleExpressionError, parse_schedule, upcom
 STATE_MACHINE_NAME_LIMIT = 80
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 JOB_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+ENVIRONMENT_TAG = "cronguard:environment"
+"""The tag on every resource of an environment, valued with the environment's name: IAM tells
+this environment's state machines from others' by it (``aws:ResourceTag``)."""
 # "cronguard <env>/<job>: " is at most 92 characters (<env>-<job> fits 80) and the
 # Scheduler's description 512: a longer description would be cut.
 DESCRIPTION_LIMIT = 420
@@ -1163,6 +1166,12 @@ class Environment(Strict):
     @property
     def stack_name(self) -> str:
         return f"cronguard-{self.name}"
+
+    @property
+    def resource_tags(self) -> dict[str, str]:
+        """The tags of every resource: config's, and ``ENVIRONMENT_TAG``, which config cannot
+        change (IAM relies on it)."""
+        return {**self.tags, ENVIRONMENT_TAG: self.name}
 
     @property
     def ledger_table_name(self) -> str:

@@ -9,7 +9,9 @@ things invoke this Lambda:
   next slot does not wait for the lease to expire;
 - a schedule (the *reconciler*): those events are delivered on a best-effort basis, so it
   reads the ledger's items of runs in progress (the sparse ``running`` index) and settles
-  every one whose execution has ended, as the event would have. It reports how many it fixed.
+  every one whose execution has ended, as the event would have. It reports how many it fixed;
+  an execution it cannot read, it names in its error (``ReconcileIncomplete``) after settling
+  the others.
 
 The lease's expiry stays the last backstop, never the first.
 """
@@ -193,15 +195,37 @@ def in_progress(dynamodb: Any, table: str) -> Iterator[InProgress]:
                 yield InProgress(item[JOB]["S"], slot, owner, lease)
 
 
+class ReconcileIncomplete(Exception):
+    """Some runs' executions could not be read (their runs were left as they are); every
+    other run in progress was reconciled."""
+
+
 def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str, Any]:
     """Settle every run in progress whose execution has ended (a lost status-change event)."""
     fixed, checked = 0, 0
     statuses: dict[str, tuple[str, Any, Any]] = {}
+    # One execution that cannot be read (e.g. AccessDenied: the role reads only executions of
+    # state machines tagged as this environment's, and a removed job's is deleted, tags and
+    # all) must not keep the others from being settled.
+    unreadable: dict[str, str] = {}
     # Slots before leases: settling a slot releases its lease too, and counts as one fix.
     for item in sorted(in_progress(dynamodb, table), key=lambda found: found.lease):
         checked += 1
+        if item.execution in unreadable:
+            continue
         if item.execution not in statuses:
-            statuses[item.execution] = _execution(sfn, item.execution)
+            try:
+                statuses[item.execution] = _execution(sfn, item.execution)
+            except ClientError as failure:
+                detail = failure.response["Error"]
+                unreadable[item.execution] = f"{detail.get('Code')}: {detail.get('Message')}"
+                logger.error(
+                    "cannot read a run's execution",
+                    job=item.job,
+                    execution=item.execution,
+                    error=unreadable[item.execution],
+                )
+                continue
         status, error, cause = statuses[item.execution]
         if status == ExecutionStatus.RUNNING:
             continue
@@ -236,7 +260,12 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
                 status=ended.status.value,
             )
     metrics.add_metric(names.RUNS_RECONCILED, MetricUnit.Count, fixed)
-    logger.info("reconciled", checked=checked, fixed=fixed)
+    logger.info("reconciled", checked=checked, fixed=fixed, unreadable=len(unreadable))
+    if unreadable:
+        raise ReconcileIncomplete(
+            "executions not read, their runs left as they are: "
+            + "; ".join(f"{execution} ({error})" for execution, error in unreadable.items())
+        )
     return {"checked": checked, "fixed": fixed}
 
 

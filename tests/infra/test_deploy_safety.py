@@ -1,11 +1,14 @@
 """Deploy safety: no refactor may silently rename or replace a deployed resource.
 
 CloudFormation replaces a resource whose logical ID, type or physical name changes; for a
-state machine that terminates its running executions, for a table it means a new, empty one.
-``deploy_safety_snapshot.json`` records, for the shipped environments and a generated one
-of 250 jobs, every template's resources (the environment's stack, and each job stack under
-its logical ID in the parent): logical ID -> [type, physical name or null]. Every recorded
-resource must still be there, of the same type, with the same name.
+state machine that terminates its running executions, for a table it means a new, empty one,
+for an SSM parameter a handle others read is gone. ``deploy_safety_snapshot.json`` records,
+for the shipped environments and a generated one of 250 jobs, every template's resources
+(the environment's stack, and each job stack under its logical ID in the parent): logical
+ID -> [type, {name property: value}]. The name properties of a type are those its
+CloudFormation resource schema (cfn-lint's copy) makes create-only and calls a name
+(``name_properties``). Every recorded resource must still be there, of the same type, with
+the same names.
 
 New resources are fine, but are recorded too so that they are protected from then on:
 ``python -m tests.infra.test_deploy_safety`` adds them to the snapshot, and refuses (naming
@@ -18,17 +21,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
+from cronguard.config import load_environment
 from testkit.assembly import nested_templates
 from testkit.generated import generated_config
 from testkit.generated import synthesize as synthesize_generated
+from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized, synthesize
 
 Synth = Callable[[str], Synthesized]
@@ -39,34 +48,44 @@ ENVIRONMENTS = ["dev", "prod"]
 GENERATED_JOBS = 250
 GENERATED = f"generated-{GENERATED_JOBS}"
 SNAPSHOT = Path(__file__).with_name("deploy_safety_snapshot.json")
-# The property that is a resource's physical name, for the types that have one; a name that
-# appears, disappears or changes replaces the resource just as a new logical ID does.
-PHYSICAL_NAME = {
-    "AWS::CloudWatch::Alarm": "AlarmName",
-    "AWS::CloudWatch::Dashboard": "DashboardName",
-    "AWS::DynamoDB::Table": "TableName",
-    "AWS::ECS::Cluster": "ClusterName",
-    "AWS::ECS::TaskDefinition": "Family",
-    "AWS::Events::Rule": "Name",
-    "AWS::IAM::Policy": "PolicyName",
-    "AWS::IAM::Role": "RoleName",
-    "AWS::KMS::Alias": "AliasName",
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::SNS::Topic": "TopicName",
-    "AWS::SQS::Queue": "QueueName",
-    "AWS::Scheduler::Schedule": "Name",
-    "AWS::StepFunctions::StateMachine": "StateMachineName",
-}
+# Create-only properties are the same in every region's schema (cfn-lint 1.58.0, every type
+# cronguard renders): one region's copy is read.
+SCHEMA_REGION = "us-east-1"
+# ECS names a task definition by its family (its identifier is the revision's ARN).
+NAMES_NOT_CALLED_NAME = frozenset({"Family"})
+_ASSET_KEY = re.compile(r"/([0-9a-f]{64})\.json")
 
-Identities = dict[str, dict[str, list[Any]]]  # template -> logical ID -> [type, name]
+Identities = dict[str, dict[str, list[Any]]]  # template -> logical ID -> [type, names]
+
+
+@cache
+def name_properties(kind: str) -> tuple[str, ...]:
+    """The properties that name a resource of type ``kind``: the top-level create-only
+    properties (a new value replaces the resource) of its CloudFormation schema whose name
+    ends in ``Name`` (``TableName``, an SSM parameter's ``Name``), and ``Family``."""
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, kind).schema
+    create_only = [
+        path.removeprefix("/properties/") for path in schema.get("createOnlyProperties", [])
+    ]
+    return tuple(
+        sorted(
+            name
+            for name in create_only
+            if "/" not in name and (name.endswith("Name") or name in NAMES_NOT_CALLED_NAME)
+        )
+    )
 
 
 def _identities(template: dict[str, Any]) -> dict[str, list[Any]]:
     found = {}
     for logical_id, resource in template["Resources"].items():
-        name = resource.get("Properties", {}).get(PHYSICAL_NAME.get(resource["Type"], ""))
-        found[logical_id] = [resource["Type"], name]
+        properties = resource.get("Properties", {})
+        names = {
+            name: properties[name]
+            for name in name_properties(resource["Type"])
+            if name in properties
+        }
+        found[logical_id] = [resource["Type"], names]
     return found
 
 
@@ -84,12 +103,12 @@ def replacements(recorded: Identities, current: Identities) -> list[str]:
     """Each recorded resource that is gone, or now of another type or name."""
     problems = []
     for template, resources in recorded.items():
-        for logical_id, (kind, name) in resources.items():
+        for logical_id, (kind, names) in resources.items():
             now = current.get(template, {}).get(logical_id)
             if now is None:
-                problems.append(f"{template}/{logical_id} ({kind}, {name}) is gone")
-            elif now != [kind, name]:
-                problems.append(f"{template}/{logical_id}: was {[kind, name]}, now {now}")
+                problems.append(f"{template}/{logical_id} ({kind}, {names}) is gone")
+            elif now != [kind, names]:
+                problems.append(f"{template}/{logical_id}: was {[kind, names]}, now {now}")
     return problems
 
 
@@ -123,34 +142,99 @@ def test_every_job_of_a_generated_environment_keeps_its_stack_and_logical_ids(
     assert additions(recorded, current) == []
 
 
+def recorded_names(env_name: str, kind: str, name_property: str) -> set[Any]:
+    """The recorded ``name_property`` of every resource of type ``kind`` of an environment."""
+    recorded = json.loads(SNAPSHOT.read_text())[env_name]
+    return {
+        names[name_property]
+        for resources in recorded.values()
+        for recorded_kind, names in resources.values()
+        if recorded_kind == kind
+    }
+
+
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)
 def test_the_snapshot_protects_every_state_machine_and_its_name(env_name: str) -> None:
-    recorded = json.loads(SNAPSHOT.read_text())[env_name]
-    machines = {
-        name
-        for resources in recorded.values()
-        for kind, name in resources.values()
-        if kind == "AWS::StepFunctions::StateMachine"
-    }
-    assert machines == {
+    assert recorded_names(env_name, "AWS::StepFunctions::StateMachine", "StateMachineName") == {
         f"{env_name}-{job}" for job in ("nightly-report", "hourly-sync", "weekly-cleanup")
     }
 
 
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_the_snapshot_protects_every_ssm_parameter_name(env_name: str) -> None:
+    environment = load_environment(env_name, REPOSITORY_CONFIG)
+    assert recorded_names(env_name, "AWS::SSM::Parameter", "Name") == {
+        environment.state_machine_parameter(job) for job in environment.jobs
+    }
+
+
+def test_a_renamed_ssm_parameter_is_caught(synth: Synth, tmp_path: Path) -> None:
+    """An SSM parameter's name is its identity: a new name replaces the parameter, and
+    whoever reads the old one (other stacks, pipelines) finds it gone."""
+    assembly = synth("dev").template_file.parent
+    for path in [*assembly.glob("*.template.json"), *assembly.glob("*.assets.json")]:
+        shutil.copy(path, tmp_path / path.name)
+    parent_file = tmp_path / synth("dev").template_file.name
+    recorded = identities(parent_file)
+    job_stack, template_file = sorted(nested_templates(parent_file).items())[0]
+    template = json.loads(template_file.read_text())
+    (logical_id,) = [
+        key
+        for key, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SSM::Parameter"
+    ]
+    name = template["Resources"][logical_id]["Properties"]["Name"]
+    template["Resources"][logical_id]["Properties"]["Name"] = name + "-renamed"
+    template_file.write_text(json.dumps(template))
+    assert replacements(recorded, identities(parent_file)) == [
+        f"{job_stack}/{logical_id}: was ['AWS::SSM::Parameter', {{'Name': '{name}'}}], "
+        f"now ['AWS::SSM::Parameter', {{'Name': '{name}-renamed'}}]"
+    ]
+
+
+def test_the_names_recorded_are_those_whose_change_replaces_the_resource() -> None:
+    """From CloudFormation's resource schemas (cfn-lint's copy): the create-only properties
+    that name the resource. An alarm's MetricName or a policy's PolicyName changes in place."""
+    assert name_properties("AWS::SSM::Parameter") == ("Name",)
+    assert name_properties("AWS::StepFunctions::StateMachine") == ("StateMachineName",)
+    assert name_properties("AWS::Logs::LogGroup") == ("LogGroupName",)
+    assert name_properties("AWS::CloudWatch::Alarm") == ("AlarmName",)
+    assert name_properties("AWS::Events::Rule") == ("Name",)
+    assert name_properties("AWS::ECS::TaskDefinition") == ("Family",)
+    assert name_properties("AWS::IAM::Policy") == ()
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_no_named_resource_of_the_environment_stack_outlives_a_failed_create(
+    synth: Synth, env_name: str
+) -> None:
+    """A resource of a fixed name that a create rollback keeps (``Retain``) makes the retry
+    of a failed first deploy fail ("already exists"): those are ``RetainExceptOnCreate``."""
+    template = json.loads(synth(env_name).template_file.read_text())
+    named = {
+        logical_id: resource.get("DeletionPolicy", "Delete")
+        for logical_id, resource in template["Resources"].items()
+        if set(name_properties(resource["Type"])) & set(resource.get("Properties", {}))
+    }
+    assert "LedgerTable9343E4AA" in named
+    assert {key: policy for key, policy in named.items() if policy == "Retain"} == {}
+
+
 def test_a_renamed_state_machine_is_caught() -> None:
+    machine = "AWS::StepFunctions::StateMachine"
     recorded: Identities = {
-        "Jobs03": {"SyncStateMachine": ["AWS::StepFunctions::StateMachine", "dev-sync"]}
+        "Jobs03": {"SyncStateMachine": [machine, {"StateMachineName": "dev-sync"}]}
     }
     renamed: Identities = {
-        "Jobs03": {"SyncStateMachine": ["AWS::StepFunctions::StateMachine", "dev-sync2"]}
+        "Jobs03": {"SyncStateMachine": [machine, {"StateMachineName": "dev-sync2"}]}
     }
     moved: Identities = {"Jobs04": recorded["Jobs03"]}
     assert replacements(recorded, renamed) == [
-        "Jobs03/SyncStateMachine: was ['AWS::StepFunctions::StateMachine', 'dev-sync'], "
-        "now ['AWS::StepFunctions::StateMachine', 'dev-sync2']"
+        f"Jobs03/SyncStateMachine: was ['{machine}', {{'StateMachineName': 'dev-sync'}}], "
+        f"now ['{machine}', {{'StateMachineName': 'dev-sync2'}}]"
     ]
     assert replacements(recorded, moved) == [
-        "Jobs03/SyncStateMachine (AWS::StepFunctions::StateMachine, dev-sync) is gone"
+        f"Jobs03/SyncStateMachine ({machine}, {{'StateMachineName': 'dev-sync'}}) is gone"
     ]
 
 

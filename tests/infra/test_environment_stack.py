@@ -35,7 +35,10 @@ def test_ledger_table_is_durable(synth: Synth) -> None:
     template.has_resource(
         "AWS::DynamoDB::Table",
         {
-            "DeletionPolicy": "Retain",
+            # Kept when the stack is deleted or an update would replace it, but removed when
+            # the deploy that created it rolls back: a failed first deploy can be retried
+            # (a retained table of the same name would make the retry fail "already exists").
+            "DeletionPolicy": "RetainExceptOnCreate",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
                 "TableName": table_name("dev"),

@@ -10,17 +10,22 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 import yaml
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 
 from cronguard.config import load_environment
+from cronguard.config.model import ENVIRONMENT_TAG
 from cronguard_simulation.engine.shims import evaluate_jsonata
+from lambdas.cleanup import settings as cleanup_settings
 from lambdas.core import errors
+from lambdas.core.execution_contract import ENDED_STATUSES
 from lambdas.core.ledger_contract import partition
 from lambdas.guard.decision import Verdict
 from stacks.definition import placeholders
 from stacks.environment_stack import CronguardStack
+from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized
+from tests.infra.ended_executions import ACCOUNT, REGION, heard, machine_arn, status_change
 
 Synth = Callable[[str], Synthesized]
 SUBSTITUTED_AT_DEPLOY = {"GuardFunctionArn", "ClusterArn", "TaskDefinitionArn"}
@@ -266,20 +271,60 @@ def test_state_machine_may_pass_only_its_jobs_roles_and_run_only_its_task(synth:
     assert not any(a == "*" or a.endswith(":*") for s in statements for a in _actions(s))
 
 
-def test_cleanup_rule_watches_this_environments_ended_executions(synth: Synth) -> None:
-    synth("dev").template.has_resource_properties(
-        "AWS::Events::Rule",
-        {
-            "EventPattern": {
-                "source": ["aws.states"],
-                "detail-type": ["Step Functions Execution Status Change"],
-                "detail": {
-                    "status": ["ABORTED", "TIMED_OUT", "FAILED"],
-                    "stateMachineArn": [{"prefix": Match.any_value()}],
-                },
-            }
-        },
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_the_cleanup_hears_the_ended_executions_of_this_environments_state_machines_only(
+    synth: Synth, env_name: str
+) -> None:
+    template = synth(env_name).template.to_json()
+    environment = load_environment(env_name, REPOSITORY_CONFIG)
+    account, region = environment.account or ACCOUNT, environment.region or REGION
+
+    def arn(name: str, *, in_account: str = account) -> str:
+        return machine_arn(name, account=in_account, region=region)
+
+    def hears(machine: str, status: str, *, in_account: str = account) -> bool:
+        event = status_change(machine, status, account=in_account, region=region)
+        return heard(template, event, account=account, region=region)
+
+    own = [arn(environment.state_machine_name(job)) for job in environment.jobs]
+    assert all(hears(machine, status) for machine in own for status in ENDED_STATUSES)
+    assert not any(hears(machine, "SUCCEEDED") for machine in own)
+    # Another team's machines whose names start like this environment's ...
+    assert not hears(arn(f"{env_name}-orders"), "FAILED")
+    assert not hears(arn(f"{environment.state_machine_name(environment.jobs[0])}-v2"), "FAILED")
+    # ... and this environment's names in another account.
+    other = "210987654321"
+    assert not hears(
+        arn(environment.state_machine_name(environment.jobs[0]), in_account=other),
+        "FAILED",
+        in_account=other,
     )
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_the_cleanup_may_read_only_executions_of_state_machines_tagged_as_this_environments(
+    synth: Synth, env_name: str
+) -> None:
+    """Step Functions authorizes DescribeExecution by the tags of the execution's state
+    machine; the job stacks' tags reach their state machines (one tag key, one value)."""
+    template = synth(env_name).template
+    (cleanup_role,) = {
+        function["Properties"]["Role"]["Fn::GetAtt"][0]
+        for function in template.find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Handler": cleanup_settings.HANDLER}}
+        ).values()
+    }
+    (describe,) = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": cleanup_role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "states:DescribeExecution"
+    ]
+    tag = f"aws:ResourceTag/{ENVIRONMENT_TAG}"
+    assert describe["Condition"] == {"StringEquals": {tag: env_name}}
+    for job_stack in template.find_resources("AWS::CloudFormation::Stack").values():
+        assert {"Key": ENVIRONMENT_TAG, "Value": env_name} in job_stack["Properties"]["Tags"]
 
 
 def _write_config(root: Path, mutate: Callable[[dict[str, Any]], None]) -> Path:

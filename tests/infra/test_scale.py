@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cfnlint.helpers import REGIONS
 
 from cronguard.config import Environment, load_environment
 from cronguard.config.loader import record_job_stacks
 from cronguard.config.placement import MAX_JOBS_PER_STACK, Placement, stack_id
-from stacks.limits import first_limit_hit, size_of, templates
+from stacks.cleanup import ended_pattern, machine_groups
+from stacks.limits import EVENT_PATTERN_CHARACTERS, first_limit_hit, size_of, templates
 from testkit.assembly import nested_templates, state_machine_stacks
 from testkit.generated import (
     ENVIRONMENT,
@@ -23,6 +25,15 @@ from testkit.generated import (
     generated_jobs,
     synthesize,
     write_config,
+)
+from tests.infra.ended_executions import (
+    ACCOUNT,
+    REGION,
+    cleanup_rules,
+    deployed,
+    hearing,
+    machine_arn,
+    status_change,
 )
 from tests.infra.test_template_checks import CFN_LINT
 
@@ -56,6 +67,20 @@ def test_3000_jobs_fill_job_stacks_and_adding_removing_renaming_moves_none(
     assert after.removed == ("job-001", "job-002")
     assert set(after.added) == {"job-new", "job-renamed"}
     assert max(len(jobs) for jobs in after.by_stack().values()) == MAX_JOBS_PER_STACK
+
+
+def test_3000_state_machines_are_named_in_event_patterns_eventbridge_accepts(
+    tmp_path: Path,
+) -> None:
+    environment = load_environment(ENVIRONMENT, write_config(tmp_path, generated_jobs(3000)))
+    machines = sorted(environment.state_machine_name(job) for job in environment.jobs)
+    groups = machine_groups(machines, region=environment.region)
+    assert [name for group in groups for name in group] == machines
+    longest_region = max(REGIONS, key=len)
+    for group in groups:
+        pattern = ended_pattern(group, account=ACCOUNT, region=longest_region)
+        assert len(json.dumps(pattern)) <= EVENT_PATTERN_CHARACTERS
+    assert len(groups) < 100  # each a rule on the account's default event bus (an adjustable quota)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +126,43 @@ def test_the_environment_stack_and_a_full_job_stack_pass_cfn_lint(brim: dict[str
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_the_cleanup_hears_every_state_machine_through_patterns_eventbridge_accepts(
+    brim: dict[str, Any],
+) -> None:
+    """80 state machines are more than one event pattern (at most 2,048 characters) names:
+    each is in exactly one of the cleanup's rules, and each rule's pattern fits even in the
+    region with the longest code. The rules share one invoke permission and one dead-letter
+    grant: a function policy holds at most 20 KB, a queue policy at most 20 statements."""
+    environment: Environment = brim["environment"]
+    parent = json.loads((brim["out"] / f"{environment.stack_name}.template.json").read_text())
+    rules = cleanup_rules(parent)
+    assert len(rules) > 1
+    longest_region = max(REGIONS, key=len)
+    for rule in rules.values():
+        pattern = deployed(rule["EventPattern"], region=longest_region)
+        assert len(json.dumps(pattern)) <= EVENT_PATTERN_CHARACTERS
+    for job in environment.jobs:
+        machine = machine_arn(environment.state_machine_name(job))
+        event = status_change(machine, "FAILED", account=ACCOUNT, region=REGION)
+        assert len(hearing(parent, event, account=ACCOUNT, region=REGION)) == 1, job.name
+    resources = parent["Resources"].values()
+    invoked_by_events = [
+        resource
+        for resource in resources
+        if resource["Type"] == "AWS::Lambda::Permission"
+        and resource["Properties"]["Principal"] == "events.amazonaws.com"
+    ]
+    queue_grants = [
+        statement
+        for resource in resources
+        if resource["Type"] == "AWS::SQS::QueuePolicy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    # One per scheduled rule (reconcile, sweep, slot watch) and one for all the ended rules.
+    assert len(invoked_by_events) == 4
+    assert len(queue_grants) < 20
 
 
 def test_a_state_machine_logging_outside_vendedlogs_is_reported(

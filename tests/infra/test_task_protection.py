@@ -75,7 +75,9 @@ def test_work_history_table_has_the_status_index_the_sweeper_queries(synth: Synt
     synth("dev").template.has_resource(
         "AWS::DynamoDB::Table",
         {
-            "DeletionPolicy": "Retain",
+            # Its name is fixed: kept on delete and replacement, removed by a create rollback.
+            "DeletionPolicy": "RetainExceptOnCreate",
+            "UpdateReplacePolicy": "Retain",
             "Properties": {
                 "TableName": "cronguard-dev-work",
                 "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],

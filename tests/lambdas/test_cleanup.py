@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from lambdas.cleanup.handler import lambda_handler, reconcile, release
+from lambdas.cleanup.handler import ReconcileIncomplete, lambda_handler, reconcile, release
 from lambdas.core import errors
 from lambdas.core.execution_contract import ENDED_STATUSES, STATUS_CHANGE
 from lambdas.core.guard_contract import Concurrency
@@ -183,6 +184,48 @@ def test_the_reconciler_releases_a_lease_whose_run_recorded_its_end(aws: Aws) ->
 
     assert lambda_handler(SCHEDULED, CONTEXT) == {"checked": 1, "fixed": 1}
     assert aws.item(LEASE_SORT_KEY) is None
+
+
+def deny_describe_execution_of(sfn: Any, execution: str) -> None:
+    """What Step Functions answers when the execution's state machine is not (or no longer)
+    tagged as this environment's: the cleanup's role reads only those (a removed job's state
+    machine is deleted, and with it its tags)."""
+
+    def deny(params: dict[str, Any], **_: Any) -> None:
+        if params["executionArn"] == execution:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "AccessDeniedException",
+                        "Message": f"not authorized to perform: states:DescribeExecution on "
+                        f"resource: {execution}",
+                    }
+                },
+                "DescribeExecution",
+            )
+
+    sfn.meta.events.register("provide-client-params.sfn.DescribeExecution", deny)
+
+
+def test_an_execution_the_reconciler_may_not_read_does_not_stop_it_settling_the_others(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreadable = aws.start("unreadable")
+    claim(aws, unreadable, SLOT, Concurrency.ALLOW)
+    lost = aws.start("lost")
+    claim(aws, lost, NEXT_SLOT, Concurrency.ALLOW)
+    aws.sfn.stop_execution(executionArn=lost)
+    deny_describe_execution_of(aws.sfn, unreadable)
+    clients = {"dynamodb": aws.dynamodb, "stepfunctions": aws.sfn, "ecs": aws.ecs}
+    monkeypatch.setattr("lambdas.cleanup.handler.client", clients.get)
+
+    with pytest.raises(ReconcileIncomplete, match=rf"{unreadable}.*AccessDeniedException"):
+        lambda_handler(SCHEDULED, CONTEXT)
+
+    settled = aws.item(slot_sort_key(NEXT_SLOT))
+    assert settled is not None and settled[STATUS]["S"] == Status.ABORTED
+    kept = aws.item(slot_sort_key(SLOT))
+    assert kept is not None and kept[STATUS]["S"] == Status.RUNNING
 
 
 SCHEDULED = {
