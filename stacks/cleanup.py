@@ -35,7 +35,7 @@ from lambdas.core.execution_contract import ENDED_STATUSES, STATUS_CHANGE
 from lambdas.core.ledger_contract import RUNNING_INDEX
 from stacks.compliance import LIST_TASKS_ONLY_STAR, acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
-from stacks.job_template import CONTAINER_NAME, task_family_prefix
+from stacks.job.shapes import CONTAINER_NAME, task_family_prefix
 
 RECONCILE_EVERY = Duration.minutes(5)
 

@@ -3,7 +3,7 @@ cleanup (``stacks/cleanup.py``) and the orphan sweeper (``stacks/task_protection
 
 Each gets its own role that may write only its own log group, and the shared code asset; no
 AWS managed policy. No X-Ray tracing (``stacks.compliance.NO_TRACING`` says why). The guards
-are not built here: each is rendered with its job (``stacks/job_template.py``), with the same
+are not built here: each is rendered with its job (``stacks/job/``), with the same
 runtime, memory and log retention (``MEMORY_MB``, ``LOG_RETENTION_DAYS``).
 """
 

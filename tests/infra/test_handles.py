@@ -9,7 +9,7 @@ import pytest
 
 from cronguard.cli import jobs_document
 from cronguard.config import load_environment
-from stacks.job_template import JobResources
+from stacks.job.shapes import JobResources
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]

@@ -16,7 +16,7 @@ from cronguard.config import Environment, load_environment
 from cronguard.config.model import Job
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
-from stacks.job_template import JobResources
+from stacks.job.shapes import JobResources
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 BOUNDARY = "arn:aws:iam::123456789012:policy/org/batch-boundary"
