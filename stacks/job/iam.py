@@ -150,13 +150,13 @@ def _guard_role(named: NamedJob, tasks: str) -> Fragment:
                 _statement(
                     ["logs:CreateLogStream", "logs:PutLogEvents"], get_att(SHARED.guard_logs)
                 ),
-                # The guard touches only its own job's items in the ledger...
+                # The guard touches only its own job's items in the ledger, with the calls
+                # LedgerTable makes: it reads with BatchGetItem, never GetItem...
                 _statement(
                     [
                         "dynamodb:BatchGetItem",
                         "dynamodb:ConditionCheckItem",
                         "dynamodb:DeleteItem",
-                        "dynamodb:GetItem",
                         "dynamodb:PutItem",
                         "dynamodb:UpdateItem",
                     ],
