@@ -3,11 +3,13 @@ job's settings, logging to the stack's execution log group."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cronguard.config import Environment
 from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS
+from lambdas.core import errors
 from lambdas.core.guard_contract import JobPayload
 from stacks.compliance import NO_TRACING
 from stacks.definition import render_definition
@@ -87,9 +89,13 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
         "AssignPublicIp": "ENABLED" if network.assign_public_ip else "DISABLED",
         "TaskGroup": f"cronguard:{job.name}",
         "ContainerName": CONTAINER_NAME,
+        "LaunchErrors": list(errors.LAUNCH_ERRORS),
         "LaunchRetryIntervalSeconds": job.launch_retries.interval_seconds,
         "LaunchRetryMaxAttempts": job.launch_retries.max_attempts,
         "LaunchRetryBackoffRate": job.launch_retries.backoff_rate,
+        "NeverRetriedErrors": list(errors.NEVER_RETRIED),
         "JobRetries": job.job_retries,
         "JobRetryIntervalSeconds": JOB_RETRY_INTERVAL_SECONDS,
+        # What Failed raises for what Run job failed with, as a JSONata object.
+        "ExecutionErrors": json.dumps(dict(errors.BY_ORIGINAL_ERROR), separators=(",", ":")),
     }
