@@ -24,6 +24,7 @@ _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
     r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$"
 )
+_COMPLETE_SECRET_ARN = re.compile(r"-[a-z0-9]{6}$", re.IGNORECASE)
 
 
 def roles(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[Fragment]:
@@ -112,10 +113,8 @@ def _execution_role(named: NamedJob) -> Fragment:
         ]
     secrets = [value for _, value in sorted(job.secrets.items())]
     ssm = [value for value in secrets if ":ssm:" in value]
-    # A secret's ValueFrom may name a JSON key, stage or version after the secret's own
-    # ARN (arn:…:secret:name-AbCdEf:key:stage:version); IAM wants the secret's ARN.
     secrets_manager = sorted(
-        {":".join(value.split(":")[:7]) for value in secrets if ":ssm:" not in value}
+        {_secret_for_policies(value) for value in secrets if ":ssm:" not in value}
     )
     return Fragment(
         named.ids.execution_role,
@@ -137,6 +136,18 @@ def _execution_role(named: NamedJob) -> Fragment:
         if ecr
         else (),
     )
+
+
+def _secret_for_policies(value_from: str) -> str:
+    """The secret a container's ``ValueFrom`` names, as a policy must name it. ``ValueFrom`` may
+    add a JSON key, stage or version after the secret's own ARN
+    (``arn:…:secret:name-AbCdEf:key:stage:version``). A secret's ARN ends in "-" and six random
+    characters; an ARN without them (a partial ARN) matches no secret in a policy, so it is
+    granted as the CDK grants partial ARNs, ``<arn>-??????``, and one that ends so is taken as
+    complete, by the CDK's rule (aws-cdk-lib ``aws-secretsmanager/lib/secret.ts``:
+    ``arnForPolicies`` and ``arnIsComplete``)."""
+    secret = ":".join(value_from.split(":")[:7])
+    return secret if _COMPLETE_SECRET_ARN.search(secret) else f"{secret}-??????"
 
 
 def _guard_role(named: NamedJob, tasks: str) -> Fragment:
