@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from cronguard.config import load_environment
-    from stacks.job_template import JobStackTemplate
+    from stacks.job.template import JobStackTemplate
 
     environment = load_environment("bench", args.config)
     buckets = list(environment.jobs_by_stack().values())

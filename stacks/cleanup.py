@@ -33,7 +33,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
@@ -45,8 +44,8 @@ from lambdas.core import variables
 from lambdas.core.execution_contract import ENDED_STATUSES, STATUS_CHANGE
 from lambdas.core.ledger_contract import RUNNING_INDEX
 from stacks.compliance import LIST_TASKS_ONLY_STAR, acknowledge, wildcard_resource_finding
-from stacks.functions import RuntimeFunction
-from stacks.job_template import CONTAINER_NAME, task_family_prefix
+from stacks.functions import FailedInvocations, RuntimeFunction
+from stacks.job.shapes import CONTAINER_NAME, task_family_prefix
 from stacks.limits import EVENT_PATTERN_CHARACTERS
 
 RECONCILE_EVERY = Duration.minutes(5)
@@ -163,7 +162,7 @@ class ExecutionCleanup(Construct):
         # Every ledger write of the cleanup is conditional, so retrying a failure is safe;
         # what still fails is kept, with its event, in the (alarmed) dead-letter queue.
         self.function.function.configure_async_invoke(
-            on_failure=lambda_destinations.SqsDestination(dead_letter_queue),
+            on_failure=FailedInvocations(dead_letter_queue),
             retry_attempts=2,
             max_event_age=Duration.hours(6),
         )

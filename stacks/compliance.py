@@ -36,7 +36,7 @@ def wildcard_resource_finding(service: str, resource: str, stack: Stack | None =
     """The IAM5 finding id cdk-nag reports for an ARN with a wildcard, as it prints it:
     pseudo parameters as ``<AWS::…>``, or literal where ``stack`` is pinned to an account and
     region (a construct's ARN). A rendered job stack's ARNs always name the pseudo parameters
-    (``stacks.job_template.arn``): no ``stack``."""
+    (``stacks.job.cloudformation.arn``): no ``stack``."""
     region, account = "<AWS::Region>", "<AWS::AccountId>"
     if stack is not None and not Token.is_unresolved(stack.region):
         region = stack.region

@@ -1,18 +1,21 @@
 """The Lambda functions the environment's stack builds as constructs: one shape for the
-cleanup (``stacks/cleanup.py``) and the orphan sweeper (``stacks/task_protection.py``).
+cleanup (``stacks/cleanup.py``), the orphan sweeper (``stacks/task_protection.py``) and the
+slot watch (``stacks/slot_watch.py``), and the queue their failed invocations go to.
 
 Each gets its own role that may write only its own log group, and the shared code asset; no
 AWS managed policy. No X-Ray tracing (``stacks.compliance.NO_TRACING`` says why). The guards
-are not built here: each is rendered with its job (``stacks/job_template.py``), with the same
+are not built here: each is rendered with its job (``stacks/job/``), with the same
 runtime, memory and log retention (``MEMORY_MB``, ``LOG_RETENTION_DAYS``).
 """
 
 from __future__ import annotations
 
+import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.lambda_code import RUNTIME
@@ -60,3 +63,25 @@ class RuntimeFunction(Construct):
 
     def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
         self.role.add_to_principal_policy(statement)
+
+
+@jsii.implements(lambda_.IDestination)
+class FailedInvocations:
+    """An on-failure destination of an asynchronously invoked function: a queue it may only
+    send to. Lambda needs ``sqs:SendMessage`` on it, and nothing else (Lambda Developer Guide,
+    "Capturing records of Lambda asynchronous invocations": "Amazon SQS – sqs:SendMessage",
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html); the
+    CDK's ``SqsDestination`` grants ``queue.grant_send_messages``, which adds
+    ``sqs:GetQueueAttributes`` and ``sqs:GetQueueUrl``. The queues are SQS-managed encrypted,
+    so no key grant either."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(
+        self, _scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType
+    ) -> lambda_.DestinationConfig:
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.queue.queue_arn])
+        )
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)

@@ -7,11 +7,12 @@ adding, removing or renaming other jobs never moves a job, which would replace i
 machine and stop its running executions. ``cdk deploy`` still deploys one stack,
 ``cronguard-<env>``.
 
-Its resources are rendered by ``stacks/job_template.py`` and included with ``CfnInclude``
-into a real ``NestedStack``: they are constructs of the app like any other, so Aspects
-(``iam.PermissionsBoundary.of(app)``, ``Tags.of(app)``) and cdk-nag reach them, and the
-CDK writes, ships and diffs the template as it does any nested stack's. Their logical IDs
-are the rendered ones, and the stack's own is its construct id (``Jobs00``), as before.
+Its resources are rendered by ``stacks/job/`` (``template.py`` composes the concerns) and
+included with ``CfnInclude`` into a real ``NestedStack``: they are constructs of the app like
+any other, so Aspects (``iam.PermissionsBoundary.of(app)``, ``Tags.of(app)``) and cdk-nag
+reach them, and the CDK writes, ships and diffs the template as it does any nested stack's.
+Their logical IDs are the rendered ones, and the stack's own is its construct id
+(``Jobs00``), as before.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from constructs import Construct
 
 from cronguard.config import Environment, Job
 from stacks.compliance import acknowledge_all
-from stacks.job_template import JobResources, JobStackTemplate, template_body
+from stacks.job.shapes import JobResources
+from stacks.job.template import JobStackTemplate, template_body
 
 
 class JobStack(NestedStack):

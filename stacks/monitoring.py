@@ -3,7 +3,7 @@
 Alarms fire on what needs a person: an execution that failed, timed out or was aborted;
 a guard or cleanup error; a delivery in the dead-letter queue. Skips are healthy (that is
 the guard working) and never alarm; they are on the dashboard. Each job's own alarm is
-rendered with the job, in its job stack (``stacks/job_template.py``).
+rendered with the job, in its job stack (``stacks/job/``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ MAX_JOB_LINKS = 30
 class AlarmSettings:
     """When an alarm fires. The one definition both kinds of alarm are made from: ``alarm()``
     builds the environment's alarms from it as constructs, and each job's alarm, rendered with
-    its job stack (``stacks/job_template.py``), writes ``properties()`` and ``period_seconds``."""
+    its job stack (``stacks/job/``), writes ``properties()`` and ``period_seconds``."""
 
     comparison: cloudwatch.ComparisonOperator
     treat_missing_data: cloudwatch.TreatMissingData

@@ -14,12 +14,12 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.compliance import acknowledge
+from stacks.functions import FailedInvocations
 from stacks.monitoring import alarm
 
 FAILED_RUN_RETENTION = Duration.days(14)
@@ -51,7 +51,7 @@ def run_periodically(
         f"This queue is itself the on-failure destination and dead-letter queue of the {what}.",
     )
     function.configure_async_invoke(
-        on_failure=lambda_destinations.SqsDestination(failed),
+        on_failure=FailedInvocations(failed),
         retry_attempts=0,
         max_event_age=every,
     )

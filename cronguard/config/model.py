@@ -821,15 +821,21 @@ class Job(Strict):
     )
     secrets: dict[str, str] = Field(
         default_factory=dict,
-        description="Environment variable -> SSM parameter ARN or Secrets Manager secret ARN; a "
-        "variable is in environment or secrets, not both",
+        description="Environment variable -> SSM parameter ARN or Secrets Manager secret ARN, "
+        "full (…:secret:<name>-AbCdEf) or partial (…:secret:<name>, granted as <name>-??????), "
+        "either optionally followed by :<json-key>:<stage>:<version>; a name whose last '-' "
+        "part is 6 letters or digits reads as a full ARN. A variable is in environment or "
+        "secrets, not both",
     )
     timeout: Annotated[Duration, between(MINUTE, WEEK)] = Field(
         default=timedelta(hours=1), description="How long one run may take"
     )
     launch_retries: LaunchRetry = Field(default_factory=LaunchRetry)
     job_retries: int = Field(
-        default=0, ge=0, le=5, description="Retries of a run whose container failed"
+        default=0,
+        ge=0,
+        le=5,
+        description="Retries of a run whose task failed (a non-zero exit), nothing else",
     )
     concurrency: Concurrency = Field(
         default=Concurrency.FORBID,

@@ -10,12 +10,6 @@ from lambdas.core import errors
 from lambdas.core.ledger_contract import Status
 from lambdas.core.tasks import TaskStop
 
-LAUNCH_ERRORS = frozenset(
-    original
-    for original, raised in errors.BY_ORIGINAL_ERROR.items()
-    if raised == errors.LAUNCH_FAILED
-)
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -79,7 +73,7 @@ def failed(error: Any, *, container: str) -> Outcome:
     task = cause if isinstance(cause, dict) and "TaskArn" in cause else {}
     if name == "States.Timeout":
         return Outcome(Status.TIMED_OUT, "job exceeded its timeout", task.get("TaskArn"))
-    if name in LAUNCH_ERRORS:
+    if name in errors.LAUNCH_ERRORS:
         detail = cause_text if isinstance(cause_text, str) else name
         return Outcome(Status.FAILED, f"launch failed: {detail[:500]}")
     if task:

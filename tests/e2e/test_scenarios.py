@@ -364,3 +364,43 @@ def test_13_a_job_that_fails_once_is_retried_and_its_second_attempt_succeeds(
     assert item["task_arn"]["S"] == second.task_arn
     assert item["retries"]["N"] == "1"  # the failed first attempt
     assert engine.lease("retry-job") is None
+
+
+def test_14_job_retries_retry_a_non_zero_exit_but_not_a_run_ecs_refuses(
+    engine: Engine, slot: Slot
+) -> None:
+    """A missing cluster (RunTask raises ECS.ClusterNotFoundException) is a failure retrying
+    cannot fix: under job_retries it fails at once, where a non-zero exit is retried."""
+
+    def retry_at_once(definition: dict[str, Any]) -> None:
+        for retrier in definition["States"]["Run job"]["Retry"]:
+            if retrier["ErrorEquals"] == ["States.TaskFailed"]:
+                retrier["IntervalSeconds"] = 1  # the synthesized 30 s, compressed
+
+    def attempts(execution_arn: str) -> int:
+        return sum(
+            1
+            for event in engine.aws.history(execution_arn)
+            if event["type"] == "TaskScheduled"
+            and event["taskScheduledEventDetails"]["resource"] == "runTask.sync"
+        )
+
+    engine.update_definition("retry-job", retry_at_once)
+    engine.aws.script_tasks(engine.task_definition("retry-job"), default=TaskScript(exit_code=3))
+    exited = engine.run("retry-job", "exits-3", {"scheduledTime": slot(0)})
+    assert (exited["status"], exited["error"]) == ("FAILED", errors.JOB_FAILED)
+    assert attempts(exited["executionArn"]) == 2  # the run and its one job retry
+
+    def without_its_cluster(definition: dict[str, Any]) -> None:
+        arguments = definition["States"]["Run job"]["Arguments"]
+        arguments["Cluster"] = arguments["Cluster"].rsplit("/", 1)[0] + "/no-such-cluster"
+
+    engine.update_definition("retry-job", without_its_cluster)
+    refused = engine.run("retry-job", "no-cluster", {"scheduledTime": slot(1)})
+    assert (refused["status"], refused["error"]) == ("FAILED", errors.RUN_FAILED)
+    assert json.loads(refused["cause"])["Error"] == "ECS.ClusterNotFoundException"
+    assert attempts(refused["executionArn"]) == 1  # not retried
+    item = engine.slot("retry-job", slot(1))
+    assert item is not None
+    assert item["status"]["S"] == "FAILED"
+    assert "retries" not in item

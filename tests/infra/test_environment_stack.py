@@ -13,7 +13,7 @@ from cronguard.config import ConfigError
 from lambdas.cleanup import settings as cleanup_settings
 from lambdas.core import variables
 from lambdas.core.ledger_contract import RUNNING_ATTRIBUTE, RUNNING_INDEX, SORT_KEY, table_name
-from stacks.job_template import CONTAINER_NAME
+from stacks.job.shapes import CONTAINER_NAME
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import botocore.session
 import pytest
 import yaml
 from aws_cdk.assertions import Template
@@ -131,10 +132,11 @@ def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Syn
     run = asl["States"]["Run job"]
     assert run["Resource"] == "arn:aws:states:::ecs:runTask.sync"
     assert run["TimeoutSeconds"] == 50 * 60
-    launch, job_failure = run["Retry"]
-    assert launch["ErrorEquals"] == ["ECS.AmazonECSException", "AmazonECS.Unknown"]
+    launch, never, job_failure = run["Retry"]
+    assert launch["ErrorEquals"] == list(errors.LAUNCH_ERRORS)
     assert (launch["MaxAttempts"], launch["IntervalSeconds"], launch["BackoffRate"]) == (4, 15, 2.0)
     assert launch["JitterStrategy"] == "FULL"
+    assert never == {"ErrorEquals": list(errors.NEVER_RETRIED), "MaxAttempts": 0}
     assert (job_failure["ErrorEquals"], job_failure["MaxAttempts"]) == (["States.TaskFailed"], 0)
     assert run["Catch"][1:] == [
         {
@@ -154,7 +156,56 @@ def test_job_retries_come_from_config(synth: Synth) -> None:
     run = definition(synth("dev").job_templates["weekly-cleanup"], "dev-weekly-cleanup")["States"][
         "Run job"
     ]
-    assert run["Retry"][1]["MaxAttempts"] == 1
+    (job_retry,) = [r for r in run["Retry"] if r["ErrorEquals"] == ["States.TaskFailed"]]
+    assert job_retry["MaxAttempts"] == 1
+
+
+def retries_of(retriers: list[dict[str, Any]], error: str) -> int:
+    """How often a Task with these retriers retries ``error``, as Step Functions picks the
+    retrier: the first whose ErrorEquals matches; ``States.ALL`` matches every name, and
+    ``States.TaskFailed`` "acts as a wildcard that matches any known error name except for
+    States.Timeout" (Step Functions Developer Guide, "Handling errors in Step Functions
+    workflows")."""
+    for retrier in retriers:
+        names = retrier["ErrorEquals"]
+        if (
+            error in names
+            or "States.ALL" in names
+            or ("States.TaskFailed" in names and error != "States.Timeout")
+        ):
+            return int(retrier["MaxAttempts"])
+    return 0
+
+
+def ecs_errors_of_a_run() -> set[str]:
+    """What RunTask, and the DescribeTasks and StopTask calls of ``.sync``, declare in the
+    ECS API model (botocore's), as the Step Functions integration names them."""
+    model = botocore.session.get_session().get_service_model("ecs")
+    return {
+        f"ECS.{shape.name}"
+        for operation in ("RunTask", "DescribeTasks", "StopTask")
+        for shape in model.operation_model(operation).error_shapes
+    }
+
+
+def test_job_retries_retry_a_non_zero_exit_and_nothing_but_launch_failures_else(
+    synth: Synth,
+) -> None:
+    job = load_environment("dev", REPOSITORY_CONFIG).job("weekly-cleanup")
+    assert job.job_retries == 1
+    retriers = definition(synth("dev").job_templates[job.name], "dev-weekly-cleanup")["States"][
+        "Run job"
+    ]["Retry"]
+    assert retries_of(retriers, "States.TaskFailed") == job.job_retries  # a non-zero exit
+    assert retries_of(retriers, "States.Timeout") == 0
+    for launch in errors.LAUNCH_ERRORS:
+        assert retries_of(retriers, launch) == job.launch_retries.max_attempts, launch
+    for never in ("States.Permissions", "States.QueryEvaluationError", *errors.NEVER_RETRIED):
+        assert retries_of(retriers, never) == 0, never
+    # Every error ECS declares for the calls of a run is either a launch failure or never
+    # retried: a new one in the model needs that decision.
+    assert ecs_errors_of_a_run() <= set(errors.LAUNCH_ERRORS) | set(errors.NEVER_RETRIED)
+    assert not set(errors.LAUNCH_ERRORS) & set(errors.NEVER_RETRIED)
 
 
 def test_run_carries_job_slot_and_execution_to_the_container(synth: Synth) -> None:

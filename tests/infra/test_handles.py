@@ -9,7 +9,7 @@ import pytest
 
 from cronguard.cli.jobs import jobs_document
 from cronguard.config import load_environment
-from stacks.job_template import JobResources
+from stacks.job.shapes import JobResources
 from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized
 

@@ -1,6 +1,6 @@
 """Rendered job stacks: what each config feature renders to, and how they are checked.
 
-The job stacks' resources are rendered in Python (``stacks/job_template.py``), not built
+The job stacks' resources are rendered in Python (``stacks/job/``), not built
 from constructs, then included into a ``NestedStack``; these tests pin what a construct
 library would otherwise guarantee: stable logical IDs, least-privilege IAM for images and
 secrets, the parameters the environment's stack passes, deterministic output, and cdk-nag
@@ -23,9 +23,11 @@ import app as cdk_app
 from cronguard.config import Environment, load_environment
 from cronguard.config.model import MAX_JOBS_PER_STACK
 from lambdas.core import variables
-from stacks import job_template
 from stacks.environment_stack import CronguardStack
-from stacks.job_template import GUARD_TIMEOUT_SECONDS, JobResources, JobStackTemplate
+from stacks.job import template as job_template
+from stacks.job.guard import GUARD_TIMEOUT_SECONDS
+from stacks.job.shapes import JobResources
+from stacks.job.template import JobStackTemplate
 from testkit.configs import NETWORK
 from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized

@@ -12,7 +12,7 @@ from typing import Any
 
 from lambdas.core.ledger import LedgerTable
 from lambdas.core.ledger_contract import PARTITION_KEY, partition, table_name
-from stacks.job_template import JobResources
+from stacks.job.shapes import JobResources
 from tests.infra.test_job_stack import renderer
 
 SLOT = "2026-11-23T03:00:00Z"

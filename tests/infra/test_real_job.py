@@ -16,7 +16,7 @@ from cronguard.config import Environment, load_environment
 from cronguard.config.model import Job
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
-from stacks.job_template import JobResources
+from stacks.job.shapes import JobResources
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 BOUNDARY = "arn:aws:iam::123456789012:policy/org/batch-boundary"
@@ -50,10 +50,16 @@ REPORT: dict[str, Any] = {
         {"provider": "FARGATE_SPOT", "weight": 3},
     ],
 }
+SECRETS = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret"
 BORROWED: dict[str, Any] = {
     "schedule": "rate(1 hour)",
     "image": "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/sync:1",
     "task_role_arn": EXISTING_ROLE,
+    "secrets": {
+        "API_TOKEN": f"{SECRETS}:sync/api",  # a partial ARN: no random suffix
+        "API_USER": f"{SECRETS}:sync/api:user::",  # the same secret, one JSON key of it
+        "DB_PASSWORD": f"{SECRETS}:sync/db-AbCdEf:password::",  # the full ARN
+    },
 }
 
 
@@ -168,3 +174,17 @@ def test_the_jobs_tags_are_on_its_resources_and_no_other_jobs(synthesized) -> No
 def environment_job(name: str) -> Job:
     spec: dict[str, Any] = {"report": REPORT, "borrowed": BORROWED}[name]
     return Job.model_validate({"name": name, **spec})
+
+
+def test_a_secret_named_without_its_suffix_is_granted_with_any_suffix(synthesized) -> None:
+    # Secrets Manager adds "-" and 6 random characters to a secret's ARN; a policy naming the
+    # ARN without them would deny GetSecretValue at every task start.
+    template = job_template(synthesized, "borrowed")
+    ids = JobResources.of(environment_job("borrowed"))
+    statements = resource(template, ids.execution_role)["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    (read,) = [s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert read["Resource"] == [f"{SECRETS}:sync/api-??????", f"{SECRETS}:sync/db-AbCdEf"]
+    (container,) = resource(template, ids.task_definition)["ContainerDefinitions"]
+    assert {s["Name"]: s["ValueFrom"] for s in container["Secrets"]} == BORROWED["secrets"]

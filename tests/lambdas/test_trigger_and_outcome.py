@@ -105,7 +105,7 @@ def test_timeout_is_recorded_as_timed_out() -> None:
     assert (ended.status, ended.reason) == (Status.TIMED_OUT, "job exceeded its timeout")
 
 
-@pytest.mark.parametrize("error", ["ECS.AmazonECSException", "AmazonECS.Unknown"])
+@pytest.mark.parametrize("error", errors.LAUNCH_ERRORS)
 def test_exhausted_launch_failures_are_failures_without_exit_code(error: str) -> None:
     ended = failed({"Error": error, "Cause": "RESOURCE:FARGATE"}, container="job")
     assert (ended.status, ended.exit_code) == (Status.FAILED, None)

@@ -1,7 +1,7 @@
 """Fixtures for the local-AWS tests: a LocalAws per test and a job's real state machine.
 
 The state machine is rendered from ``state_machines/guarded_job.asl.json`` by the job
-template, exactly as a job stack's template holds it (``stacks/job_template.py``), for one
+template, exactly as a job stack's template holds it (``stacks/job/``), for one
 job of a small config; only its guard is a stand-in the tests script.
 """
 
@@ -21,7 +21,8 @@ from cronguard.config import load_environment
 from cronguard_simulation.engine import LocalAws
 from lambdas.core import variables
 from lambdas.guard.decision import Verdict
-from stacks.job_template import CONTAINER_NAME, JobStackTemplate
+from stacks.job.shapes import CONTAINER_NAME
+from stacks.job.template import JobStackTemplate
 from testkit.configs import NETWORK
 
 JOB = "nightly"

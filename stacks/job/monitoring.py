@@ -1,0 +1,90 @@
+"""A job stack's log groups, shared by its jobs, and each job's alarm."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from cronguard.config import Environment
+from stacks.functions import LOG_RETENTION_DAYS
+from stacks.job.cloudformation import ref
+from stacks.job.shapes import SHARED, Fragment, NamedJob
+from stacks.monitoring import AT_FIRST_OCCURRENCE
+
+# The state machines' logs go to a group under /aws/vendedlogs/: Step Functions adds every
+# other log group it logs to to the account's CloudWatch Logs resource policy, 5,120
+# characters shared by every vended-log delivery of the region, which a few dozen job stacks
+# would fill. One group per job stack, named after the nested stack (unique, and stable for
+# its lifetime).
+EXECUTION_LOG_GROUP_NAME = {"Fn::Sub": "/aws/vendedlogs/states/${AWS::StackName}"}
+
+
+def monitoring(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[Fragment]:
+    """The executions', job containers' and guards' log groups (a stream prefix per job),
+    then one alarm per job: any failed, timed-out or aborted execution, or a guard error, in
+    a period. Skips are healthy and never alarm. When it fires is the environment's alarms'
+    rule (``stacks.monitoring.AT_FIRST_OCCURRENCE``), which ``alarm()`` builds from."""
+    for logical_id in (SHARED.execution_logs, SHARED.job_logs, SHARED.guard_logs):
+        properties: dict[str, Any] = {"RetentionInDays": LOG_RETENTION_DAYS}
+        if logical_id == SHARED.execution_logs:
+            properties["LogGroupName"] = EXECUTION_LOG_GROUP_NAME
+        yield Fragment(
+            logical_id,
+            {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": properties,
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+            },
+        )
+    for named in jobs:
+        job, ids = named.job, named.ids
+        machine = {"Name": "StateMachineArn", "Value": ref(ids.state_machine)}
+        yield Fragment(
+            ids.alarm,
+            {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "AlarmDescription": f"cronguard {environment.name}/{job.name}: an execution "
+                    f"failed, timed out or was aborted, or the guard failed — see the state "
+                    f"machine {named.state_machine} and `cronguard history {job.name}`.",
+                    **AT_FIRST_OCCURRENCE.properties(),
+                    "AlarmActions": [ref("AlarmTopicArn")],
+                    "Metrics": [
+                        {
+                            "Id": "needsAttention",
+                            "Expression": "FILL(failed, 0) + FILL(timedOut, 0) "
+                            "+ FILL(aborted, 0) + FILL(guardErrors, 0)",
+                            "Label": f"{job.name}: failed + timed out + aborted executions "
+                            "+ guard errors",
+                            "ReturnData": True,
+                        },
+                        _sum("failed", "AWS/States", "ExecutionsFailed", machine),
+                        _sum("timedOut", "AWS/States", "ExecutionsTimedOut", machine),
+                        _sum("aborted", "AWS/States", "ExecutionsAborted", machine),
+                        _sum(
+                            "guardErrors",
+                            "AWS/Lambda",
+                            "Errors",
+                            {"Name": "FunctionName", "Value": ref(ids.guard)},
+                        ),
+                    ],
+                },
+            },
+        )
+
+
+def _sum(metric_id: str, namespace: str, metric: str, dimension: dict[str, Any]) -> Any:
+    return {
+        "Id": metric_id,
+        "ReturnData": False,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": metric,
+                "Dimensions": [dimension],
+            },
+            "Period": AT_FIRST_OCCURRENCE.period_seconds,
+            "Stat": "Sum",
+        },
+    }
