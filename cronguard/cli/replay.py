@@ -18,11 +18,13 @@ from cronguard.cli.common import (
     find_job,
     load,
     parse_when,
+    refuse_future,
 )
 from cronguard.config import Environment, Job
 from cronguard.operations import catch_up as catch_up_module
 from cronguard.operations import status as status_module
 from cronguard.operations.environment import OperationError, Operations
+from lambdas.core.times import slot_time
 
 app = typer.Typer()
 
@@ -70,6 +72,9 @@ def _replay(
             )
         try:
             slots, names = plan(items, pause)
+            latest = slot_time(max(slots)) if slots else None  # slot keys sort as times do
+            if latest is not None:
+                refuse_future(latest, datetime.now(UTC), f"{command} {the_job.name}: ")
             catch_up_module.check_bounds(the_job, slots, limit, yes, command)
         except (ValueError, catch_up_module.TooMany) as error:
             fail(error, USAGE_ERROR)

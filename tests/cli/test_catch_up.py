@@ -155,6 +155,26 @@ def test_backfill_refuses_more_than_max_without_yes_and_starts_nothing(
     assert len(executions(engine, "allow-job")) == 9
 
 
+def test_backfill_and_catch_up_refuse_a_slot_in_the_future_in_one_line_and_start_nothing(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    engine.run("allow-job", "first", {"scheduledTime": slot(-5)})  # a rate job's phase
+    past_now = invoke("backfill", "allow-job", "--from", slot(-2), "--to", slot(3))
+    # A slot the watch recorded MISSED by a clock ahead of this one.
+    put_missed(engine, "allow-job", slot(3))
+    ahead = invoke("catch-up", "allow-job")
+    for result in (past_now, ahead):
+        assert result.exit_code == 2, result.output
+        assert re.fullmatch(
+            r"error: (backfill|catch-up) allow-job: slot \S+Z is in the future \(now \S+Z\): "
+            r"a slot starts once its time has come \(at most 60 s early, for clock skew\), and "
+            r"its schedule starts it then",
+            " ".join(result.output.split()),
+        ), result.output
+    assert [execution["name"] for execution in executions(engine, "allow-job")] == ["first"]
+
+
 class VirtualClock:
     """Time that passes only when slept or when work is simulated: pacing without timing."""
 
