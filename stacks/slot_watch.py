@@ -21,7 +21,6 @@ jobs is 250 Queries (about 72,000 a day, cents a month on demand).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, Stack, Stage
@@ -35,7 +34,6 @@ from cronguard.config import Environment
 from lambdas.core import metrics_contract as names
 from lambdas.core import variables
 from lambdas.core.ledger_contract import JOB_PREFIX, partition
-from lambdas.core.missed import JobSchedule
 from lambdas.slot_watch import settings as watch_settings
 from lambdas.slot_watch.manifest import FILE_NAME, Manifest, WatchedJob, render
 from stacks.functions import RuntimeFunction
@@ -57,11 +55,7 @@ def manifest(environment: Environment) -> Manifest:
             WatchedJob(
                 name=job.name,
                 state_machine=environment.state_machine_name(job),
-                schedule=JobSchedule(
-                    expression=job.schedule,
-                    timezone=job.timezone,
-                    flexible_window=job.flexible_window or timedelta(0),
-                ),
+                schedule=job.watched_schedule,
                 enabled=job.enabled,
                 catch_up=job.catch_up.window if job.catch_up else None,
             )

@@ -128,7 +128,7 @@ def catch_up(
     environment = load(env)
     the_job = find_job(environment, job)
     now = datetime.now(UTC)
-    start = parse_when(since) if since else now - catch_up_module.look_back_of(environment)
+    start = parse_when(since) if since else now - status_module.missed_window(environment)
     if not the_job.enabled:
         console.print(
             f"{the_job.name} is disabled in environment '{environment.name}' (enabled: false): "
@@ -139,7 +139,7 @@ def catch_up(
         return
 
     def plan(items: Any, pause: Any) -> tuple[list[str], list[str]]:
-        slots = catch_up_module.catch_up_slots(the_job, items, pause, now=now, since=start)
+        slots = status_module.missed_of(the_job, items, pause, now=now, since=start)
         return slots, [catch_up_module.catch_up_name(slot) for slot in slots]
 
     _replay(environment, the_job, "catch-up", plan, limit, yes, rate, wait)

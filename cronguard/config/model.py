@@ -33,6 +33,7 @@ from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Place
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
 from lambdas.core import ledger_contract
 from lambdas.core.guard_contract import Concurrency as Concurrency  # the guard reads it
+from lambdas.core.missed import JobSchedule
 from lambdas.core.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
 
 # Step Functions execution and state machine names are at most 80 characters.
@@ -610,6 +611,16 @@ class Job(Strict):
                 "(spot: true is [{provider: FARGATE_SPOT}])"
             )
         return self
+
+    @property
+    def watched_schedule(self) -> JobSchedule:
+        """The job's schedule as the slot watch counts its slots (its manifest, ``status``'s
+        and ``catch-up``'s missed slots): config's deploy intent."""
+        return JobSchedule(
+            expression=self.schedule,
+            timezone=self.timezone,
+            flexible_window=self.flexible_window or timedelta(0),
+        )
 
     @property
     def launch_retry_budget(self) -> timedelta:

@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cronguard.config import Concurrency, Environment, Job
+from cronguard.config import Concurrency, Job
 from cronguard.operations.environment import OperationError, Operations
 from lambdas.core.ledger_contract import (
     OWNER,
@@ -43,12 +43,8 @@ from lambdas.core.ledger_contract import (
     slot_sort_key,
 )
 from lambdas.core.missed import (
-    JobSchedule,
-    Paused,
     catch_up_execution_name,
     due_slots,
-    look_back,
-    missed_slots,
     rate_anchor,
 )
 from lambdas.core.schedule import RateSchedule, load_time_zone, parse_schedule
@@ -78,15 +74,6 @@ def backfill_name(slot: str) -> str:
     return f"backfill-{moment.strftime('%Y%m%dT%H%M%SZ')}"
 
 
-def schedule_of(job: Job) -> JobSchedule:
-    """What the missed-slot check knows of a job's schedule, from its config."""
-    return JobSchedule(
-        expression=job.schedule,
-        timezone=job.timezone,
-        flexible_window=job.flexible_window or timedelta(0),
-    )
-
-
 class TooMany(Exception):
     """More slots than the limit, without ``--yes``."""
 
@@ -113,7 +100,7 @@ def range_slots(
         if anchor >= start:
             anchor -= ((anchor - start) // interval + 1) * interval
     slots = []
-    for moment in due_slots(schedule_of(job), after=start, until=end, anchor=anchor):
+    for moment in due_slots(job.watched_schedule, after=start, until=end, anchor=anchor):
         if moment < start:
             continue
         slots.append(slot_key(moment))
@@ -379,49 +366,10 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def catch_up_slots(
-    job: Job,
-    items: Iterable[dict[str, Any]],
-    pause: Paused,
-    *,
-    now: datetime,
-    since: datetime,
-) -> list[str]:
-    """The slots ``catch-up`` starts: the ``MISSED`` records from ``since`` on, and the slots
-    the missed-slot check would find missed now (``missed_slots``, the slot watch's code)
-    that it has not recorded yet. Slots in a pause period are not missed."""
-    missed_records, others = [], []
-    for item in items:
-        sort_key = item[SORT_KEY]["S"]
-        if not sort_key.startswith(SLOT_PREFIX):
-            continue
-        slot = sort_key[len(SLOT_PREFIX) :]
-        if item.get(STATUS, {}).get("S") == Status.MISSED:
-            moment = slot_time(slot)
-            if moment is not None and moment >= since:
-                missed_records.append(slot)
-        else:
-            others.append(slot)
-    check = missed_slots(
-        schedule_of(job),
-        now=now,
-        since=since,
-        recorded=others,
-        pauses=[pause],
-        limit=MAX_BACKFILL,
-    )
-    return sorted(set(missed_records) | set(check.missed))
-
-
 def recorded_slots(items: Iterable[dict[str, Any]]) -> list[str]:
     """The slot keys a partition's items record (any status)."""
     keys = (item[SORT_KEY]["S"] for item in items)
     return [key[len(SLOT_PREFIX) :] for key in keys if key.startswith(SLOT_PREFIX)]
-
-
-def look_back_of(environment: Environment) -> timedelta:
-    """catch-up's default look-back: the slot watch's (the ledger retention, capped)."""
-    return look_back(environment.ledger.retention)
 
 
 def local_time(slot: str, timezone: str) -> str:

@@ -60,13 +60,14 @@ from lambdas.core.ledger_contract import (
     slot_sort_key,
 )
 from lambdas.core.missed import (
+    WatchRecord,
     catch_up_execution_name,
+    job_missed,
     look_back,
-    missed_slots,
-    window_start,
+    read_watch,
 )
 from lambdas.core.pause import Pause, is_pause_item, read_pause
-from lambdas.core.times import iso, parse_iso, slot_key, slot_time
+from lambdas.core.times import iso, slot_key, slot_time
 from lambdas.slot_watch.manifest import Manifest, WatchedJob, load
 from lambdas.slot_watch.settings import SlotWatchSettings
 
@@ -86,8 +87,7 @@ class JobLedger:
     caught_up: frozenset[str]  # MISSED slots whose catch-up execution was started
     running: bool  # the job's lease is held: a run is in progress
     pause: Pause
-    watched: str | None  # the fingerprint the watch last saw
-    watched_since: datetime | None
+    watch: WatchRecord  # the job as the watch last saw it, and since when
 
 
 @dataclass
@@ -160,7 +160,7 @@ def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
     caught_up: set[str] = set()
     running = False
     pause = Pause()
-    watched = since = None
+    watched = WatchRecord()
     for item in _pages(ledger, table, job, now):
         sort_key = item[SORT_KEY]["S"]
         if sort_key == LEASE_SORT_KEY:
@@ -168,9 +168,7 @@ def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
         elif is_pause_item(item):
             pause = read_pause(item)
         elif sort_key == WATCH_SORT_KEY:
-            watched = item.get(WATCHED_SCHEDULE, {}).get("S")
-            text = item.get(WATCHED_SINCE, {}).get("S")
-            since = parse_iso(text) if text else None
+            watched = read_watch(item)
         elif sort_key.startswith(SLOT_PREFIX):
             slot = sort_key.removeprefix(SLOT_PREFIX)
             slots[slot] = item.get(STATUS, {}).get("S", "")
@@ -181,8 +179,7 @@ def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
         caught_up=frozenset(caught_up),
         running=running,
         pause=pause,
-        watched=watched,
-        watched_since=since,
+        watch=watched,
     )
 
 
@@ -296,26 +293,33 @@ def check_job(
 ) -> JobReport:
     report = JobReport(job.name)
     state = read_job(ledger, table, job.name, now)
-    if state.watched != job.fingerprint:
+    previous = state.watch.fingerprint
+    if previous != job.fingerprint:
         # New, re-enabled, disabled or rescheduled: its slots before now are not comparable.
-        if watch_from_now(ledger, table, job, state.watched, now):
+        if watch_from_now(ledger, table, job, previous, now):
             logger.info(
                 "watching the job's schedule from now on",
                 job=job.name,
                 schedule=job.fingerprint,
-                previous=state.watched,
+                previous=previous,
             )
         return report
-    if not job.enabled:
-        return report
-    since = window_start(now, look_back(retention), state.watched_since)
-    check = missed_slots(
-        job.schedule, now=now, since=since, recorded=state.slots, pauses=[state.pause]
+    missed = job_missed(
+        job.schedule,
+        enabled=job.enabled,
+        now=now,
+        since=now - look_back(retention),
+        watch=state.watch,
+        slots=state.slots,
+        pauses=[state.pause],
     )
+    check = missed.check
+    if check is None:  # disabled: not checked
+        return report
     report.paused = list(check.paused)
     report.truncated = check.truncated
     grace = job.schedule.grace
-    for slot in check.missed:
+    for slot in missed.unrecorded:
         reason = (
             f"no trigger reached the guard within {int(grace.total_seconds())}s of the slot "
             f"({job.schedule.expression}, {job.schedule.timezone})"
@@ -338,19 +342,20 @@ def check_job(
             "rate job has no run to count its slots from",
             job=job.name,
             schedule=job.schedule.expression,
-            watched_since=iso(since),
+            watched_since=iso(check.window_start),
         )
     if job.catch_up is not None and not state.running:
         # One slot per check, the oldest first, and only while no run holds the job's lease:
         # catching up is paced, and a backlog does not trip over its own runs (overlap).
-        waiting = {
+        waiting = [
             slot
-            for slot, status in state.slots.items()
-            if status == Status.MISSED and slot not in state.caught_up
-        }
+            for slot in missed.slots
+            if slot in report.missed
+            or (state.slots.get(slot) == Status.MISSED and slot not in state.caught_up)
+        ]
         recent = [
             slot
-            for slot in sorted(waiting | set(report.missed))
+            for slot in waiting
             if (moment := slot_time(slot)) is not None and now - moment <= job.catch_up
         ]
         arn = state_machine_arn_prefix + job.state_machine
