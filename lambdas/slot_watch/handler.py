@@ -18,7 +18,9 @@ execution name per slot; the guard deduplicates anyway).
 
 A job it cannot check (a throttled Query, a denied StartExecution) is logged and counted in
 ``SlotWatchErrors``; every other job is still checked, and then the invocation fails
-(``SlotWatchIncomplete``) so the function's errors alarm.
+(``SlotWatchIncomplete``) so the function's errors alarm. A slot is counted in
+``MissedSlots`` once its ``MISSED`` record is written, even when a later call of the same
+job's check fails: the next check finds the record and does not report the slot again.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class JobReport:
 
 @dataclass
 class WatchResult:
-    reports: list[JobReport]
+    reports: list[JobReport]  # every job's, a job that could not be checked fully too
     errors: dict[str, str]  # job -> what kept it from being checked
 
     @property
@@ -290,8 +292,10 @@ def check_job(
     now: datetime,
     retention: timedelta,
     state_machine_arn_prefix: str,
-) -> JobReport:
-    report = JobReport(job.name)
+    report: JobReport,
+) -> None:
+    """Check ``job``, adding to ``report`` as each record is written: a call that fails
+    later in the check (a denied StartExecution) does not lose what was recorded."""
     state = read_job(ledger, table, job.name, now)
     previous = state.watch.fingerprint
     if previous != job.fingerprint:
@@ -303,7 +307,7 @@ def check_job(
                 schedule=job.fingerprint,
                 previous=previous,
             )
-        return report
+        return
     missed = job_missed(
         job.schedule,
         enabled=job.enabled,
@@ -315,7 +319,7 @@ def check_job(
     )
     check = missed.check
     if check is None:  # disabled: not checked
-        return report
+        return
     report.paused = list(check.paused)
     report.truncated = check.truncated
     grace = job.schedule.grace
@@ -363,7 +367,6 @@ def check_job(
             if start_catch_up(ledger, sfn, table, job.name, arn, slot):
                 report.caught_up.append(slot)
                 logger.info("caught up a missed slot", job=job.name, slot=slot)
-    return report
 
 
 def watch(
@@ -377,8 +380,9 @@ def watch(
 ) -> WatchResult:
     result = WatchResult(reports=[], errors={})
     for job in manifest.jobs:
+        report = JobReport(job.name)
         try:
-            report = check_job(
+            check_job(
                 ledger,
                 sfn,
                 table,
@@ -386,12 +390,14 @@ def watch(
                 now=now,
                 retention=manifest.retention,
                 state_machine_arn_prefix=state_machine_arn_prefix,
+                report=report,
             )
         except ClientError as error:
             detail = error.response["Error"]
             result.errors[job.name] = f"{detail.get('Code')}: {detail.get('Message')}"
             logger.error("cannot check a job", job=job.name, error=result.errors[job.name])
-            continue
+        # A slot recorded MISSED is reported (and counted) even if a later call failed: the
+        # next check finds its record and does not report it again.
         result.reports.append(report)
     return result
 
@@ -441,7 +447,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             + "; ".join(f"{job}: {error}" for job, error in result.errors.items())
         )
     return {
-        "checked": len(result.reports),
+        "checked": len(result.reports) - len(result.errors),
         "missed": {r.job: r.missed for r in result.reports if r.missed},
         "silent": [r.job for r in result.reports if r.silent],
         "caughtUp": {r.job: r.caught_up for r in result.reports if r.caught_up},

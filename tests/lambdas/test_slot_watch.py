@@ -361,3 +361,50 @@ def test_a_catch_up_the_guard_already_ran_is_not_counted(aws: Aws) -> None:
     ran(aws, slot)  # a late delivery claimed it before the catch-up was noted
     assert not start_catch_up(aws.dynamodb, aws.sfn, TABLE, "report", aws.state_machine_arn, slot)
     assert status(aws, slot) == Status.SUCCEEDED
+
+
+class DeniedStarts:
+    """A Step Functions client whose StartExecution is denied (a missing permission)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def start_execution(self, **kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+            "StartExecution",
+        )
+
+
+def test_a_missed_slot_is_counted_even_when_a_later_call_of_its_jobs_check_fails(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    watched = manifest(job(catch_up=timedelta(hours=2)))
+    check(aws, watched, T0)
+    path = tmp_path / "jobs.json"
+    path.write_bytes(render(watched))
+    monkeypatch.setenv(variables.JOBS_MANIFEST, str(path))
+    monkeypatch.setenv(variables.STATE_MACHINE_ARN_PREFIX, prefix(aws))
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    denied = DeniedStarts(aws.sfn)
+    monkeypatch.setattr(handler, "client", {"dynamodb": aws.dynamodb, "stepfunctions": denied}.get)
+    monkeypatch.setattr(handler, "datetime", FrozenClock)
+    metrics.clear_metrics()
+    capsys.readouterr()
+
+    # 01:00 is recorded MISSED, then starting its catch-up is denied.
+    with pytest.raises(SlotWatchIncomplete, match="report: AccessDeniedException"):
+        lambda_handler({}, CONTEXT)
+
+    assert status(aws, "2026-11-22T01:00:00Z") == Status.MISSED
+    blobs = emitted(capsys)
+    (per_job,) = [b for b in blobs if JOB_DIMENSION in b]
+    assert per_job[JOB_DIMENSION] == "report" and per_job[MISSED_SLOTS] == [1.0]
+    (total,) = [b for b in blobs if JOB_DIMENSION not in b]
+    assert total[MISSED_SLOTS] == [1.0] and total[SLOT_WATCH_ERRORS] == [1.0]
+    # The next check does not report it again: it has a record. This was its one count.
+    again = check(aws, watched, FrozenClock.now(UTC) + timedelta(minutes=5), sfn=denied)
+    assert again.missed == 0
