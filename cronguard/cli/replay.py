@@ -22,6 +22,7 @@ from cronguard.cli.common import (
 )
 from cronguard.config import Environment, Job
 from cronguard.operations import catch_up as catch_up_module
+from cronguard.operations import pause as pause_module
 from cronguard.operations import status as status_module
 from cronguard.operations.environment import OperationError, Operations
 from lambdas.core.times import slot_time
@@ -63,11 +64,7 @@ def _replay(
         pause = status_module.pause_of(items)
         if pause.paused:
             fail(
-                OperationError(
-                    f"{the_job.name} is paused since {pause.since:%Y-%m-%dT%H:%M:%SZ} "
-                    f"({pause.reason}): the guard skips its slots; resume it first "
-                    f"(cronguard resume {the_job.name} --env {environment.name})"
-                ),
+                OperationError(pause_module.refusal(the_job, pause, environment.name)),
                 USAGE_ERROR,
             )
         try:

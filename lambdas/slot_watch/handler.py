@@ -13,8 +13,9 @@ Jobs disabled in config are not checked; neither are slots from before the watch
 the job with its current schedule and state (a new, re-enabled or rescheduled job has no
 history to compare with): the watch's record keeps that moment. A job with ``catch_up``
 has its missed slots within the window started by the watch itself, paced: one per check,
-oldest first, and only while no run holds the job's lease (``StartExecution`` with one
-execution name per slot; the guard deduplicates anyway).
+oldest first, only while no run holds the job's lease and never while the job is paused (a
+paused job's slot stays ``MISSED`` and is started after the resume, within the window);
+``StartExecution`` with one execution name per slot; the guard deduplicates anyway.
 
 A job it cannot check (a throttled Query, a denied StartExecution) is logged and counted in
 ``SlotWatchErrors``; every other job is still checked, and then the invocation fails
@@ -348,9 +349,11 @@ def check_job(
             schedule=job.schedule.expression,
             watched_since=iso(check.window_start),
         )
-    if job.catch_up is not None and not state.running:
+    if job.catch_up is not None and not state.running and not state.pause.paused:
         # One slot per check, the oldest first, and only while no run holds the job's lease:
-        # catching up is paced, and a backlog does not trip over its own runs (overlap).
+        # catching up is paced, and a backlog does not trip over its own runs (overlap). Not
+        # while the job is paused: the guard would skip the slot as paused, for good; it stays
+        # MISSED and is caught up after the resume (while within the window).
         waiting = [
             slot
             for slot in missed.slots
