@@ -1,7 +1,8 @@
 """``cronguard redrive-dlq``: replay what the schedules' dead-letter queue holds.
 
 Each schedule delivery in the queue is started through ``catch_up.start_slot`` — the path
-catch-up and backfill take — as the execution ``redrive-<slot>``, paced. A message is deleted
+catch-up and backfill take — as the execution ``redrive-<slot>`` (or its next name, when one
+ended without claiming the slot: ``replay_names``), paced. A message is deleted
 only once its execution has started, or was started already with the same input (so a
 redrive that stopped half-way can simply run again). A message it cannot attribute to a job
 and slot (``dead_letters.attribute``), whose start failed, or whose job is paused (the guard
@@ -21,8 +22,9 @@ from typing import Any
 from cronguard.config import Job
 from cronguard.operations import pause as pause_module
 from cronguard.operations.catch_up import Pacer, Replay, decision_of, start_slot
-from cronguard.operations.dead_letters import QUEUE_OUTPUT, DeadLetter, attribute, redrive_name
+from cronguard.operations.dead_letters import QUEUE_OUTPUT, DeadLetter, attribute
 from cronguard.operations.environment import OperationError, Operations
+from lambdas.core.execution_contract import REDRIVE, replay_names
 from lambdas.core.pause import Pause
 
 RECEIVE_BATCH = 10  # SQS's most per ReceiveMessage
@@ -132,7 +134,7 @@ def redrive(
                     machines[job.name] = ops.state_machine_arn(job)
                 pacer.wait()
                 result.replay = start_slot(
-                    ops, job, machines[job.name], letter.slot, redrive_name(letter.slot)
+                    ops, job, machines[job.name], letter.slot, replay_names(REDRIVE, letter.slot)
                 )
                 if result.replay.ok:
                     ops._call(

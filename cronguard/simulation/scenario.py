@@ -44,8 +44,8 @@ from cronguard.local import StartedTask, TaskScript
 from cronguard.operations import pause as pause_command
 from cronguard.operations.environment import Operations
 from cronguard.simulation.deploy import AssemblyError, LocalEnvironment
+from lambdas.core.execution_contract import CATCH_UP, replay_names
 from lambdas.core.ledger_contract import EXIT_CODE, REASON, RETRIES, STATUS, Status
-from lambdas.core.missed import catch_up_execution_name
 from lambdas.core.schedule import upcoming_slots
 from lambdas.core.times import EARLIEST, slot_key
 from lambdas.slot_watch.handler import JobReport, watch
@@ -354,7 +354,7 @@ class Simulation:
             f"{int(grace.total_seconds())} s after it (its grace), on a simulated clock"
         )
         reported = self._watch(missed + grace + timedelta(seconds=1))
-        name = catch_up_execution_name(slot)
+        name = replay_names(CATCH_UP, slot)[0]
         caught_up = None
         if slot in reported.caught_up:
             self.progress(

@@ -292,12 +292,3 @@ def job_missed(
     start = since if watch.since is None else max(since, watch.since)
     check = missed_slots(schedule, now=now, since=start, recorded=slots, pauses=pauses, limit=limit)
     return Missed(tuple(sorted({*recorded, *check.missed})), check.missed, check)
-
-
-def catch_up_execution_name(slot: str) -> str:
-    """The execution a catch-up starts for a missed slot: one name per slot, so starting it
-    twice (a retried check) is the same execution, and the guard deduplicates the rest."""
-    moment = slot_time(slot)
-    if moment is None:
-        raise ValueError(f"{slot!r} is not a scheduled slot (like '2026-11-22T03:00:00Z')")
-    return f"catch-up-{moment.strftime('%Y%m%dT%H%M%SZ')}"

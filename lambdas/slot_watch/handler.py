@@ -14,8 +14,11 @@ the job with its current schedule and state (a new, re-enabled or rescheduled jo
 history to compare with): the watch's record keeps that moment. A job with ``catch_up``
 has its missed slots within the window started by the watch itself, paced: one per check,
 oldest first, only while no run holds the job's lease and never while the job is paused (a
-paused job's slot stays ``MISSED`` and is started after the resume, within the window);
-``StartExecution`` with one execution name per slot; the guard deduplicates anyway.
+paused job's slot stays ``MISSED`` and is started after the resume, within the window). It
+is started under the slot's catch-up names (``replay_names``, the names ``cronguard
+catch-up`` uses): the first, or the next once an execution under the previous one ended
+without claiming the slot (the slot is still ``MISSED``), at most ``MAX_REPLAY_STARTS``; the
+guard deduplicates anyway.
 
 A job it cannot check (a throttled Query, a denied StartExecution) is logged and counted in
 ``SlotWatchErrors``; every other job is still checked, and then the invocation fails
@@ -30,6 +33,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -38,6 +42,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.core import metrics_contract as names
 from lambdas.core.clients import client
+from lambdas.core.execution_contract import CATCH_UP, MAX_REPLAY_STARTS, replay_names
 from lambdas.core.ledger_contract import (
     CATCH_UP_EXECUTION,
     DETECTED_AT,
@@ -64,7 +69,6 @@ from lambdas.core.ledger_contract import (
 )
 from lambdas.core.missed import (
     WatchRecord,
-    catch_up_execution_name,
     job_missed,
     look_back,
     read_watch,
@@ -87,7 +91,7 @@ class JobLedger:
     """What one Query returns of a job's partition."""
 
     slots: dict[str, str]  # slot -> status
-    caught_up: frozenset[str]  # MISSED slots whose catch-up execution was started
+    catch_ups: dict[str, str]  # MISSED slot -> the catch-up execution last started for it
     running: bool  # the job's lease is held: a run is in progress
     pause: Pause
     watch: WatchRecord  # the job as the watch last saw it, and since when
@@ -160,7 +164,7 @@ _PAUSE_NAMES = {
 
 def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
     slots: dict[str, str] = {}
-    caught_up: set[str] = set()
+    catch_ups: dict[str, str] = {}
     running = False
     pause = Pause()
     watched = WatchRecord()
@@ -176,10 +180,10 @@ def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
             slot = sort_key.removeprefix(SLOT_PREFIX)
             slots[slot] = item.get(STATUS, {}).get("S", "")
             if CATCH_UP_EXECUTION in item:
-                caught_up.add(slot)
+                catch_ups[slot] = item[CATCH_UP_EXECUTION]["S"]
     return JobLedger(
         slots=slots,
-        caught_up=frozenset(caught_up),
+        catch_ups=catch_ups,
         running=running,
         pause=pause,
         watch=watched,
@@ -250,38 +254,62 @@ def record_missed(
     return True
 
 
-def start_catch_up(ledger: Any, sfn: Any, table: str, job: str, arn: str, slot: str) -> bool:
-    """Start the MISSED slot's run and note it on the slot's record (so the next check does
-    not start it again); False when the guard has claimed the slot in the meantime.
+class CatchUp(StrEnum):
+    """What ``start_catch_up`` did for a MISSED slot."""
 
-    StartExecution with the slot's one execution name and input is idempotent while that
-    execution runs; once it ended, ``ExecutionAlreadyExists`` says it was started."""
-    name = catch_up_execution_name(slot)
-    try:
-        execution = sfn.start_execution(
-            stateMachineArn=arn, name=name, input=json.dumps({"scheduledTime": slot})
-        )["executionArn"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+    STARTED = "started"  # an execution now runs it
+    RUNNING = "running"  # the execution an earlier check started still runs
+    CLAIMED = "claimed"  # the guard claimed the slot meanwhile (that run, or a late delivery)
+    GAVE_UP = "gave up"  # every execution it may take ended without claiming the slot
+
+
+def start_catch_up(
+    ledger: Any, sfn: Any, table: str, job: str, arn: str, slot: str, *, noted: str | None = None
+) -> CatchUp:
+    """Start the MISSED slot's run under the first of its names (``replay_names``) not taken
+    by an execution that ended, and note it on the slot's record (``noted``: the execution
+    noted there before).
+
+    The slot is MISSED, so no execution has claimed it. StartExecution with a name and its
+    input is idempotent while that execution runs, and ``ExecutionAlreadyExists`` once it
+    ended: an execution that ended under the name ended without claiming the slot (its guard's
+    retries ran out), and the next name is taken, at most ``MAX_REPLAY_STARTS``."""
+    for name in replay_names(CATCH_UP, slot):
+        try:
+            execution = sfn.start_execution(
+                stateMachineArn=arn, name=name, input=json.dumps({"scheduledTime": slot})
+            )["executionArn"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                raise
+            continue
+        if execution == noted:
+            return CatchUp.RUNNING
+        try:
+            ledger.update_item(
+                TableName=table,
+                Key={PARTITION_KEY: _s(partition(job)), SORT_KEY: _s(slot_sort_key(slot))},
+                UpdateExpression="SET #catch_up = :execution",
+                ConditionExpression="#status = :missed",
+                ExpressionAttributeNames={"#catch_up": CATCH_UP_EXECUTION, "#status": STATUS},
+                ExpressionAttributeValues={
+                    ":execution": _s(execution),
+                    ":missed": _s(Status.MISSED),
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return CatchUp.CLAIMED
             raise
-        execution = arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
-    try:
-        ledger.update_item(
-            TableName=table,
-            Key={PARTITION_KEY: _s(partition(job)), SORT_KEY: _s(slot_sort_key(slot))},
-            UpdateExpression="SET #catch_up = :execution",
-            ConditionExpression="#status = :missed",
-            ExpressionAttributeNames={"#catch_up": CATCH_UP_EXECUTION, "#status": STATUS},
-            ExpressionAttributeValues={
-                ":execution": _s(execution),
-                ":missed": _s(Status.MISSED),
-            },
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False  # the guard claimed it (this run, or a late delivery)
-        raise
-    return True
+        return CatchUp.STARTED
+    logger.error(
+        "catch-up gave up: every execution it started ended without claiming the slot; "
+        "see why in their history, then run the slot (cronguard run JOB --slot SLOT)",
+        job=job,
+        slot=slot,
+        executions=MAX_REPLAY_STARTS,
+    )
+    return CatchUp.GAVE_UP
 
 
 def check_job(
@@ -354,22 +382,24 @@ def check_job(
         # catching up is paced, and a backlog does not trip over its own runs (overlap). Not
         # while the job is paused: the guard would skip the slot as paused, for good; it stays
         # MISSED and is caught up after the resume (while within the window).
-        waiting = [
-            slot
-            for slot in missed.slots
-            if slot in report.missed
-            or (state.slots.get(slot) == Status.MISSED and slot not in state.caught_up)
-        ]
+        # A slot whose catch-up ended without claiming it is MISSED still: started again.
         recent = [
             slot
-            for slot in waiting
-            if (moment := slot_time(slot)) is not None and now - moment <= job.catch_up
+            for slot in missed.slots
+            if (slot in report.missed or state.slots.get(slot) == Status.MISSED)
+            and (moment := slot_time(slot)) is not None
+            and now - moment <= job.catch_up
         ]
         arn = state_machine_arn_prefix + job.state_machine
-        for slot in recent[:1]:
-            if start_catch_up(ledger, sfn, table, job.name, arn, slot):
+        for slot in recent:
+            done = start_catch_up(
+                ledger, sfn, table, job.name, arn, slot, noted=state.catch_ups.get(slot)
+            )
+            if done is CatchUp.STARTED:
                 report.caught_up.append(slot)
                 logger.info("caught up a missed slot", job=job.name, slot=slot)
+            if done in (CatchUp.STARTED, CatchUp.RUNNING):
+                break  # one in flight at a time
 
 
 def watch(

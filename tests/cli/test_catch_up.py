@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from cronguard.cli import app
 from cronguard.config import Environment, load_environment
+from cronguard.local.lambdas import Handler
 from cronguard.operations import catch_up as catch_up_module
 from cronguard.operations.catch_up import Pacer, parse_rate, range_slots
 from cronguard.operations.status import missed_of
@@ -358,6 +360,49 @@ def test_catch_up_of_a_job_moved_from_3_to_4_runs_no_4_oclock_slot_of_a_day_that
     assert started == missed  # status and catch-up agree
     assert started and min(started) > slot_key(moved)  # slot keys sort as their times
     assert all(key.endswith("T04:00:00Z") for key in started)
+
+
+def test_catch_up_starts_a_slot_again_under_its_next_name_when_its_catch_up_never_claimed_it(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    first = "catch-up-" + slot(-2).replace("-", "").replace(":", "")
+
+    def one_guard_attempt(definition: dict[str, Any]) -> None:
+        definition["States"]["Guard"]["Retry"][-1]["MaxAttempts"] = 0  # its minute, compressed
+
+    def ledger_down_for_the_first_catch_up(guard: Handler) -> Handler:
+        """A DynamoDB incident while the first catch-up's guard claims: it never claims."""
+
+        def handler(event: Any, context: Any) -> Any:
+            if event["action"] == "claim" and event["execution"]["name"] == first:
+                raise ClientError(
+                    {"Error": {"Code": "InternalServerError", "Message": "ledger down"}},
+                    "TransactWriteItems",
+                )
+            return guard(event, context)
+
+        return handler
+
+    engine.update_definition("allow-job", one_guard_attempt)
+    engine.wrap_guard("allow-job", ledger_down_for_the_first_catch_up)
+    engine.run("allow-job", "latest", {"scheduledTime": slot(0)})
+    put_missed(engine, "allow-job", slot(-2))
+    failed = invoke("catch-up", "allow-job", "--wait")
+    assert failed.exit_code == 0, failed.output
+    assert rows(failed.output)[slot(-2)][2:] == [first, "started", "execution FAILED"]
+    record = engine.slot("allow-job", slot(-2))
+    assert record is not None and record[STATUS]["S"] == Status.MISSED  # never claimed
+
+    again = invoke("catch-up", "allow-job", "--wait")
+    assert again.exit_code == 0, again.output
+    assert rows(again.output)[slot(-2)][2:] == [f"{first}-2", "started again", "ran: SUCCEEDED"]
+    assert f"{slot(-2)}: {first} ended FAILED without claiming the slot; {first}-2 runs it" in (
+        " ".join(again.output.split())
+    )
+    record = engine.slot("allow-job", slot(-2))
+    assert record is not None and record[STATUS]["S"] == Status.SUCCEEDED
+    assert record["owner"]["S"].endswith(f":{first}-2")
 
 
 def test_catch_up_and_backfill_of_a_paused_job_are_refused(

@@ -18,8 +18,8 @@ from cronguard.config import Environment
 from cronguard.operations import pause as pause_command
 from cronguard.operations.environment import Operations
 from cronguard.simulation.scenario import deployed_manifest, watch_job
+from lambdas.core.execution_contract import CATCH_UP, replay_names
 from lambdas.core.ledger_contract import REASON, STATUS, Status
-from lambdas.core.missed import catch_up_execution_name
 from lambdas.core.times import slot_time
 from lambdas.slot_watch.handler import JobReport
 from tests.e2e.conftest import Engine, Slot
@@ -100,7 +100,7 @@ def test_a_slot_missed_before_a_pause_is_not_caught_up_during_it_but_after_the_r
         return watch_job(engine.local, manifest, watched, now + timedelta(minutes=minutes))
 
     catch_up = engine.arn(JOB).replace(":stateMachine:", ":execution:") + ":"
-    catch_up += catch_up_execution_name(slot(-2))
+    catch_up += replay_names(CATCH_UP, slot(-2))[0]
 
     assert engine.run(JOB, "scheduled-3", {"scheduledTime": slot(-3)})["status"] == "SUCCEEDED"
     check(slot(-3), 10)

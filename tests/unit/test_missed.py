@@ -12,7 +12,6 @@ from lambdas.core.missed import (
     LOOK_BACK_CAP,
     JobSchedule,
     WatchRecord,
-    catch_up_execution_name,
     job_missed,
     look_back,
     missed_slots,
@@ -234,12 +233,6 @@ def test_a_long_outage_is_reported_in_bounded_steps() -> None:
     )
     assert rest.missed[0] == key(11, 22, 1, 40) and not rest.truncated
     assert len(rest.missed) == 12 * 60 - 5 + 1 - 100  # up to 11:55, the last slot past grace
-
-
-def test_catch_up_execution_names_are_one_per_slot() -> None:
-    assert catch_up_execution_name(key(11, 22, 3)) == "catch-up-20261122T030000Z"
-    with pytest.raises(ValueError, match="'manual:x' is not a scheduled slot"):
-        catch_up_execution_name("manual:x")
 
 
 def test_bad_input_names_what_is_wrong() -> None:
