@@ -773,7 +773,8 @@ def run_engine(assembly: Path) -> EngineFigures:
 
     guard_calls: list[GuardCall] = []
     faults = ApiFaults()
-    first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    # Past slots: the guard refuses a slot in the future.
+    first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
     slots = [(first + timedelta(hours=n)).strftime("%Y-%m-%dT%H:%M:%SZ") for n in range(6)]
 
     def decision(execution: str, action: str = "claim") -> GuardCall:

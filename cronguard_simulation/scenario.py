@@ -16,8 +16,12 @@ Against one job of a synthesized environment, on the local engine:
 7. ``cronguard pause`` (its own code): the next trigger is skipped as paused; ``cronguard
    resume``: the one after runs, and the slot watch reports no slot missed.
 
-Each slot's ECS tasks are scripted for that slot (by ``CRONGUARD_SLOT``), so which execution
-starts a task first never changes what the task does. It prints what each execution decided
+The slots are the job's latest ones (the guard refuses a slot in the future), played in
+seconds: each trigger is the input a replay of its slot sends (``{"scheduledTime": …}``,
+without Scheduler's attempt number), since a day-old slot delivered by Scheduler now would be
+skipped as late by a job's starting deadline. Each slot's ECS tasks are scripted for that
+slot (by ``CRONGUARD_SLOT``), so which execution starts a task first never changes what the
+task does. It prints what each execution decided
 and how it ended, then checks the guarantees and says which, if any, failed.
 """
 
@@ -40,10 +44,10 @@ from cronguard.operations import pause as pause_command
 from cronguard.operations.environment import Operations
 from cronguard_simulation.deploy import AssemblyError, LocalEnvironment
 from cronguard_simulation.engine import StartedTask, TaskScript
+from lambdas.core.execution_contract import CATCH_UP, replay_names
 from lambdas.core.ledger_contract import EXIT_CODE, REASON, RETRIES, STATUS, Status
-from lambdas.core.missed import catch_up_execution_name
 from lambdas.core.schedule import upcoming_slots
-from lambdas.core.times import slot_key
+from lambdas.core.times import EARLIEST, slot_key
 from lambdas.slot_watch.handler import JobReport, watch
 from lambdas.slot_watch.manifest import FILE_NAME, Manifest, ManifestError, WatchedJob, parse
 
@@ -107,6 +111,26 @@ class Result:
 
 def slot_text(moment: datetime) -> str:
     return slot_key(moment)
+
+
+def latest_slots(expression: str, timezone: str, *, until: datetime, count: int) -> list[datetime]:
+    """The schedule's last ``count`` slots at or before ``until``, oldest first (a rate
+    schedule's counted from a start of its own, as Scheduler counts from its creation)."""
+    window = timedelta(minutes=1)
+    while True:  # widen the window until it holds ``count`` slots
+        start = until - window
+        batch = upcoming_slots(expression, timezone, after=start, count=count, anchor=start)
+        if len(batch) == count and batch[-1] <= until:
+            break
+        if start - window < EARLIEST:
+            raise ValueError(f"{expression} has fewer than {count} slots before {until}")
+        window *= 2
+    found: list[datetime] = []
+    while True:
+        found += [moment for moment in batch if moment <= until]
+        if len(batch) < count or batch[-1] >= until:
+            return found[-count:]
+        batch = upcoming_slots(expression, timezone, after=batch[-1], count=count, anchor=start)
 
 
 def deployed_manifest(assembly: Path, stack_name: str) -> Manifest:
@@ -194,7 +218,7 @@ class Simulation:
 
     def _start(self, step: str, slot: datetime, index: int, **extra: Any) -> tuple[str, str]:
         name = f"{step.replace(' ', '-')}-{self._stamp}-{index}"
-        run_input = {"scheduledTime": slot_text(slot), "attempt": str(index), **extra}
+        run_input = {"scheduledTime": slot_text(slot), **extra}
         arn = self.aws.start(self.deployed.state_machine_arn, name, run_input)
         return step, arn
 
@@ -252,10 +276,8 @@ class Simulation:
         )
 
     def run(self) -> Result:
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        slots = upcoming_slots(
-            self.job.schedule, self.job.timezone, after=now - timedelta(seconds=1), count=7
-        )
+        # The job's latest slots: the guard refuses a slot in the future.
+        slots = latest_slots(self.job.schedule, self.job.timezone, until=datetime.now(UTC), count=7)
         first, following, failing, flaky = slots[:4]
         retries = self.job.job_retries
         # The missed slot, the paused one and the resumed one follow the last slot used.
@@ -339,7 +361,7 @@ class Simulation:
             f"{int(grace.total_seconds())} s after it (its grace), on a simulated clock"
         )
         reported = self._watch(missed + grace + timedelta(seconds=1))
-        name = catch_up_execution_name(slot)
+        name = replay_names(CATCH_UP, slot)[0]
         caught_up = None
         if slot in reported.caught_up:
             self.progress(

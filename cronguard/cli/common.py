@@ -27,6 +27,7 @@ from cronguard.config import (
     load_environment,
 )
 from cronguard.operations.environment import OperationError, parse_time
+from lambdas.core.times import in_future, not_due
 
 USAGE_ERROR, RUNTIME_ERROR = 2, 1
 DEBUG_FLAG = "--debug"
@@ -86,3 +87,10 @@ def parse_when(text: str) -> datetime:
         return parse_time(text)
     except OperationError as error:
         fail(error, USAGE_ERROR)
+
+
+def refuse_future(slot: datetime, now: datetime, command: str = "") -> None:
+    """A usage error for a slot not due yet (the guard's own rule, ``times.in_future``): the
+    guard would refuse it anyway, and a typo'd date must not wait for that."""
+    if in_future(slot, now):
+        fail(OperationError(f"{command}{not_due(slot, now)}"), USAGE_ERROR)

@@ -18,11 +18,15 @@ from cronguard.cli.common import (
     find_job,
     load,
     parse_when,
+    refuse_future,
 )
 from cronguard.config import Environment, Job
 from cronguard.operations import catch_up as catch_up_module
+from cronguard.operations import pause as pause_module
 from cronguard.operations import status as status_module
 from cronguard.operations.environment import OperationError, Operations
+from lambdas.core.execution_contract import BACKFILL, CATCH_UP
+from lambdas.core.times import slot_time
 
 app = typer.Typer()
 
@@ -50,7 +54,8 @@ def _replay(
     rate: str,
     wait: bool,
 ) -> None:
-    """Start the slots ``plan(items, pause)`` names, bounded and paced, and print the table."""
+    """Start the slots ``plan(items, pause)`` names, bounded and paced, and print the table.
+    ``command`` (catch-up, backfill) names the executions too (``replay_names``)."""
     try:
         per_second = catch_up_module.parse_rate(rate)
     except ValueError as error:
@@ -61,15 +66,14 @@ def _replay(
         pause = status_module.pause_of(items)
         if pause.paused:
             fail(
-                OperationError(
-                    f"{the_job.name} is paused since {pause.since:%Y-%m-%dT%H:%M:%SZ} "
-                    f"({pause.reason}): the guard skips its slots; resume it first "
-                    f"(cronguard resume {the_job.name} --env {environment.name})"
-                ),
+                OperationError(pause_module.refusal(the_job, pause, environment.name)),
                 USAGE_ERROR,
             )
         try:
-            slots, names = plan(items, pause)
+            slots = plan(items, pause)
+            latest = slot_time(max(slots)) if slots else None  # slot keys sort as times do
+            if latest is not None:
+                refuse_future(latest, datetime.now(UTC), f"{command} {the_job.name}: ")
             catch_up_module.check_bounds(the_job, slots, limit, yes, command)
         except (ValueError, catch_up_module.TooMany) as error:
             fail(error, USAGE_ERROR)
@@ -86,8 +90,8 @@ def _replay(
         if note:
             console.print(f"note: {note}", markup=False, highlight=False)
         replays = catch_up_module.Replayer(
-            ops, the_job, catch_up_module.Pacer(per_second), wait=wait
-        ).run(list(zip(slots, names, strict=True)))
+            ops, the_job, catch_up_module.Pacer(per_second), kind=command, wait=wait
+        ).run(slots)
     except OperationError as error:
         fail(error)
     table = Table(title=f"{environment.name}/{the_job.name}: {command}")
@@ -99,10 +103,13 @@ def _replay(
             replay.slot,
             local,
             replay.name,
-            "started" if replay.new else "existed",
+            replay.start,
             replay.error or replay.decision,
         )
     console.print(table)
+    for replay in replays:
+        if replay.passed_over:
+            console.print(f"{replay.slot}: {replay.passed_over}", markup=False, highlight=False)
     if not all(replay.ok for replay in replays):
         raise typer.Exit(RUNTIME_ERROR)
 
@@ -123,7 +130,7 @@ def catch_up(
     environment = load(env)
     the_job = find_job(environment, job)
     now = datetime.now(UTC)
-    start = parse_when(since) if since else now - catch_up_module.look_back_of(environment)
+    start = parse_when(since) if since else now - status_module.missed_window(environment)
     if not the_job.enabled:
         console.print(
             f"{the_job.name} is disabled in environment '{environment.name}' (enabled: false): "
@@ -133,11 +140,10 @@ def catch_up(
         )
         return
 
-    def plan(items: Any, pause: Any) -> tuple[list[str], list[str]]:
-        slots = catch_up_module.catch_up_slots(the_job, items, pause, now=now, since=start)
-        return slots, [catch_up_module.catch_up_name(slot) for slot in slots]
+    def plan(items: Any, pause: Any) -> list[str]:
+        return status_module.missed_of(the_job, items, pause, now=now, since=start)
 
-    _replay(environment, the_job, "catch-up", plan, limit, yes, rate, wait)
+    _replay(environment, the_job, CATCH_UP, plan, limit, yes, rate, wait)
 
 
 @app.command()
@@ -158,12 +164,11 @@ def backfill(
     the_job = find_job(environment, job)
     start, end = parse_when(from_), parse_when(to)
 
-    def plan(items: Any, _pause: Any) -> tuple[list[str], list[str]]:
+    def plan(items: Any, _pause: Any) -> list[str]:
         recorded = catch_up_module.recorded_slots(items)
-        slots = catch_up_module.range_slots(the_job, start, end, recorded)
-        return slots, [catch_up_module.backfill_name(slot) for slot in slots]
+        return catch_up_module.range_slots(the_job, start, end, recorded)
 
-    _replay(environment, the_job, "backfill", plan, limit, yes, rate, wait)
+    _replay(environment, the_job, BACKFILL, plan, limit, yes, rate, wait)
 
 
 @app.command("redrive-dlq")
@@ -235,6 +240,11 @@ def redrive_dlq(
             result.outcome,
         )
     console.print(table)
+    for result in results:
+        if result.replay is not None and result.replay.passed_over:
+            console.print(
+                f"{result.letter.slot}: {result.replay.passed_over}", markup=False, highlight=False
+            )
     kept = [result for result in results if result.kept_because is not None]
     if kept:
         console.print(f"{len(kept)} message(s) kept in the queue:", markup=False)

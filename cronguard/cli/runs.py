@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
-from cronguard.cli.common import EnvOption, console, fail, find_job, load, parse_when
+from cronguard.cli.common import (
+    EnvOption,
+    console,
+    fail,
+    find_job,
+    load,
+    parse_when,
+    refuse_future,
+)
 from cronguard.operations import status as status_module
 from cronguard.operations.environment import OperationError, Operations
 
@@ -62,6 +70,8 @@ def run(
     environment = load(env)
     the_job = find_job(environment, job)
     when = parse_when(slot) if slot else None
+    if when is not None:
+        refuse_future(when, datetime.now(UTC))
     try:
         arn, link = Operations(environment).start_run(the_job, when, force)
     except OperationError as error:

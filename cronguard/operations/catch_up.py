@@ -9,11 +9,16 @@ record is skipped as a duplicate. What this module adds is the rest of "safe":
   runs is skipped for overlap (and recorded so: it is not started again); under ``replace``
   it stops the earlier run. ``--wait`` starts each slot only after the previous execution
   ended, so every slot really runs.
-- **Idempotent**: each slot's execution has a deterministic name (``catch-up-<slot>`` from
-  ``lambdas.core.missed``, the name the slot watch's own catch-up uses, or
-  ``backfill-<slot>``), and an execution that exists already is not started again — Step
-  Functions keeps names 90 days; StartExecution of an open execution with the same name
-  and input is idempotent, of a closed one ``ExecutionAlreadyExists``.
+- **Idempotent**: each slot's execution has a deterministic name (``catch-up-<slot>``, the
+  name the slot watch's own catch-up uses, ``backfill-<slot>`` or ``redrive-<slot>``:
+  ``lambdas.core.execution_contract.replay_names``), and an execution that exists already is
+  not started again — Step Functions keeps names 90 days; StartExecution of an open
+  execution with the same name and input is idempotent, of a closed one
+  ``ExecutionAlreadyExists``.
+- **Never burned**: an execution under the name that ended without claiming the slot (its
+  guard's retries ran out: DescribeExecution says it ended, and the ledger has no claim of the
+  slot, only nothing or its ``MISSED`` record) does not stand for the slot: it is started
+  again under the next name (``…-2``, up to ``MAX_REPLAY_STARTS``), and the table says so.
 
 Every start goes through ``start_slot``, which ``cronguard redrive-dlq`` uses too.
 """
@@ -30,8 +35,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cronguard.config import Concurrency, Environment, Job
+from cronguard.config import Concurrency, Job
 from cronguard.operations.environment import OperationError, Operations
+from lambdas.core.execution_contract import replay_names
 from lambdas.core.ledger_contract import (
     OWNER,
     PARTITION_KEY,
@@ -42,14 +48,7 @@ from lambdas.core.ledger_contract import (
     partition,
     slot_sort_key,
 )
-from lambdas.core.missed import (
-    Paused,
-    catch_up_execution_name,
-    due_slots,
-    look_back,
-    missed_slots,
-    rate_anchor,
-)
+from lambdas.core.missed import due_slots, rate_anchor
 from lambdas.core.schedule import RateSchedule, load_time_zone, parse_schedule
 from lambdas.core.times import slot_key, slot_time
 
@@ -68,13 +67,6 @@ def parse_rate(text: str) -> float:
     if not match or float(match.group(1)) <= 0:
         raise ValueError(f"--rate {text!r}: expected starts per time like 1/s, 30/m or 100/h")
     return float(match.group(1)) / _PER[match.group(2)]
-
-
-def backfill_name(slot: str) -> str:
-    moment = slot_time(slot)
-    if moment is None:
-        raise ValueError(f"{slot!r} is not a scheduled slot")
-    return f"backfill-{moment.strftime('%Y%m%dT%H%M%SZ')}"
 
 
 class TooMany(Exception):
@@ -157,10 +149,25 @@ class Replay:
     new: bool  # started now; False: the execution existed already
     decision: str = "started"
     error: str | None = None
+    unclaimed: tuple[str, ...] = ()  # earlier executions that ended without claiming the slot
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def start(self) -> str:
+        """The table's start column."""
+        if not self.new:
+            return "existed"
+        return "started again" if self.unclaimed else "started"
+
+    @property
+    def passed_over(self) -> str | None:
+        """Why the slot runs under a later name: the executions that ended unclaimed."""
+        if not self.unclaimed:
+            return None
+        return f"{', '.join(self.unclaimed)} without claiming the slot; {self.name} runs it"
 
 
 def execution_arn(machine_arn: str, name: str) -> str:
@@ -172,15 +179,17 @@ def _code(error: ClientError) -> str:
     return str(error.response["Error"]["Code"])
 
 
-def start_slot(ops: Operations, job: Job, machine_arn: str, slot: str, name: str) -> Replay:
-    """Start ``slot`` as execution ``name`` with the input a person's backfill has
-    (``{"scheduledTime": slot}``), unless that execution exists already (with that input)."""
+def start_slot(
+    ops: Operations, job: Job, machine_arn: str, slot: str, names: Sequence[str]
+) -> Replay:
+    """Start ``slot`` with the input a person's backfill has (``{"scheduledTime": slot}``) as
+    the first of ``names`` (``replay_names``) that is free, or whose execution (with that
+    input) runs, or ended having claimed the slot or found it claimed; an execution that ended
+    with no claim of the slot in the ledger is passed over for the next name."""
     sfn = ops._client("stepfunctions")
-    arn = execution_arn(machine_arn, name)
     run_input = {"scheduledTime": slot}
-    what = f"start {name} of {job.name}"
 
-    def existing() -> dict[str, Any] | None:
+    def existing(arn: str) -> dict[str, Any] | None:
         try:
             return dict(sfn.describe_execution(executionArn=arn))
         except ClientError as error:
@@ -188,8 +197,10 @@ def start_slot(ops: Operations, job: Job, machine_arn: str, slot: str, name: str
                 return None
             raise
 
-    def start() -> Replay:
-        found = existing()
+    def start(name: str) -> Replay | str:
+        """``name``'s replay, or how its execution ended when it ended with no claim."""
+        arn = execution_arn(machine_arn, name)
+        found = existing(arn)
         if found is None:
             try:
                 sfn.start_execution(
@@ -199,13 +210,51 @@ def start_slot(ops: Operations, job: Job, machine_arn: str, slot: str, name: str
             except ClientError as error:
                 if _code(error) != "ExecutionAlreadyExists":
                     raise
-                found = existing()  # started by someone else in between
+                found = existing(arn)  # started by someone else in between
         if found is None or json.loads(found.get("input") or "{}") != run_input:
             return Replay(slot, name, arn, new=False, error="its name is taken by another input")
-        return Replay(slot, name, arn, new=False, decision=_closed(found) or "started")
+        closed = _closed(found)
+        if closed is not None and slot_claim(ops, job, slot) is None:
+            return str(found["status"])
+        return Replay(slot, name, arn, new=False, decision=closed or "started")
 
-    result: Replay = ops._call(what, start)
-    return result
+    unclaimed: list[str] = []
+    for name in names:
+        started: Replay | str = ops._call(f"start {name} of {job.name}", start, name=name)
+        if isinstance(started, Replay):
+            started.unclaimed = tuple(unclaimed)
+            return started
+        unclaimed.append(f"{name} ended {started}")
+    return Replay(
+        slot,
+        names[-1],
+        execution_arn(machine_arn, names[-1]),
+        new=False,
+        error=(
+            f"{len(names)} executions ({names[0]} …) ended without claiming the slot: see why "
+            f"in their history, then cronguard run {job.name} --slot {slot}"
+        ),
+        unclaimed=tuple(unclaimed),
+    )
+
+
+def slot_claim(ops: Operations, job: Job, slot: str) -> dict[str, Any] | None:
+    """The slot's record in the ledger (a consistent read), unless there is none or it is the
+    slot watch's ``MISSED`` record: that one is no claim, the slot is free."""
+    table = ops.environment.ledger_table_name
+    item = ops._call(
+        f"read the ledger {table}",
+        ops._client("dynamodb").get_item,
+        TableName=table,
+        Key={
+            PARTITION_KEY: {"S": partition(job.name)},
+            SORT_KEY: {"S": slot_sort_key(slot)},
+        },
+        ConsistentRead=True,
+    ).get("Item")
+    if item is None or item.get(STATUS, {}).get("S") == Status.MISSED:
+        return None
+    return dict(item)
 
 
 def _closed(described: dict[str, Any]) -> str | None:
@@ -216,17 +265,7 @@ def _closed(described: dict[str, Any]) -> str | None:
 def decision_of(ops: Operations, job: Job, replay: Replay) -> tuple[str, bool]:
     """The guard's decision for a started slot, from the ledger (and the execution when the
     ledger cannot say), and whether it is final."""
-    table = ops.environment.ledger_table_name
-    item = ops._call(
-        f"read the ledger {table}",
-        ops._client("dynamodb").get_item,
-        TableName=table,
-        Key={
-            PARTITION_KEY: {"S": partition(job.name)},
-            SORT_KEY: {"S": slot_sort_key(replay.slot)},
-        },
-        ConsistentRead=True,
-    ).get("Item")
+    item = slot_claim(ops, job, replay.slot)
     owner = item.get(OWNER, {}).get("S") if item else None
     status = item.get(STATUS, {}).get("S") if item else None
     if owner == replay.execution_arn:
@@ -285,22 +324,24 @@ class Replayer:
     ops: Operations
     job: Job
     pacer: Pacer
+    kind: str  # the executions' names: replay_names(kind, slot)
     wait: bool = False
     settle_seconds: float = SETTLE_SECONDS
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     on_row: Callable[[Replay], None] | None = None
 
-    def run(self, slots: Sequence[tuple[str, str]]) -> list[Replay]:
-        """``slots``: (slot, execution name) pairs, in the order to start them."""
+    def run(self, slots: Sequence[str]) -> list[Replay]:
+        """Start ``slots`` in this order, each under its names (``replay_names`` of ``kind``)."""
         if not slots:
             return []
         machine = self.ops.state_machine_arn(self.job)
         replays: list[Replay] = []
-        for slot, name in slots:
+        for slot in slots:
+            names = replay_names(self.kind, slot)
             self.pacer.wait()
             try:
-                replay = start_slot(self.ops, self.job, machine, slot, name)
+                replay = start_slot(self.ops, self.job, machine, slot, names)
                 replays.append(replay)
                 if self.wait and replay.ok:
                     self._until_ended(replay)
@@ -310,11 +351,8 @@ class Replayer:
                 # An AWS error (a denied call, a throttle) would repeat for every later slot:
                 # stop here, and show what was started so far with this slot's error.
                 if not replays or replays[-1].slot != slot:
-                    replays.append(
-                        Replay(
-                            slot, name, execution_arn(machine, name), new=False, error=str(error)
-                        )
-                    )
+                    first = execution_arn(machine, names[0])
+                    replays.append(Replay(slot, names[0], first, new=False, error=str(error)))
                 else:
                     replays[-1].error = str(error)
                 break
@@ -359,59 +397,14 @@ class Replayer:
             self.sleep(POLL_SECONDS)
 
 
-def catch_up_name(slot: str) -> str:
-    """The slot watch's name for a catch-up of ``slot``: its own catch-up and this one start
-    the same execution."""
-    return catch_up_execution_name(slot)
-
-
 def now_utc() -> datetime:
     return datetime.now(UTC)
-
-
-def catch_up_slots(
-    job: Job,
-    items: Iterable[dict[str, Any]],
-    pause: Paused,
-    *,
-    now: datetime,
-    since: datetime,
-) -> list[str]:
-    """The slots ``catch-up`` starts: the ``MISSED`` records from ``since`` on, and the slots
-    the missed-slot check would find missed now (``missed_slots``, the slot watch's code)
-    that it has not recorded yet. Slots in a pause period are not missed."""
-    missed_records, others = [], []
-    for item in items:
-        sort_key = item[SORT_KEY]["S"]
-        if not sort_key.startswith(SLOT_PREFIX):
-            continue
-        slot = sort_key[len(SLOT_PREFIX) :]
-        if item.get(STATUS, {}).get("S") == Status.MISSED:
-            moment = slot_time(slot)
-            if moment is not None and moment >= since:
-                missed_records.append(slot)
-        else:
-            others.append(slot)
-    check = missed_slots(
-        job.watched_schedule,
-        now=now,
-        since=since,
-        recorded=others,
-        pauses=[pause],
-        limit=MAX_BACKFILL,
-    )
-    return sorted(set(missed_records) | set(check.missed))
 
 
 def recorded_slots(items: Iterable[dict[str, Any]]) -> list[str]:
     """The slot keys a partition's items record (any status)."""
     keys = (item[SORT_KEY]["S"] for item in items)
     return [key[len(SLOT_PREFIX) :] for key in keys if key.startswith(SLOT_PREFIX)]
-
-
-def look_back_of(environment: Environment) -> timedelta:
-    """catch-up's default look-back: the slot watch's (the ledger retention, capped)."""
-    return look_back(environment.ledger.retention)
 
 
 def local_time(slot: str, timezone: str) -> str:

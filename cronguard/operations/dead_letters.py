@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from cronguard.config import Environment, Job
-from lambdas.core.times import slot_key, slot_time
+from lambdas.core.times import slot_key
 
 QUEUE_OUTPUT = "DeadLetterQueueUrl"
 """The environment stack's output holding the dead-letter queue's URL (redrive-dlq reads it)."""
@@ -105,11 +105,3 @@ def attribute(message: Mapping[str, Any], environment: Environment) -> DeadLette
     if moment is None or moment.tzinfo is None:
         return unattributed(f"its scheduled time {when!r} is not an ISO-8601 UTC time", job)
     return replace(letter, job=job, slot=slot_key(moment))
-
-
-def redrive_name(slot: str) -> str:
-    """One execution per redriven slot: redriving twice starts it once."""
-    moment = slot_time(slot)
-    if moment is None:
-        raise ValueError(f"{slot!r} is not a scheduled slot")
-    return f"redrive-{moment.strftime('%Y%m%dT%H%M%SZ')}"

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from cronguard.config import Environment, Job
 from lambdas.core import times
+from lambdas.core.execution_contract import EXECUTION_NAME_LIMIT
 from lambdas.core.ledger_contract import (
     DUPLICATES,
     ENDED_AT,
@@ -36,7 +37,6 @@ from lambdas.core.ledger_contract import (
     partition,
 )
 
-EXECUTION_NAME_LIMIT = 80
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 

@@ -42,6 +42,16 @@ def caller(ops: Operations) -> str:
     return str(identity["Arn"])
 
 
+def refusal(job: Job, pause: Pause, environment: str) -> str:
+    """Why a replay (catch-up, backfill, redrive-dlq) does not start a paused job's slot: the
+    guard would skip it as paused, and a skip consumes the slot for good."""
+    since = f" since {pause.since:%Y-%m-%dT%H:%M:%SZ}" if pause.since is not None else ""
+    return (
+        f"{job.name} is paused{since} ({pause.reason}): the guard skips its slots; resume it "
+        f"first (cronguard resume {job.name} --env {environment})"
+    )
+
+
 def read(ops: Operations, job: Job) -> Pause:
     table = ops.environment.ledger_table_name
     item = ops._call(

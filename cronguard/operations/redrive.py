@@ -1,11 +1,13 @@
 """``cronguard redrive-dlq``: replay what the schedules' dead-letter queue holds.
 
 Each schedule delivery in the queue is started through ``catch_up.start_slot`` — the path
-catch-up and backfill take — as the execution ``redrive-<slot>``, paced. A message is deleted
+catch-up and backfill take — as the execution ``redrive-<slot>`` (or its next name, when one
+ended without claiming the slot: ``replay_names``), paced. A message is deleted
 only once its execution has started, or was started already with the same input (so a
 redrive that stopped half-way can simply run again). A message it cannot attribute to a job
-and slot (``dead_letters.attribute``), or whose start failed, stays in the queue: it is made
-visible again at the end and reported.
+and slot (``dead_letters.attribute``), whose start failed, or whose job is paused (the guard
+would skip the slot as paused, for good: it is redriven after ``cronguard resume``), stays in
+the queue: it is made visible again at the end and reported.
 
 Messages are received with a visibility timeout long enough for the whole paced run, so no
 message is received twice within one run.
@@ -18,9 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cronguard.config import Job
+from cronguard.operations import pause as pause_module
 from cronguard.operations.catch_up import Pacer, Replay, decision_of, start_slot
-from cronguard.operations.dead_letters import QUEUE_OUTPUT, DeadLetter, attribute, redrive_name
+from cronguard.operations.dead_letters import QUEUE_OUTPUT, DeadLetter, attribute
 from cronguard.operations.environment import OperationError, Operations
+from lambdas.core.execution_contract import REDRIVE, replay_names
+from lambdas.core.pause import Pause
 
 RECEIVE_BATCH = 10  # SQS's most per ReceiveMessage
 MAX_VISIBILITY = 43_200  # SQS's longest visibility timeout (12 h)
@@ -33,12 +38,15 @@ class Redriven:
     letter: DeadLetter
     replay: Replay | None = None
     deleted: bool = False
+    paused: str | None = None  # its job is paused: why it was not started
 
     @property
     def kept_because(self) -> str | None:
         """Why the message stays in the queue (None: it was deleted)."""
         if not self.letter.attributed:
             return self.letter.unattributed
+        if self.paused is not None:
+            return self.paused
         if self.replay is None:
             return "not started"
         if self.replay.error:
@@ -90,6 +98,7 @@ def redrive(
     """Receive every message once, start the attributable ones, delete those started."""
     sqs = ops._client("sqs")
     machines: dict[str, str] = {}
+    pauses: dict[str, Pause] = {}
     seen: set[str] = set()
     results: list[Redriven] = []
     try:
@@ -114,11 +123,18 @@ def redrive(
                 if not letter.attributed or letter.job is None or letter.slot is None:
                     continue
                 job = letter.job
+                if job.name not in pauses:
+                    pauses[job.name] = pause_module.read(ops, job)
+                if pauses[job.name].paused:
+                    result.paused = pause_module.refusal(
+                        job, pauses[job.name], ops.environment.name
+                    )
+                    continue
                 if job.name not in machines:
                     machines[job.name] = ops.state_machine_arn(job)
                 pacer.wait()
                 result.replay = start_slot(
-                    ops, job, machines[job.name], letter.slot, redrive_name(letter.slot)
+                    ops, job, machines[job.name], letter.slot, replay_names(REDRIVE, letter.slot)
                 )
                 if result.replay.ok:
                     ops._call(

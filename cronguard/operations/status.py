@@ -14,6 +14,11 @@ holds ~170 items (~70 KB): one page, ~9 read units. A job every minute holds ~10
 five 1 MB pages, ~540 read units (eventually consistent; on demand, under $0.0001).
 ``next`` and ``disabled`` come from the config; nothing calls Step Functions.
 
+**Missed** is the slot watch's own answer (``missed_of``: ``lambdas.core.missed.job_missed``):
+the job's ``MISSED`` records and the slots due without a record, counted from where the watch
+counts (the watch's ``schedule`` record: not before it first saw the job with its current
+schedule), over the watch's look-back. ``catch-up`` starts exactly these slots.
+
 ``--json`` prints ``status_document``'s shape, stable for tools (times ISO-8601 UTC, durations
 in seconds, absent values null)::
 
@@ -57,17 +62,29 @@ from lambdas.core.ledger_contract import (
     SORT_KEY,
     STARTED_AT,
     STATUS,
+    WATCH_SORT_KEY,
+    WATCHED_SCHEDULE,
+    WATCHED_SINCE,
     Status,
     partition,
 )
-from lambdas.core.missed import rate_anchor
+from lambdas.core.missed import (
+    LOOK_BACK_CAP,
+    Paused,
+    WatchRecord,
+    job_missed,
+    look_back,
+    rate_anchor,
+    read_watch,
+)
 from lambdas.core.pause import Pause, read_pause
 from lambdas.core.schedule import upcoming_slots
 from lambdas.core.times import parse_iso, slot_time
 
 PARALLEL = 16  # queries in flight at once (one per job)
-WINDOW = timedelta(days=7)
-"""Missed slots and failures are counted over this window (the missed-slot check's cap)."""
+WINDOW = LOOK_BACK_CAP
+"""Failures are counted over this window; missed slots over the slot watch's look-back (the
+ledger retention, capped at this)."""
 FAILURES = frozenset({Status.FAILED, Status.TIMED_OUT, Status.ABORTED})
 MISSED = Status.MISSED  # the missed-slot check's record status
 
@@ -88,6 +105,8 @@ PROJECTED = tuple(
             PAUSED_AT,
             PAUSED_BY,
             PAUSE_PERIODS,
+            WATCHED_SCHEDULE,
+            WATCHED_SINCE,
         ]
     )
 )
@@ -168,8 +187,44 @@ class JobStatus:
         return "paused" if self.pause.paused else "active"
 
 
-def job_status(job: Job, items: Iterable[Mapping[str, Any]], now: datetime) -> JobStatus:
-    """A job's row from the items of its partition (pure: the query is ``partition_query``)."""
+def missed_window(environment: Environment) -> timedelta:
+    """How far back missed slots are counted: the slot watch's look-back (the ledger
+    retention, capped)."""
+    return look_back(environment.ledger.retention)
+
+
+def missed_of(
+    job: Job, items: Iterable[Mapping[str, Any]], pause: Paused, *, now: datetime, since: datetime
+) -> list[str]:
+    """The job's missed slots from ``since`` on, from its partition's items: what the slot
+    watch finds (``lambdas.core.missed.job_missed``), so ``status`` counts and ``catch-up``
+    starts exactly what the watch reports. Slots in a pause period are not missed."""
+    slots: dict[str, str] = {}
+    watch = WatchRecord()
+    for item in items:
+        sort_key = item[SORT_KEY]["S"]
+        if sort_key == WATCH_SORT_KEY:
+            watch = read_watch(item)
+        elif sort_key.startswith(SLOT_PREFIX):
+            slots[sort_key.removeprefix(SLOT_PREFIX)] = item.get(STATUS, {}).get("S", "")
+    missed = job_missed(
+        job.watched_schedule,
+        enabled=job.enabled,
+        now=now,
+        since=since,
+        watch=watch,
+        slots=slots,
+        pauses=[pause],
+    )
+    return list(missed.slots)
+
+
+def job_status(
+    job: Job, items: Iterable[Mapping[str, Any]], now: datetime, missed_window: timedelta = WINDOW
+) -> JobStatus:
+    """A job's row from the items of its partition (pure: the query is ``partition_query``);
+    missed slots over ``missed_window`` (the slot watch's ``look_back`` of the retention)."""
+    items = list(items)
     pause = Pause()
     records: list[Run] = []
     earlier: list[Run] = []
@@ -191,11 +246,7 @@ def job_status(job: Job, items: Iterable[Mapping[str, Any]], now: datetime) -> J
         (record for record in records if record.status == Status.RUNNING),
         key=lambda record: record.when or oldest,
     )
-    missed = sorted(
-        record.slot
-        for record in records
-        if record.status == MISSED and (record.when or oldest) >= since
-    )
+    missed = missed_of(job, items, pause, now=now, since=now - missed_window)
     failures = sorted(
         (
             record
@@ -252,7 +303,10 @@ def environment_status(ops: Operations, now: datetime | None = None) -> list[Job
     client = ops._client("dynamodb")
     with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL, len(jobs)))) as pool:
         partitions = list(pool.map(lambda job: read_partition(ops, job, client), jobs))
-    return [job_status(job, items, moment) for job, items in zip(jobs, partitions, strict=True)]
+    window = missed_window(ops.environment)
+    return [
+        job_status(job, items, moment, window) for job, items in zip(jobs, partitions, strict=True)
+    ]
 
 
 def _iso(moment: datetime | None) -> str | None:

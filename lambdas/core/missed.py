@@ -18,17 +18,24 @@ which config does not know: its slots are counted from the latest slot the ledge
 really uses. A rate job with no record at all has no phase to count from; once a whole
 interval plus the grace has passed since it was first watched, the check says so
 (``Check.silent``) without naming a slot.
+
+``job_missed`` is the one answer to "which of this job's slots are missed": the slot watch
+records and reports what it finds, ``cronguard status`` counts it and ``cronguard catch-up``
+starts it. It is the job's ``MISSED`` records plus the due slots with no record, counted from
+where the watch counts (``WatchRecord``): nothing before the watch first saw the job with its
+current schedule, and nothing computed while it has not seen that schedule yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from lambdas.core.ledger_contract import WATCHED_SCHEDULE, WATCHED_SINCE, Status
 from lambdas.core.schedule import CronSchedule, RateSchedule, load_time_zone, parse_schedule
-from lambdas.core.times import slot_key, slot_time
+from lambdas.core.times import parse_iso, slot_key, slot_time
 
 GRACE_MARGIN = timedelta(minutes=5)
 """Added to the flexible window: the default grace before a slot without a record is missed."""
@@ -80,6 +87,33 @@ class JobSchedule:
         return " ".join(parts).rstrip()
 
 
+def watch_fingerprint(schedule: JobSchedule, enabled: bool) -> str:
+    """What the slot watch keeps of a job (``WATCHED_SCHEDULE``): when it changes (a new
+    schedule, a job disabled or enabled again), the job's watch restarts."""
+    return f"{schedule.fingerprint} :{'enabled' if enabled else 'disabled'}"
+
+
+@dataclass(frozen=True)
+class WatchRecord:
+    """The slot watch's record of a job (``WATCH_SORT_KEY``): the job as the watch last saw it
+    (``watch_fingerprint``) and since when. ``WatchRecord()``: the watch has not seen it yet."""
+
+    fingerprint: str | None = None
+    since: datetime | None = None
+
+    def counts(self, schedule: JobSchedule, enabled: bool) -> bool:
+        """Whether the watch counts this schedule's slots (it has seen it, enabled)."""
+        return enabled and self.fingerprint == watch_fingerprint(schedule, enabled)
+
+
+def read_watch(item: Mapping[str, Any] | None) -> WatchRecord:
+    """The watch's record from a GetItem/Query item (None: no record)."""
+    if not item:
+        return WatchRecord()
+    since = item.get(WATCHED_SINCE, {}).get("S")
+    return WatchRecord(item.get(WATCHED_SCHEDULE, {}).get("S"), parse_iso(since) if since else None)
+
+
 class Paused(Protocol):
     """Whether the job was paused at a moment: ``lambdas.core.pause.Pause`` (the pause record)."""
 
@@ -102,13 +136,6 @@ class Check:
 def look_back(retention: timedelta) -> timedelta:
     """The default look-back window: the ledger retention (older records are gone), capped."""
     return min(retention, LOOK_BACK_CAP)
-
-
-def window_start(now: datetime, look_back: timedelta, watched_since: datetime | None) -> datetime:
-    """Where a check looks back to: ``look_back`` before ``now``, but not before the job was
-    first watched with its current schedule."""
-    start = now - look_back
-    return max(start, watched_since) if watched_since is not None else start
 
 
 def outlives_window(schedule: JobSchedule, retention: timedelta) -> bool:
@@ -190,7 +217,7 @@ def missed_slots(
     """The slots due from ``since`` (inclusive) whose grace has passed by ``now`` and that have
     no record in ``recorded`` (the ledger's slot keys: any status, ``MISSED`` included).
 
-    ``since`` is usually ``window_start(now, look_back(retention), watched_since)``.
+    ``job_missed`` says from where (the look-back window, and where the watch counts from).
     """
     for name, moment in (("now", now), ("since", since)):
         if moment.utcoffset() is None:
@@ -245,10 +272,37 @@ def missed_slots(
     )
 
 
-def catch_up_execution_name(slot: str) -> str:
-    """The execution a catch-up starts for a missed slot: one name per slot, so starting it
-    twice (a retried check) is the same execution, and the guard deduplicates the rest."""
-    moment = slot_time(slot)
-    if moment is None:
-        raise ValueError(f"{slot!r} is not a scheduled slot (like '2026-11-22T03:00:00Z')")
-    return f"catch-up-{moment.strftime('%Y%m%dT%H%M%SZ')}"
+@dataclass(frozen=True)
+class Missed:
+    """A job's missed slots (``job_missed``)."""
+
+    slots: tuple[str, ...]  # every missed slot from ``since`` on, oldest first
+    unrecorded: tuple[str, ...]  # those without a record yet (the watch records them MISSED)
+    check: Check | None  # the schedule's check; None while the watch does not count it
+
+
+def job_missed(
+    schedule: JobSchedule,
+    *,
+    enabled: bool,
+    now: datetime,
+    since: datetime,
+    watch: WatchRecord,
+    slots: Mapping[str, str],
+    pauses: Iterable[Paused] = (),
+    limit: int = MAX_MISSED,
+) -> Missed:
+    """The job's missed slots at ``now``, from ``since`` on (usually ``now - look_back``):
+    its ``MISSED`` records, and the slots due without a record (``missed_slots``) from where
+    the watch counts (``WatchRecord.since``; none while it does not count this schedule).
+    ``slots`` is the ledger's slot keys with their status."""
+    recorded = [
+        slot
+        for slot, status in slots.items()
+        if status == Status.MISSED and (moment := slot_time(slot)) is not None and moment >= since
+    ]
+    if not watch.counts(schedule, enabled):
+        return Missed(tuple(sorted(recorded)), (), None)
+    start = since if watch.since is None else max(since, watch.since)
+    check = missed_slots(schedule, now=now, since=start, recorded=slots, pauses=pauses, limit=limit)
+    return Missed(tuple(sorted({*recorded, *check.missed})), check.missed, check)

@@ -7,17 +7,32 @@ the CLI backfills is the slot the guard claims, and a time the CLI accepts the g
   instant is one slot.
 - The ledger stores times as ISO-8601 UTC with milliseconds and a ``Z`` (``iso``).
 - A time a person or a schedule gives must be ISO-8601 with a time zone (``parse_time``).
+- A slot is due once its time has come: one more than ``CLOCK_SKEW`` ahead of a clock is in
+  the future there (``in_future``), and nothing starts it — not the guard, not the CLI.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 SLOT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 EXAMPLE = "2026-11-22T03:00:00Z"
 # Times a schedule or a person can mean; anything else is a typo (and year 1 overflows UTC).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+CLOCK_SKEW = timedelta(minutes=1)
+"""How far ahead of a clock a slot may be and still be due there.
+
+EventBridge Scheduler invokes its target at or after the scheduled time, never before (a
+flexible time window only delays it: "it invokes the target within 15 minutes after the
+scheduled time", docs.aws.amazon.com/scheduler/latest/UserGuide/
+managing-schedule-flexible-time-windows.html), and ``<aws.scheduler.scheduled-time>`` is that
+time. So a delivery's slot is never ahead of Scheduler's clock, and what this allows is only the
+difference between two clocks: Scheduler's and the guard's (both AWS's, kept in step by the
+Amazon Time Sync Service to well under a second), or an operator's and AWS's. A slot further
+ahead is a typo or a fast clock: claiming it now would start its run early, and Scheduler's real
+delivery would later be skipped as a duplicate, silently."""
 
 
 def slot_key(moment: datetime) -> str:
@@ -63,3 +78,17 @@ def parse_time(text: str) -> datetime:
             f"is out of range; expected a time between {EARLIEST.year} and {LATEST.year}"
         )
     return utc
+
+
+def in_future(slot: datetime, now: datetime) -> bool:
+    """Whether ``slot`` is not due yet at ``now``: more than ``CLOCK_SKEW`` ahead of it."""
+    return slot - now > CLOCK_SKEW
+
+
+def not_due(slot: datetime, now: datetime) -> str:
+    """Why a slot in the future is refused, in one line (``in_future`` is true)."""
+    return (
+        f"slot {slot_key(slot)} is in the future (now {slot_key(now)}): a slot starts once its "
+        f"time has come (at most {int(CLOCK_SKEW.total_seconds())} s early, for clock skew), "
+        "and its schedule starts it then"
+    )

@@ -4,6 +4,8 @@ The schedule sends ``{"scheduledTime": "<aws.scheduler.scheduled-time>", "attemp
 A person sends ``{"scheduledTime": "..."}`` to re-run or backfill a slot, optionally with
 ``"force": true``; an input without ``scheduledTime`` is a manual run with a slot of its own.
 The slot key comes from the scheduled time, never from an id that changes per delivery.
+A slot in the future is refused by the guard (``refuse_future``), not by the parse: the cleanup
+parses the input of an execution that ended too, and must still find its slot.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lambdas.core.times import EXAMPLE, parse_time, slot_key
+from lambdas.core.times import EXAMPLE, in_future, not_due, parse_time, slot_key
 
 KNOWN_KEYS = frozenset({"scheduledTime", "attempt", "force"})
 MANUAL_PREFIX = "manual:"
@@ -109,3 +111,11 @@ def parse_trigger(raw: Any, execution_name: str) -> Trigger:
         attempt=attempt,
         force=force,
     )
+
+
+def refuse_future(trigger: Trigger, now: datetime) -> None:
+    """``InvalidInput`` when the trigger's slot is not due yet at ``now`` (``times.in_future``):
+    Scheduler never delivers a slot early, so such a trigger is a typo or a fast clock, and
+    claiming the slot now would skip its real delivery later as a duplicate."""
+    if trigger.scheduled_time is not None and in_future(trigger.scheduled_time, now):
+        raise InvalidInput(not_due(trigger.scheduled_time, now))

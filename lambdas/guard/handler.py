@@ -44,7 +44,7 @@ from lambdas.core.ledger_contract import Status
 from lambdas.core.outcome import Outcome
 from lambdas.core.records import Lease, Snapshot
 from lambdas.core.tasks import RunTasks, TaskStop
-from lambdas.core.trigger import InvalidInput, Trigger, parse_trigger, shown
+from lambdas.core.trigger import InvalidInput, Trigger, parse_trigger, refuse_future, shown
 from lambdas.guard.decision import SKIP_STATUS, Decision, Verdict, decide
 from lambdas.guard.executions import Executions
 from lambdas.guard.settings import GuardSettings
@@ -179,7 +179,9 @@ class Guard:
 
     def run_or_skip(self, job: JobSettings, trigger: Trigger, me: str) -> Decision:
         """Decide on a fresh snapshot and write the decision, conditional on that snapshot;
-        when another execution changed the slot or the lease in between, decide again."""
+        when another execution changed the slot or the lease in between, decide again.
+        A slot in the future is ``InvalidInput``: nothing is read or held for it."""
+        refuse_future(trigger, self.now())
         running: dict[str, bool] = {}
         snapshot: Snapshot | None = None
         # A run whose lease this guard takes: remembered across rounds, because the cleanup

@@ -13,12 +13,18 @@ Jobs disabled in config are not checked; neither are slots from before the watch
 the job with its current schedule and state (a new, re-enabled or rescheduled job has no
 history to compare with): the watch's record keeps that moment. A job with ``catch_up``
 has its missed slots within the window started by the watch itself, paced: one per check,
-oldest first, and only while no run holds the job's lease (``StartExecution`` with one
-execution name per slot; the guard deduplicates anyway).
+oldest first, only while no run holds the job's lease and never while the job is paused (a
+paused job's slot stays ``MISSED`` and is started after the resume, within the window). It
+is started under the slot's catch-up names (``replay_names``, the names ``cronguard
+catch-up`` uses): the first, or the next once an execution under the previous one ended
+without claiming the slot (the slot is still ``MISSED``), at most ``MAX_REPLAY_STARTS``; the
+guard deduplicates anyway.
 
 A job it cannot check (a throttled Query, a denied StartExecution) is logged and counted in
 ``SlotWatchErrors``; every other job is still checked, and then the invocation fails
-(``SlotWatchIncomplete``) so the function's errors alarm.
+(``SlotWatchIncomplete``) so the function's errors alarm. A slot is counted in
+``MissedSlots`` once its ``MISSED`` record is written, even when a later call of the same
+job's check fails: the next check finds the record and does not report the slot again.
 """
 
 from __future__ import annotations
@@ -27,14 +33,17 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from lambdas.core import metrics_contract as names
 from lambdas.core.clients import client
+from lambdas.core.emit import count
+from lambdas.core.execution_contract import CATCH_UP, MAX_REPLAY_STARTS, replay_names
 from lambdas.core.ledger_contract import (
     CATCH_UP_EXECUTION,
     DETECTED_AT,
@@ -60,13 +69,13 @@ from lambdas.core.ledger_contract import (
     slot_sort_key,
 )
 from lambdas.core.missed import (
-    catch_up_execution_name,
+    WatchRecord,
+    job_missed,
     look_back,
-    missed_slots,
-    window_start,
+    read_watch,
 )
 from lambdas.core.pause import Pause, is_pause_item, read_pause
-from lambdas.core.times import iso, parse_iso, slot_key, slot_time
+from lambdas.core.times import iso, slot_key, slot_time
 from lambdas.slot_watch.manifest import Manifest, WatchedJob, load
 from lambdas.slot_watch.settings import SlotWatchSettings
 
@@ -83,11 +92,10 @@ class JobLedger:
     """What one Query returns of a job's partition."""
 
     slots: dict[str, str]  # slot -> status
-    caught_up: frozenset[str]  # MISSED slots whose catch-up execution was started
+    catch_ups: dict[str, str]  # MISSED slot -> the catch-up execution last started for it
     running: bool  # the job's lease is held: a run is in progress
     pause: Pause
-    watched: str | None  # the fingerprint the watch last saw
-    watched_since: datetime | None
+    watch: WatchRecord  # the job as the watch last saw it, and since when
 
 
 @dataclass
@@ -106,7 +114,7 @@ class JobReport:
 
 @dataclass
 class WatchResult:
-    reports: list[JobReport]
+    reports: list[JobReport]  # every job's, a job that could not be checked fully too
     errors: dict[str, str]  # job -> what kept it from being checked
 
     @property
@@ -157,10 +165,10 @@ _PAUSE_NAMES = {
 
 def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
     slots: dict[str, str] = {}
-    caught_up: set[str] = set()
+    catch_ups: dict[str, str] = {}
     running = False
     pause = Pause()
-    watched = since = None
+    watched = WatchRecord()
     for item in _pages(ledger, table, job, now):
         sort_key = item[SORT_KEY]["S"]
         if sort_key == LEASE_SORT_KEY:
@@ -168,21 +176,18 @@ def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
         elif is_pause_item(item):
             pause = read_pause(item)
         elif sort_key == WATCH_SORT_KEY:
-            watched = item.get(WATCHED_SCHEDULE, {}).get("S")
-            text = item.get(WATCHED_SINCE, {}).get("S")
-            since = parse_iso(text) if text else None
+            watched = read_watch(item)
         elif sort_key.startswith(SLOT_PREFIX):
             slot = sort_key.removeprefix(SLOT_PREFIX)
             slots[slot] = item.get(STATUS, {}).get("S", "")
             if CATCH_UP_EXECUTION in item:
-                caught_up.add(slot)
+                catch_ups[slot] = item[CATCH_UP_EXECUTION]["S"]
     return JobLedger(
         slots=slots,
-        caught_up=frozenset(caught_up),
+        catch_ups=catch_ups,
         running=running,
         pause=pause,
-        watched=watched,
-        watched_since=since,
+        watch=watched,
     )
 
 
@@ -250,38 +255,62 @@ def record_missed(
     return True
 
 
-def start_catch_up(ledger: Any, sfn: Any, table: str, job: str, arn: str, slot: str) -> bool:
-    """Start the MISSED slot's run and note it on the slot's record (so the next check does
-    not start it again); False when the guard has claimed the slot in the meantime.
+class CatchUp(StrEnum):
+    """What ``start_catch_up`` did for a MISSED slot."""
 
-    StartExecution with the slot's one execution name and input is idempotent while that
-    execution runs; once it ended, ``ExecutionAlreadyExists`` says it was started."""
-    name = catch_up_execution_name(slot)
-    try:
-        execution = sfn.start_execution(
-            stateMachineArn=arn, name=name, input=json.dumps({"scheduledTime": slot})
-        )["executionArn"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+    STARTED = "started"  # an execution now runs it
+    RUNNING = "running"  # the execution an earlier check started still runs
+    CLAIMED = "claimed"  # the guard claimed the slot meanwhile (that run, or a late delivery)
+    GAVE_UP = "gave up"  # every execution it may take ended without claiming the slot
+
+
+def start_catch_up(
+    ledger: Any, sfn: Any, table: str, job: str, arn: str, slot: str, *, noted: str | None = None
+) -> CatchUp:
+    """Start the MISSED slot's run under the first of its names (``replay_names``) not taken
+    by an execution that ended, and note it on the slot's record (``noted``: the execution
+    noted there before).
+
+    The slot is MISSED, so no execution has claimed it. StartExecution with a name and its
+    input is idempotent while that execution runs, and ``ExecutionAlreadyExists`` once it
+    ended: an execution that ended under the name ended without claiming the slot (its guard's
+    retries ran out), and the next name is taken, at most ``MAX_REPLAY_STARTS``."""
+    for name in replay_names(CATCH_UP, slot):
+        try:
+            execution = sfn.start_execution(
+                stateMachineArn=arn, name=name, input=json.dumps({"scheduledTime": slot})
+            )["executionArn"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                raise
+            continue
+        if execution == noted:
+            return CatchUp.RUNNING
+        try:
+            ledger.update_item(
+                TableName=table,
+                Key={PARTITION_KEY: _s(partition(job)), SORT_KEY: _s(slot_sort_key(slot))},
+                UpdateExpression="SET #catch_up = :execution",
+                ConditionExpression="#status = :missed",
+                ExpressionAttributeNames={"#catch_up": CATCH_UP_EXECUTION, "#status": STATUS},
+                ExpressionAttributeValues={
+                    ":execution": _s(execution),
+                    ":missed": _s(Status.MISSED),
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return CatchUp.CLAIMED
             raise
-        execution = arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
-    try:
-        ledger.update_item(
-            TableName=table,
-            Key={PARTITION_KEY: _s(partition(job)), SORT_KEY: _s(slot_sort_key(slot))},
-            UpdateExpression="SET #catch_up = :execution",
-            ConditionExpression="#status = :missed",
-            ExpressionAttributeNames={"#catch_up": CATCH_UP_EXECUTION, "#status": STATUS},
-            ExpressionAttributeValues={
-                ":execution": _s(execution),
-                ":missed": _s(Status.MISSED),
-            },
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False  # the guard claimed it (this run, or a late delivery)
-        raise
-    return True
+        return CatchUp.STARTED
+    logger.error(
+        "catch-up gave up: every execution it started ended without claiming the slot; "
+        "see why in their history, then run the slot (cronguard run JOB --slot SLOT)",
+        job=job,
+        slot=slot,
+        executions=MAX_REPLAY_STARTS,
+    )
+    return CatchUp.GAVE_UP
 
 
 def check_job(
@@ -293,29 +322,38 @@ def check_job(
     now: datetime,
     retention: timedelta,
     state_machine_arn_prefix: str,
-) -> JobReport:
-    report = JobReport(job.name)
+    report: JobReport,
+) -> None:
+    """Check ``job``, adding to ``report`` as each record is written: a call that fails
+    later in the check (a denied StartExecution) does not lose what was recorded."""
     state = read_job(ledger, table, job.name, now)
-    if state.watched != job.fingerprint:
+    previous = state.watch.fingerprint
+    if previous != job.fingerprint:
         # New, re-enabled, disabled or rescheduled: its slots before now are not comparable.
-        if watch_from_now(ledger, table, job, state.watched, now):
+        if watch_from_now(ledger, table, job, previous, now):
             logger.info(
                 "watching the job's schedule from now on",
                 job=job.name,
                 schedule=job.fingerprint,
-                previous=state.watched,
+                previous=previous,
             )
-        return report
-    if not job.enabled:
-        return report
-    since = window_start(now, look_back(retention), state.watched_since)
-    check = missed_slots(
-        job.schedule, now=now, since=since, recorded=state.slots, pauses=[state.pause]
+        return
+    missed = job_missed(
+        job.schedule,
+        enabled=job.enabled,
+        now=now,
+        since=now - look_back(retention),
+        watch=state.watch,
+        slots=state.slots,
+        pauses=[state.pause],
     )
+    check = missed.check
+    if check is None:  # disabled: not checked
+        return
     report.paused = list(check.paused)
     report.truncated = check.truncated
     grace = job.schedule.grace
-    for slot in check.missed:
+    for slot in missed.unrecorded:
         reason = (
             f"no trigger reached the guard within {int(grace.total_seconds())}s of the slot "
             f"({job.schedule.expression}, {job.schedule.timezone})"
@@ -338,27 +376,31 @@ def check_job(
             "rate job has no run to count its slots from",
             job=job.name,
             schedule=job.schedule.expression,
-            watched_since=iso(since),
+            watched_since=iso(check.window_start),
         )
-    if job.catch_up is not None and not state.running:
+    if job.catch_up is not None and not state.running and not state.pause.paused:
         # One slot per check, the oldest first, and only while no run holds the job's lease:
-        # catching up is paced, and a backlog does not trip over its own runs (overlap).
-        waiting = {
-            slot
-            for slot, status in state.slots.items()
-            if status == Status.MISSED and slot not in state.caught_up
-        }
+        # catching up is paced, and a backlog does not trip over its own runs (overlap). Not
+        # while the job is paused: the guard would skip the slot as paused, for good; it stays
+        # MISSED and is caught up after the resume (while within the window).
+        # A slot whose catch-up ended without claiming it is MISSED still: started again.
         recent = [
             slot
-            for slot in sorted(waiting | set(report.missed))
-            if (moment := slot_time(slot)) is not None and now - moment <= job.catch_up
+            for slot in missed.slots
+            if (slot in report.missed or state.slots.get(slot) == Status.MISSED)
+            and (moment := slot_time(slot)) is not None
+            and now - moment <= job.catch_up
         ]
         arn = state_machine_arn_prefix + job.state_machine
-        for slot in recent[:1]:
-            if start_catch_up(ledger, sfn, table, job.name, arn, slot):
+        for slot in recent:
+            done = start_catch_up(
+                ledger, sfn, table, job.name, arn, slot, noted=state.catch_ups.get(slot)
+            )
+            if done is CatchUp.STARTED:
                 report.caught_up.append(slot)
                 logger.info("caught up a missed slot", job=job.name, slot=slot)
-    return report
+            if done in (CatchUp.STARTED, CatchUp.RUNNING):
+                break  # one in flight at a time
 
 
 def watch(
@@ -372,8 +414,9 @@ def watch(
 ) -> WatchResult:
     result = WatchResult(reports=[], errors={})
     for job in manifest.jobs:
+        report = JobReport(job.name)
         try:
-            report = check_job(
+            check_job(
                 ledger,
                 sfn,
                 table,
@@ -381,28 +424,16 @@ def watch(
                 now=now,
                 retention=manifest.retention,
                 state_machine_arn_prefix=state_machine_arn_prefix,
+                report=report,
             )
         except ClientError as error:
             detail = error.response["Error"]
             result.errors[job.name] = f"{detail.get('Code')}: {detail.get('Message')}"
             logger.error("cannot check a job", job=job.name, error=result.errors[job.name])
-            continue
+        # A slot recorded MISSED is reported (and counted) even if a later call failed: the
+        # next check finds its record and does not report it again.
         result.reports.append(report)
     return result
-
-
-def _per_job(environment: str, metric: str, job: str, value: int) -> None:
-    with single_metric(
-        name=metric,
-        unit=MetricUnit.Count,
-        value=value,
-        namespace=names.NAMESPACE,
-        default_dimensions={
-            names.ENVIRONMENT_DIMENSION: environment,
-            names.SERVICE_DIMENSION: names.SERVICE,
-        },
-    ) as single:
-        single.add_dimension(names.JOB_DIMENSION, job)
 
 
 @metrics.log_metrics
@@ -421,7 +452,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     for report in result.reports:
         if report.reported:
-            _per_job(settings.environment, names.MISSED_SLOTS, report.job, report.reported)
+            count(names.MISSED_SLOTS, settings.environment, report.reported, job=report.job)
     # Always emitted (0 included): a watch that stops reporting is itself alarmed on.
     metrics.add_metric(names.MISSED_SLOTS, MetricUnit.Count, result.missed)
     metrics.add_metric(
@@ -436,7 +467,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             + "; ".join(f"{job}: {error}" for job, error in result.errors.items())
         )
     return {
-        "checked": len(result.reports),
+        "checked": len(result.reports) - len(result.errors),
         "missed": {r.job: r.missed for r in result.reports if r.missed},
         "silent": [r.job for r in result.reports if r.silent],
         "caughtUp": {r.job: r.caught_up for r in result.reports if r.caught_up},

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from lambdas.core.missed import JobSchedule
+from lambdas.core.missed import JobSchedule, watch_fingerprint
 
 FILE_NAME = "jobs.json"
 LAYER_PATH = f"/opt/{FILE_NAME}"  # where Lambda mounts the layer's files
@@ -40,8 +40,7 @@ class WatchedJob:
     @property
     def fingerprint(self) -> str:
         """What the watch keeps in the ledger: when it changes, the job's watch restarts."""
-        state = "enabled" if self.enabled else "disabled"
-        return f"{self.schedule.fingerprint} :{state}"
+        return watch_fingerprint(self.schedule, self.enabled)
 
 
 @dataclass(frozen=True)

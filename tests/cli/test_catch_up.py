@@ -4,30 +4,41 @@ interpreter with the real guard (tests/e2e/conftest.py), started through the CLI
 from __future__ import annotations
 
 import itertools
+import json
 import re
-from datetime import UTC, datetime
+from dataclasses import replace as dataclass_replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from cronguard.cli import app
 from cronguard.config import Environment, load_environment
 from cronguard.operations import catch_up as catch_up_module
-from cronguard.operations.catch_up import Pacer, catch_up_slots, parse_rate, range_slots
+from cronguard.operations.catch_up import Pacer, parse_rate, range_slots
+from cronguard.operations.status import missed_of
 from cronguard_simulation.engine import TaskScript
+from cronguard_simulation.engine.lambdas import Handler
+from cronguard_simulation.scenario import deployed_manifest, watch_job
 from lambdas.core.ledger_contract import (
     PARTITION_KEY,
     SLOT,
     SORT_KEY,
     STATUS,
+    WATCH_SORT_KEY,
+    WATCHED_SCHEDULE,
+    WATCHED_SINCE,
     Status,
     partition,
     slot_sort_key,
 )
+from lambdas.core.missed import JobSchedule, watch_fingerprint
 from lambdas.core.pause import Pause, PausePeriod
+from lambdas.core.times import iso, slot_key
 from testkit.configs import NETWORK
 from tests.e2e.conftest import Engine, Slot, engine, slot, synthesized  # noqa: F401
 
@@ -159,6 +170,26 @@ def test_backfill_refuses_more_than_max_without_yes_and_starts_nothing(
     assert len(executions(engine, "allow-job")) == 9
 
 
+def test_backfill_and_catch_up_refuse_a_slot_in_the_future_in_one_line_and_start_nothing(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    engine.run("allow-job", "first", {"scheduledTime": slot(-5)})  # a rate job's phase
+    past_now = invoke("backfill", "allow-job", "--from", slot(-2), "--to", slot(3))
+    # A slot the watch recorded MISSED by a clock ahead of this one.
+    put_missed(engine, "allow-job", slot(3))
+    ahead = invoke("catch-up", "allow-job")
+    for result in (past_now, ahead):
+        assert result.exit_code == 2, result.output
+        assert re.fullmatch(
+            r"error: (backfill|catch-up) allow-job: slot \S+Z is in the future \(now \S+Z\): "
+            r"a slot starts once its time has come \(at most 60 s early, for clock skew\), and "
+            r"its schedule starts it then",
+            " ".join(result.output.split()),
+        ), result.output
+    assert [execution["name"] for execution in executions(engine, "allow-job")] == ["first"]
+
+
 class VirtualClock:
     """Time that passes only when slept or when work is simulated: pacing without timing."""
 
@@ -252,6 +283,132 @@ def test_catch_up_starts_exactly_the_missed_slots_and_a_second_starts_none(
     assert len(executions(engine, "allow-job")) == 4
 
 
+NIGHTLY = "nightly-job"  # cron(0 4 * * ? *) in the e2e environment
+
+
+def nightly_slots(after: datetime, until: datetime, hour: int) -> list[str]:
+    """The daily slots at ``hour``:00 UTC from after ``after`` to ``until``."""
+    day = after.replace(hour=hour, minute=0, second=0, microsecond=0)
+    slots = []
+    while day <= until:
+        if day > after:
+            slots.append(slot_key(day))
+        day += timedelta(days=1)
+    return slots
+
+
+def watch_saw(
+    engine: Engine,  # noqa: F811
+    synthesized: tuple[Environment, Path],  # noqa: F811
+    now: datetime,
+    schedule: JobSchedule | None = None,
+) -> None:
+    """One check of the real slot watch at ``now`` of the nightly job as deployed (or, given
+    ``schedule``, as it was deployed before)."""
+    environment, assembly = synthesized
+    manifest = deployed_manifest(assembly, environment.stack_name)
+    (watched,) = [job for job in manifest.jobs if job.name == NIGHTLY]
+    if schedule is not None:
+        watched = dataclass_replace(watched, schedule=schedule)
+    watch_job(engine.local, manifest, watched, now)
+
+
+def missed_in_status() -> list[str]:
+    result = invoke("status", "--json")
+    assert result.exit_code == 0, result.output
+    (job,) = [job for job in json.loads(result.output)["jobs"] if job["name"] == NIGHTLY]
+    missed: list[str] = job["missed"]["slots"]
+    assert job["missed"]["count"] == len(missed)
+    return missed
+
+
+def caught_up(engine: Engine) -> list[str]:  # noqa: F811
+    """Catch up the nightly job, one slot after another; the slots it started."""
+    result = invoke("catch-up", NIGHTLY, "--wait")
+    assert result.exit_code == 0, result.output
+    for cells in rows(result.output).values():
+        assert cells[3:] == ["started", "ran: SUCCEEDED"]
+    return list(rows(result.output))
+
+
+def test_catch_up_of_a_job_added_two_days_ago_starts_no_night_before_it_existed(
+    engine: Engine,  # noqa: F811
+    synthesized: tuple[Environment, Path],  # noqa: F811
+) -> None:
+    now = datetime.now(UTC)
+    added = now - timedelta(days=2)
+    watch_saw(engine, synthesized, added)  # the watch first saw the job then
+    missed = missed_in_status()
+    started = caught_up(engine)
+    assert started == missed  # status and catch-up agree
+    # The nights since it was added, from the first (today's once its grace has passed); none
+    # before it existed.
+    assert started[0] == nightly_slots(added, now, 4)[0]
+    assert min(started) > slot_key(added)  # slot keys sort as their times
+    assert missed_in_status() == []
+
+
+def test_catch_up_of_a_job_moved_from_3_to_4_runs_no_4_oclock_slot_of_a_day_that_ran_at_3(
+    engine: Engine,  # noqa: F811
+    synthesized: tuple[Environment, Path],  # noqa: F811
+) -> None:
+    now = datetime.now(UTC)
+    moved = now - timedelta(days=1, hours=1)
+    at_three = JobSchedule("cron(0 3 * * ? *)")
+    watch_saw(engine, synthesized, moved - timedelta(days=6), at_three)
+    for slot_ in nightly_slots(moved - timedelta(days=6), moved, 3):
+        engine.run(NIGHTLY, "ran-" + slot_.replace(":", ""), {"scheduledTime": slot_})
+    watch_saw(engine, synthesized, moved)  # the deploy that moved it to 04:00
+    missed = missed_in_status()
+    started = caught_up(engine)
+    assert started == missed  # status and catch-up agree
+    assert started and min(started) > slot_key(moved)  # slot keys sort as their times
+    assert all(key.endswith("T04:00:00Z") for key in started)
+
+
+def test_catch_up_starts_a_slot_again_under_its_next_name_when_its_catch_up_never_claimed_it(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    first = "catch-up-" + slot(-2).replace("-", "").replace(":", "")
+
+    def one_guard_attempt(definition: dict[str, Any]) -> None:
+        definition["States"]["Guard"]["Retry"][-1]["MaxAttempts"] = 0  # its minute, compressed
+
+    def ledger_down_for_the_first_catch_up(guard: Handler) -> Handler:
+        """A DynamoDB incident while the first catch-up's guard claims: it never claims."""
+
+        def handler(event: Any, context: Any) -> Any:
+            if event["action"] == "claim" and event["execution"]["name"] == first:
+                raise ClientError(
+                    {"Error": {"Code": "InternalServerError", "Message": "ledger down"}},
+                    "TransactWriteItems",
+                )
+            return guard(event, context)
+
+        return handler
+
+    engine.update_definition("allow-job", one_guard_attempt)
+    engine.wrap_guard("allow-job", ledger_down_for_the_first_catch_up)
+    engine.run("allow-job", "latest", {"scheduledTime": slot(0)})
+    put_missed(engine, "allow-job", slot(-2))
+    failed = invoke("catch-up", "allow-job", "--wait")
+    assert failed.exit_code == 0, failed.output
+    assert rows(failed.output)[slot(-2)][2:] == [first, "started", "execution FAILED"]
+    record = engine.slot("allow-job", slot(-2))
+    assert record is not None and record[STATUS]["S"] == Status.MISSED  # never claimed
+
+    again = invoke("catch-up", "allow-job", "--wait")
+    assert again.exit_code == 0, again.output
+    assert rows(again.output)[slot(-2)][2:] == [f"{first}-2", "started again", "ran: SUCCEEDED"]
+    assert f"{slot(-2)}: {first} ended FAILED without claiming the slot; {first}-2 runs it" in (
+        " ".join(again.output.split())
+    )
+    record = engine.slot("allow-job", slot(-2))
+    assert record is not None and record[STATUS]["S"] == Status.SUCCEEDED
+    assert record["owner"]["S"].endswith(f":{first}-2")
+
+
 def test_catch_up_and_backfill_of_a_paused_job_are_refused(
     engine: Engine,  # noqa: F811
     slot: Slot,  # noqa: F811
@@ -324,7 +481,13 @@ def test_catch_up_slots_are_the_missed_records_and_the_computed_missed(
 ) -> None:
     job = plain.job("nightly")  # 03:00 London: 03:00Z in winter
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    watched = datetime(2026, 11, 14, 12, 0, tzinfo=UTC)  # the watch saw this schedule then
     items = [
+        {
+            SORT_KEY: {"S": WATCH_SORT_KEY},
+            WATCHED_SCHEDULE: {"S": watch_fingerprint(job.watched_schedule, True)},
+            WATCHED_SINCE: {"S": iso(watched)},
+        },
         item("2026-11-17T03:00:00Z", Status.SUCCEEDED),
         item("2026-11-18T03:00:00Z", Status.MISSED),  # recorded by the slot watch
         item("2026-11-19T03:00:00Z", Status.SKIPPED_OVERLAP),
@@ -342,7 +505,7 @@ def test_catch_up_slots_are_the_missed_records_and_the_computed_missed(
         )
     )
     since = datetime(2026, 11, 15, 0, 0, tzinfo=UTC)
-    slots = catch_up_slots(job, items, paused, now=now, since=since)
+    slots = missed_of(job, items, paused, now=now, since=since)
     # 15th: no record; 16th: paused; 18th: MISSED; 20th and 22nd: no record.
     assert slots == [
         "2026-11-15T03:00:00Z",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +259,17 @@ def test_run_backfills_a_slot_and_prints_the_execution(aws: dict[str, Any]) -> N
         "force": True,
     }
     assert execution["name"].startswith("backfill-20261130T2200Z-")
+
+
+def test_run_refuses_a_slot_in_the_future_in_one_line_and_starts_nothing(
+    aws: dict[str, Any],
+) -> None:
+    ahead = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = invoke("run", "month-end", "--env", "test", "--slot", ahead, "--force")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: slot {ahead} is in the future (now ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"] == []
 
 
 def test_run_without_slot_is_a_manual_run(aws: dict[str, Any]) -> None:

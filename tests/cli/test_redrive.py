@@ -170,6 +170,37 @@ def test_a_delivery_already_started_is_deleted_without_a_second_start(
     assert len(listed["executions"]) == 1
 
 
+def test_a_delivery_of_a_paused_job_stays_in_the_queue_and_runs_after_the_resume(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+    config_dir: Path,
+) -> None:
+    sqs = engine.aws.client("sqs")
+    url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, **delivery(engine, "allow-job", slot(-1)))
+    assert invoke("pause", "allow-job", "--reason", "db migration").exit_code == 0
+
+    paused = invoke("redrive-dlq", "--queue-url", url, "--rate", "20/s")
+    assert paused.exit_code == 0, paused.output
+    (cells,) = rows(paused.output)
+    assert cells[5:] == ["no", "kept"]
+    text = " ".join(paused.output.split())
+    assert "allow-job is paused since" in text
+    assert "(db migration): the guard skips its slots; resume it first" in text
+    listed = engine.aws.sfn.list_executions(stateMachineArn=engine.arn("allow-job"))
+    assert listed["executions"] == []  # started now, its slot would be skipped for good
+    assert engine.slot("allow-job", slot(-1)) is None
+    assert len(remaining(sqs, url)) == 1
+
+    assert invoke("resume", "allow-job").exit_code == 0
+    resumed = invoke("redrive-dlq", "--queue-url", url, "--rate", "20/s")
+    assert resumed.exit_code == 0, resumed.output
+    (cells,) = rows(resumed.output)
+    assert cells[5] == "yes"
+    engine.wait_for_tasks("allow-job", 1)
+    assert remaining(sqs, url) == []
+
+
 def test_redrive_refuses_more_than_max_without_yes(
     engine: Engine,  # noqa: F811
     slot: Slot,  # noqa: F811

@@ -38,6 +38,8 @@ JOBS = {
     "allow-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "concurrency": "allow"},
     "timeout-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "timeout": "1m"},
     "retry-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "job_retries": 1},
+    # A cron job: its slots are fixed wall-clock times (04:00 UTC, once 03:00: see the tests).
+    "nightly-job": {"schedule": "cron(0 4 * * ? *)", "image": "repo/job:1"},
 }
 RUN_TIMEOUT_SECONDS = 2  # timeout-job's 1m compressed, so scenario 6 takes seconds
 

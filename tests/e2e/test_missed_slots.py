@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 from cronguard.config import Environment
+from cronguard_simulation.engine.lambdas import Handler
 from cronguard_simulation.scenario import deployed_manifest, watch_job
+from lambdas.core.execution_contract import CATCH_UP, replay_names
 from lambdas.core.ledger_contract import CATCH_UP_EXECUTION, STATUS, Status
-from lambdas.core.missed import catch_up_execution_name
 from lambdas.core.times import slot_time
 from tests.e2e.conftest import Engine, Slot
 
@@ -40,7 +44,7 @@ def test_a_trigger_never_delivered_is_reported_caught_up_once_and_deduplicated_l
 
     def finish(missed: str) -> None:
         """The catch-up run ended, and it ran: MISSED turned into a real run."""
-        name = catch_up_execution_name(missed)
+        name = replay_names(CATCH_UP, missed)[0]
         execution = f"{state_machine.replace(':stateMachine:', ':execution:')}:{name}"
         assert engine.aws.wait(execution, timeout=60)["status"] == "SUCCEEDED"
         record = engine.slot(JOB, missed)
@@ -67,3 +71,52 @@ def test_a_trigger_never_delivered_is_reported_caught_up_once_and_deduplicated_l
     assert check(slot(-1), 20) == []
     assert check(slot(-1), 25) == []
     assert len(engine.aws.tasks_started(engine.task_definition(JOB))) == 3
+
+
+def test_a_catch_up_that_ended_before_claiming_its_slot_is_started_again_under_its_next_name(
+    engine: Engine, slot: Slot, synthesized: tuple[Environment, Path]
+) -> None:
+    environment, assembly = synthesized
+    manifest = deployed_manifest(assembly, environment.stack_name)
+    (forbid,) = [job for job in manifest.jobs if job.name == JOB]
+    watched = replace(forbid, catch_up=timedelta(hours=6))
+    first = replay_names(CATCH_UP, slot(-2))[0]
+    executions = engine.arn(JOB).replace(":stateMachine:", ":execution:") + ":"
+
+    def check(now_slot: str, minutes: int) -> list[str]:
+        now = slot_time(now_slot)
+        assert now is not None
+        report = watch_job(engine.local, manifest, watched, now + timedelta(minutes=minutes))
+        return report.caught_up
+
+    def one_guard_attempt(definition: dict[str, Any]) -> None:
+        definition["States"]["Guard"]["Retry"][-1]["MaxAttempts"] = 0  # its minute, compressed
+
+    def ledger_down_for_the_first_catch_up(guard: Handler) -> Handler:
+        """A DynamoDB incident while the first catch-up's guard claims: it never claims."""
+
+        def handler(event: Any, context: Any) -> Any:
+            if event["action"] == "claim" and event["execution"]["name"] == first:
+                raise ClientError(
+                    {"Error": {"Code": "InternalServerError", "Message": "ledger down"}},
+                    "TransactWriteItems",
+                )
+            return guard(event, context)
+
+        return handler
+
+    engine.update_definition(JOB, one_guard_attempt)
+    engine.wrap_guard(JOB, ledger_down_for_the_first_catch_up)
+    assert engine.run(JOB, "scheduled-3", {"scheduledTime": slot(-3)})["status"] == "SUCCEEDED"
+    check(slot(-3), 10)  # the watch starts watching the job
+    assert check(slot(-1), 10) == [slot(-2)]  # -2 and -1 missed: the oldest is started
+    assert engine.aws.wait(executions + first)["status"] == "FAILED"
+    record = engine.slot(JOB, slot(-2))
+    assert record is not None and record[STATUS]["S"] == Status.MISSED  # never claimed
+
+    assert check(slot(-1), 15) == [slot(-2)]  # started again, before the next slot
+    again = engine.aws.wait(executions + first + "-2")
+    assert again["status"] == "SUCCEEDED"
+    record = engine.slot(JOB, slot(-2))
+    assert record is not None and record[STATUS]["S"] == Status.SUCCEEDED
+    assert record["owner"]["S"] == again["executionArn"]

@@ -6,6 +6,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -77,7 +78,7 @@ def test_1_twenty_five_concurrent_starts_for_one_slot_run_one_task(
 
 
 def test_2_a_finished_slot_is_skipped_and_force_runs_it_again(engine: Engine, slot: Slot) -> None:
-    succeeded, failed = slot(0), slot(1)
+    succeeded, failed = slot(-1), slot(0)
     engine.aws.script_tasks(
         engine.task_definition("forbid-job"), TaskScript(), TaskScript(exit_code=1)
     )
@@ -104,13 +105,13 @@ def test_3a_forbid_skips_the_next_slot_while_the_previous_run_runs(
     engine: Engine, slot: Slot
 ) -> None:
     engine.aws.script_tasks(engine.task_definition("forbid-job"), TaskScript(duration_seconds=3))
-    first = engine.start("forbid-job", "first", {"scheduledTime": slot(0)})
+    first = engine.start("forbid-job", "first", {"scheduledTime": slot(-1)})
     engine.wait_for_tasks("forbid-job", 1)
-    second = engine.start("forbid-job", "second", {"scheduledTime": slot(1)})
+    second = engine.start("forbid-job", "second", {"scheduledTime": slot(0)})
     engine.aws.wait(second)
     assert engine.final_state(second) == "Skipped: overlap"
     assert engine.aws.wait(first)["status"] == "SUCCEEDED"
-    item = engine.slot("forbid-job", slot(1))
+    item = engine.slot("forbid-job", slot(0))
     assert item is not None
     assert item["status"]["S"] == "SKIPPED_OVERLAP"
     assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 1
@@ -122,9 +123,9 @@ def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine, slot:
         TaskScript(duration_seconds=20),
         TaskScript(duration_seconds=0.5),
     )
-    older = engine.start("replace-job", "older", {"scheduledTime": slot(0)})
+    older = engine.start("replace-job", "older", {"scheduledTime": slot(-1)})
     engine.wait_for_tasks("replace-job", 1)
-    newer = engine.run("replace-job", "newer", {"scheduledTime": slot(1)})
+    newer = engine.run("replace-job", "newer", {"scheduledTime": slot(0)})
     assert newer["status"] == "SUCCEEDED"
     assert engine.aws.wait(older)["status"] == "ABORTED"
     old_task, new_task = engine.aws.tasks_started(engine.task_definition("replace-job"))
@@ -133,7 +134,7 @@ def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine, slot:
     assert old_task.stop_cause in {StopCause.STOP_TASK, StopCause.EXECUTION_STOPPED}
     assert old_task.stopped_at is not None
     assert new_task.exit_code == 0
-    replaced = engine.slot("replace-job", slot(0))
+    replaced = engine.slot("replace-job", slot(-1))
     assert replaced is not None
     assert replaced["status"]["S"] == "ABORTED"
     assert replaced["reason"]["S"].startswith("replaced by")
@@ -142,9 +143,9 @@ def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine, slot:
 
 def test_3c_allow_runs_both(engine: Engine, slot: Slot) -> None:
     engine.aws.script_tasks(engine.task_definition("allow-job"), TaskScript(duration_seconds=2))
-    first = engine.start("allow-job", "first", {"scheduledTime": slot(0)})
+    first = engine.start("allow-job", "first", {"scheduledTime": slot(-1)})
     engine.wait_for_tasks("allow-job", 1)
-    second = engine.start("allow-job", "second", {"scheduledTime": slot(1)})
+    second = engine.start("allow-job", "second", {"scheduledTime": slot(0)})
     assert engine.aws.wait(first)["status"] == engine.aws.wait(second)["status"] == "SUCCEEDED"
     first_task, second_task = engine.aws.tasks_started(engine.task_definition("allow-job"))
     assert first_task.stopped_at is not None
@@ -207,16 +208,16 @@ def test_7_stop_execution_mid_run_is_cleaned_up_and_the_next_slot_runs(
     engine.aws.script_tasks(
         engine.task_definition("forbid-job"), TaskScript(duration_seconds=30), TaskScript()
     )
-    stopped = engine.start("forbid-job", "stopped", {"scheduledTime": slot(0)})
+    stopped = engine.start("forbid-job", "stopped", {"scheduledTime": slot(-1)})
     engine.wait_for_tasks("forbid-job", 1)
     assert engine.lease("forbid-job") is not None
     engine.aws.sfn.stop_execution(executionArn=stopped, error="Operator", cause="by hand")
     assert engine.aws.wait(stopped)["status"] == "ABORTED"  # waits for the cleanup event too
-    item = engine.slot("forbid-job", slot(0))
+    item = engine.slot("forbid-job", slot(-1))
     assert item is not None
     assert item["status"]["S"] == "ABORTED"
     assert engine.lease("forbid-job") is None
-    assert engine.run("forbid-job", "next", {"scheduledTime": slot(1)})["status"] == "SUCCEEDED"
+    assert engine.run("forbid-job", "next", {"scheduledTime": slot(0)})["status"] == "SUCCEEDED"
     assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 2
 
 
@@ -249,6 +250,27 @@ def test_8b_malformed_inputs_fail_clearly_and_hold_nothing(engine: Engine) -> No
     assert engine.lease("forbid-job") is None
     scanned = engine.aws.dynamodb.scan(TableName=engine.local.ledger_table)["Items"]
     assert scanned == []
+
+
+def test_8c_a_trigger_for_a_slot_days_ahead_fails_as_invalid_input_and_claims_nothing(
+    engine: Engine,
+) -> None:
+    """A typo'd --slot, a backfill past now, a fast operator clock: the run does not start early,
+    and the slot stays free for Scheduler's delivery at its time."""
+    ahead = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for name, run_input in (
+        ("ahead", {"scheduledTime": ahead, "attempt": "1"}),
+        ("ahead-forced", {"scheduledTime": ahead, "force": True}),
+    ):
+        arn = engine.start("forbid-job", name, run_input)
+        described = engine.aws.wait(arn)  # the cleanup handled its status change without error
+        assert (described["status"], described["error"]) == ("FAILED", errors.INVALID_INPUT)
+        assert f"slot {ahead} is in the future" in described["cause"]
+        assert engine.final_state(arn) == "Invalid input"
+    assert engine.aws.tasks_started() == []
+    assert engine.lease("forbid-job") is None
+    assert engine.slot("forbid-job", ahead) is None
+    assert len(engine.aws.status_change_events) == 2
 
 
 def _transaction_conflict() -> Exception:
@@ -387,7 +409,7 @@ def test_14_job_retries_retry_a_non_zero_exit_but_not_a_run_ecs_refuses(
 
     engine.update_definition("retry-job", retry_at_once)
     engine.aws.script_tasks(engine.task_definition("retry-job"), default=TaskScript(exit_code=3))
-    exited = engine.run("retry-job", "exits-3", {"scheduledTime": slot(0)})
+    exited = engine.run("retry-job", "exits-3", {"scheduledTime": slot(-1)})
     assert (exited["status"], exited["error"]) == ("FAILED", errors.JOB_FAILED)
     assert attempts(exited["executionArn"]) == 2  # the run and its one job retry
 
@@ -396,11 +418,11 @@ def test_14_job_retries_retry_a_non_zero_exit_but_not_a_run_ecs_refuses(
         arguments["Cluster"] = arguments["Cluster"].rsplit("/", 1)[0] + "/no-such-cluster"
 
     engine.update_definition("retry-job", without_its_cluster)
-    refused = engine.run("retry-job", "no-cluster", {"scheduledTime": slot(1)})
+    refused = engine.run("retry-job", "no-cluster", {"scheduledTime": slot(0)})
     assert (refused["status"], refused["error"]) == ("FAILED", errors.RUN_FAILED)
     assert json.loads(refused["cause"])["Error"] == "ECS.ClusterNotFoundException"
     assert attempts(refused["executionArn"]) == 1  # not retried
-    item = engine.slot("retry-job", slot(1))
+    item = engine.slot("retry-job", slot(0))
     assert item is not None
     assert item["status"]["S"] == "FAILED"
     assert "retries" not in item

@@ -42,6 +42,7 @@ from lambdas.core.ledger_contract import (
 )
 from lambdas.core.pause import Pause, pause_update, read_pause, resume_update
 from lambdas.core.pause import key as pause_key
+from lambdas.core.times import CLOCK_SKEW, slot_key
 from lambdas.core.trigger import InvalidInput, parse_trigger
 from lambdas.guard.decision import Verdict
 from lambdas.guard.executions import Executions
@@ -930,3 +931,41 @@ def test_a_failed_runs_task_not_confirmed_stopped_keeps_the_lease_so_the_next_sl
     assert f"the run of {SLOT} ({execution}) may still run" in decision.reason
     skipped = aws.item(slot_sort_key(NEXT_SLOT))
     assert skipped is not None and skipped[STATUS]["S"] == Status.SKIPPED_OVERLAP
+
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_slot_further_ahead_than_the_clock_skew_is_invalid_input_and_claims_nothing(
+    aws: Aws, force: bool
+) -> None:
+    ahead = NOW + CLOCK_SKEW + timedelta(seconds=1)
+    execution = aws.start("ahead")
+    trigger = parse_trigger(scheduled(ahead.strftime("%Y-%m-%dT%H:%M:%SZ"), force=force), "ahead")
+    with pytest.raises(InvalidInput, match=r"is in the future \(now 2026-11-22T03:00:00Z\)"):
+        aws.guard(clock=lambda: NOW).run_or_skip(job(), trigger, execution)
+    assert aws.item(slot_sort_key(slot_key(ahead))) is None
+    assert aws.item(LEASE_SORT_KEY) is None
+
+
+def test_a_slot_within_the_clock_skew_ahead_is_claimed(aws: Aws) -> None:
+    at_the_edge = slot_key(NOW + CLOCK_SKEW)
+    execution = aws.start("early")
+    trigger = parse_trigger(scheduled(at_the_edge), "early")
+    decision = aws.guard(clock=lambda: NOW).run_or_skip(job(), trigger, execution)
+    assert decision.verdict is Verdict.RUN
+
+
+def test_the_handler_refuses_a_trigger_two_days_ahead_of_its_clock(aws: Aws) -> None:
+    execution = aws.start("typo")
+    two_days = slot_key(datetime.now(UTC) + timedelta(days=2))
+    event = {
+        "action": "claim",
+        "job": payload_job(),
+        "input": {"scheduledTime": two_days, "attempt": "1"},
+        "execution": {"id": execution, "name": "typo"},
+    }
+    with pytest.raises(InvalidInput, match=f"slot {two_days} is in the future"):
+        lambda_handler(event, CONTEXT)
+    assert aws.item(slot_sort_key(two_days)) is None

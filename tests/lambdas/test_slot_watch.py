@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambdas.core import variables
+from lambdas.core.execution_contract import MAX_REPLAY_STARTS
 from lambdas.core.ledger_contract import (
     CATCH_UP_EXECUTION,
     DETECTED_AT,
@@ -38,6 +39,7 @@ from lambdas.core.pause import pause_update, read_pause, resume_update
 from lambdas.core.variables import SettingError
 from lambdas.slot_watch import handler
 from lambdas.slot_watch.handler import (
+    CatchUp,
     SlotWatchIncomplete,
     lambda_handler,
     metrics,
@@ -204,10 +206,15 @@ def test_catch_up_starts_missed_slots_within_its_window_one_per_check_oldest_fir
     caught = aws.item(slot_sort_key("2026-11-22T02:00:00Z"))
     assert caught is not None and caught[STATUS]["S"] == Status.MISSED  # until the guard runs
     assert caught[CATCH_UP_EXECUTION]["S"] == started["executionArn"]
-    # The next check starts the next slot, not 02:00 again.
-    again = check(aws, watched, T0 + timedelta(hours=3, minutes=15))
+    # While its execution has not claimed 02:00, the next check starts nothing (one at a time).
+    waiting = check(aws, watched, T0 + timedelta(hours=3, minutes=15))
+    assert waiting.reports[0].caught_up == [] and waiting.missed == 0
+    # Its guard claimed 02:00 (here: the run's record); the next check starts the next slot.
+    ran(aws, "2026-11-22T02:00:00Z")
+    again = check(aws, watched, T0 + timedelta(hours=3, minutes=20))
     assert again.reports[0].caught_up == ["2026-11-22T03:00:00Z"] and again.missed == 0
-    assert check(aws, watched, T0 + timedelta(hours=3, minutes=20)).reports[0].caught_up == []
+    ran(aws, "2026-11-22T03:00:00Z")
+    assert check(aws, watched, T0 + timedelta(hours=3, minutes=25)).reports[0].caught_up == []
     assert len(aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]) == 2
 
 
@@ -359,5 +366,94 @@ def test_a_catch_up_the_guard_already_ran_is_not_counted(aws: Aws) -> None:
         aws.dynamodb, TABLE, "report", slot, now=T0, retention=timedelta(days=7), reason="x"
     )
     ran(aws, slot)  # a late delivery claimed it before the catch-up was noted
-    assert not start_catch_up(aws.dynamodb, aws.sfn, TABLE, "report", aws.state_machine_arn, slot)
+    started = start_catch_up(aws.dynamodb, aws.sfn, TABLE, "report", aws.state_machine_arn, slot)
+    assert started is CatchUp.CLAIMED
     assert status(aws, slot) == Status.SUCCEEDED
+
+
+class DeniedStarts:
+    """A Step Functions client whose StartExecution is denied (a missing permission)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def start_execution(self, **kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+            "StartExecution",
+        )
+
+
+def test_a_missed_slot_is_counted_even_when_a_later_call_of_its_jobs_check_fails(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    watched = manifest(job(catch_up=timedelta(hours=2)))
+    check(aws, watched, T0)
+    path = tmp_path / "jobs.json"
+    path.write_bytes(render(watched))
+    monkeypatch.setenv(variables.JOBS_MANIFEST, str(path))
+    monkeypatch.setenv(variables.STATE_MACHINE_ARN_PREFIX, prefix(aws))
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    denied = DeniedStarts(aws.sfn)
+    monkeypatch.setattr(handler, "client", {"dynamodb": aws.dynamodb, "stepfunctions": denied}.get)
+    monkeypatch.setattr(handler, "datetime", FrozenClock)
+    metrics.clear_metrics()
+    capsys.readouterr()
+
+    # 01:00 is recorded MISSED, then starting its catch-up is denied.
+    with pytest.raises(SlotWatchIncomplete, match="report: AccessDeniedException"):
+        lambda_handler({}, CONTEXT)
+
+    assert status(aws, "2026-11-22T01:00:00Z") == Status.MISSED
+    blobs = emitted(capsys)
+    (per_job,) = [b for b in blobs if JOB_DIMENSION in b]
+    assert per_job[JOB_DIMENSION] == "report" and per_job[MISSED_SLOTS] == [1.0]
+    (total,) = [b for b in blobs if JOB_DIMENSION not in b]
+    assert total[MISSED_SLOTS] == [1.0] and total[SLOT_WATCH_ERRORS] == [1.0]
+    # The next check does not report it again: it has a record. This was its one count.
+    again = check(aws, watched, FrozenClock.now(UTC) + timedelta(minutes=5), sfn=denied)
+    assert again.missed == 0
+
+
+def test_a_catch_up_that_ended_without_claiming_is_started_again_under_its_next_name_bounded(
+    aws: Aws,
+) -> None:
+    watched = manifest(job(catch_up=timedelta(hours=2)))
+    check(aws, watched, T0)
+    slot = "2026-11-22T01:00:00Z"
+    now = T0 + timedelta(hours=1, minutes=10)  # 01:40: 01:00 was missed
+    names = [
+        "catch-up-20261122T010000Z",
+        *(f"catch-up-20261122T010000Z-{attempt}" for attempt in range(2, MAX_REPLAY_STARTS + 1)),
+    ]
+    started: list[str] = []
+    for attempt, name in enumerate(names):
+        report = check(aws, watched, now + timedelta(minutes=5 * attempt)).reports[0]
+        assert report.caught_up == [slot]
+        (latest,) = [
+            execution
+            for execution in aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)[
+                "executions"
+            ]
+            if execution["executionArn"] not in started
+        ]
+        assert latest["name"] == name
+        started.append(latest["executionArn"])
+        # While it runs, a check starts nothing more.
+        running = check(aws, watched, now + timedelta(minutes=5 * attempt + 1)).reports[0]
+        assert (running.missed, running.caught_up) == ([], [])
+        # It ends without the guard claiming the slot (its retries ran out).
+        aws.sfn.stop_execution(executionArn=latest["executionArn"])
+        item = aws.item(slot_sort_key(slot))
+        assert item is not None and item[STATUS]["S"] == Status.MISSED
+        assert item[CATCH_UP_EXECUTION]["S"] == latest["executionArn"]
+    # Every name ended without a claim: the watch gives up on the slot (a person looks)...
+    assert check(aws, watched, now + timedelta(minutes=21)).reports[0].caught_up == []  # 02:01
+    listed = aws.sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    assert len(listed) == MAX_REPLAY_STARTS == 5
+    # ... and goes on with the next missed slot.
+    later = check(aws, watched, now + timedelta(minutes=30)).reports[0]  # 02:10
+    assert later.caught_up == ["2026-11-22T02:00:00Z"]

@@ -6,16 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from lambdas.core.ledger_contract import Status
 from lambdas.core.missed import (
     GRACE_MARGIN,
     LOOK_BACK_CAP,
     JobSchedule,
-    catch_up_execution_name,
+    WatchRecord,
+    job_missed,
     look_back,
     missed_slots,
     outlives_window,
     rate_anchor,
-    window_start,
+    watch_fingerprint,
 )
 from lambdas.core.pause import Pause, PausePeriod
 from lambdas.core.schedule import ScheduleExpressionError
@@ -154,19 +156,60 @@ def test_a_paused_rate_job_without_records_is_not_silent() -> None:
     assert not check.silent
 
 
-def test_slots_before_the_window_start_are_not_checked() -> None:
+WATCHED = WatchRecord(watch_fingerprint(HOURLY, True), since=utc(11, 22, 10, 30))
+
+
+def test_slots_before_the_watch_first_saw_the_schedule_are_not_missed() -> None:
     now = utc(11, 22, 12)
-    since = window_start(now, look_back(timedelta(days=30)), watched_since=utc(11, 22, 10, 30))
-    assert since == utc(11, 22, 10, 30)
-    check = missed_slots(HOURLY, now=now, since=since, recorded=())
-    assert check.missed == (key(11, 22, 11),)  # 12:00's grace has not passed
+    missed = job_missed(
+        HOURLY,
+        enabled=True,
+        now=now,
+        since=now - look_back(timedelta(days=30)),
+        watch=WATCHED,
+        slots={},
+    )
+    assert missed.slots == missed.unrecorded == (key(11, 22, 11),)  # 12:00's grace has not passed
+    assert missed.check is not None and missed.check.window_start == utc(11, 22, 10, 30)
+
+
+def test_missed_records_and_due_slots_without_a_record_are_the_missed_slots() -> None:
+    now = utc(11, 22, 14)
+    slots = {
+        key(11, 22, 9): Status.MISSED,  # recorded before the watch restarted: still missed
+        key(11, 22, 11): Status.SUCCEEDED,
+        key(11, 22, 12): Status.MISSED,
+        key(11, 21, 3): Status.MISSED,  # before ``since``
+    }
+    missed = job_missed(
+        HOURLY, enabled=True, now=now, since=utc(11, 22), watch=WATCHED, slots=slots
+    )
+    assert missed.slots == (key(11, 22, 9), key(11, 22, 12), key(11, 22, 13))
+    assert missed.unrecorded == (key(11, 22, 13),)
+
+
+@pytest.mark.parametrize(
+    ("watch", "enabled"),
+    [
+        (WatchRecord(), True),  # the watch has not seen the job yet
+        (WatchRecord(watch_fingerprint(JobSchedule("cron(0 3 * * ? *)"), True), utc(11, 1)), True),
+        (WatchRecord(watch_fingerprint(HOURLY, False), utc(11, 1)), False),
+    ],
+    ids=["new", "rescheduled", "disabled"],
+)
+def test_a_schedule_the_watch_does_not_count_has_only_its_missed_records(
+    watch: WatchRecord, enabled: bool
+) -> None:
+    slots = {key(11, 22, 9): Status.MISSED, key(11, 22, 11): Status.SUCCEEDED}
+    missed = job_missed(
+        HOURLY, enabled=enabled, now=utc(11, 22, 14), since=utc(11, 22), watch=watch, slots=slots
+    )
+    assert (missed.slots, missed.unrecorded, missed.check) == ((key(11, 22, 9),), (), None)
 
 
 def test_the_look_back_is_the_retention_capped_at_seven_days() -> None:
     assert look_back(timedelta(days=3)) == timedelta(days=3)
     assert look_back(timedelta(days=90)) == LOOK_BACK_CAP == timedelta(days=7)
-    now = utc(11, 22, 12)
-    assert window_start(now, look_back(timedelta(days=90)), None) == utc(11, 15, 12)
 
 
 def test_the_schedule_start_and_end_bound_the_slots() -> None:
@@ -191,12 +234,6 @@ def test_a_long_outage_is_reported_in_bounded_steps() -> None:
     )
     assert rest.missed[0] == key(11, 22, 1, 40) and not rest.truncated
     assert len(rest.missed) == 12 * 60 - 5 + 1 - 100  # up to 11:55, the last slot past grace
-
-
-def test_catch_up_execution_names_are_one_per_slot() -> None:
-    assert catch_up_execution_name(key(11, 22, 3)) == "catch-up-20261122T030000Z"
-    with pytest.raises(ValueError, match="'manual:x' is not a scheduled slot"):
-        catch_up_execution_name("manual:x")
 
 
 def test_bad_input_names_what_is_wrong() -> None:
