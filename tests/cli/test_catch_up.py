@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from cronguard.cli import app
@@ -22,7 +21,6 @@ from cronguard.operations import catch_up as catch_up_module
 from cronguard.operations.catch_up import Pacer, parse_rate, range_slots
 from cronguard.operations.status import missed_of
 from cronguard_simulation.engine import TaskScript
-from cronguard_simulation.engine.lambdas import Handler
 from cronguard_simulation.scenario import deployed_manifest, watch_job
 from lambdas.core.ledger_contract import (
     PARTITION_KEY,
@@ -372,24 +370,7 @@ def test_catch_up_starts_a_slot_again_under_its_next_name_when_its_catch_up_neve
 ) -> None:
     first = "catch-up-" + slot(-2).replace("-", "").replace(":", "")
 
-    def one_guard_attempt(definition: dict[str, Any]) -> None:
-        definition["States"]["Guard"]["Retry"][-1]["MaxAttempts"] = 0  # its minute, compressed
-
-    def ledger_down_for_the_first_catch_up(guard: Handler) -> Handler:
-        """A DynamoDB incident while the first catch-up's guard claims: it never claims."""
-
-        def handler(event: Any, context: Any) -> Any:
-            if event["action"] == "claim" and event["execution"]["name"] == first:
-                raise ClientError(
-                    {"Error": {"Code": "InternalServerError", "Message": "ledger down"}},
-                    "TransactWriteItems",
-                )
-            return guard(event, context)
-
-        return handler
-
-    engine.update_definition("allow-job", one_guard_attempt)
-    engine.wrap_guard("allow-job", ledger_down_for_the_first_catch_up)
+    engine.fail_claim_of("allow-job", first)
     engine.run("allow-job", "latest", {"scheduledTime": slot(0)})
     put_missed(engine, "allow-job", slot(-2))
     failed = invoke("catch-up", "allow-job", "--wait")

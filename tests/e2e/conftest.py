@@ -18,6 +18,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 
 from cronguard.config import Environment, load_environment
 from cronguard_simulation.deploy import LocalEnvironment
@@ -98,6 +99,27 @@ class Engine:
     def wrap_guard(self, job: str, wrap: Callable[[Handler], Handler]) -> None:
         """Wrap the real guard of ``job`` (to inject a failure around it)."""
         self.aws.wrap_lambda(self.local.jobs[job].guard_function, wrap)
+
+    def fail_claim_of(self, job: str, execution_name: str) -> None:
+        """A DynamoDB incident while that execution's guard claims its slot: with the guard's
+        retries compressed to one attempt, the execution ends without claiming anything."""
+
+        def one_guard_attempt(definition: dict[str, Any]) -> None:
+            definition["States"]["Guard"]["Retry"][-1]["MaxAttempts"] = 0  # its minute, compressed
+
+        def ledger_down(guard: Handler) -> Handler:
+            def handler(event: Any, context: Any) -> Any:
+                if event["action"] == "claim" and event["execution"]["name"] == execution_name:
+                    raise ClientError(
+                        {"Error": {"Code": "InternalServerError", "Message": "ledger down"}},
+                        "TransactWriteItems",
+                    )
+                return guard(event, context)
+
+            return handler
+
+        self.update_definition(job, one_guard_attempt)
+        self.wrap_guard(job, ledger_down)
 
     def definition(self, job: str) -> dict[str, Any]:
         described = self.aws.sfn.describe_state_machine(stateMachineArn=self.arn(job))

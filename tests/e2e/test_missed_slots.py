@@ -11,12 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from cronguard.config import Environment
-from cronguard_simulation.engine.lambdas import Handler
 from cronguard_simulation.scenario import deployed_manifest, watch_job
 from lambdas.core.execution_contract import CATCH_UP, replay_names
 from lambdas.core.ledger_contract import CATCH_UP_EXECUTION, STATUS, Status
@@ -89,24 +85,7 @@ def test_a_catch_up_that_ended_before_claiming_its_slot_is_started_again_under_i
         report = watch_job(engine.local, manifest, watched, now + timedelta(minutes=minutes))
         return report.caught_up
 
-    def one_guard_attempt(definition: dict[str, Any]) -> None:
-        definition["States"]["Guard"]["Retry"][-1]["MaxAttempts"] = 0  # its minute, compressed
-
-    def ledger_down_for_the_first_catch_up(guard: Handler) -> Handler:
-        """A DynamoDB incident while the first catch-up's guard claims: it never claims."""
-
-        def handler(event: Any, context: Any) -> Any:
-            if event["action"] == "claim" and event["execution"]["name"] == first:
-                raise ClientError(
-                    {"Error": {"Code": "InternalServerError", "Message": "ledger down"}},
-                    "TransactWriteItems",
-                )
-            return guard(event, context)
-
-        return handler
-
-    engine.update_definition(JOB, one_guard_attempt)
-    engine.wrap_guard(JOB, ledger_down_for_the_first_catch_up)
+    engine.fail_claim_of(JOB, first)
     assert engine.run(JOB, "scheduled-3", {"scheduledTime": slot(-3)})["status"] == "SUCCEEDED"
     check(slot(-3), 10)  # the watch starts watching the job
     assert check(slot(-1), 10) == [slot(-2)]  # -2 and -1 missed: the oldest is started
