@@ -47,7 +47,7 @@ from lambdas.core.ledger_contract import (
     Status,
 )
 from lambdas.core.outcome import Outcome
-from lambdas.core.tasks import RunTasks
+from lambdas.core.tasks import STOP_WAIT_SECONDS, RunTasks, TaskStop
 from lambdas.core.trigger import InvalidInput, parse_trigger
 
 logger = Logger(service=names.CLEANUP_LOG_SERVICE)
@@ -107,12 +107,8 @@ class Cleanup:
         while the task is not confirmed STOPPED (``reconcile`` releases it once it is).
         True when the slot was still the execution's RUNNING run (and is now recorded)."""
         keep_lease = False
-        if self.tasks is not None:
-            stop = self.tasks.stop(
-                f"{self.family_prefix}{job}",
-                execution,
-                reason=f"cronguard: execution ended {ended.status.value}",
-            )
+        stop = self._stop(job, execution, f"cronguard: execution ended {ended.status.value}")
+        if stop is not None:
             if stop.task_arns:
                 ended = ended.with_stop(stop)
             keep_lease = stop.unconfirmed
@@ -146,15 +142,18 @@ class Cleanup:
     def stopped(self, job: str, execution: str) -> bool:
         """Whether every task of the run is STOPPED now: asks a stop of any that still run,
         and does not wait (the next reconcile looks again)."""
+        stop = self._stop(job, execution, "cronguard: execution ended", within=0)
+        return stop is None or not stop.unconfirmed
+
+    def _stop(
+        self, job: str, execution: str, reason: str, within: float = STOP_WAIT_SECONDS
+    ) -> TaskStop | None:
+        """Stop the run's tasks that still run and wait for STOPPED, at most ``within``."""
         if self.tasks is None:
-            return True
-        stop = self.tasks.stop(
-            f"{self.family_prefix}{job}",
-            execution,
-            reason="cronguard: execution ended",
-            within=0,
+            return None
+        return self.tasks.stop(
+            f"{self.family_prefix}{job}", execution, reason=reason, within=within
         )
-        return not stop.unconfirmed
 
 
 def release(event: dict[str, Any], cleanup: Cleanup, environment: str) -> dict[str, Any]:

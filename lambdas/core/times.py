@@ -92,3 +92,8 @@ def not_due(slot: datetime, now: datetime) -> str:
         f"time has come (at most {int(CLOCK_SKEW.total_seconds())} s early, for clock skew), "
         "and its schedule starts it then"
     )
+
+
+def utc_now() -> datetime:
+    """The Lambdas' clock; handlers name it so tests can stand in their own."""
+    return datetime.now(UTC)

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
@@ -44,6 +44,7 @@ from lambdas.core.ledger_contract import Status
 from lambdas.core.outcome import Outcome
 from lambdas.core.records import Lease, Snapshot
 from lambdas.core.tasks import RunTasks, TaskStop
+from lambdas.core.times import utc_now
 from lambdas.core.trigger import InvalidInput, Trigger, parse_trigger, refuse_future, shown
 from lambdas.guard.decision import SKIP_STATUS, Decision, Verdict, decide
 from lambdas.guard.executions import Executions
@@ -82,10 +83,6 @@ class Replaced:
 
 class GuardBusy(Exception):
     """The slot kept changing under the guard; the state machine retries the guard."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 Payload = TypeVar("Payload", bound=Mapping[str, Any])
@@ -389,7 +386,7 @@ def _on_finish(event: Any, settings: GuardSettings) -> FinishReply:
     else:
         ended = outcome.failed(payload["error"], container=job.container)
     retries = _count(payload.get("retries"))
-    now = datetime.now(UTC)
+    now = utc_now()
     ended, started = guard.finish(job, slot, me, ended, retries=retries, now=now)
     metrics.add_metric(names.status_metric(ended.status), MetricUnit.Count, 1)
     if started is not None:

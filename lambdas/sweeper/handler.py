@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.core import metrics_contract as names
 from lambdas.core.clients import client
+from lambdas.core.times import utc_now
 from lambdas.sweeper.settings import SweeperSettings
 
 logger = Logger(service=names.SWEEPER_LOG_SERVICE)
@@ -172,10 +173,6 @@ def sweep(dynamodb: Any, ecs: Any, table: str, *, now: datetime, stale_after: ti
             reason=orphan.reason,
         )
     return Sweep(marked, found.errors)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @metrics.log_metrics

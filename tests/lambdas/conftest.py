@@ -23,8 +23,9 @@ from lambdas.core import variables
 from lambdas.core.ledger import LedgerTable
 from lambdas.core.ledger_contract import PARTITION_KEY, SORT_KEY, partition, table_name
 from lambdas.core.tasks import EXECUTION_VARIABLE, RunTasks
+from lambdas.core.times import utc_now
 from lambdas.guard.executions import Executions
-from lambdas.guard.handler import Guard, utc_now
+from lambdas.guard.handler import Guard
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
 
 TABLE = table_name("test")
