@@ -22,13 +22,17 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.moto_api._internal import mock_random
 
-from cronguard_simulation.engine import shims
+from cronguard_simulation.engine import service_models, shims
 from cronguard_simulation.engine.ecs import EcsSimulator, StartedTask, TaskScript
 from cronguard_simulation.engine.events import execution_status_change_event
 from cronguard_simulation.engine.lambdas import Handler, LambdaContext, LambdaRegistry
 
 LOG = logging.getLogger("cronguard_simulation.engine")
+
+_SEED = 20251122
+"""What moto's random generator starts from in every LocalAws (any constant would do)."""
 
 ACCOUNT_ID = "123456789012"
 """moto's default account: every ARN the harness hands out is in it."""
@@ -87,6 +91,7 @@ class LocalAws:
         self.lambdas = LambdaRegistry()
         self.ecs_tasks = EcsSimulator(default_task_script or TaskScript())
         self._mock: Any = None
+        self._models = service_models.parsed_once()
         self._installed = False
         self._saved_environment: dict[str, str | None] = {}
         self._network: Network | None = None
@@ -110,6 +115,11 @@ class LocalAws:
             }
         )
         self._mock.start()
+        self._models.__enter__()
+        # moto's identifiers (VPC, subnets, task ARNs, ...) from its seeded generator: every
+        # LocalAws hands out the same ones in the same order, so a run can be replayed and a
+        # deployed definition, which names the subnets, is parsed once per process (shims).
+        mock_random.seed(_SEED)
         try:
             shims.install(self)
             self._installed = True
@@ -140,6 +150,7 @@ class LocalAws:
             shims.uninstall()
             self._installed = False
         if self._mock is not None:
+            self._models.__exit__(None, None, None)
             self._mock.stop()
             self._mock = None
         for name, value in self._saved_environment.items():

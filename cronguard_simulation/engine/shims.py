@@ -13,6 +13,7 @@ request lock and the execution-ended callback.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -92,6 +93,7 @@ from moto.stepfunctions.parser.asl.eval.program_state import (
     ProgramTimedOut,
 )
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
@@ -942,6 +944,35 @@ def _shim_request_isolation(patcher: _Patcher) -> None:
     patcher.replace(BotocoreStubber, "process_request", process_request)
 
 
+# --- Speed, not a gap: each definition is parsed once -------------------------------------------
+
+_PARSED: dict[str, tuple[Any, Any]] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _shim_parse_each_definition_once(patcher: _Patcher) -> None:
+    """Not an AWS gap: moto 5.2.5 runs its (pure-Python) ANTLR parser over the whole definition
+    at CreateStateMachine and again at every StartExecution, about 70 ms of CPU each for a job's
+    machine: most of the simulation's and the tests' time. Patched: a definition that parsed
+    is parsed once per process, and every caller gets its own deep copy of the program (the
+    evaluation components, about 4 ms to copy), so no execution shares a component with another
+    and each behaves exactly as after a fresh parse. A definition that fails to parse is parsed
+    (and fails) every time. Canary: `test_every_execution_parses_its_definition_again`."""
+    original = AmazonStateLanguageParser.parse
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        with _PARSED_LOCK:
+            parsed = _PARSED.get(definition)
+        if parsed is None:
+            parsed = original(definition)  # raises for a definition that does not parse
+            with _PARSED_LOCK:
+                _PARSED.setdefault(definition, parsed)
+        program, tree = parsed
+        return copy.deepcopy(program), tree
+
+    patcher.replace(AmazonStateLanguageParser, "parse", staticmethod(parse))
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -992,4 +1023,5 @@ _SHIMS: tuple[Callable[[_Patcher], None], ...] = (
     _shim_describe_execution,
     _shim_terminal_states_are_final,
     _shim_execution_status_events,
+    _shim_parse_each_definition_once,
 )

@@ -23,6 +23,7 @@ from unittest import mock
 import boto3
 import moto
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
@@ -61,6 +62,7 @@ from moto.stepfunctions.parser.asl.eval.states import (
     encode_jsonata_variable_declarations,
 )
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 from cronguard_simulation.engine import LocalAws, shims
 
@@ -532,3 +534,59 @@ def test_ecs_sync_retry_times_out_at_once() -> None:
     assert len(moto_tasks()) == 2
     elapsed = result["stopDate"] - result["startDate"]
     assert elapsed < datetime.timedelta(seconds=20)  # nowhere near the 300 s of TimeoutSeconds
+
+
+RETRIED_ONCE = {
+    "StartAt": "Call",
+    "States": {
+        "Call": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "always-fails"},
+            "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 1, "IntervalSeconds": 1}],
+            "End": True,
+        }
+    },
+}
+
+
+@pytest.mark.usefixtures("plain_moto")
+def test_every_execution_parses_its_definition_again() -> None:
+    """Guards `_shim_parse_each_definition_once`: moto parses the definition at
+    CreateStateMachine and again at StartExecution."""
+    parsed: list[str] = []
+    original = AmazonStateLanguageParser.parse
+
+    def counting(definition: str) -> Any:
+        parsed.append(definition)
+        return original(definition)
+
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    with mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(counting)):
+        assert run_execution(definition)["status"] == "SUCCEEDED"
+
+    assert parsed == [json.dumps(definition)] * 2
+
+
+def test_a_definition_parsed_once_runs_each_execution_on_its_own_program() -> None:
+    """The shimmed side: each caller gets its own copy of the program, so per-execution state
+    (here each execution's retry count) starts afresh; a definition that does not parse is
+    refused every time."""
+    with LocalAws() as aws:
+        first, second = (AmazonStateLanguageParser.parse(json.dumps(RETRIED_ONCE)) for _ in "12")
+        assert first[0] is not second[0]
+
+        def always_fails(event: Any, context: Any) -> None:
+            raise RuntimeError("down")
+
+        aws.register_lambda("always-fails", always_fails)
+        machine = aws.deploy_state_machine("retried", RETRIED_ONCE)
+        for name in ("one", "two"):
+            assert aws.run(machine, name, {})["status"] == "FAILED"
+            arn = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
+            attempts = [event for event in aws.history(arn) if event["type"] == "TaskScheduled"]
+            assert len(attempts) == 2  # the first call and its one retry, in each execution
+
+        for name in ("bad-1", "bad-2"):
+            with pytest.raises(ClientError, match="ASLParserException"):
+                aws.deploy_state_machine(name, {"StartAt": "Nowhere", "States": {}})
