@@ -129,7 +129,7 @@ class Cleanup:
         does not) and wait for STOPPED, then record how the run really ended — ABORTED when
         its task had to be stopped, else its task's exit code — and release the lease (kept
         while the task is not confirmed STOPPED). True when the slot was still RUNNING."""
-        stop = self._stop(job, execution, f"cronguard: {outcome.REMOVED}")
+        stop = self._stop(job, execution, outcome.REMOVED_STOP_REASON)
         tasks = self.tasks.of_run(self._family(job), execution) if self.tasks else []
         ended = outcome.of_removed_run(tasks, stop, container=self.container)
         return self._record(job, slot, execution, ended, stop, per_job_metric=per_job_metric)

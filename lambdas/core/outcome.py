@@ -111,6 +111,7 @@ def of_failed_execution(error: Any, cause: Any, *, container: str) -> Outcome | 
 
 
 REMOVED = "job removed while running"
+REMOVED_STOP_REASON = f"cronguard: {REMOVED}"  # StopTask's reason: the task says who stopped it
 
 
 def _pascal(task: dict[str, Any]) -> dict[str, Any]:
@@ -134,13 +135,17 @@ def of_removed_run(
     no state of it can record anything any more. ``tasks``: its tasks as DescribeTasks shows
     them after ``stop`` (what stopping them found and did).
 
-    A task the cleanup had to stop is ABORTED, saying so, with its exit code; a task that had
-    ended by itself is recorded as it ended (exit 0 is a success); no task at all is ABORTED."""
+    A task the cleanup had to stop is ABORTED, saying so, with its exit code — whichever of
+    the cleanup's paths records it (the stop's reason is on the task); a task that had ended by
+    itself is recorded as it ended (exit 0 is a success); no task at all is ABORTED."""
     task = _pascal(tasks[0]) if tasks else {}
     code = _exit_code(task, container)
+    stopped_by_removal = (stop is not None and bool(stop.stop_requested)) or (
+        task.get("StoppedReason") == REMOVED_STOP_REASON
+    )
     if not tasks:
         ended = Outcome(Status.ABORTED, f"{REMOVED}; no task of the run was found")
-    elif stop is not None and stop.stop_requested:
+    elif stopped_by_removal:
         ended = Outcome(Status.ABORTED, f"{REMOVED}: its task was stopped")
     elif code == 0:
         ended = Outcome(Status.SUCCEEDED, f"job exited 0 ({REMOVED}, recorded by the cleanup)")

@@ -23,6 +23,7 @@ from unittest import mock
 import boto3
 import moto
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
@@ -532,3 +533,23 @@ def test_ecs_sync_retry_times_out_at_once() -> None:
     assert len(moto_tasks()) == 2
     elapsed = result["stopDate"] - result["startDate"]
     assert elapsed < datetime.timedelta(seconds=20)  # nowhere near the 300 s of TimeoutSeconds
+
+
+@pytest.mark.usefixtures("plain_moto")
+def test_delete_state_machine_lets_its_running_executions_run_on() -> None:
+    """Guards `_shim_delete_state_machine`: moto deletes the machine at once (AWS keeps it
+    DELETING while an execution runs, and ends that execution at its next transition)."""
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="deleted",
+        roleArn=ROLE,
+        definition=json.dumps(
+            {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}}
+        ),
+    )["stateMachineArn"]
+    sfn.start_execution(stateMachineArn=machine, name="running")
+
+    sfn.delete_state_machine(stateMachineArn=machine)
+
+    with pytest.raises(ClientError, match="StateMachineDoesNotExist"):
+        sfn.describe_state_machine(stateMachineArn=machine)
