@@ -11,7 +11,9 @@ the Lambda may read only executions of state machines tagged as this environment
 The same Lambda *reconciles* every ``RECONCILE_EVERY``: status-change events are delivered
 on a best-effort basis, so it settles every RUNNING slot or held lease (the ledger's sparse
 ``running`` index) whose execution has ended. Before it releases a lease it stops the run's
-ECS task and waits for STOPPED, so it may list, describe and stop the cluster's tasks.
+ECS task and waits for STOPPED, so it may list, describe and stop the cluster's tasks. A run
+whose state machine is being deleted (its job removed or renamed) has its task stopped and is
+recorded as it ended: the cleanup may describe this environment's state machines to tell.
 
 Both invokes are asynchronous: the target's dead-letter queue catches only deliveries
 EventBridge could not make. A cleanup that still raises after Lambda's own retries goes,
@@ -197,6 +199,23 @@ class ExecutionCleanup(Construct):
                 },
             )
         )
+        # A run whose state machine is being deleted (its job removed or renamed) is the
+        # cleanup's to settle: it asks the run's state machine whether it is DELETING.
+        machines_arn = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=f"{environment.name}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeStateMachine"],
+                resources=[machines_arn],
+                conditions={
+                    "StringEquals": {f"aws:ResourceTag/{ENVIRONMENT_TAG}": environment.name}
+                },
+            )
+        )
         tasks = f"task/{environment.cluster_name}/*"
         self.function.add_to_role_policy(
             iam.PolicyStatement(
@@ -213,13 +232,14 @@ class ExecutionCleanup(Construct):
             )
         )
         acknowledge(self.function.role, "IAM5[Resource::*]", LIST_TASKS_ONLY_STAR)
-        for resource in (f"execution:{executions}", tasks):
-            service = "states" if resource.startswith("execution") else "ecs"
+        for resource in (f"execution:{executions}", f"stateMachine:{executions[:-2]}", tasks):
+            service = "ecs" if resource == tasks else "states"
             acknowledge(
                 self.function.role,
                 wildcard_resource_finding(service, resource, stack),
-                "Executions of this environment's state machines and the tasks of its jobs' "
-                "cluster: their ids are not known in advance.",
+                "Executions of this environment's state machines, those state machines "
+                "(tagged as this environment's; a removed job's is no longer in config) and "
+                "the tasks of its jobs' cluster: their ids are not known in advance.",
             )
         machines = sorted(environment.state_machine_name(job) for job in environment.jobs)
         target = _InvokeCleanup(self.function.function, dead_letter_queue)

@@ -4,7 +4,7 @@ CloudFormation allows 500 resources per stack and a job is 10, so jobs are sprea
 nested stacks of the environment's stack. Which job is in which stack is recorded in the
 environment's lock file and never changed by synth (``cronguard/config/placement.py``):
 adding, removing or renaming other jobs never moves a job, which would replace its state
-machine and stop its running executions. ``cdk deploy`` still deploys one stack,
+machine and end its runs in progress. ``cdk deploy`` still deploys one stack,
 ``cronguard-<env>``.
 
 Its resources are rendered by ``stacks/job/`` (``template.py`` composes the concerns) and

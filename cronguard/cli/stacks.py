@@ -38,8 +38,9 @@ MOVE_WARNING = (
     "roles, alarm, SSM handle) in its old job stack and creates them in the new one. Their "
     "names are fixed, so one deploy cannot do both: CloudFormation creates before it deletes, "
     "and the create fails while the old stack still holds the state machine '<env>-<job>'. "
-    "Move in two deploys: remove the job from config, deploy (its running executions are "
-    "stopped; the ledger keeps its history), add it back, move it, deploy."
+    "Move in two deploys: remove the job from config, deploy (a run in progress is stopped "
+    "and recorded as a removed job's; the ledger keeps its history), add it back, move it, "
+    "deploy."
 )
 
 app = typer.Typer(

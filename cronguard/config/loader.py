@@ -463,6 +463,7 @@ def load_environment(name: str, config_dir: Path) -> Environment:
     if environment is not None:
         for job in jobs:
             problems += _cross_checks(environment, job, jobs_file, env_file, overrides)
+    problems += _rename_problems(jobs, jobs_file, env_file, overrides)
     if problems:
         raise ConfigError(problems)
     assert environment is not None
@@ -571,4 +572,32 @@ def _cross_checks(
                 field="starting_deadline",
             )
         )
+    return problems
+
+
+def _rename_problems(
+    jobs: list[Job], jobs_file: str, env_file: str, overrides: dict[str, Any]
+) -> list[ConfigProblem]:
+    """A ``renamed_from`` names an old name that is gone from config, and only one job's."""
+    problems = []
+    names = {job.name for job in jobs}
+    taken: dict[str, str] = {}
+    for job in jobs:
+        old = job.renamed_from
+        if old is None:
+            continue
+        owner = env_file if job.name in overrides else jobs_file
+        if old == job.name:
+            message = f"'{old}' is the job's own name; name the job's name before the rename"
+        elif old in names:
+            message = (
+                f"'{old}' is still a job here: a renamed job's old name is gone from config "
+                "(remove that job, or this key)"
+            )
+        elif old in taken:
+            message = f"'{old}' is already the renamed_from of job '{taken[old]}'"
+        else:
+            taken[old] = job.name
+            continue
+        problems.append(ConfigProblem(owner, message, job=job.name, field="renamed_from"))
     return problems

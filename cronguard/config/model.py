@@ -910,6 +910,13 @@ class Job(Strict):
         le=200,
         description="Task ephemeral storage in GiB; unset is Fargate's 20",
     )
+    renamed_from: str | None = Field(
+        default=None,
+        description="The job's name before a rename (no longer a job in config): until that "
+        "name's run in progress ends (the cleanup stops it once its state machine is deleted) "
+        "its lease holds this job's slots back (forbid, replace), and a slot it ran is a "
+        "duplicate here. Keep it for the ledger retention after the rename",
+    )
     tags: dict[str, str] = Field(
         default_factory=dict,
         description="Tags on the job's resources (its roles, task definition, guard, state "
@@ -1038,6 +1045,13 @@ class Job(Strict):
                 f"{shown(value)} is not a job name; use at least 2 lowercase letters, digits "
                 "and '-', starting with a letter and not ending with '-'"
             )
+        return value
+
+    @field_validator("renamed_from")
+    @classmethod
+    def _renamed_from(cls, value: str | None) -> str | None:
+        if value is not None and not JOB_NAME_PATTERN.match(value):
+            raise ValueError(f"{shown(value)} is not a job name: it names the job's old name")
         return value
 
     @field_validator("schedule")

@@ -3,8 +3,8 @@
 Jobs live in nested *job stacks* of the environment's stack (CloudFormation allows 500
 resources per stack; a job is 10). Moving a job to another job stack deletes its resources
 in one stack and creates them in another: its state machine's name and its SSM parameter's
-name are fixed, so the create fails while the old stack still holds them, and a replaced
-state machine's running executions are stopped. So once placed, a job stays where it is.
+name are fixed, so the create fails while the old stack still holds them, and deleting a
+state machine ends its runs in progress. So once placed, a job stays where it is.
 
 ``config/environments/<env>.stacks.json`` (the *lock file*) records each job's job stack and
 is the source of truth, committed and reviewed like ``cdk.context.json``. ``assign`` keeps

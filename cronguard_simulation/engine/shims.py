@@ -918,6 +918,75 @@ def _shim_execution_status_events(patcher: _Patcher) -> None:
     patcher.replace(BaseExecutionWorkerCommunication, "terminated", terminated)
 
 
+# --- Engine: DeleteStateMachine ---------------------------------------------------------------
+
+# The state machines being deleted (ARNs): DeleteStateMachine was called while they had
+# running executions. Cleared with the shims.
+_deleting: set[str] = set()
+
+
+def _running_executions(backend: Any, arn: str) -> list[Any]:
+    return [
+        e for e in backend._get_executions() if e.state_machine_arn == arn and e.status == "RUNNING"
+    ]
+
+
+def _shim_delete_state_machine(patcher: _Patcher) -> None:
+    """moto 5.2.5 deletes a state machine at once, and its running executions run on through
+    their own states (recording outcomes no deleted machine could). In AWS, DeleteStateMachine
+    "sets the state machine's status to DELETING … A state machine is deleted only when all its
+    executions are completed. On the next state transition, the state machine's executions are
+    terminated" (API Reference), failing with `States.Runtime`, "State machine <name> has been
+    deleted." (AWS re:Post, step-functions-stuck-deleting-status). A task a `.sync` state
+    waits on is not stopped. Patched: a machine with running executions stays, DescribeState-
+    Machine says DELETING, an execution entering its next state fails so, and once its last
+    execution ended DescribeStateMachine says StateMachineDoesNotExist (its executions stay
+    readable here: whether AWS keeps them is not documented).
+    Canary: `test_delete_state_machine_lets_its_running_executions_run_on`."""
+    from moto.stepfunctions.exceptions import StateMachineDoesNotExist
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    delete = StepFunctionsParserBackend.delete_state_machine
+    describe = StepFunctionResponse._describe_state_machine
+    enter = CommonStateField.eval
+    _deleting.clear()
+    patcher._undo.append(_deleting.clear)
+
+    def delete_state_machine(self: Any, arn: str) -> None:
+        if _running_executions(self, arn):
+            _deleting.add(arn)
+        else:
+            delete(self, arn)
+
+    def describe_state_machine(self: Any, state_machine_arn: str) -> Any:
+        result = describe(self, state_machine_arn)
+        if state_machine_arn in _deleting:
+            if not _running_executions(self.stepfunction_backend, state_machine_arn):
+                raise StateMachineDoesNotExist(
+                    f"State Machine Does Not Exist: '{state_machine_arn}'"
+                )
+            cast(dict[str, Any], result.result)["status"] = "DELETING"
+        return result
+
+    def eval_state(self: Any, env: Any) -> None:
+        machine = env.states.context_object.context_object_data["StateMachine"]
+        if machine["Id"] in _deleting and env.is_running():
+            env.set_error(
+                ExecutionFailedEventDetails(
+                    error="States.Runtime",
+                    cause=f"State machine {machine['Name']} has been deleted.",
+                )
+            )
+            return
+        enter(self, env)
+
+    patcher.replace(StepFunctionsParserBackend, "delete_state_machine", delete_state_machine)
+    patcher.replace(StepFunctionResponse, "_describe_state_machine", describe_state_machine)
+    patcher.replace(CommonStateField, "eval", eval_state)
+
+
 # --- Engine: concurrent requests --------------------------------------------------------------
 
 _UNLOCKED_TARGETS = frozenset({"AWSStepFunctions.StartSyncExecution"})
@@ -1023,5 +1092,6 @@ _SHIMS: tuple[Callable[[_Patcher], None], ...] = (
     _shim_describe_execution,
     _shim_terminal_states_are_final,
     _shim_execution_status_events,
+    _shim_delete_state_machine,
     _shim_parse_each_definition_once,
 )

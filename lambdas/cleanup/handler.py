@@ -13,6 +13,13 @@ things invoke this Lambda:
   an execution it cannot read, it names in its error (``ReconcileIncomplete``) after settling
   the others.
 
+A run whose state machine is deleted under it (its job removed or renamed, or moved to
+another job stack) is settled by both: no state of it can record anything any more, and
+Step Functions ends the execution only at its next transition, leaving the ECS task running.
+The reconciler finds such a run while it still runs (its state machine is ``DELETING``), the
+status-change event and the reconciler once it failed that way (``ended_by_deletion``): its
+task is stopped and awaited, and its slot recorded as it really ended (``of_removed_run``).
+
 The lease's expiry stays the last backstop, never the first.
 """
 
@@ -33,7 +40,13 @@ from lambdas.core import errors, outcome
 from lambdas.core import metrics_contract as names
 from lambdas.core.clients import client
 from lambdas.core.emit import count
-from lambdas.core.execution_contract import ENDED_STATUSES, ExecutionStatus
+from lambdas.core.execution_contract import (
+    ENDED_STATUSES,
+    STATE_MACHINE_DELETING,
+    ExecutionStatus,
+    ended_by_deletion,
+    state_machine_of,
+)
 from lambdas.core.ledger import LedgerTable
 from lambdas.core.ledger_contract import (
     HOLDER,
@@ -106,12 +119,32 @@ class Cleanup:
         """Make sure the run's task is stopped, record the outcome, release the lease — kept
         while the task is not confirmed STOPPED (``reconcile`` releases it once it is).
         True when the slot was still the execution's RUNNING run (and is now recorded)."""
-        keep_lease = False
         stop = self._stop(job, execution, f"cronguard: execution ended {ended.status.value}")
-        if stop is not None:
-            if stop.task_arns:
-                ended = ended.with_stop(stop)
-            keep_lease = stop.unconfirmed
+        if stop is not None and stop.task_arns:
+            ended = ended.with_stop(stop)
+        return self._record(job, slot, execution, ended, stop, per_job_metric=per_job_metric)
+
+    def removed(self, *, job: str, slot: str, execution: str, per_job_metric: bool = True) -> bool:
+        """Settle a run whose state machine was deleted under it: stop its task (Step Functions
+        does not) and wait for STOPPED, then record how the run really ended — ABORTED when
+        its task had to be stopped, else its task's exit code — and release the lease (kept
+        while the task is not confirmed STOPPED). True when the slot was still RUNNING."""
+        stop = self._stop(job, execution, outcome.REMOVED_STOP_REASON)
+        tasks = self.tasks.of_run(self._family(job), execution) if self.tasks else []
+        ended = outcome.of_removed_run(tasks, stop, container=self.container)
+        return self._record(job, slot, execution, ended, stop, per_job_metric=per_job_metric)
+
+    def _record(
+        self,
+        job: str,
+        slot: str,
+        execution: str,
+        ended: Outcome,
+        stop: TaskStop | None,
+        *,
+        per_job_metric: bool,
+    ) -> bool:
+        keep_lease = stop is not None and stop.unconfirmed
         started = self.ledger.finish(
             job=job,
             slot=slot,
@@ -151,9 +184,10 @@ class Cleanup:
         """Stop the run's tasks that still run and wait for STOPPED, at most ``within``."""
         if self.tasks is None:
             return None
-        return self.tasks.stop(
-            f"{self.family_prefix}{job}", execution, reason=reason, within=within
-        )
+        return self.tasks.stop(self._family(job), execution, reason=reason, within=within)
+
+    def _family(self, job: str) -> str:
+        return f"{self.family_prefix}{job}"
 
 
 def release(event: dict[str, Any], cleanup: Cleanup, environment: str) -> dict[str, Any]:
@@ -170,6 +204,9 @@ def release(event: dict[str, Any], cleanup: Cleanup, environment: str) -> dict[s
         trigger = parse_trigger(raw_input, str(detail.get("name", "")))
     except (ValueError, InvalidInput):
         return {"marked": False, "why": "input names no slot: nothing was held"}
+    if ended_by_deletion(detail.get("error"), detail.get("cause")):
+        marked = cleanup.removed(job=job, slot=trigger.slot, execution=execution_arn)
+        return {"job": job, "slot": trigger.slot, "marked": marked, "removed": True}
     marked = cleanup.settle(job=job, slot=trigger.slot, execution=execution_arn, ended=ended)
     return {"job": job, "slot": trigger.slot, "marked": marked}
 
@@ -200,9 +237,11 @@ class ReconcileIncomplete(Exception):
 
 
 def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str, Any]:
-    """Settle every run in progress whose execution has ended (a lost status-change event)."""
+    """Settle every run in progress whose execution has ended (a lost status-change event),
+    and every run whose state machine is deleted under it (``Cleanup.removed``)."""
     fixed, checked = 0, 0
-    statuses: dict[str, tuple[str, Any, Any]] = {}
+    statuses: dict[str, Execution] = {}
+    deleted: dict[str, bool] = {}  # state machine ARN -> being deleted, or gone
     # One execution that cannot be read (e.g. AccessDenied: the role reads only executions of
     # state machines tagged as this environment's, and a removed job's is deleted, tags and
     # all) must not keep the others from being settled.
@@ -214,7 +253,7 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
             continue
         if item.execution not in statuses:
             try:
-                statuses[item.execution] = _execution(sfn, item.execution)
+                statuses[item.execution] = _execution(sfn, item.execution, deleted)
             except ClientError as failure:
                 detail = failure.response["Error"]
                 unreadable[item.execution] = f"{detail.get('Code')}: {detail.get('Message')}"
@@ -225,11 +264,23 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
                     error=unreadable[item.execution],
                 )
                 continue
-        status, error, cause = statuses[item.execution]
-        if status == ExecutionStatus.RUNNING:
+        execution = statuses[item.execution]
+        if execution.removed and not item.lease:
+            if cleanup.removed(
+                job=item.job, slot=item.slot, execution=item.execution, per_job_metric=False
+            ):
+                fixed += 1
+                logger.warning(
+                    "settled a run whose state machine was deleted (job removed while running)",
+                    job=item.job,
+                    slot=item.slot,
+                    execution=item.execution,
+                )
             continue
-        ended = cleanup.ended(status, error, cause) or Outcome(
-            Status.ABORTED, f"execution {status.lower()}"
+        if execution.status == ExecutionStatus.RUNNING:
+            continue
+        ended = cleanup.ended(execution.status, execution.error, execution.cause) or Outcome(
+            Status.ABORTED, f"execution {execution.status.lower()}"
         )
         if item.lease:
             if not cleanup.stopped(item.job, item.execution):
@@ -268,15 +319,50 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
     return {"checked": checked, "fixed": fixed}
 
 
-def _execution(sfn: Any, execution_arn: str) -> tuple[str, Any, Any]:
+@dataclass(frozen=True)
+class Execution:
+    """What the reconciler knows of a run's execution."""
+
+    status: str
+    error: Any
+    cause: Any
+    removed: bool  # its state machine is deleted under it (see ``Cleanup.removed``)
+
+
+def _execution(sfn: Any, execution_arn: str, deleted: dict[str, bool]) -> Execution:
+    """The execution's status, and whether its state machine is deleted under it (read once
+    per state machine and reconcile: ``deleted``)."""
     try:
         described = sfn.describe_execution(executionArn=execution_arn)
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+    except ClientError as unread:
+        try:
+            gone = _machine_deleted(sfn, execution_arn, deleted)
+        except ClientError:
+            raise unread from None  # the execution's own error says most
+        if not gone:
+            if unread.response["Error"]["Code"] != "ExecutionDoesNotExist":
+                raise
             # Gone (older than Step Functions keeps them): it certainly does not run.
-            return ExecutionStatus.ABORTED, "ExecutionDoesNotExist", None
-        raise
-    return str(described["status"]), described.get("error"), described.get("cause")
+            return Execution(ExecutionStatus.ABORTED, "ExecutionDoesNotExist", None, False)
+        return Execution(ExecutionStatus.ABORTED, "its state machine was deleted", None, True)
+    status, error, cause = str(described["status"]), described.get("error"), described.get("cause")
+    removed = ended_by_deletion(error, cause) or (
+        status == ExecutionStatus.RUNNING and _machine_deleted(sfn, execution_arn, deleted)
+    )
+    return Execution(status, error, cause, removed)
+
+
+def _machine_deleted(sfn: Any, execution_arn: str, deleted: dict[str, bool]) -> bool:
+    machine = state_machine_of(execution_arn)
+    if machine not in deleted:
+        try:
+            described = sfn.describe_state_machine(stateMachineArn=machine)
+            deleted[machine] = described.get("status") == STATE_MACHINE_DELETING
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "StateMachineDoesNotExist":
+                raise
+            deleted[machine] = True
+    return deleted[machine]
 
 
 @metrics.log_metrics

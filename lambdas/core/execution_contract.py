@@ -36,6 +36,37 @@ out as a whole, or failed outside a Catch. The cleanup settles these; a SUCCEEDE
 recorded its run in ``Record success`` (the reconciler catches the rare one that did not)."""
 
 
+STATE_MACHINE_DELETING = "DELETING"
+"""DescribeStateMachine's status of a state machine being deleted (a removed or renamed job's,
+while a run of it still waits in ``Run job``): "A state machine is deleted only when all its
+executions are completed. On the next state transition, the state machine's executions are
+terminated" (Step Functions API Reference, DeleteStateMachine). Nothing in that stops the ECS
+task the run started."""
+DELETED_ERROR = "States.Runtime"
+"""The error an execution fails with at that transition; its cause is ``State machine <name>
+has been deleted.`` (AWS re:Post Knowledge Center, "step-functions-stuck-deleting-status")."""
+
+
+def ended_by_deletion(error: object, cause: object) -> bool:
+    """Whether an execution failed because its state machine was deleted (``DELETED_ERROR``
+    with that cause), not because of anything its run did."""
+    return (
+        error == DELETED_ERROR
+        and isinstance(cause, str)
+        and cause.startswith("State machine ")
+        and cause.rstrip(".").endswith("has been deleted")
+    )
+
+
+def state_machine_of(execution_arn: str) -> str:
+    """The ARN of an execution's state machine: ``…:execution:<machine>:<name>`` →
+    ``…:stateMachine:<machine>``."""
+    head, kind, rest = execution_arn.rpartition(":execution:")
+    if not kind or ":" not in rest:
+        raise ValueError(f"{execution_arn!r} is not an execution ARN")
+    return f"{head}:stateMachine:{rest.rsplit(':', 1)[0]}"
+
+
 EXECUTION_NAME_LIMIT = 80
 """Step Functions' limit on an execution's name: 1 to 80 characters."""
 MAX_REPLAY_STARTS = 5

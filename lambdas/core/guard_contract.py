@@ -41,6 +41,7 @@ class JobPayload(TypedDict):
     retentionSeconds: int
     container: str  # the job's container: its exit code is the run's
     taskFamily: str
+    renamedFrom: NotRequired[str]  # the job's name before a rename: its lease and slots count
 
 
 class ExecutionPayload(TypedDict):

@@ -53,7 +53,7 @@ from lambdas.core.ledger_contract import (
 from lambdas.core.outcome import Outcome
 from lambdas.core.pause import Pause, is_pause_item, read_pause
 from lambdas.core.pause import key as pause_key
-from lambdas.core.records import Lease, SlotRecord, Snapshot
+from lambdas.core.records import Lease, Predecessor, SlotRecord, Snapshot
 from lambdas.core.times import iso, parse_iso
 
 # Placeholders for the attributes a condition or update names (``status`` is reserved).
@@ -62,6 +62,8 @@ _NAMES = {"#owner": OWNER, "#status": STATUS}
 
 # The snapshot field each item of a claim's transaction asserts (None: not in the snapshot).
 _Asserts = Sequence[str | None]
+# A renamed job's check of its old name's lease: when it fails, the ledger is read again.
+PREDECESSOR = "predecessor"
 
 
 class LedgerConflict(Exception):
@@ -156,7 +158,7 @@ def _seen(error: ClientError, asserts: _Asserts) -> dict[str, Any] | None:
         code = reason.get("Code")
         if code in (None, "None"):
             continue  # its condition held: what the decision assumed of it is still true
-        if code != "ConditionalCheckFailed":
+        if code != "ConditionalCheckFailed" or field == PREDECESSOR:
             return None
         if field is None:
             continue  # the abandoned run's record: not part of the snapshot
@@ -183,33 +185,46 @@ class LedgerTable:
     def _key(self, job: str, sort_key: str) -> dict[str, Any]:
         return {PARTITION_KEY: _s(partition(job)), SORT_KEY: _s(sort_key)}
 
-    def read(self, job: str, slot: str) -> Snapshot:
+    def read(self, job: str, slot: str, renamed_from: str | None = None) -> Snapshot:
         """The slot record, the lease and the pause record, read strongly consistently in one
-        call (all three are in the job's partition, the one the guard's IAM allows)."""
+        call (all three are in the job's partition, the one the guard's IAM allows); for a
+        renamed job, its old name's record of the slot and lease too (``Predecessor``)."""
+        keys = [
+            self._key(job, slot_sort_key(slot)),
+            self._key(job, LEASE_SORT_KEY),
+            pause_key(job),
+        ]
+        if renamed_from is not None:
+            keys += [
+                self._key(renamed_from, slot_sort_key(slot)),
+                self._key(renamed_from, LEASE_SORT_KEY),
+            ]
         response = self._client.batch_get_item(
-            RequestItems={
-                self._table: {
-                    "Keys": [
-                        self._key(job, slot_sort_key(slot)),
-                        self._key(job, LEASE_SORT_KEY),
-                        pause_key(job),
-                    ],
-                    "ConsistentRead": True,
-                }
-            }
+            RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
         )
-        record = lease = None
+        found: dict[tuple[str, str], Any] = {}
         pause = Pause()
         for item in response["Responses"].get(self._table, []):
             if is_pause_item(item):
                 pause = read_pause(item)
-            elif item[SORT_KEY]["S"] == LEASE_SORT_KEY:
-                lease = _lease_of(item)
             else:
-                record = _record_of(item)
+                found[item[PARTITION_KEY]["S"], item[SORT_KEY]["S"]] = item
+
+        def read_job(name: str) -> tuple[SlotRecord | None, Lease | None]:
+            record = found.get((partition(name), slot_sort_key(slot)))
+            lease = found.get((partition(name), LEASE_SORT_KEY))
+            return (
+                _record_of(record) if record is not None else None,
+                _lease_of(lease) if lease is not None else None,
+            )
+
         if response.get("UnprocessedKeys"):
             raise LedgerConflict("ledger read was throttled")
-        return Snapshot(slot=record, lease=lease, pause=pause)
+        record, lease = read_job(job)
+        predecessor = None
+        if renamed_from is not None:
+            predecessor = Predecessor(renamed_from, *read_job(renamed_from))
+        return Snapshot(slot=record, lease=lease, pause=pause, predecessor=predecessor)
 
     def claim_slot(
         self,
@@ -226,8 +241,13 @@ class LedgerTable:
         overwrite: SlotRecord | None,
         abandon: Abandoned | None = None,
         replace_wait: float | None = None,
+        renamed_from: str | None = None,
     ) -> None:
         """Claim the slot (and the lease unless ``lease_for`` is None) in one transaction.
+
+        With a lease and ``renamed_from`` (the job's old name), the old name's lease must be
+        free or expired: a run of the old name that claimed it since the snapshot (during the
+        deploy of the rename) fails the claim, and the guard reads and decides again.
 
         ``overwrite`` is the slot's earlier record (a forced run): it is kept in the new
         record's ``runs``. ``abandon`` ends the record of the run whose lease is taken over —
@@ -298,6 +318,9 @@ class LedgerTable:
                 put_lease["ExpressionAttributeValues"] = {":old_holder": _s(take_over.holder)}
             items.append({"Put": put_lease})
             asserts.append("lease")
+            if renamed_from is not None:
+                items.append({"ConditionCheck": self._lease_free(renamed_from, now)})
+                asserts.append(PREDECESSOR)
         # The abandoned run's record, unless it is the very record this claim replaces.
         if abandon is not None and abandon.lease.slot != slot:
             items.append({"Update": self._end_run(job, abandon, now)})
@@ -316,6 +339,17 @@ class LedgerTable:
                 self._transact_or_conflict(items[:-1], asserts[:-1])
                 return
             raise LedgerConflict(str(error), _seen(error, asserts)) from None
+
+    def _lease_free(self, job: str, now: datetime) -> dict[str, Any]:
+        """A transaction's check that the job's lease is free: no lease, or an expired one."""
+        return {
+            "TableName": self._table,
+            "Key": self._key(job, LEASE_SORT_KEY),
+            "ConditionExpression": (
+                f"attribute_not_exists({PARTITION_KEY}) OR {LEASE_UNTIL} <= :now"
+            ),
+            "ExpressionAttributeValues": {":now": _n(epoch(now))},
+        }
 
     def _not_paused(self, job: str) -> dict[str, Any]:
         """A transaction's check that the job is not paused (no pause record, or resumed)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -107,3 +108,54 @@ def of_failed_execution(error: Any, cause: Any, *, container: str) -> Outcome | 
     if error in set(errors.BY_ORIGINAL_ERROR.values()) | {errors.RUN_FAILED}:
         return failed(parsed, container=container)
     return None
+
+
+REMOVED = "job removed while running"
+REMOVED_STOP_REASON = f"cronguard: {REMOVED}"  # StopTask's reason: the task says who stopped it
+
+
+def _pascal(task: dict[str, Any]) -> dict[str, Any]:
+    """A DescribeTasks task (camelCase) in the shape ``runTask.sync`` returns (PascalCase),
+    the fields an outcome reads."""
+    return {
+        "TaskArn": task.get("taskArn"),
+        "StoppedReason": task.get("stoppedReason"),
+        "Containers": [
+            {"Name": c.get("name"), "ExitCode": c.get("exitCode"), "Reason": c.get("reason")}
+            for c in task.get("containers") or []
+            if isinstance(c, dict)
+        ],
+    }
+
+
+def of_removed_run(
+    tasks: Sequence[dict[str, Any]], stop: TaskStop | None, *, container: str
+) -> Outcome:
+    """How a run ended whose state machine was deleted under it (its job removed or renamed):
+    no state of it can record anything any more. ``tasks``: its tasks as DescribeTasks shows
+    them after ``stop`` (what stopping them found and did).
+
+    A task the cleanup had to stop is ABORTED, saying so, with its exit code — whichever of
+    the cleanup's paths records it (the stop's reason is on the task); a task that had ended by
+    itself is recorded as it ended (exit 0 is a success); no task at all is ABORTED."""
+    task = _pascal(tasks[0]) if tasks else {}
+    code = _exit_code(task, container)
+    stopped_by_removal = (stop is not None and bool(stop.stop_requested)) or (
+        task.get("StoppedReason") == REMOVED_STOP_REASON
+    )
+    if not tasks:
+        ended = Outcome(Status.ABORTED, f"{REMOVED}; no task of the run was found")
+    elif stopped_by_removal:
+        ended = Outcome(Status.ABORTED, f"{REMOVED}: its task was stopped")
+    elif code == 0:
+        ended = Outcome(Status.SUCCEEDED, f"job exited 0 ({REMOVED}, recorded by the cleanup)")
+    else:
+        what = f"job exited {code}" if code is not None else "job task stopped"
+        ended = Outcome(Status.FAILED, f"{what} ({REMOVED}, recorded by the cleanup)")
+    ended = replace(
+        ended,
+        task_arn=task.get("TaskArn"),
+        exit_code=code,
+        stopped_reason=_stopped_reason(task, container) if task else None,
+    )
+    return ended.with_stop(stop) if stop is not None and stop.task_arns else ended

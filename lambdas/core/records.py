@@ -33,7 +33,18 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class Predecessor:
+    """What the ledger holds under a renamed job's old name (``renamed_from``): the same
+    slot's record and the old name's lease."""
+
+    name: str
+    slot: SlotRecord | None
+    lease: Lease | None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     slot: SlotRecord | None
     lease: Lease | None
     pause: Pause = field(default_factory=Pause)  # the job's pause record (never paused)
+    predecessor: Predecessor | None = None  # a renamed job's old name's (``renamed_from``)

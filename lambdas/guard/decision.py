@@ -8,7 +8,10 @@ Whether a lease holder (or a forced slot's owner) still runs is asked of Step Fu
 a skip or a stop rests on DescribeExecution of that one execution, never on the eventually
 consistent ListExecutions alone; nothing ever asks Step Functions whether a slot is free.
 
-The snapshot holds the job's pause record too (``cronguard pause``), read in the same call.
+The snapshot holds the job's pause record too (``cronguard pause``), read in the same call,
+and, for a renamed job (``renamed_from``), its old name's record of the slot (a slot the old
+name ran is a duplicate) and its lease (held, it keeps the new name's slots back, unless
+``allow``).
 What a paused job does, in this order:
 
 - a slot that already has a record is a duplicate, paused or not (its run is not repeated,
@@ -144,6 +147,14 @@ def decide(
             # Its execution ended without recording an outcome: force may run it again.
         overwrite = record
 
+    before = snapshot.predecessor  # a renamed job's old name: its slots and lease count
+    if record is None and before is not None and before.slot is not None and not trigger.force:
+        return Decision(
+            Verdict.DUPLICATE,
+            f"slot already taken by {before.slot.owner} ({_state(before.slot.status)}) as "
+            f"{before.name}, this job's name before the rename",
+        )
+
     if snapshot.pause.paused and not trigger.force:
         return Decision(Verdict.PAUSED, paused_reason(snapshot.pause))
 
@@ -163,10 +174,19 @@ def decide(
 
     if concurrency is Concurrency.ALLOW:
         return Decision(Verdict.RUN, "claimed (concurrency allow)", overwrite=overwrite)
+    if lease is not None and lease.holder == me:
+        return Decision(Verdict.RUN, "lease already held by this execution", resume=True)
+    if before is not None and before.lease is not None and before.lease.until > now:
+        # Not replaceable from here: the cleanup stops that run once its state machine is
+        # being deleted, and releases the lease (or it expires).
+        return Decision(
+            Verdict.OVERLAP,
+            f"run {before.lease.holder} (slot {before.lease.slot}) of {before.name}, this "
+            "job's name before the rename, still holds its lease",
+            record=record is None,
+        )
     if lease is None:
         return Decision(Verdict.RUN, "claimed", overwrite=overwrite)
-    if lease.holder == me:
-        return Decision(Verdict.RUN, "lease already held by this execution", resume=True)
     if lease.until <= now:
         return Decision(
             Verdict.RUN,

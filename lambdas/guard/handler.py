@@ -141,6 +141,7 @@ class JobSettings:
     retention: timedelta
     container: str  # the job's container: its exit code is the run's
     task_family: str | None = None  # None: no ECS tasks to stop (decision-only tests)
+    renamed_from: str | None = None  # the job's name before a rename: its lease and slots count
 
     @classmethod
     def from_payload(cls, raw: JobPayload) -> JobSettings:
@@ -160,6 +161,7 @@ class JobSettings:
             retention=_seconds(raw, "retentionSeconds"),
             container=str(raw["container"]),
             task_family=str(raw["taskFamily"]),
+            renamed_from=str(raw["renamedFrom"]) if raw.get("renamedFrom") else None,
         )
 
 
@@ -187,7 +189,7 @@ class Guard:
         for round_ in range(MAX_ROUNDS):
             now = self.now()
             if snapshot is None:
-                snapshot = self.ledger.read(job.name, trigger.slot)
+                snapshot = self.ledger.read(job.name, trigger.slot, job.renamed_from)
             decision = decide(
                 concurrency=job.concurrency,
                 trigger=trigger,
@@ -321,6 +323,7 @@ class Guard:
                 overwrite=decision.overwrite,
                 abandon=abandon,
                 replace_wait=wait,
+                renamed_from=job.renamed_from,
             )
 
 

@@ -178,6 +178,7 @@ def _guard_role(named: NamedJob, tasks: str) -> Fragment:
                         }
                     },
                 ),
+                *_renamed_from_reads(named),
                 # ...and only its own state machine, whose ARN comes from its fixed name
                 # (a reference to the state machine would be a cycle: it names us).
                 _statement(
@@ -274,6 +275,26 @@ def _state_machine_role(named: NamedJob, tasks: str) -> Fragment:
             (wildcard_resource_finding("ecs", tasks), why_wildcards),
         ),
     )
+
+
+def _renamed_from_reads(named: NamedJob) -> list[dict[str, Any]]:
+    """A renamed job's guard reads its old name's lease and slot with its own (one
+    BatchGetItem over both partitions) and checks the old lease in its claim; it writes
+    nothing there."""
+    old = named.job.renamed_from
+    if old is None:
+        return []
+    return [
+        _statement(
+            ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"],
+            ref("LedgerTableArn"),
+            {
+                "ForAllValues:StringEquals": {
+                    "dynamodb:LeadingKeys": [partition(named.job.name), partition(old)]
+                }
+            },
+        )
+    ]
 
 
 def _statement(

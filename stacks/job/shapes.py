@@ -108,7 +108,7 @@ def task_family_prefix(environment: Environment) -> str:
 class NamedJob:
     """A job with the names its resources get: logical IDs in its job stack, and the physical
     names that must never change (a new state machine name would replace the state machine
-    and stop its running executions)."""
+    and end its runs in progress)."""
 
     job: Job
     ids: JobResources

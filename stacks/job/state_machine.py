@@ -54,21 +54,24 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
     """The typed values config gives the ASL template (``state_machines/``)."""
     job = named.job
     network = environment.network.for_job(job.network)
+    # The guard reads these (its payload's "job"): typed by the contract both sides import.
+    settings = JobPayload(
+        name=job.name,
+        concurrency=job.concurrency.value,
+        startingDeadlineSeconds=(
+            int(job.starting_deadline.total_seconds()) if job.starting_deadline else None
+        ),
+        leaseSeconds=int(job.lease.total_seconds()),
+        retentionSeconds=int(environment.ledger.retention.total_seconds()),
+        container=CONTAINER_NAME,
+        taskFamily=named.task_family,
+    )
+    if job.renamed_from is not None:
+        settings["renamedFrom"] = job.renamed_from
     return {
         "JobName": job.name,
         "Concurrency": job.concurrency.value,
-        # The guard reads these (its payload's "job"): typed by the contract both sides import.
-        "JobSettings": JobPayload(
-            name=job.name,
-            concurrency=job.concurrency.value,
-            startingDeadlineSeconds=(
-                int(job.starting_deadline.total_seconds()) if job.starting_deadline else None
-            ),
-            leaseSeconds=int(job.lease.total_seconds()),
-            retentionSeconds=int(environment.ledger.retention.total_seconds()),
-            container=CONTAINER_NAME,
-            taskFamily=named.task_family,
-        ),
+        "JobSettings": settings,
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),
         "LaunchType": None if job.capacity_strategy else "FARGATE",

@@ -67,7 +67,7 @@ def test_move_help_warns_that_a_move_deletes_and_recreates_the_job() -> None:
     text = " ".join(result.output.split())
     assert "deletes the job's resources" in text
     assert "the create fails while the old stack still holds the state machine" in text
-    assert "its running executions are stopped" in text
+    assert "a run in progress is stopped and recorded as a removed job's" in text
 
 
 def test_list_shows_each_stack_with_its_jobs_and_room(config: Path) -> None:

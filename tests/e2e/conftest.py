@@ -23,7 +23,9 @@ from botocore.exceptions import ClientError
 from cronguard.config import Environment, load_environment
 from cronguard_simulation.deploy import LocalEnvironment
 from cronguard_simulation.engine import LocalAws, TaskScript
-from cronguard_simulation.engine.lambdas import Handler
+from cronguard_simulation.engine.harness import ACCOUNT_ID
+from cronguard_simulation.engine.lambdas import Handler, LambdaContext
+from lambdas.cleanup import handler as cleanup
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 from testkit.configs import NETWORK
@@ -41,6 +43,8 @@ JOBS = {
     "retry-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "job_retries": 1},
     # A cron job: its slots are fixed wall-clock times (04:00 UTC, once 03:00: see the tests).
     "nightly-job": {"schedule": "cron(0 4 * * ? *)", "image": "repo/job:1"},
+    # A job renamed from one no longer in config (the rename tests write the old name's lease).
+    "renamed-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "renamed_from": "old-job"},
 }
 RUN_TIMEOUT_SECONDS = 2  # timeout-job's 1m compressed, so scenario 6 takes seconds
 
@@ -132,6 +136,18 @@ class Engine:
         edit(definition)
         self.aws.sfn.update_state_machine(
             stateMachineArn=self.arn(job), definition=json.dumps(definition)
+        )
+
+    def reconcile(self) -> Any:
+        """One run of the cleanup's reconciler (its 5-minute schedule, fired now): the real
+        handler, with the environment its function was deployed with."""
+        context = LambdaContext(
+            function_name="cleanup",
+            invoked_function_arn=f"arn:aws:lambda:{self.aws.region}:{ACCOUNT_ID}:function:cleanup",
+        )
+        return cleanup.lambda_handler(
+            {"detail-type": cleanup.SCHEDULED_EVENT, "source": "aws.events", "detail": {}},
+            context,
         )
 
     def wait_for_tasks(self, job: str, count: int, timeout: float = 30) -> None:

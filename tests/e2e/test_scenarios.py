@@ -31,8 +31,8 @@ def reads_meet(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
         taken = itertools.count()
         read = LedgerTable.read
 
-        def read_then_meet(self: LedgerTable, job: str, slot: str) -> Any:
-            snapshot = read(self, job, slot)
+        def read_then_meet(self: LedgerTable, job: str, slot: str, *renamed_from: Any) -> Any:
+            snapshot = read(self, job, slot, *renamed_from)
             if next(taken) < count:  # later reads (a guard deciding again) pass straight on
                 meet.wait()
             return snapshot

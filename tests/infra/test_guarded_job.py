@@ -365,15 +365,22 @@ def test_the_cleanup_may_read_only_executions_of_state_machines_tagged_as_this_e
             "AWS::Lambda::Function", {"Properties": {"Handler": cleanup_settings.HANDLER}}
         ).values()
     }
-    (describe,) = [
-        statement
+    statements = {
+        statement["Action"]: statement
         for policy in template.find_resources("AWS::IAM::Policy").values()
         if {"Ref": cleanup_role} in policy["Properties"]["Roles"]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if statement["Action"] == "states:DescribeExecution"
-    ]
+        if str(statement["Action"]).startswith("states:")
+    }
+    # DescribeStateMachine: whether a run's state machine is being deleted (a removed job).
+    assert set(statements) == {"states:DescribeExecution", "states:DescribeStateMachine"}
     tag = f"aws:ResourceTag/{ENVIRONMENT_TAG}"
-    assert describe["Condition"] == {"StringEquals": {tag: env_name}}
+    for action, kind in (
+        ("states:DescribeExecution", f":execution:{env_name}-*:*"),
+        ("states:DescribeStateMachine", f":stateMachine:{env_name}-*"),
+    ):
+        assert statements[action]["Condition"] == {"StringEquals": {tag: env_name}}
+        assert json.dumps(statements[action]["Resource"]).endswith(f'{kind}"]]}}')
     for job_stack in template.find_resources("AWS::CloudFormation::Stack").values():
         assert {"Key": ENVIRONMENT_TAG, "Value": env_name} in job_stack["Properties"]["Tags"]
 

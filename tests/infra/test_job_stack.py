@@ -361,3 +361,41 @@ def test_the_guard_is_told_its_jobs_container_and_task_family(tmp_path: Path) ->
     assert settings["taskFamily"] == task_definition["Properties"]["Family"]
     for finish in ("Record success", "Record failure"):
         assert definition["States"][finish]["Arguments"]["Payload"]["job"] == settings
+
+
+def test_a_renamed_jobs_guard_is_told_its_old_name_and_may_only_read_and_check_it(
+    tmp_path: Path,
+) -> None:
+    template = render(tmp_path / "renamed", image="repo/job:1", renamed_from="old-report")
+    plain = render(tmp_path / "plain", image="repo/job:1")
+    ids = JobResources.of(load_environment("test", tmp_path / "renamed").jobs[0])
+    definition = json.loads(
+        template["Resources"][ids.state_machine]["Properties"]["DefinitionString"]
+    )
+    settings = definition["States"]["Guard"]["Arguments"]["Payload"]["job"]
+    assert settings["renamedFrom"] == "old-report"
+    statements = role_statements(template, ids.guard_role)
+    added = [s for s in statements if s not in role_statements(plain, ids.guard_role)]
+    # The old name's partition is read (one BatchGetItem over both) and its lease checked in
+    # the claim: never written.
+    assert added == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"],
+            "Resource": {"Ref": "LedgerTableArn"},
+            "Condition": {
+                "ForAllValues:StringEquals": {
+                    "dynamodb:LeadingKeys": ["job#report", "job#old-report"]
+                }
+            },
+        }
+    ]
+    for finish in ("Record success", "Record failure"):
+        assert definition["States"][finish]["Arguments"]["Payload"]["job"] == settings
+    # Nothing else changes: a job without the key renders as before.
+    for state in ("Guard", "Record success", "Record failure"):
+        del definition["States"][state]["Arguments"]["Payload"]["job"]["renamedFrom"]
+    plain_definition = json.loads(
+        plain["Resources"][ids.state_machine]["Properties"]["DefinitionString"]
+    )
+    assert definition == plain_definition

@@ -7,16 +7,23 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.ecs.models import ecs_backends
 
 from lambdas.cleanup.handler import ReconcileIncomplete, lambda_handler, reconcile, release
 from lambdas.core import errors
-from lambdas.core.execution_contract import ENDED_STATUSES, STATUS_CHANGE
+from lambdas.core.execution_contract import (
+    ENDED_STATUSES,
+    STATUS_CHANGE,
+    ended_by_deletion,
+    state_machine_of,
+)
 from lambdas.core.guard_contract import Concurrency
 from lambdas.core.ledger_contract import (
     EXIT_CODE,
     HOLDER,
     LEASE_SORT_KEY,
     PARTITION_KEY,
+    REASON,
     RUNNING_ATTRIBUTE,
     SORT_KEY,
     STATUS,
@@ -27,7 +34,8 @@ from lambdas.core.ledger_contract import (
     slot_sort_key,
 )
 from lambdas.guard.decision import Verdict
-from tests.lambdas.conftest import CONTAINER, CONTEXT, TABLE, Aws
+from tests.aws import REGION
+from tests.lambdas.conftest import ACCOUNT, CONTAINER, CONTEXT, TABLE, Aws
 from tests.lambdas.test_guard_handler import NEXT_SLOT, SLOT, claim
 
 
@@ -265,3 +273,114 @@ def test_cleanup_keeps_the_lease_of_a_still_stopping_task_until_the_reconciler_s
     assert reconcile(aws.dynamodb, aws.sfn, TABLE, cleanup) == {"checked": 1, "fixed": 1}
     assert aws.item(LEASE_SORT_KEY) is None
     assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
+
+
+# A removed (or renamed) job's state machine is deleted; a run of it still in ``Run job`` goes
+# on until its next transition and then fails with this (DeleteStateMachine's documented
+# behaviour; the cause as Step Functions words it).
+DELETED = ("States.Runtime", "State machine test-report has been deleted.")
+
+
+def being_deleted(sfn: Any, machine: str) -> None:
+    """DescribeStateMachine says DELETING, as Step Functions does between DeleteStateMachine
+    and the end of the machine's last execution (moto deletes at once)."""
+
+    def deleting(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if parsed.get("stateMachineArn") == machine:
+            parsed["status"] = "DELETING"
+
+    sfn.meta.events.register("after-call.states.DescribeStateMachine", deleting)
+
+
+def exited(task_arn: str, code: int) -> None:
+    """The task ended by itself with ``code`` (moto's containers always say 0)."""
+    task = ecs_backends[ACCOUNT][REGION].tasks["jobs"][task_arn]
+    task.containers[0].exitCode = code
+    task.last_status = task.desired_status = "STOPPED"
+
+
+def test_a_run_whose_state_machine_is_being_deleted_has_its_task_stopped_and_is_recorded_removed(
+    aws: Aws,
+) -> None:
+    execution = aws.start("removed")
+    claim(aws, execution, SLOT)
+    task_arn = aws.run_task(execution)
+    being_deleted(aws.sfn, aws.state_machine_arn)
+
+    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
+
+    assert aws.task(task_arn)["lastStatus"] == "STOPPED"
+    assert aws.task(task_arn)["stoppedReason"] == "cronguard: job removed while running"
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None
+    assert (item[STATUS]["S"], item[REASON]["S"]) == (
+        Status.ABORTED,
+        "job removed while running: its task was stopped",
+    )
+    assert item[TASK_ARN]["S"] == task_arn
+    assert "STOPPED after" in item[TASK_STOP]["S"]
+    assert aws.item(LEASE_SORT_KEY) is None  # a renamed job's first slot may run now
+
+
+def test_a_still_running_run_of_a_live_state_machine_is_left_alone(aws: Aws) -> None:
+    execution = aws.start("running")
+    claim(aws, execution, SLOT)
+    task_arn = aws.run_task(execution)
+
+    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 0}
+
+    assert aws.task(task_arn)["lastStatus"] == "RUNNING"
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None and item[STATUS]["S"] == Status.RUNNING
+
+
+@pytest.mark.parametrize(
+    ("code", "recorded", "reason"),
+    [
+        (0, Status.SUCCEEDED, "job exited 0 (job removed while running, recorded by the cleanup)"),
+        (3, Status.FAILED, "job exited 3 (job removed while running, recorded by the cleanup)"),
+    ],
+)
+def test_a_run_ended_by_its_state_machines_deletion_is_recorded_with_its_tasks_exit_code(
+    aws: Aws, code: int, recorded: Status, reason: str
+) -> None:
+    execution = aws.start("removed")
+    claim(aws, execution, SLOT)
+    task_arn = aws.run_task(execution)
+    exited(task_arn, code)  # ...and at that transition Step Functions failed the execution
+    event = status_change(execution, aws.state_machine_arn, "FAILED", {"scheduledTime": SLOT})
+    event["detail"]["error"], event["detail"]["cause"] = DELETED
+
+    answer = lambda_handler(event, CONTEXT)
+
+    assert answer == {"job": "report", "slot": SLOT, "marked": True, "removed": True}
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None
+    assert (item[STATUS]["S"], item[REASON]["S"], item[EXIT_CODE]["N"]) == (
+        recorded,
+        reason,
+        str(code),
+    )
+    assert aws.item(LEASE_SORT_KEY) is None
+
+
+def test_the_reconciler_settles_a_run_whose_state_machine_is_gone(aws: Aws) -> None:
+    execution = aws.start("removed")
+    claim(aws, execution, SLOT)
+    task_arn = aws.run_task(execution)
+    exited(task_arn, 0)
+    aws.sfn.delete_state_machine(stateMachineArn=aws.state_machine_arn)
+
+    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
+
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None and (item[STATUS]["S"], item[EXIT_CODE]["N"]) == ("SUCCEEDED", "0")
+    assert aws.item(LEASE_SORT_KEY) is None
+
+
+def test_only_a_deleted_state_machines_runtime_error_counts_as_its_removal() -> None:
+    assert ended_by_deletion(*DELETED)
+    assert not ended_by_deletion("States.Runtime", "An error occurred while executing the state")
+    assert not ended_by_deletion(errors.JOB_FAILED, "State machine x has been deleted.")
+    machine = state_machine_of("arn:aws:states:us-east-1:123456789012:execution:dev-job:20261122")
+    assert machine == "arn:aws:states:us-east-1:123456789012:stateMachine:dev-job"

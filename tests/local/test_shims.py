@@ -590,3 +590,23 @@ def test_a_definition_parsed_once_runs_each_execution_on_its_own_program() -> No
         for name in ("bad-1", "bad-2"):
             with pytest.raises(ClientError, match="ASLParserException"):
                 aws.deploy_state_machine(name, {"StartAt": "Nowhere", "States": {}})
+
+
+@pytest.mark.usefixtures("plain_moto")
+def test_delete_state_machine_lets_its_running_executions_run_on() -> None:
+    """Guards `_shim_delete_state_machine`: moto deletes the machine at once (AWS keeps it
+    DELETING while an execution runs, and ends that execution at its next transition)."""
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="deleted",
+        roleArn=ROLE,
+        definition=json.dumps(
+            {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}}
+        ),
+    )["stateMachineArn"]
+    sfn.start_execution(stateMachineArn=machine, name="running")
+
+    sfn.delete_state_machine(stateMachineArn=machine)
+
+    with pytest.raises(ClientError, match="StateMachineDoesNotExist"):
+        sfn.describe_state_machine(stateMachineArn=machine)

@@ -90,7 +90,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "secrets, timeout, launch_retries, job_retries, concurrency, starting_deadline, "
         "flexible_window, delivery, catch_up, spot, capacity_providers, network, task_role_arn, "
         "permissions, "
-        "managed_policies, architecture, ephemeral_storage_gib, tags",
+        "managed_policies, architecture, ephemeral_storage_gib, renamed_from, tags",
     ),
     (
         "misspelt environment key",
@@ -477,6 +477,37 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "flexible window longer than Scheduler allows",
         {"jobs": with_job(flexible_window="2d")},
         f"{JOBS}: job 'report': flexible_window: 2d is out of range; allowed 1m to 1d",
+    ),
+    (
+        "renamed_from names a job still in config",
+        {"jobs": with_job(renamed_from="sync")},
+        f"{JOBS}: job 'report': renamed_from: 'sync' is still a job here: a renamed job's old "
+        "name is gone from config (remove that job, or this key)",
+    ),
+    (
+        "renamed_from names the job itself",
+        {"jobs": with_job(renamed_from="report")},
+        f"{JOBS}: job 'report': renamed_from: 'report' is the job's own name; name the job's name "
+        "before the rename",
+    ),
+    (
+        "renamed_from is not a job name",
+        {"jobs": with_job(renamed_from="Old Report")},
+        f"{JOBS}: job 'report': renamed_from: 'Old Report' is not a job name: it names the "
+        "job's old name",
+    ),
+    (
+        "two jobs renamed from one name",
+        {
+            "jobs": {
+                "jobs": {
+                    **with_job(renamed_from="old-report")["jobs"],
+                    "sync": {**BASE_JOBS["jobs"]["sync"], "renamed_from": "old-report"},
+                }
+            }
+        },
+        f"{JOBS}: job 'sync': renamed_from: 'old-report' is already the renamed_from of job "
+        "'report'",
     ),
 ]
 
