@@ -9,7 +9,6 @@ result against these models, so everything downstream (stacks, CLI) sees one sha
 from __future__ import annotations
 
 import re
-import reprlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,9 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
@@ -35,9 +32,12 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
-from cronguard.config import aws_rules
+from cronguard.config import aws_rules, container
 from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Placement, assign
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
+from cronguard.config.values import SHOWN_LIMIT as SHOWN_LIMIT
+from cronguard.config.values import Strict as Strict
+from cronguard.config.values import shown as shown
 from lambdas.core import ledger_contract
 from lambdas.core.guard_contract import Concurrency as Concurrency  # the guard reads it
 from lambdas.core.missed import JobSchedule
@@ -72,21 +72,6 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     8192: tuple(range(16384, 61440 + 1, 4096)),
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
-
-# What a value echoed in a message may take up: a long string, or a YAML alias expanded
-# many times over, must not flood the terminal.
-SHOWN_LIMIT = 200
-_REPR = reprlib.Repr()  # keyword arguments need Python 3.12
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, SHOWN_LIMIT, 80
-_REPR.maxtuple = _REPR.maxlist = _REPR.maxdict = _REPR.maxset = 8
-
-
-def shown(value: Any) -> str:
-    """``repr(value)`` cut to about ``SHOWN_LIMIT`` characters, without building the whole
-    repr of a huge value first."""
-    text = _REPR.repr(value)
-    return text if len(text) <= SHOWN_LIMIT else f"{text[:SHOWN_LIMIT]}…"
-
 
 # Patterns a config value must match, and what each expects, in words (the loader says
 # this instead of the regular expression).
@@ -214,12 +199,6 @@ def field_error(field: str, message: str, value: Any) -> ValidationError:
     return ValidationError.from_exception_data(
         "config", [InitErrorDetails(type=error, loc=(field,), input=value)]
     )
-
-
-class Strict(BaseModel):
-    """Every config object rejects unknown keys: a misspelt key must never be ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
 class LaunchRetry(Strict):
@@ -917,6 +896,66 @@ class Job(Strict):
         "carries the task definition's onto each task",
         json_schema_extra=_tags_schema(aws_rules.JOB_TAGGED),
     )
+    entrypoint: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Exec-form entrypoint instead of the image's ENTRYPOINT (command becomes "
+        "its arguments)",
+    )
+    user: str | None = Field(
+        default=None,
+        description="User the container runs as: a name or uid, optionally with a group or gid "
+        "('app', '1000:1000'); unset is the image's USER",
+        json_schema_extra=container.USER_SCHEMA,
+    )
+    working_directory: str | None = Field(
+        default=None,
+        description="Absolute directory the command runs in; unset is the image's WORKDIR",
+        json_schema_extra=container.ABSOLUTE_PATH_SCHEMA,
+    )
+    stop_timeout: (
+        Annotated[Duration, between(timedelta(seconds=2), timedelta(seconds=120))] | None
+    ) = Field(
+        default=None,
+        description="How long ECS waits after SIGTERM before it kills the container when the "
+        "task is stopped (a replaced or timed-out run); unset is ECS's 30s",
+    )
+    readonly_root_filesystem: bool = Field(
+        default=False,
+        description="Mount the container's root file system read-only (write to mounts)",
+    )
+    init_process: bool = Field(
+        default=False,
+        description="Run an init process as PID 1 that forwards signals and reaps zombie "
+        "processes (docker run --init)",
+    )
+    platform_version: str = Field(
+        default=container.LATEST,
+        description="Fargate platform version of each run: LATEST, or a version like '1.4.0' "
+        "(arm64 and ephemeral_storage_gib need 1.4.0 or later)",
+        json_schema_extra=container.PLATFORM_VERSION_SCHEMA,
+    )
+    logs: container.Logs = Field(default_factory=container.Logs)
+    registry_credentials: str | None = Field(
+        default=None,
+        description="Secrets Manager secret ARN holding {username, password} for a private "
+        "registry (Docker Hub, GHCR); the execution role reads exactly that secret. Not for "
+        "ECR images, which the execution role pulls",
+        json_schema_extra=container.REGISTRY_CREDENTIALS_SCHEMA,
+    )
+    kms_key_arn: str | None = Field(
+        default=None,
+        description="Customer-managed KMS key the job's secrets, registry credentials or "
+        "environment files are encrypted with: the execution role may decrypt with it only "
+        "through those services (kms:ViaService)",
+        json_schema_extra=container.KMS_KEY_SCHEMA,
+    )
+    environment_files: list[str] = Field(
+        default_factory=list,
+        description="S3 object ARNs of .env files whose variables the container gets (ECS "
+        "reads them at start: the execution role may get exactly these objects)",
+        json_schema_extra=container.ENVIRONMENT_FILES_SCHEMA,
+    )
 
     @property
     def watched_schedule(self) -> JobSchedule:
@@ -942,6 +981,54 @@ class Job(Strict):
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         return _check_tags(value, aws_rules.JOB_TAGGED)
+
+    _user = field_validator("user")(container.check_user)
+    _working_directory = field_validator("working_directory")(container.check_working_directory)
+    _platform_version = field_validator("platform_version")(container.check_platform_version)
+    _registry = field_validator("registry_credentials")(container.check_registry_credentials)
+    _kms_key = field_validator("kms_key_arn")(container.check_kms_key)
+    _environment_files = field_validator("environment_files")(container.check_environment_files)
+
+    @model_validator(mode="after")
+    def _read_at_start(self) -> Job:
+        if self.registry_credentials is not None and container.is_ecr_image(self.image):
+            raise field_error(
+                "registry_credentials",
+                "the image is in ECR, which ECS pulls from with the execution role; "
+                "registry_credentials are for other registries (Docker Hub, GHCR, …)",
+                self.registry_credentials,
+            )
+        if self.kms_key_arn is not None and not (
+            self.secrets or self.environment_files or self.registry_credentials
+        ):
+            raise field_error(
+                "kms_key_arn",
+                "the job has no secrets, registry_credentials or environment_files to decrypt "
+                "with it: drop it, or add what it encrypts",
+                self.kms_key_arn,
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _platform_runs_it(self) -> Job:
+        if not container.platform_before_full_features(self.platform_version):
+            return self
+        needs = [
+            what
+            for what, used in (
+                ("architecture arm64", self.architecture is Architecture.ARM64),
+                ("ephemeral_storage_gib", self.ephemeral_storage_gib is not None),
+            )
+            if used
+        ]
+        if needs:
+            raise field_error(
+                "platform_version",
+                f"{self.platform_version} cannot run {' or '.join(needs)}: Fargate needs "
+                f"platform version 1.4.0 or later for it ({container.PLATFORM_VERSIONS_DOC})",
+                self.platform_version,
+            )
+        return self
 
     @field_validator("capacity_providers")
     @classmethod

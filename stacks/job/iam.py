@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from cronguard.config import Environment
+from cronguard.config import Environment, container
+from cronguard.config.container import ECR_IMAGE
 from lambdas.core.ledger_contract import partition
 from stacks.compliance import (
     LIST_TASKS_ONLY_STAR,
@@ -20,10 +21,6 @@ from stacks.compliance import (
 from stacks.job.cloudformation import arn, get_att, ref
 from stacks.job.shapes import SHARED, Acknowledgement, Fragment, NamedJob, Resource
 
-_ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
-    r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$"
-)
 _COMPLETE_SECRET_ARN = re.compile(r"-[a-z0-9]{6}$", re.IGNORECASE)
 
 
@@ -94,7 +91,7 @@ def _execution_role(named: NamedJob) -> Fragment:
     secrets."""
     job = named.job
     pull: list[dict[str, Any]] = []
-    ecr = _ECR_IMAGE.match(job.image)
+    ecr = ECR_IMAGE.match(job.image)
     if ecr:
         repository = {
             "Fn::Sub": f"arn:${{AWS::Partition}}:ecr:{ecr['region']}:{ecr['account']}:"
@@ -111,11 +108,6 @@ def _execution_role(named: NamedJob) -> Fragment:
             ),
             _statement(["ecr:GetAuthorizationToken"], "*"),
         ]
-    secrets = [value for _, value in sorted(job.secrets.items())]
-    ssm = [value for value in secrets if ":ssm:" in value]
-    secrets_manager = sorted(
-        {_secret_for_policies(value) for value in secrets if ":ssm:" not in value}
-    )
     return Fragment(
         named.ids.execution_role,
         _role(
@@ -123,19 +115,60 @@ def _execution_role(named: NamedJob) -> Fragment:
             f"cronguard job {named.state_machine}: ECS pulls the image, writes logs, reads secrets",
             [
                 *pull,
-                _statement(["logs:CreateLogStream", "logs:PutLogEvents"], get_att(SHARED.job_logs)),
-                *([_statement(["ssm:GetParameters"], ssm)] if ssm else []),
-                *(
-                    [_statement(["secretsmanager:GetSecretValue"], secrets_manager)]
-                    if secrets_manager
-                    else []
+                _statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"], get_att(named.container_logs)
                 ),
+                *_reads_at_start(named),
             ],
         ),
         (("IAM5[Resource::*]", "ecr:GetAuthorizationToken supports only Resource '*'."),)
         if ecr
         else (),
     )
+
+
+def _reads_at_start(named: NamedJob) -> list[dict[str, Any]]:
+    """What ECS reads for the task as it starts it, each named exactly: the secrets, the
+    registry credentials and the environment files, and the key they are encrypted with."""
+    job = named.job
+    secrets = [value for _, value in sorted(job.secrets.items())]
+    ssm = [value for value in secrets if ":ssm:" in value]
+    secrets_manager = sorted(
+        {
+            _secret_for_policies(value)
+            for value in [*secrets, *filter(None, [job.registry_credentials])]
+            if ":ssm:" not in value
+        }
+    )
+    statements = []
+    if ssm:
+        statements.append(_statement(["ssm:GetParameters"], ssm))
+    if secrets_manager:
+        statements.append(_statement(["secretsmanager:GetSecretValue"], secrets_manager))
+    if job.environment_files:
+        # ECS gets each file and asks where its bucket is (the ECS developer guide's
+        # "Required IAM permissions" for environment files).
+        statements.append(_statement(["s3:GetObject"], list(job.environment_files)))
+        buckets = sorted({container.bucket_of(file) for file in job.environment_files})
+        statements.append(_statement(["s3:GetBucketLocation"], buckets))
+    if job.kms_key_arn is not None:
+        # Only as the services that read those values decrypt for ECS, in their regions.
+        via = sorted(
+            {f"ssm.{container.region_of(value)}.amazonaws.com" for value in ssm}
+            | {
+                f"secretsmanager.{container.region_of(value)}.amazonaws.com"
+                for value in secrets_manager
+            }
+        )
+        s3 = [{"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}] if job.environment_files else []
+        statements.append(
+            _statement(
+                ["kms:Decrypt"],
+                job.kms_key_arn,
+                {"StringEquals": {"kms:ViaService": [*via, *s3]}},
+            )
+        )
+    return statements
 
 
 def _secret_for_policies(value_from: str) -> str:

@@ -81,6 +81,7 @@ class JobResources:
     schedule: str
     alarm: str
     state_machine_parameter: str
+    container_logs: str  # only for a job with its own log retention
 
     @property
     def logical_ids(self) -> tuple[str, ...]:
@@ -122,6 +123,14 @@ class NamedJob:
             ids=JobResources.of(job),
             state_machine=environment.state_machine_name(job),
             task_family=f"{task_family_prefix(environment)}{job.name}",
+        )
+
+    @property
+    def container_logs(self) -> str:
+        """The log group its containers write to: its own, when config sets its retention,
+        else the one its job stack shares."""
+        return (
+            self.ids.container_logs if self.job.logs.retention_days is not None else SHARED.job_logs
         )
 
     @property

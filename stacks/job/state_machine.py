@@ -72,6 +72,7 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),
         "LaunchType": None if job.capacity_strategy else "FARGATE",
+        "PlatformVersion": job.platform_version,
         "CapacityProviderStrategy": (
             [
                 {

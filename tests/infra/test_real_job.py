@@ -1,10 +1,13 @@
 """What a real job needs: its own permissions (or an existing role), the organisation's
-guardrails on every role, arm64, ephemeral storage, tags and a capacity strategy."""
+guardrails on every role, arm64, ephemeral storage, tags, a capacity strategy, and every
+container key at once (``EVERYTHING``), which cfn-lint passes."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +65,37 @@ BORROWED: dict[str, Any] = {
     },
 }
 
+KEY = "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# Every container key at once: one synth for every assertion below, and for cfn-lint.
+EVERYTHING: dict[str, Any] = {
+    "schedule": "cron(30 2 * * ? *)",
+    "image": "ghcr.io/example/etl:7",
+    "registry_credentials": f"{SECRETS}:registry/ghcr",
+    "kms_key_arn": KEY,
+    "secrets": {
+        "DB_PASSWORD": f"{SECRETS}:etl/db-AbCdEf",
+        "API_TOKEN": "arn:aws:ssm:ap-northeast-1:123456789012:parameter/etl/token",
+    },
+    "environment_files": ["arn:aws:s3:::etl-config/nightly.env", "arn:aws:s3:::shared/all.env"],
+    "command": ["etl", "--nightly"],
+    "entrypoint": ["/usr/bin/tini", "--"],
+    "user": "1000:1000",
+    "working_directory": "/srv/etl",
+    "stop_timeout": "90s",
+    "readonly_root_filesystem": True,
+    "init_process": True,
+    "platform_version": "1.4.0",
+    "logs": {"retention_days": 400},
+}
+JOBS = {"report": REPORT, "borrowed": BORROWED, "everything": EVERYTHING}
+
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[CronguardStack, Path]:
     root = tmp_path_factory.mktemp("real-job")
     config = root / "config"
     shutil.copytree(REPO_CONFIG, config)
-    (config / "jobs.yaml").write_text(
-        yaml.safe_dump({"jobs": {"report": REPORT, "borrowed": BORROWED}})
-    )
+    (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
     dev = yaml.safe_load((config / "environments" / "dev.yaml").read_text())
     dev["jobs"] = {}
     dev["iam"] = {"permissions_boundary": BOUNDARY, "role_path": ROLE_PATH}
@@ -172,7 +197,7 @@ def test_the_jobs_tags_are_on_its_resources_and_no_other_jobs(synthesized) -> No
 
 
 def environment_job(name: str) -> Job:
-    spec: dict[str, Any] = {"report": REPORT, "borrowed": BORROWED}[name]
+    spec: dict[str, Any] = JOBS[name]
     return Job.model_validate({"name": name, **spec})
 
 
@@ -188,3 +213,120 @@ def test_a_secret_named_without_its_suffix_is_granted_with_any_suffix(synthesize
     assert read["Resource"] == [f"{SECRETS}:sync/api-??????", f"{SECRETS}:sync/db-AbCdEf"]
     (container,) = resource(template, ids.task_definition)["ContainerDefinitions"]
     assert {s["Name"]: s["ValueFrom"] for s in container["Secrets"]} == BORROWED["secrets"]
+
+
+def test_cfn_lint_passes_a_job_with_every_container_key(synthesized) -> None:
+    stack, outdir = synthesized
+    templates = [outdir / s.template_file for s in stack.job_stacks.values()]
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", "W3005", "--"]
+        + [str(t) for t in templates],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_how_the_job_container_starts_and_stops_is_in_its_definition(synthesized) -> None:
+    template = job_template(synthesized, "everything")
+    ids = JobResources.of(environment_job("everything"))
+    (container,) = resource(template, ids.task_definition)["ContainerDefinitions"]
+    assert container["EntryPoint"] == ["/usr/bin/tini", "--"]
+    assert container["Command"] == ["etl", "--nightly"]
+    assert (container["User"], container["WorkingDirectory"]) == ("1000:1000", "/srv/etl")
+    assert container["StopTimeout"] == 90
+    assert container["ReadonlyRootFilesystem"] is True
+    assert container["LinuxParameters"] == {"InitProcessEnabled": True}
+    definition = json.loads(resource(template, ids.state_machine)["DefinitionString"])
+    assert definition["States"]["Run job"]["Arguments"]["PlatformVersion"] == "1.4.0"
+
+
+def test_a_job_with_its_own_retention_logs_to_its_own_group_and_may_write_only_there(
+    synthesized,
+) -> None:
+    template = job_template(synthesized, "everything")
+    ids = JobResources.of(environment_job("everything"))
+    group = template["Resources"][ids.container_logs]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"] == {"RetentionInDays": 400}
+    assert group["DeletionPolicy"] == "Retain"
+    (container,) = resource(template, ids.task_definition)["ContainerDefinitions"]
+    assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": ids.container_logs}
+    statements = resource(template, ids.execution_role)["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    (logs,) = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
+    assert logs["Resource"] == {"Fn::GetAtt": [ids.container_logs, "Arn"]}
+    # A job that sets none of it keeps the shared group, and none of these properties.
+    other = JobResources.of(environment_job("report"))
+    assert other.container_logs not in job_template(synthesized, "report")["Resources"]
+    (plain,) = resource(job_template(synthesized, "report"), other.task_definition)[
+        "ContainerDefinitions"
+    ]
+    assert plain["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "JobLogs"}
+    assert not {"EntryPoint", "User", "StopTimeout", "LinuxParameters"} & set(plain)
+
+
+def execution_statements(template: dict[str, Any], ids: JobResources) -> list[dict[str, Any]]:
+    policy = resource(template, ids.execution_role)["Policies"][0]["PolicyDocument"]
+    statements: list[dict[str, Any]] = policy["Statement"]
+    return statements
+
+
+def test_registry_credentials_and_environment_files_reach_the_container(synthesized) -> None:
+    template = job_template(synthesized, "everything")
+    ids = JobResources.of(environment_job("everything"))
+    (container,) = resource(template, ids.task_definition)["ContainerDefinitions"]
+    assert container["RepositoryCredentials"] == {
+        "CredentialsParameter": f"{SECRETS}:registry/ghcr"
+    }
+    assert container["EnvironmentFiles"] == [
+        {"Type": "s3", "Value": "arn:aws:s3:::etl-config/nightly.env"},
+        {"Type": "s3", "Value": "arn:aws:s3:::shared/all.env"},
+    ]
+
+
+def test_the_execution_role_reads_exactly_what_ecs_reads_at_start(synthesized) -> None:
+    template = job_template(synthesized, "everything")
+    ids = JobResources.of(environment_job("everything"))
+    statements = {str(s["Action"]): s for s in execution_statements(template, ids)}
+    # The registry's secret (a partial ARN) beside the job's own, and nothing else.
+    assert statements["secretsmanager:GetSecretValue"]["Resource"] == [
+        f"{SECRETS}:etl/db-AbCdEf",
+        f"{SECRETS}:registry/ghcr-??????",
+    ]
+    assert statements["ssm:GetParameters"]["Resource"] == [
+        "arn:aws:ssm:ap-northeast-1:123456789012:parameter/etl/token"
+    ]
+    assert statements["s3:GetObject"]["Resource"] == EVERYTHING["environment_files"]
+    assert statements["s3:GetBucketLocation"]["Resource"] == [
+        "arn:aws:s3:::etl-config",
+        "arn:aws:s3:::shared",
+    ]
+    # No pull from ECR: the image is elsewhere, pulled with the registry credentials.
+    assert not [action for action in statements if action.startswith("ecr:")]
+
+
+def test_the_key_decrypts_only_through_the_services_that_read_for_ecs(synthesized) -> None:
+    template = job_template(synthesized, "everything")
+    ids = JobResources.of(environment_job("everything"))
+    (decrypt,) = [s for s in execution_statements(template, ids) if s["Action"] == "kms:Decrypt"]
+    assert decrypt == {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": KEY,
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": [
+                    "secretsmanager.ap-northeast-1.amazonaws.com",
+                    "ssm.ap-northeast-1.amazonaws.com",
+                    {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"},
+                ]
+            }
+        },
+    }
+    # A job without a key decrypts nothing.
+    report = JobResources.of(environment_job("report"))
+    plain = execution_statements(job_template(synthesized, "report"), report)
+    assert not [s for s in plain if "kms:" in str(s["Action"])]

@@ -90,7 +90,9 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "secrets, timeout, launch_retries, job_retries, concurrency, starting_deadline, "
         "flexible_window, delivery, catch_up, spot, capacity_providers, network, task_role_arn, "
         "permissions, "
-        "managed_policies, architecture, ephemeral_storage_gib, tags",
+        "managed_policies, architecture, ephemeral_storage_gib, tags, entrypoint, user, "
+        "working_directory, stop_timeout, readonly_root_filesystem, init_process, "
+        "platform_version, logs, registry_credentials, kms_key_arn, environment_files",
     ),
     (
         "misspelt environment key",
