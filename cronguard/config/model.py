@@ -480,10 +480,6 @@ class TaskProtection(Strict):
 
 
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:\d{12}:parameter/.+"
-    r"|secretsmanager:[a-z0-9-]+:\d{12}:secret:.+)$"
-)
 
 
 def _check_variable_names(value: dict[str, str]) -> dict[str, str]:
@@ -496,6 +492,15 @@ def _check_variable_names(value: dict[str, str]) -> dict[str, str]:
         if name.upper().startswith(RESERVED_ENV_PREFIX):
             raise ValueError(
                 f"{shown(name)} is reserved: cronguard sets {RESERVED_ENV_PREFIX}* itself"
+            )
+    return value
+
+
+def _check_secrets(value: dict[str, str]) -> dict[str, str]:
+    for name, arn in value.items():
+        if not container.SECRET_VALUE_FROM.match(arn):
+            raise ValueError(
+                f"{name}: {shown(arn)} is not an SSM parameter or Secrets Manager secret ARN"
             )
     return value
 
@@ -956,6 +961,20 @@ class Job(Strict):
         "reads them at start: the execution role may get exactly these objects)",
         json_schema_extra=container.ENVIRONMENT_FILES_SCHEMA,
     )
+    sidecars: list[container.Sidecar] = Field(
+        default_factory=list,
+        max_length=9,
+        description="Containers beside the job's (agents: Datadog, OpenTelemetry, Envoy); the "
+        "run's outcome stays the job container's exit code",
+    )
+    volumes: list[container.Volume] = Field(
+        default_factory=list,
+        description="Volumes the containers mount: scratch space in the task's storage "
+        "(shared between containers) or EFS",
+    )
+    mounts: list[container.Mount] = Field(
+        default_factory=list, description="Volumes the job container mounts"
+    )
 
     @property
     def watched_schedule(self) -> JobSchedule:
@@ -989,6 +1008,94 @@ class Job(Strict):
     _kms_key = field_validator("kms_key_arn")(container.check_kms_key)
     _environment_files = field_validator("environment_files")(container.check_environment_files)
 
+    _mounts = field_validator("mounts")(container.check_mounts)
+
+    @field_validator("sidecars")
+    @classmethod
+    def _sidecars(cls, value: list[container.Sidecar]) -> list[container.Sidecar]:
+        names = [sidecar.name for sidecar in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"sidecar names listed twice: {', '.join(twice)}")
+        for sidecar in value:
+            try:
+                _check_variable_names(sidecar.environment)
+                _check_variable_names(sidecar.secrets)
+                _check_secrets(sidecar.secrets)
+            except ValueError as error:
+                raise ValueError(f"{sidecar.name}: {error}") from None
+        return value
+
+    @field_validator("volumes")
+    @classmethod
+    def _volumes(cls, value: list[container.Volume]) -> list[container.Volume]:
+        names = [volume.name for volume in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"volume names listed twice: {', '.join(twice)}")
+        return value
+
+    @model_validator(mode="after")
+    def _mounted_volumes(self) -> Job:
+        declared = {volume.name for volume in self.volumes}
+        mounted = {
+            owner: [mount.volume for mount in mounts]
+            for owner, mounts in [
+                ("the job container", self.mounts),
+                *((sidecar.name, sidecar.mounts) for sidecar in self.sidecars),
+            ]
+        }
+        for owner, volumes in mounted.items():
+            unknown = sorted(set(volumes) - declared)
+            if unknown:
+                raise field_error(
+                    "mounts" if owner == "the job container" else "sidecars",
+                    f"{owner} mounts {', '.join(unknown)}, which is not one of the job's "
+                    f"volumes ({', '.join(sorted(declared)) or 'none'})",
+                    unknown,
+                )
+        unused = sorted(declared - {name for names in mounted.values() for name in names})
+        if unused:
+            raise field_error(
+                "volumes",
+                f"{', '.join(unused)} is mounted by no container: mount it or remove it",
+                unused,
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sidecars_fit_the_task(self) -> Job:
+        # The job container gets what the sidecars leave; it needs some of each.
+        for what, total, size in (
+            ("cpu units", sum(s.cpu or 0 for s in self.sidecars), self.cpu),
+            (
+                "MiB of memory",
+                sum(s.memory or 0 for s in self.sidecars)
+                + (self.logs.router.memory if self.logs.firelens else 0),
+                self.memory,
+            ),
+        ):
+            if total >= size:
+                raise field_error(
+                    "sidecars",
+                    f"the sidecars (and a log router) take {total} of the task's {size} {what}, "
+                    "leaving the job container none: raise the job's cpu/memory or lower the "
+                    "sidecars'",
+                    total,
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _log_router_named_once(self) -> Job:
+        if self.logs.firelens and any(s.name == container.LOG_ROUTER for s in self.sidecars):
+            raise field_error(
+                "sidecars",
+                f"'{container.LOG_ROUTER}' is the FireLens log router's name (logs.driver "
+                "firelens adds it): name the sidecar otherwise",
+                container.LOG_ROUTER,
+            )
+        return self
+
     @model_validator(mode="after")
     def _read_at_start(self) -> Job:
         if self.registry_credentials is not None and container.is_ecr_image(self.image):
@@ -999,7 +1106,11 @@ class Job(Strict):
                 self.registry_credentials,
             )
         if self.kms_key_arn is not None and not (
-            self.secrets or self.environment_files or self.registry_credentials
+            self.secrets
+            or self.environment_files
+            or self.registry_credentials
+            or any(sidecar.secrets for sidecar in self.sidecars)
+            or self.logs.secret_options
         ):
             raise field_error(
                 "kms_key_arn",
@@ -1018,6 +1129,7 @@ class Job(Strict):
             for what, used in (
                 ("architecture arm64", self.architecture is Architecture.ARM64),
                 ("ephemeral_storage_gib", self.ephemeral_storage_gib is not None),
+                ("efs volumes", any(volume.efs for volume in self.volumes)),
             )
             if used
         ]
@@ -1182,12 +1294,7 @@ class Job(Strict):
     @classmethod
     def _secrets(cls, value: dict[str, str]) -> dict[str, str]:
         _check_variable_names(value)
-        for name, arn in value.items():
-            if not _SECRET_ARN.match(arn):
-                raise ValueError(
-                    f"{name}: {shown(arn)} is not an SSM parameter or Secrets Manager secret ARN"
-                )
-        return value
+        return _check_secrets(value)
 
     @model_validator(mode="after")
     def _variables_set_once(self) -> Job:

@@ -41,6 +41,8 @@ class JobPayload(TypedDict):
     retentionSeconds: int
     container: str  # the job's container: its exit code is the run's
     taskFamily: str
+    # Sidecars whose exit stops the task (the ledger names the one that did); only when some.
+    essentialSidecars: NotRequired[list[str]]
 
 
 class ExecutionPayload(TypedDict):

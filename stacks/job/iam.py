@@ -71,14 +71,17 @@ def _task_role(named: NamedJob) -> Fragment:
             "ecs-tasks.amazonaws.com",
             f"cronguard job {named.state_machine}: the container's role",
             [
-                _statement(
-                    permission.actions,
-                    permission.resources[0]
-                    if len(permission.resources) == 1
-                    else permission.resources,
-                    permission.conditions,
-                )
-                for permission in job.permissions
+                *(
+                    _statement(
+                        permission.actions,
+                        permission.resources[0]
+                        if len(permission.resources) == 1
+                        else permission.resources,
+                        permission.conditions,
+                    )
+                    for permission in job.permissions
+                ),
+                *_file_system_clients(named),
             ],
             managed_policies=[policy.arn for policy in job.managed_policies],
         ),
@@ -86,17 +89,59 @@ def _task_role(named: NamedJob) -> Fragment:
     )
 
 
+def _file_system_clients(named: NamedJob) -> list[dict[str, Any]]:
+    """What mounting the job's EFS volumes with IAM authorization takes of the task role:
+    ClientMount, and ClientWrite unless every mount of it is read-only, on that file system,
+    through its access point when it has one."""
+    job = named.job
+    mounts = [*job.mounts, *(mount for sidecar in job.sidecars for mount in sidecar.mounts)]
+    statements = []
+    for volume in job.volumes:
+        efs = volume.efs
+        if efs is None or not efs.iam_authorization:
+            continue
+        writes = any(m.volume == volume.name and not m.read_only for m in mounts)
+        actions = ["elasticfilesystem:ClientMount"]
+        if writes:
+            actions.append("elasticfilesystem:ClientWrite")
+        access_point = (
+            {
+                "StringEquals": {
+                    "elasticfilesystem:AccessPointArn": arn(
+                        "elasticfilesystem", f"access-point/{efs.access_point_id}"
+                    )
+                }
+            }
+            if efs.access_point_id is not None
+            else None
+        )
+        statements.append(
+            _statement(
+                actions, arn("elasticfilesystem", f"file-system/{efs.file_system_id}"), access_point
+            )
+        )
+    return statements
+
+
 def _execution_role(named: NamedJob) -> Fragment:
     """What ECS needs to start the container: pull its image, write its logs, read its
     secrets."""
     job = named.job
     pull: list[dict[str, Any]] = []
-    ecr = ECR_IMAGE.match(job.image)
-    if ecr:
-        repository = {
-            "Fn::Sub": f"arn:${{AWS::Partition}}:ecr:{ecr['region']}:{ecr['account']}:"
-            f"repository/{ecr['repository']}"
-        }
+    images = [job.image, *(sidecar.image for sidecar in job.sidecars)]
+    if job.logs.firelens:
+        images.append(job.logs.router.image)
+    repositories = []
+    for image in images:
+        ecr = ECR_IMAGE.match(image)
+        if ecr:
+            repository = {
+                "Fn::Sub": f"arn:${{AWS::Partition}}:ecr:{ecr['region']}:{ecr['account']}:"
+                f"repository/{ecr['repository']}"
+            }
+            if repository not in repositories:
+                repositories.append(repository)
+    if repositories:
         pull = [
             _statement(
                 [
@@ -104,7 +149,7 @@ def _execution_role(named: NamedJob) -> Fragment:
                     "ecr:BatchGetImage",
                     "ecr:GetDownloadUrlForLayer",
                 ],
-                repository,
+                repositories[0] if len(repositories) == 1 else repositories,
             ),
             _statement(["ecr:GetAuthorizationToken"], "*"),
         ]
@@ -122,7 +167,7 @@ def _execution_role(named: NamedJob) -> Fragment:
             ],
         ),
         (("IAM5[Resource::*]", "ecr:GetAuthorizationToken supports only Resource '*'."),)
-        if ecr
+        if repositories
         else (),
     )
 
@@ -132,6 +177,11 @@ def _reads_at_start(named: NamedJob) -> list[dict[str, Any]]:
     registry credentials and the environment files, and the key they are encrypted with."""
     job = named.job
     secrets = [value for _, value in sorted(job.secrets.items())]
+    for extra in [
+        *(sorted(sidecar.secrets.items()) for sidecar in job.sidecars),
+        sorted(job.logs.secret_options.items()),
+    ]:
+        secrets += [value for _, value in extra if value not in secrets]
     ssm = [value for value in secrets if ":ssm:" in value]
     secrets_manager = sorted(
         {

@@ -14,6 +14,7 @@ from lambdas.core.guard_contract import JobPayload
 from stacks.compliance import NO_TRACING
 from stacks.definition import render_definition
 from stacks.job.cloudformation import get_att, ref
+from stacks.job.containers import essential_sidecars
 from stacks.job.shapes import CONTAINER_NAME, SHARED, Fragment, NamedJob
 
 
@@ -58,17 +59,7 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
         "JobName": job.name,
         "Concurrency": job.concurrency.value,
         # The guard reads these (its payload's "job"): typed by the contract both sides import.
-        "JobSettings": JobPayload(
-            name=job.name,
-            concurrency=job.concurrency.value,
-            startingDeadlineSeconds=(
-                int(job.starting_deadline.total_seconds()) if job.starting_deadline else None
-            ),
-            leaseSeconds=int(job.lease.total_seconds()),
-            retentionSeconds=int(environment.ledger.retention.total_seconds()),
-            container=CONTAINER_NAME,
-            taskFamily=named.task_family,
-        ),
+        "JobSettings": _job_settings(environment, named),
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),
         "LaunchType": None if job.capacity_strategy else "FARGATE",
@@ -100,3 +91,22 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
         # What Failed raises for what Run job failed with, as a JSONata object.
         "ExecutionErrors": json.dumps(dict(errors.BY_ORIGINAL_ERROR), separators=(",", ":")),
     }
+
+
+def _job_settings(environment: Environment, named: NamedJob) -> JobPayload:
+    job = named.job
+    settings = JobPayload(
+        name=job.name,
+        concurrency=job.concurrency.value,
+        startingDeadlineSeconds=(
+            int(job.starting_deadline.total_seconds()) if job.starting_deadline else None
+        ),
+        leaseSeconds=int(job.lease.total_seconds()),
+        retentionSeconds=int(environment.ledger.retention.total_seconds()),
+        container=CONTAINER_NAME,
+        taskFamily=named.task_family,
+    )
+    essential = essential_sidecars(named)
+    if essential:
+        settings["essentialSidecars"] = essential
+    return settings

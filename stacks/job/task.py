@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from cronguard.config import Environment
 from cronguard.config.model import Architecture
 from stacks.job.cloudformation import get_att
-from stacks.job.containers import container_definitions
+from stacks.job.containers import container_definitions, volumes
 from stacks.job.shapes import Fragment, NamedJob
 
 CPU_ARCHITECTURES = {Architecture.X86_64: "X86_64", Architecture.ARM64: "ARM64"}
@@ -34,6 +34,7 @@ def task_definitions(environment: Environment, jobs: Sequence[NamedJob]) -> Iter
                     "TaskRoleArn": named.task_role,
                     "ExecutionRoleArn": get_att(named.ids.execution_role),
                     "ContainerDefinitions": container_definitions(named),
+                    **({"Volumes": volumes(named)} if job.volumes else {}),
                     **(
                         {"EphemeralStorage": {"SizeInGiB": job.ephemeral_storage_gib}}
                         if job.ephemeral_storage_gib is not None
@@ -48,6 +49,6 @@ def task_definitions(environment: Environment, jobs: Sequence[NamedJob]) -> Iter
                     "Secrets Manager), never environment.",
                 ),
             )
-            if job.environment
+            if job.environment or any(sidecar.environment for sidecar in job.sidecars)
             else (),
         )

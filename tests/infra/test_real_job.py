@@ -85,7 +85,48 @@ EVERYTHING: dict[str, Any] = {
     "readonly_root_filesystem": True,
     "init_process": True,
     "platform_version": "1.4.0",
-    "logs": {"retention_days": 400},
+    "logs": {
+        "retention_days": 400,
+        "driver": "firelens",
+        "log_router": {"options": {"enable-ecs-log-metadata": "true"}},
+        "options": {"Name": "datadog", "Host": "http-intake.logs.datadoghq.eu", "TLS": "on"},
+        "secret_options": {"apikey": f"{SECRETS}:datadog/api-key"},
+    },
+    "sidecars": [
+        {
+            "name": "agent",
+            "image": "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/agent:7",
+            "essential": True,
+            "cpu": 64,
+            "memory": 128,
+            "environment": {"DD_SITE": "datadoghq.eu"},
+            "secrets": {"DD_API_KEY": f"{SECRETS}:datadog/api-key"},
+            "health_check": {"command": ["CMD-SHELL", "agent health"], "retries": 2},
+            "depends_on": "HEALTHY",
+            "mounts": [{"volume": "scratch", "path": "/var/run/agent"}],
+        },
+        {
+            "name": "otel",
+            "image": "public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0",
+            "depends_on": "START",
+        },
+    ],
+    "volumes": [
+        {"name": "scratch"},
+        {
+            "name": "shared",
+            "efs": {
+                "file_system_id": "fs-0123456789abcdef0",
+                "access_point_id": "fsap-0123456789abcdef0",
+            },
+        },
+        {"name": "reference", "efs": {"file_system_id": "fs-0fedcba9876543210"}},
+    ],
+    "mounts": [
+        {"volume": "scratch", "path": "/var/run/agent"},
+        {"volume": "shared", "path": "/shared"},
+        {"volume": "reference", "path": "/reference", "read_only": True},
+    ],
 }
 JOBS = {"report": REPORT, "borrowed": BORROWED, "everything": EVERYTHING}
 
@@ -231,7 +272,7 @@ def test_cfn_lint_passes_a_job_with_every_container_key(synthesized) -> None:
 def test_how_the_job_container_starts_and_stops_is_in_its_definition(synthesized) -> None:
     template = job_template(synthesized, "everything")
     ids = JobResources.of(environment_job("everything"))
-    (container,) = resource(template, ids.task_definition)["ContainerDefinitions"]
+    container, *_ = resource(template, ids.task_definition)["ContainerDefinitions"]
     assert container["EntryPoint"] == ["/usr/bin/tini", "--"]
     assert container["Command"] == ["etl", "--nightly"]
     assert (container["User"], container["WorkingDirectory"]) == ("1000:1000", "/srv/etl")
@@ -251,8 +292,8 @@ def test_a_job_with_its_own_retention_logs_to_its_own_group_and_may_write_only_t
     assert group["Type"] == "AWS::Logs::LogGroup"
     assert group["Properties"] == {"RetentionInDays": 400}
     assert group["DeletionPolicy"] == "Retain"
-    (container,) = resource(template, ids.task_definition)["ContainerDefinitions"]
-    assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": ids.container_logs}
+    *_, router = resource(template, ids.task_definition)["ContainerDefinitions"]
+    assert router["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": ids.container_logs}
     statements = resource(template, ids.execution_role)["Policies"][0]["PolicyDocument"][
         "Statement"
     ]
@@ -277,7 +318,7 @@ def execution_statements(template: dict[str, Any], ids: JobResources) -> list[di
 def test_registry_credentials_and_environment_files_reach_the_container(synthesized) -> None:
     template = job_template(synthesized, "everything")
     ids = JobResources.of(environment_job("everything"))
-    (container,) = resource(template, ids.task_definition)["ContainerDefinitions"]
+    container, *_ = resource(template, ids.task_definition)["ContainerDefinitions"]
     assert container["RepositoryCredentials"] == {
         "CredentialsParameter": f"{SECRETS}:registry/ghcr"
     }
@@ -291,8 +332,10 @@ def test_the_execution_role_reads_exactly_what_ecs_reads_at_start(synthesized) -
     template = job_template(synthesized, "everything")
     ids = JobResources.of(environment_job("everything"))
     statements = {str(s["Action"]): s for s in execution_statements(template, ids)}
-    # The registry's secret (a partial ARN) beside the job's own, and nothing else.
+    # The registry's and the sidecar's secrets (partial ARNs) beside the job's own, and
+    # nothing else.
     assert statements["secretsmanager:GetSecretValue"]["Resource"] == [
+        f"{SECRETS}:datadog/api-key-??????",
         f"{SECRETS}:etl/db-AbCdEf",
         f"{SECRETS}:registry/ghcr-??????",
     ]
@@ -304,8 +347,12 @@ def test_the_execution_role_reads_exactly_what_ecs_reads_at_start(synthesized) -
         "arn:aws:s3:::etl-config",
         "arn:aws:s3:::shared",
     ]
-    # No pull from ECR: the image is elsewhere, pulled with the registry credentials.
-    assert not [action for action in statements if action.startswith("ecr:")]
+    # A pull from ECR only for the sidecar's repository: the job's image is elsewhere,
+    # pulled with the registry credentials.
+    pull = [s for s in execution_statements(template, ids) if "ecr:BatchGetImage" in s["Action"]]
+    assert [s["Resource"] for s in pull] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:ecr:ap-northeast-1:123456789012:repository/agent"}
+    ]
 
 
 def test_the_key_decrypts_only_through_the_services_that_read_for_ecs(synthesized) -> None:
@@ -330,3 +377,141 @@ def test_the_key_decrypts_only_through_the_services_that_read_for_ecs(synthesize
     report = JobResources.of(environment_job("report"))
     plain = execution_statements(job_template(synthesized, "report"), report)
     assert not [s for s in plain if "kms:" in str(s["Action"])]
+
+
+def test_sidecars_run_beside_the_job_container_which_waits_for_them(synthesized) -> None:
+    template = job_template(synthesized, "everything")
+    ids = JobResources.of(environment_job("everything"))
+    job, agent, otel, _ = resource(template, ids.task_definition)["ContainerDefinitions"]
+    assert (job["Name"], job["Essential"]) == ("job", True)
+    assert job["DependsOn"] == [
+        {"ContainerName": "agent", "Condition": "HEALTHY"},
+        {"ContainerName": "otel", "Condition": "START"},
+        {"ContainerName": "log_router", "Condition": "START"},
+    ]
+    assert agent == {
+        "Name": "agent",
+        "Image": "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/agent:7",
+        "Essential": True,
+        "LogConfiguration": job["LogConfiguration"],
+        "DependsOn": [{"ContainerName": "log_router", "Condition": "START"}],
+        "Environment": [{"Name": "DD_SITE", "Value": "datadoghq.eu"}],
+        "Secrets": [{"Name": "DD_API_KEY", "ValueFrom": f"{SECRETS}:datadog/api-key"}],
+        "Cpu": 64,
+        "Memory": 128,
+        "HealthCheck": {
+            "Command": ["CMD-SHELL", "agent health"],
+            "Interval": 30,
+            "Timeout": 5,
+            "Retries": 2,
+            "StartPeriod": 0,
+        },
+        "MountPoints": [
+            {"SourceVolume": "scratch", "ContainerPath": "/var/run/agent", "ReadOnly": False}
+        ],
+    }
+    assert (otel["Essential"], "Cpu" in otel, "MountPoints" in otel) == (False, False, False)
+    # The guard knows which sidecar may stop the task, to name it in the ledger.
+    definition = json.loads(resource(template, ids.state_machine)["DefinitionString"])
+    settings = definition["States"]["Guard"]["Arguments"]["Payload"]["job"]
+    assert settings["essentialSidecars"] == ["agent", "log_router"]
+    assert settings["container"] == "job"
+
+
+def test_volumes_are_scratch_or_efs_and_mounted_where_config_says(synthesized) -> None:
+    template = job_template(synthesized, "everything")
+    ids = JobResources.of(environment_job("everything"))
+    task = resource(template, ids.task_definition)
+    assert task["Volumes"] == [
+        {"Name": "scratch"},
+        {
+            "Name": "shared",
+            "EFSVolumeConfiguration": {
+                "FilesystemId": "fs-0123456789abcdef0",
+                "TransitEncryption": "ENABLED",
+                "AuthorizationConfig": {
+                    "AccessPointId": "fsap-0123456789abcdef0",
+                    "IAM": "ENABLED",
+                },
+            },
+        },
+        {
+            "Name": "reference",
+            "EFSVolumeConfiguration": {
+                "FilesystemId": "fs-0fedcba9876543210",
+                "TransitEncryption": "ENABLED",
+                "AuthorizationConfig": {"IAM": "ENABLED"},
+            },
+        },
+    ]
+    job = task["ContainerDefinitions"][0]
+    assert job["MountPoints"] == [
+        {"SourceVolume": "scratch", "ContainerPath": "/var/run/agent", "ReadOnly": False},
+        {"SourceVolume": "shared", "ContainerPath": "/shared", "ReadOnly": False},
+        {"SourceVolume": "reference", "ContainerPath": "/reference", "ReadOnly": True},
+    ]
+
+
+def test_the_task_role_mounts_each_file_system_through_its_access_point_only(synthesized) -> None:
+    template = job_template(synthesized, "everything")
+    ids = JobResources.of(environment_job("everything"))
+    statements = resource(template, ids.task_role)["Policies"][0]["PolicyDocument"]["Statement"]
+    efs = [s for s in statements if "elasticfilesystem" in str(s["Action"])]
+    prefix = "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}"
+    assert efs == [
+        {
+            "Effect": "Allow",
+            "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+            "Resource": {"Fn::Sub": f"{prefix}:file-system/fs-0123456789abcdef0"},
+            "Condition": {
+                "StringEquals": {
+                    "elasticfilesystem:AccessPointArn": {
+                        "Fn::Sub": f"{prefix}:access-point/fsap-0123456789abcdef0"
+                    }
+                }
+            },
+        },
+        # Mounted read-only everywhere: no ClientWrite.
+        {
+            "Effect": "Allow",
+            "Action": "elasticfilesystem:ClientMount",
+            "Resource": {"Fn::Sub": f"{prefix}:file-system/fs-0fedcba9876543210"},
+        },
+    ]
+
+
+def test_firelens_routes_every_containers_logs_with_secrets_read_by_ecs(synthesized) -> None:
+    template = job_template(synthesized, "everything")
+    ids = JobResources.of(environment_job("everything"))
+    *containers, router = resource(template, ids.task_definition)["ContainerDefinitions"]
+    assert router == {
+        "Name": "log_router",
+        "Image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
+        "Essential": True,
+        "MemoryReservation": 50,
+        "FirelensConfiguration": {
+            "Type": "fluentbit",
+            "Options": {"enable-ecs-log-metadata": "true"},
+        },
+        "LogConfiguration": {
+            "LogDriver": "awslogs",
+            "Options": {
+                "awslogs-group": {"Ref": ids.container_logs},
+                "awslogs-stream-prefix": "everything",
+                "awslogs-region": {"Ref": "AWS::Region"},
+            },
+        },
+    }
+    for container in containers:
+        assert container["LogConfiguration"] == {
+            "LogDriver": "awsfirelens",
+            "Options": {"Host": "http-intake.logs.datadoghq.eu", "Name": "datadog", "TLS": "on"},
+            "SecretOptions": [{"Name": "apikey", "ValueFrom": f"{SECRETS}:datadog/api-key"}],
+        }, container["Name"]
+        assert {"ContainerName": "log_router", "Condition": "START"} in container["DependsOn"]
+    (read,) = [
+        s
+        for s in execution_statements(template, ids)
+        if s["Action"] == "secretsmanager:GetSecretValue"
+    ]
+    assert f"{SECRETS}:datadog/api-key-??????" in read["Resource"]

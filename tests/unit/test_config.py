@@ -92,7 +92,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "permissions, "
         "managed_policies, architecture, ephemeral_storage_gib, tags, entrypoint, user, "
         "working_directory, stop_timeout, readonly_root_filesystem, init_process, "
-        "platform_version, logs, registry_credentials, kms_key_arn, environment_files",
+        "platform_version, logs, registry_credentials, kms_key_arn, environment_files, "
+        "sidecars, volumes, mounts",
     ),
     (
         "misspelt environment key",

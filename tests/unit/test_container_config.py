@@ -10,9 +10,12 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from cronguard.config import ConfigError, load_environment
 from cronguard.config.aws_rules import rules
+from testkit.configs import NETWORK
+from tests.configs import REPOSITORY_CONFIG
 from tests.unit.test_config import JOBS, SchemaValidator, _schemas, with_job, write_config
 
 PLATFORMS_DOC = (
@@ -119,7 +122,7 @@ CONTAINER_REFUSES: list[tuple[str, dict[str, Any], str]] = [
         "a misspelt logs key",
         with_job(logs={"retention": 30}),
         f"{JOBS}: job 'report': logs.retention: unknown key; did you mean 'retention_days'? "
-        "allowed: retention_days",
+        "allowed: retention_days, driver, log_router, options, secret_options",
     ),
 ]
 SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry/dockerhub-AbCdEf"
@@ -177,13 +180,168 @@ READ_AT_START_REFUSES: list[tuple[str, dict[str, Any], str]] = [
         "(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/use-environment-file.html)",
     ),
 ]
-CONTAINER_REFUSES += READ_AT_START_REFUSES
+AGENT: dict[str, Any] = {"name": "agent", "image": "datadog/agent:7"}
+EFS: dict[str, Any] = {"file_system_id": "fs-0123456789abcdef0"}
+SIDECAR_REFUSES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "a sidecar named like the job container",
+        with_job(sidecars=[{**AGENT, "name": "job"}]),
+        f"{JOBS}: job 'report': sidecars[0].name: 'job' is the job container's own name",
+    ),
+    (
+        "two sidecars of one name",
+        with_job(sidecars=[AGENT, AGENT]),
+        f"{JOBS}: job 'report': sidecars: sidecar names listed twice: agent",
+    ),
+    (
+        "a sidecar waiting to be healthy without a health check",
+        with_job(sidecars=[{**AGENT, "depends_on": "HEALTHY"}]),
+        f"{JOBS}: job 'report': sidecars[0]: depends_on HEALTHY needs a health_check on agent: "
+        "ECS waits for it to pass before it starts the job container",
+    ),
+    (
+        "a condition ECS does not wait on",
+        with_job(sidecars=[{**AGENT, "depends_on": "COMPLETE"}]),
+        f"{JOBS}: job 'report': sidecars[0].depends_on: 'COMPLETE' is not allowed; use "
+        "'START' or 'HEALTHY'",
+    ),
+    (
+        "a health check that is not exec or shell form",
+        with_job(sidecars=[{**AGENT, "health_check": {"command": ["curl", "-f", "x"]}}]),
+        f"{JOBS}: job 'report': sidecars[0].health_check.command: 'curl': a health check "
+        "command starts with 'CMD' (exec form) or 'CMD-SHELL' (run by the container's shell)",
+    ),
+    (
+        "sidecars taking the whole task's memory",
+        with_job(sidecars=[{**AGENT, "memory": 512}, {**AGENT, "name": "otel", "memory": 512}]),
+        f"{JOBS}: job 'report': sidecars: the sidecars (and a log router) take 1024 of the "
+        "task's 1024 MiB of "
+        "memory, leaving the job container none: raise the job's cpu/memory or lower the "
+        "sidecars'",
+    ),
+    (
+        "a sidecar secret that is not an ARN",
+        with_job(sidecars=[{**AGENT, "secrets": {"DD_API_KEY": "plain-text"}}]),
+        f"{JOBS}: job 'report': sidecars: agent: DD_API_KEY: 'plain-text' is not an SSM "
+        "parameter or Secrets Manager secret ARN",
+    ),
+    (
+        "a mount of a volume the job does not have",
+        with_job(mounts=[{"volume": "scratch", "path": "/scratch"}]),
+        f"{JOBS}: job 'report': mounts: the job container mounts scratch, which is not one of "
+        "the job's volumes (none)",
+    ),
+    (
+        "a volume no container mounts",
+        with_job(volumes=[{"name": "scratch"}]),
+        f"{JOBS}: job 'report': volumes: scratch is mounted by no container: mount it or remove it",
+    ),
+    (
+        "one path mounted twice",
+        with_job(
+            volumes=[{"name": "a"}, {"name": "b"}],
+            mounts=[{"volume": "a", "path": "/data"}, {"volume": "b", "path": "/data"}],
+        ),
+        f"{JOBS}: job 'report': mounts: /data mounted twice in one container",
+    ),
+    (
+        "an EFS id that is not one",
+        with_job(volumes=[{"name": "shared", "efs": {"file_system_id": "efs-1"}}]),
+        f"{JOBS}: job 'report': volumes[0].efs.file_system_id: 'efs-1' is not an EFS file "
+        "system id (like 'fs-0123abcd')",
+    ),
+    (
+        "an access point and a root directory",
+        with_job(
+            volumes=[
+                {
+                    "name": "shared",
+                    "efs": {
+                        **EFS,
+                        "access_point_id": "fsap-0123456789abcdef0",
+                        "root_directory": "/data",
+                    },
+                }
+            ],
+            mounts=[{"volume": "shared", "path": "/shared"}],
+        ),
+        f"{JOBS}: job 'report': volumes[0].efs: root_directory with an access point: the "
+        "access point sets the root directory (ECS refuses both; "
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/efs-volumes.html)",
+    ),
+    (
+        "IAM authorization without transit encryption",
+        with_job(
+            volumes=[{"name": "shared", "efs": {**EFS, "transit_encryption": False}}],
+            mounts=[{"volume": "shared", "path": "/shared"}],
+        ),
+        f"{JOBS}: job 'report': volumes[0].efs: iam_authorization needs transit_encryption "
+        "(ECS refuses one without the other; "
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/efs-volumes.html)",
+    ),
+]
+FIRELENS: dict[str, Any] = {"driver": "firelens", "options": {"Name": "datadog"}}
+LOG_ROUTING_REFUSES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "FireLens without an output plugin",
+        with_job(logs={"driver": "firelens", "options": {"Host": "logs.example.com"}}),
+        f"{JOBS}: job 'report': logs: driver firelens needs options.Name, the Fluent Bit "
+        "output plugin (like datadog, splunk, es, cloudwatch_logs; "
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_firelens.html)",
+    ),
+    (
+        "an API key in plain text",
+        with_job(logs={**FIRELENS, "options": {"Name": "datadog", "apikey": "abc123"}}),
+        f"{JOBS}: job 'report': logs.options: 'apikey' looks like a credential: put it in "
+        "secret_options, as an SSM parameter or Secrets Manager secret ARN, not in plain text",
+    ),
+    (
+        "a secret option that is not an ARN",
+        with_job(logs={**FIRELENS, "secret_options": {"apikey": "abc123"}}),
+        f"{JOBS}: job 'report': logs.secret_options: apikey: 'abc123' is not an SSM parameter "
+        "or Secrets Manager secret ARN",
+    ),
+    (
+        "output options for awslogs",
+        with_job(logs={"options": {"Name": "datadog"}}),
+        f"{JOBS}: job 'report': logs: options: only with driver firelens (awslogs writes to the "
+        "job's log group)",
+    ),
+    (
+        "a sidecar named like the log router",
+        with_job(logs=FIRELENS, sidecars=[{**AGENT, "name": "log_router"}]),
+        f"{JOBS}: job 'report': sidecars: 'log_router' is the FireLens log router's name "
+        "(logs.driver firelens adds it): name the sidecar otherwise",
+    ),
+    (
+        "a log driver ECS has but cronguard does not route",
+        with_job(logs={"driver": "splunk"}),
+        f"{JOBS}: job 'report': logs.driver: 'splunk' is not allowed; use 'awslogs' or 'firelens'",
+    ),
+]
+CONTAINER_REFUSES += READ_AT_START_REFUSES + SIDECAR_REFUSES + LOG_ROUTING_REFUSES
 # What no JSON Schema here says: rules across fields, and uniqueness in words.
 BEYOND_A_SCHEMA = {
     "arm64 on a platform version before 1.4.0",
     "registry credentials for an ECR image",
     "a KMS key with nothing to decrypt",
     "an environment file listed twice",
+    "two sidecars of one name",
+    "a sidecar waiting to be healthy without a health check",
+    "a health check that is not exec or shell form",
+    "sidecars taking the whole task's memory",
+    "a mount of a volume the job does not have",
+    "a volume no container mounts",
+    "one path mounted twice",
+    "an access point and a root directory",
+    "IAM authorization without transit encryption",
+    "a sidecar named like the job container",
+    "a sidecar secret that is not an ARN",
+    "FireLens without an output plugin",
+    "an API key in plain text",
+    "a secret option that is not an ARN",
+    "output options for awslogs",
+    "a sidecar named like the log router",
 }
 
 
@@ -227,3 +385,67 @@ def test_the_json_schema_refuses_the_same_container_settings(jobs: dict[str, Any
     jobs_schema, _ = _schemas()
     with pytest.raises(jsonschema.ValidationError):
         SchemaValidator(jobs_schema).validate(jobs)
+
+
+def test_sidecars_volumes_and_mounts_load_as_written(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        jobs=with_job(
+            sidecars=[
+                {
+                    **AGENT,
+                    "essential": True,
+                    "cpu": 128,
+                    "memory": 256,
+                    "depends_on": "HEALTHY",
+                    "health_check": {"command": ["CMD-SHELL", "agent health"]},
+                    "mounts": [{"volume": "scratch", "path": "/tmp/agent"}],
+                }
+            ],
+            volumes=[{"name": "scratch"}, {"name": "shared", "efs": EFS}],
+            mounts=[
+                {"volume": "scratch", "path": "/tmp/agent"},
+                {"volume": "shared", "path": "/shared", "read_only": True},
+            ],
+        ),
+    )
+    job = load_environment("test", config).job("report")
+    (agent,) = job.sidecars
+    assert (agent.essential, agent.cpu, agent.memory, agent.depends_on) == (
+        True,
+        128,
+        256,
+        "HEALTHY",
+    )
+    assert agent.health_check is not None and agent.health_check.interval_seconds == 30
+    scratch, shared = job.volumes
+    assert scratch.efs is None
+    assert shared.efs is not None
+    assert (shared.efs.transit_encryption, shared.efs.iam_authorization) == (True, True)
+    assert [m.read_only for m in job.mounts] == [False, True]
+    # A sidecar is not essential unless it says so.
+    plain = write_config(tmp_path, jobs=with_job(sidecars=[AGENT]))
+    assert load_environment("test", plain).job("report").sidecars[0].essential is False
+
+
+def test_firelens_loads_with_the_routers_defaults(tmp_path: Path) -> None:
+    secret = "arn:aws:ssm:eu-west-1:123456789012:parameter/datadog/api-key"
+    config = write_config(
+        tmp_path, jobs=with_job(logs={**FIRELENS, "secret_options": {"apikey": secret}})
+    )
+    logs = load_environment("test", config).job("report").logs
+    assert logs.firelens and logs.options == {"Name": "datadog"}
+    assert logs.router.image == "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+    assert (logs.router.memory, logs.secret_options) == (50, {"apikey": secret})
+
+
+def test_the_readmes_real_job_loads(tmp_path: Path) -> None:
+    readme = (REPOSITORY_CONFIG.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A real job", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    jobs_file, environment_file = example.split("# config/environments/prod.yaml\n")
+    environment = {**yaml.safe_load(environment_file), "network": NETWORK}
+    config = write_config(tmp_path, jobs=yaml.safe_load(jobs_file), env=environment)
+    job = load_environment("test", config).job("nightly-report")
+    assert [sidecar.name for sidecar in job.sidecars] == ["datadog-agent"]
+    assert job.volumes[0].efs is not None and job.logs.firelens
