@@ -468,3 +468,27 @@ class Volume(Strict):
                 f"{shown(value)} is not a volume name; use 1-255 letters, digits, '-' or '_'"
             )
         return value
+
+
+# --- a task definition of the team's own -------------------------------------------------
+
+_TASK_DEFINITION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/(?P<family>[A-Za-z0-9_-]{1,255})"
+    r"(:\d+)?$"
+)
+TASK_DEFINITION_SCHEMA: JsonDict = {"pattern": _TASK_DEFINITION_ARN.pattern}
+
+
+def check_task_definition(value: str | None) -> str | None:
+    if value is not None and not _TASK_DEFINITION_ARN.match(value):
+        raise ValueError(
+            f"{shown(value)} is not an ECS task definition ARN "
+            "(arn:aws:ecs:<region>:<account>:task-definition/<family>[:<revision>])"
+        )
+    return value
+
+
+def task_family(task_definition_arn: str) -> str:
+    found = _TASK_DEFINITION_ARN.match(task_definition_arn)
+    assert found is not None  # validated
+    return found["family"]

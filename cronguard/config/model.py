@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
@@ -32,7 +33,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
-from cronguard.config import aws_rules, container
+from cronguard.config import aws_rules
+from cronguard.config import container as containers
 from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Placement, assign
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
 from cronguard.config.values import SHOWN_LIMIT as SHOWN_LIMIT
@@ -498,7 +500,7 @@ def _check_variable_names(value: dict[str, str]) -> dict[str, str]:
 
 def _check_secrets(value: dict[str, str]) -> dict[str, str]:
     for name, arn in value.items():
-        if not container.SECRET_VALUE_FROM.match(arn):
+        if not containers.SECRET_VALUE_FROM.match(arn):
             raise ValueError(
                 f"{name}: {shown(arn)} is not an SSM parameter or Secrets Manager secret ARN"
             )
@@ -766,8 +768,46 @@ def iana_time_zones() -> frozenset[str]:
     return frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
 
 
+# What a job's own task definition (task_definition_arn) holds instead of config.
+RENDERED_TASK_KEYS = frozenset(
+    {
+        "image",
+        "command",
+        "cpu",
+        "memory",
+        "environment",
+        "secrets",
+        "task_role_arn",
+        "permissions",
+        "managed_policies",
+        "architecture",
+        "ephemeral_storage_gib",
+        "entrypoint",
+        "user",
+        "working_directory",
+        "stop_timeout",
+        "readonly_root_filesystem",
+        "init_process",
+        "logs",
+        "registry_credentials",
+        "kms_key_arn",
+        "environment_files",
+        "sidecars",
+        "volumes",
+        "mounts",
+    }
+)
+
+
 class Job(Strict):
     """One scheduled ECS job. ``name`` comes from its key in the YAML mapping."""
+
+    model_config = ConfigDict(
+        **Strict.model_config,
+        json_schema_extra={
+            "anyOf": [{"required": ["image"]}, {"required": ["task_definition_arn"]}]
+        },
+    )
 
     name: str
     description: str = Field(
@@ -787,7 +827,20 @@ class Job(Strict):
         "tzdata package (host-only names such as localtime or posix/… are errors)",
     )
     enabled: bool = Field(default=True, description="false deploys the schedule disabled")
-    image: str = Field(pattern=IMAGE_PATTERN, description="Container image URI")
+    task_definition_arn: str | None = Field(
+        default=None,
+        description="Run a task definition of your own (its latest revision, or the one the "
+        "ARN names): cronguard renders none, so image, cpu, memory, the container keys and "
+        "the task's roles are refused; name its job container in container",
+        json_schema_extra=containers.TASK_DEFINITION_SCHEMA,
+    )
+    image: str | None = Field(
+        default=None,
+        validate_default=True,
+        pattern=IMAGE_PATTERN,
+        description="Container image URI; required, unless the job brings its own "
+        "task_definition_arn",
+    )
     command: list[str] | None = Field(
         default=None, min_length=1, description="Exec-form command; unset runs the image's own"
     )
@@ -911,12 +964,12 @@ class Job(Strict):
         default=None,
         description="User the container runs as: a name or uid, optionally with a group or gid "
         "('app', '1000:1000'); unset is the image's USER",
-        json_schema_extra=container.USER_SCHEMA,
+        json_schema_extra=containers.USER_SCHEMA,
     )
     working_directory: str | None = Field(
         default=None,
         description="Absolute directory the command runs in; unset is the image's WORKDIR",
-        json_schema_extra=container.ABSOLUTE_PATH_SCHEMA,
+        json_schema_extra=containers.ABSOLUTE_PATH_SCHEMA,
     )
     stop_timeout: (
         Annotated[Duration, between(timedelta(seconds=2), timedelta(seconds=120))] | None
@@ -935,45 +988,56 @@ class Job(Strict):
         "processes (docker run --init)",
     )
     platform_version: str = Field(
-        default=container.LATEST,
+        default=containers.LATEST,
         description="Fargate platform version of each run: LATEST, or a version like '1.4.0' "
         "(arm64 and ephemeral_storage_gib need 1.4.0 or later)",
-        json_schema_extra=container.PLATFORM_VERSION_SCHEMA,
+        json_schema_extra=containers.PLATFORM_VERSION_SCHEMA,
     )
-    logs: container.Logs = Field(default_factory=container.Logs)
+    logs: containers.Logs = Field(default_factory=containers.Logs)
     registry_credentials: str | None = Field(
         default=None,
         description="Secrets Manager secret ARN holding {username, password} for a private "
         "registry (Docker Hub, GHCR); the execution role reads exactly that secret. Not for "
         "ECR images, which the execution role pulls",
-        json_schema_extra=container.REGISTRY_CREDENTIALS_SCHEMA,
+        json_schema_extra=containers.REGISTRY_CREDENTIALS_SCHEMA,
     )
     kms_key_arn: str | None = Field(
         default=None,
         description="Customer-managed KMS key the job's secrets, registry credentials or "
         "environment files are encrypted with: the execution role may decrypt with it only "
         "through those services (kms:ViaService)",
-        json_schema_extra=container.KMS_KEY_SCHEMA,
+        json_schema_extra=containers.KMS_KEY_SCHEMA,
     )
     environment_files: list[str] = Field(
         default_factory=list,
         description="S3 object ARNs of .env files whose variables the container gets (ECS "
         "reads them at start: the execution role may get exactly these objects)",
-        json_schema_extra=container.ENVIRONMENT_FILES_SCHEMA,
+        json_schema_extra=containers.ENVIRONMENT_FILES_SCHEMA,
     )
-    sidecars: list[container.Sidecar] = Field(
+    sidecars: list[containers.Sidecar] = Field(
         default_factory=list,
         max_length=9,
         description="Containers beside the job's (agents: Datadog, OpenTelemetry, Envoy); the "
         "run's outcome stays the job container's exit code",
     )
-    volumes: list[container.Volume] = Field(
+    volumes: list[containers.Volume] = Field(
         default_factory=list,
         description="Volumes the containers mount: scratch space in the task's storage "
         "(shared between containers) or EFS",
     )
-    mounts: list[container.Mount] = Field(
+    mounts: list[containers.Mount] = Field(
         default_factory=list, description="Volumes the job container mounts"
+    )
+    container: str | None = Field(
+        default=None,
+        description="With task_definition_arn: the job's container in it (its exit code is "
+        "the run's; it gets the CRONGUARD_* variables)",
+        json_schema_extra=containers.CONTAINER_NAME_SCHEMA,
+    )
+    pass_roles: list[str] = Field(
+        default_factory=list,
+        description="With task_definition_arn: its task and execution roles, which the "
+        "state machine may pass to ECS (iam:PassRole on exactly these)",
     )
 
     @property
@@ -1001,18 +1065,18 @@ class Job(Strict):
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         return _check_tags(value, aws_rules.JOB_TAGGED)
 
-    _user = field_validator("user")(container.check_user)
-    _working_directory = field_validator("working_directory")(container.check_working_directory)
-    _platform_version = field_validator("platform_version")(container.check_platform_version)
-    _registry = field_validator("registry_credentials")(container.check_registry_credentials)
-    _kms_key = field_validator("kms_key_arn")(container.check_kms_key)
-    _environment_files = field_validator("environment_files")(container.check_environment_files)
+    _user = field_validator("user")(containers.check_user)
+    _working_directory = field_validator("working_directory")(containers.check_working_directory)
+    _platform_version = field_validator("platform_version")(containers.check_platform_version)
+    _registry = field_validator("registry_credentials")(containers.check_registry_credentials)
+    _kms_key = field_validator("kms_key_arn")(containers.check_kms_key)
+    _environment_files = field_validator("environment_files")(containers.check_environment_files)
 
-    _mounts = field_validator("mounts")(container.check_mounts)
+    _mounts = field_validator("mounts")(containers.check_mounts)
 
     @field_validator("sidecars")
     @classmethod
-    def _sidecars(cls, value: list[container.Sidecar]) -> list[container.Sidecar]:
+    def _sidecars(cls, value: list[containers.Sidecar]) -> list[containers.Sidecar]:
         names = [sidecar.name for sidecar in value]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
@@ -1028,7 +1092,7 @@ class Job(Strict):
 
     @field_validator("volumes")
     @classmethod
-    def _volumes(cls, value: list[container.Volume]) -> list[container.Volume]:
+    def _volumes(cls, value: list[containers.Volume]) -> list[containers.Volume]:
         names = [volume.name for volume in value]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
@@ -1085,20 +1149,79 @@ class Job(Strict):
                 )
         return self
 
+    @field_validator("pass_roles")
+    @classmethod
+    def _pass_roles(cls, value: list[str]) -> list[str]:
+        for role in value:
+            _check_role_arn(role)
+        return value
+
+    _task_definition = field_validator("task_definition_arn")(containers.check_task_definition)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # task_definition_arn comes first, so that it is known here: None when not given,
+        # absent when refused on its own (which is then the one problem reported).
+        if value is None and info.data.get("task_definition_arn", "refused") is None:
+            raise ValueError(
+                "is required: the job's container image (unless task_definition_arn names a "
+                "task definition of your own)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _whose_task_definition(self) -> Job:
+        if self.task_definition_arn is None:
+            given = [key for key in ("container", "pass_roles") if getattr(self, key)]
+            if given:
+                raise field_error(
+                    given[0],
+                    f"{given[0]} is for a task definition of your own: set task_definition_arn, "
+                    "or drop it",
+                    getattr(self, given[0]),
+                )
+            return self
+        if self.container is None:
+            raise field_error(
+                "container",
+                "required with task_definition_arn: the name of the job's container in it "
+                "(its exit code is the run's)",
+                None,
+            )
+        rendered = [
+            key
+            for key in type(self).model_fields
+            if key in self.model_fields_set and key in RENDERED_TASK_KEYS
+        ]
+        if rendered:
+            raise field_error(
+                rendered[0],
+                f"{', '.join(rendered)}: the task definition is your own (task_definition_arn): "
+                "cronguard renders no task definition or task roles, so it cannot set "
+                f"{'them' if len(rendered) > 1 else 'it'}; set it in your task definition",
+                getattr(self, rendered[0]),
+            )
+        return self
+
     @model_validator(mode="after")
     def _log_router_named_once(self) -> Job:
-        if self.logs.firelens and any(s.name == container.LOG_ROUTER for s in self.sidecars):
+        if self.logs.firelens and any(s.name == containers.LOG_ROUTER for s in self.sidecars):
             raise field_error(
                 "sidecars",
-                f"'{container.LOG_ROUTER}' is the FireLens log router's name (logs.driver "
+                f"'{containers.LOG_ROUTER}' is the FireLens log router's name (logs.driver "
                 "firelens adds it): name the sidecar otherwise",
-                container.LOG_ROUTER,
+                containers.LOG_ROUTER,
             )
         return self
 
     @model_validator(mode="after")
     def _read_at_start(self) -> Job:
-        if self.registry_credentials is not None and container.is_ecr_image(self.image):
+        if (
+            self.registry_credentials is not None
+            and self.image is not None
+            and containers.is_ecr_image(self.image)
+        ):
             raise field_error(
                 "registry_credentials",
                 "the image is in ECR, which ECS pulls from with the execution role; "
@@ -1122,7 +1245,7 @@ class Job(Strict):
 
     @model_validator(mode="after")
     def _platform_runs_it(self) -> Job:
-        if not container.platform_before_full_features(self.platform_version):
+        if not containers.platform_before_full_features(self.platform_version):
             return self
         needs = [
             what
@@ -1137,7 +1260,7 @@ class Job(Strict):
             raise field_error(
                 "platform_version",
                 f"{self.platform_version} cannot run {' or '.join(needs)}: Fargate needs "
-                f"platform version 1.4.0 or later for it ({container.PLATFORM_VERSIONS_DOC})",
+                f"platform version 1.4.0 or later for it ({containers.PLATFORM_VERSIONS_DOC})",
                 self.platform_version,
             )
         return self

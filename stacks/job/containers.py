@@ -8,7 +8,7 @@ from typing import Any
 
 from cronguard.config.container import LOG_ROUTER, HealthCheck, Mount, Sidecar, Volume
 from stacks.job.cloudformation import ref
-from stacks.job.shapes import CONTAINER_NAME, NamedJob
+from stacks.job.shapes import NamedJob
 
 
 def container_definitions(named: NamedJob) -> list[dict[str, Any]]:
@@ -35,7 +35,7 @@ def volumes(named: NamedJob) -> list[dict[str, Any]]:
 def _job_container(named: NamedJob) -> dict[str, Any]:
     job = named.job
     container: dict[str, Any] = {
-        "Name": CONTAINER_NAME,
+        "Name": named.container,
         "Image": job.image,
         "Essential": True,
         "LogConfiguration": _logs(named),

@@ -45,9 +45,10 @@ def roles(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[Fragme
     )
     tasks = f"task/{environment.cluster_name}/*"  # the tasks of the jobs' cluster
     for named in jobs:
-        if named.job.task_role_arn is None:
-            yield _task_role(named)
-        yield _execution_role(named)
+        if named.renders_task_definition:
+            if named.job.task_role_arn is None:
+                yield _task_role(named)
+            yield _execution_role(named)
         yield _guard_role(named, tasks)
         yield _state_machine_role(named, tasks)
 
@@ -128,7 +129,7 @@ def _execution_role(named: NamedJob) -> Fragment:
     secrets."""
     job = named.job
     pull: list[dict[str, Any]] = []
-    images = [job.image, *(sidecar.image for sidecar in job.sidecars)]
+    images = [*filter(None, [job.image]), *(sidecar.image for sidecar in job.sidecars)]
     if job.logs.firelens:
         images.append(job.logs.router.image)
     repositories = []
@@ -340,11 +341,7 @@ def _state_machine_role(named: NamedJob, tasks: str) -> Fragment:
                     ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
                     arn("events", "rule/StepFunctionsGetEventsForECSTaskRule"),
                 ),
-                _statement(
-                    ["iam:PassRole"],
-                    [get_att(named.ids.execution_role), named.task_role],
-                    {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-                ),
+                *_pass_roles(named),
             ],
             {
                 "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
@@ -357,6 +354,25 @@ def _state_machine_role(named: NamedJob, tasks: str) -> Fragment:
             (wildcard_resource_finding("ecs", tasks), why_wildcards),
         ),
     )
+
+
+def _pass_roles(named: NamedJob) -> list[dict[str, Any]]:
+    """The roles ECS gets for the job's task: the ones its stack renders, or the ones config
+    names for a task definition of its own (none: nothing to pass)."""
+    job = named.job
+    if named.renders_task_definition:
+        roles = [get_att(named.ids.execution_role), named.task_role]
+    elif job.pass_roles:
+        roles = list(job.pass_roles)
+    else:
+        return []
+    return [
+        _statement(
+            ["iam:PassRole"],
+            roles,
+            {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        )
+    ]
 
 
 def _statement(

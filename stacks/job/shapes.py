@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, NotRequired, TypedDict
 
 from cronguard.config import Environment, Job
-from cronguard.config.container import JOB_CONTAINER
-from stacks.job.cloudformation import get_att
+from cronguard.config.container import JOB_CONTAINER, task_family
+from stacks.job.cloudformation import get_att, ref
 
 CONTAINER_NAME = JOB_CONTAINER
 
@@ -123,8 +123,28 @@ class NamedJob:
             job=job,
             ids=JobResources.of(job),
             state_machine=environment.state_machine_name(job),
-            task_family=f"{task_family_prefix(environment)}{job.name}",
+            task_family=(
+                f"{task_family_prefix(environment)}{job.name}"
+                if job.task_definition_arn is None
+                else task_family(job.task_definition_arn)
+            ),
         )
+
+    @property
+    def renders_task_definition(self) -> bool:
+        """Whether its stack renders its task definition and the task's roles (it does unless
+        the job brings a task definition of its own)."""
+        return self.job.task_definition_arn is None
+
+    @property
+    def task_definition(self) -> Any:
+        return self.job.task_definition_arn or ref(self.ids.task_definition)
+
+    @property
+    def container(self) -> str:
+        """The job's container: the one its stack renders, or the one config names in a task
+        definition of its own."""
+        return self.job.container or CONTAINER_NAME
 
     @property
     def container_logs(self) -> str:

@@ -15,7 +15,7 @@ from stacks.compliance import NO_TRACING
 from stacks.definition import render_definition
 from stacks.job.cloudformation import get_att, ref
 from stacks.job.containers import essential_sidecars
-from stacks.job.shapes import CONTAINER_NAME, SHARED, Fragment, NamedJob
+from stacks.job.shapes import SHARED, Fragment, NamedJob
 
 
 def state_machines(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[Fragment]:
@@ -32,7 +32,7 @@ def state_machines(environment: Environment, jobs: Sequence[NamedJob]) -> Iterat
                     "DefinitionSubstitutions": {
                         "GuardFunctionArn": get_att(ids.guard),
                         "ClusterArn": ref("ClusterArn"),
-                        "TaskDefinitionArn": ref(ids.task_definition),
+                        "TaskDefinitionArn": named.task_definition,
                     },
                     "RoleArn": get_att(ids.state_machine_role),
                     "LoggingConfiguration": {
@@ -80,7 +80,7 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
         "SecurityGroups": network.security_group_ids,
         "AssignPublicIp": "ENABLED" if network.assign_public_ip else "DISABLED",
         "TaskGroup": f"cronguard:{job.name}",
-        "ContainerName": CONTAINER_NAME,
+        "ContainerName": named.container,
         "LaunchErrors": list(errors.LAUNCH_ERRORS),
         "LaunchRetryIntervalSeconds": job.launch_retries.interval_seconds,
         "LaunchRetryMaxAttempts": job.launch_retries.max_attempts,
@@ -103,7 +103,7 @@ def _job_settings(environment: Environment, named: NamedJob) -> JobPayload:
         ),
         leaseSeconds=int(job.lease.total_seconds()),
         retentionSeconds=int(environment.ledger.retention.total_seconds()),
-        container=CONTAINER_NAME,
+        container=named.container,
         taskFamily=named.task_family,
     )
     essential = essential_sidecars(named)

@@ -16,6 +16,8 @@ CPU_ARCHITECTURES = {Architecture.X86_64: "X86_64", Architecture.ARM64: "ARM64"}
 
 def task_definitions(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[Fragment]:
     for named in jobs:
+        if not named.renders_task_definition:
+            continue
         job = named.job
         yield Fragment(
             named.ids.task_definition,

@@ -128,7 +128,20 @@ EVERYTHING: dict[str, Any] = {
         {"volume": "reference", "path": "/reference", "read_only": True},
     ],
 }
-JOBS = {"report": REPORT, "borrowed": BORROWED, "everything": EVERYTHING}
+# A team's own task definition: cronguard renders none, and passes exactly its roles.
+OWN_TASK = "arn:aws:ecs:ap-northeast-1:123456789012:task-definition/reports-nightly:7"
+OWN_ROLES = [
+    "arn:aws:iam::123456789012:role/reports-task",
+    "arn:aws:iam::123456789012:role/reports-execution",
+]
+OWN: dict[str, Any] = {
+    "schedule": "rate(1 hour)",
+    "task_definition_arn": OWN_TASK,
+    "container": "app",
+    "pass_roles": OWN_ROLES,
+    "platform_version": "1.4.0",
+}
+JOBS = {"report": REPORT, "borrowed": BORROWED, "everything": EVERYTHING, "own": OWN}
 
 
 @pytest.fixture(scope="module")
@@ -515,3 +528,31 @@ def test_firelens_routes_every_containers_logs_with_secrets_read_by_ecs(synthesi
         if s["Action"] == "secretsmanager:GetSecretValue"
     ]
     assert f"{SECRETS}:datadog/api-key-??????" in read["Resource"]
+
+
+def test_a_task_definition_of_ones_own_is_run_and_its_roles_passed_nothing_rendered(
+    synthesized,
+) -> None:
+    template = job_template(synthesized, "own")
+    ids = JobResources.of(environment_job("own"))
+    for absent in (ids.task_definition, ids.task_role, ids.execution_role):
+        assert absent not in template["Resources"]
+    machine = resource(template, ids.state_machine)
+    assert machine["DefinitionSubstitutions"]["TaskDefinitionArn"] == OWN_TASK
+    definition = json.loads(machine["DefinitionString"])
+    run = definition["States"]["Run job"]["Arguments"]
+    assert run["Overrides"]["ContainerOverrides"][0]["Name"] == "app"
+    assert definition["States"]["Guard"]["Arguments"]["Payload"]["job"]["container"] == "app"
+    assert definition["States"]["Guard"]["Arguments"]["Payload"]["job"]["taskFamily"] == (
+        "reports-nightly"
+    )
+    statements = resource(template, ids.state_machine_role)["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    (passed,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert passed["Resource"] == OWN_ROLES
+    (run_task,) = [s for s in statements if s["Action"] == "ecs:RunTask"]
+    assert run_task["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:"
+        "task-definition/reports-nightly:*"
+    }

@@ -319,7 +319,54 @@ LOG_ROUTING_REFUSES: list[tuple[str, dict[str, Any], str]] = [
         f"{JOBS}: job 'report': logs.driver: 'splunk' is not allowed; use 'awslogs' or 'firelens'",
     ),
 ]
+TASK_DEFINITION = "arn:aws:ecs:eu-west-1:123456789012:task-definition/reports-nightly:7"
+OWN: dict[str, Any] = {
+    "schedule": "rate(1 hour)",
+    "task_definition_arn": TASK_DEFINITION,
+    "container": "app",
+    "pass_roles": ["arn:aws:iam::123456789012:role/reports-task"],
+}
+OWN_TASK_REFUSES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "an image beside a task definition of one's own",
+        {"jobs": {"own": {**OWN, "image": "repo/app:1", "cpu": 512}}},
+        f"{JOBS}: job 'own': image: image, cpu: the task definition is your own "
+        "(task_definition_arn): cronguard renders no task definition or task roles, so it "
+        "cannot set them; set it in your task definition",
+    ),
+    (
+        "sidecars beside a task definition of one's own",
+        {"jobs": {"own": {**OWN, "sidecars": [AGENT]}}},
+        f"{JOBS}: job 'own': sidecars: sidecars: the task definition is your own "
+        "(task_definition_arn): cronguard renders no task definition or task roles, so it "
+        "cannot set it; set it in your task definition",
+    ),
+    (
+        "a task definition without the job's container",
+        {"jobs": {"own": {k: v for k, v in OWN.items() if k != "container"}}},
+        f"{JOBS}: job 'own': container: required with task_definition_arn: the name of the "
+        "job's container in it (its exit code is the run's)",
+    ),
+    (
+        "a container named without a task definition",
+        with_job(container="app"),
+        f"{JOBS}: job 'report': container: container is for a task definition of your own: set "
+        "task_definition_arn, or drop it",
+    ),
+    (
+        "a task definition ARN that is not one",
+        {"jobs": {"own": {**OWN, "task_definition_arn": "reports-nightly:7"}}},
+        f"{JOBS}: job 'own': task_definition_arn: 'reports-nightly:7' is not an ECS task "
+        "definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>[:<revision>])",
+    ),
+    (
+        "a role to pass that is not a role",
+        {"jobs": {"own": {**OWN, "pass_roles": ["reports-task"]}}},
+        f"{JOBS}: job 'own': pass_roles: 'reports-task' is not an IAM role ARN",
+    ),
+]
 CONTAINER_REFUSES += READ_AT_START_REFUSES + SIDECAR_REFUSES + LOG_ROUTING_REFUSES
+CONTAINER_REFUSES += OWN_TASK_REFUSES
 # What no JSON Schema here says: rules across fields, and uniqueness in words.
 BEYOND_A_SCHEMA = {
     "arm64 on a platform version before 1.4.0",
@@ -342,6 +389,11 @@ BEYOND_A_SCHEMA = {
     "a secret option that is not an ARN",
     "output options for awslogs",
     "a sidecar named like the log router",
+    "an image beside a task definition of one's own",
+    "sidecars beside a task definition of one's own",
+    "a task definition without the job's container",
+    "a container named without a task definition",
+    "a role to pass that is not a role",
 }
 
 
@@ -449,3 +501,9 @@ def test_the_readmes_real_job_loads(tmp_path: Path) -> None:
     job = load_environment("test", config).job("nightly-report")
     assert [sidecar.name for sidecar in job.sidecars] == ["datadog-agent"]
     assert job.volumes[0].efs is not None and job.logs.firelens
+
+
+def test_a_task_definition_of_ones_own_loads_without_an_image(tmp_path: Path) -> None:
+    job = load_environment("test", write_config(tmp_path, jobs={"jobs": {"own": OWN}})).job("own")
+    assert (job.task_definition_arn, job.container, job.image) == (TASK_DEFINITION, "app", None)
+    assert job.pass_roles == OWN["pass_roles"]
