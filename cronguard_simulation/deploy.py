@@ -355,14 +355,21 @@ class LocalEnvironment:
         )
         task_logical_id = substitutions["TaskDefinitionArn"]["Ref"]
         task = template["Resources"][task_logical_id]["Properties"]
-        container = task["ContainerDefinitions"][0]
+        definition: str = properties["DefinitionString"]
+        job_container = json.loads(definition)["States"][GUARD_STATE]["Arguments"]["Payload"][
+            "job"
+        ]["container"]
         task_definition_arn = self.aws.register_task_definition(
             task["Family"],
-            container["Name"],
+            job_container,
             cpu=str(task["Cpu"]),
             memory=str(task["Memory"]),
+            sidecars={
+                container["Name"]: container["Essential"]
+                for container in task["ContainerDefinitions"]
+                if container["Name"] != job_container
+            },
         )
-        definition: str = properties["DefinitionString"]
         for configured, local in network_ids.items():
             definition = definition.replace(f'"{configured}"', f'"{local}"')
         if job_name in self.run_timeouts or self.job_retry_interval_seconds is not None:

@@ -6,7 +6,8 @@
   resource schemas, which cfn-lint checks as E3031 pattern and E3033 length);
 - what an IAM statement's resources and condition operators must look like (cfn-lint's IAM
   policy schema, E3510);
-- every IAM service prefix and action (cfn-lint's ``Policies.json``, W3037).
+- every IAM service prefix and action (cfn-lint's ``Policies.json``, W3037);
+- the retention periods CloudWatch Logs takes (``AWS::Logs::LogGroup``'s schema, E3030).
 
 A test fails when the committed file differs from what the installed cfn-lint gives, so a
 cfn-lint upgrade brings AWS's newer rules in with ``make schema``. The file is read here
@@ -85,6 +86,7 @@ class Rules:
     arn_pattern: str
     condition_operators: tuple[str, ...]  # IAM's condition operator names, as patterns
     iam_actions: Mapping[str, frozenset[str]]  # service prefix -> its actions, in lower case
+    log_retention_days: tuple[int, ...]  # a log group's RetentionInDays, in order
 
 
 @cache
@@ -107,6 +109,7 @@ def rules() -> Rules:
         iam_actions={
             service: frozenset(actions) for service, actions in data["iam"]["actions"].items()
         },
+        log_retention_days=tuple(data["logs"]["retention_days"]),
     )
 
 
@@ -256,6 +259,7 @@ def generate() -> dict[str, Any]:
     condition = policy["Condition"]
     operators = [*condition["patternProperties"], *(f"^{n}$" for n in condition["properties"])]
     services = _cfn_lint_file("AdditionalSpecs/Policies.json")
+    log_group = resource_schema("AWS::Logs::LogGroup")["properties"]
     return {
         "source": {
             "package": SOURCE,
@@ -271,6 +275,7 @@ def generate() -> dict[str, Any]:
                 for service, entry in sorted(services.items())
             },
         },
+        "logs": {"retention_days": sorted(log_group["RetentionInDays"]["enum"])},
     }
 
 

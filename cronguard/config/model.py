@@ -9,7 +9,6 @@ result against these models, so everything downstream (stacks, CLI) sees one sha
 from __future__ import annotations
 
 import re
-import reprlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,7 +18,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -36,8 +34,12 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, core_schema
 
 from cronguard.config import aws_rules
+from cronguard.config import container as containers
 from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Placement, assign
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
+from cronguard.config.values import SHOWN_LIMIT as SHOWN_LIMIT
+from cronguard.config.values import Strict as Strict
+from cronguard.config.values import shown as shown
 from lambdas.core import ledger_contract
 from lambdas.core.guard_contract import Concurrency as Concurrency  # the guard reads it
 from lambdas.core.missed import JobSchedule
@@ -72,21 +74,6 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     8192: tuple(range(16384, 61440 + 1, 4096)),
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
-
-# What a value echoed in a message may take up: a long string, or a YAML alias expanded
-# many times over, must not flood the terminal.
-SHOWN_LIMIT = 200
-_REPR = reprlib.Repr()  # keyword arguments need Python 3.12
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, SHOWN_LIMIT, 80
-_REPR.maxtuple = _REPR.maxlist = _REPR.maxdict = _REPR.maxset = 8
-
-
-def shown(value: Any) -> str:
-    """``repr(value)`` cut to about ``SHOWN_LIMIT`` characters, without building the whole
-    repr of a huge value first."""
-    text = _REPR.repr(value)
-    return text if len(text) <= SHOWN_LIMIT else f"{text[:SHOWN_LIMIT]}…"
-
 
 # Patterns a config value must match, and what each expects, in words (the loader says
 # this instead of the regular expression).
@@ -214,12 +201,6 @@ def field_error(field: str, message: str, value: Any) -> ValidationError:
     return ValidationError.from_exception_data(
         "config", [InitErrorDetails(type=error, loc=(field,), input=value)]
     )
-
-
-class Strict(BaseModel):
-    """Every config object rejects unknown keys: a misspelt key must never be ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
 class LaunchRetry(Strict):
@@ -501,10 +482,6 @@ class TaskProtection(Strict):
 
 
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:\d{12}:parameter/.+"
-    r"|secretsmanager:[a-z0-9-]+:\d{12}:secret:.+)$"
-)
 
 
 def _check_variable_names(value: dict[str, str]) -> dict[str, str]:
@@ -517,6 +494,15 @@ def _check_variable_names(value: dict[str, str]) -> dict[str, str]:
         if name.upper().startswith(RESERVED_ENV_PREFIX):
             raise ValueError(
                 f"{shown(name)} is reserved: cronguard sets {RESERVED_ENV_PREFIX}* itself"
+            )
+    return value
+
+
+def _check_secrets(value: dict[str, str]) -> dict[str, str]:
+    for name, arn in value.items():
+        if not containers.SECRET_VALUE_FROM.match(arn):
+            raise ValueError(
+                f"{name}: {shown(arn)} is not an SSM parameter or Secrets Manager secret ARN"
             )
     return value
 
@@ -782,8 +768,46 @@ def iana_time_zones() -> frozenset[str]:
     return frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
 
 
+# What a job's own task definition (task_definition_arn) holds instead of config.
+RENDERED_TASK_KEYS = frozenset(
+    {
+        "image",
+        "command",
+        "cpu",
+        "memory",
+        "environment",
+        "secrets",
+        "task_role_arn",
+        "permissions",
+        "managed_policies",
+        "architecture",
+        "ephemeral_storage_gib",
+        "entrypoint",
+        "user",
+        "working_directory",
+        "stop_timeout",
+        "readonly_root_filesystem",
+        "init_process",
+        "logs",
+        "registry_credentials",
+        "kms_key_arn",
+        "environment_files",
+        "sidecars",
+        "volumes",
+        "mounts",
+    }
+)
+
+
 class Job(Strict):
     """One scheduled ECS job. ``name`` comes from its key in the YAML mapping."""
+
+    model_config = ConfigDict(
+        **Strict.model_config,
+        json_schema_extra={
+            "anyOf": [{"required": ["image"]}, {"required": ["task_definition_arn"]}]
+        },
+    )
 
     name: str
     description: str = Field(
@@ -803,7 +827,20 @@ class Job(Strict):
         "tzdata package (host-only names such as localtime or posix/… are errors)",
     )
     enabled: bool = Field(default=True, description="false deploys the schedule disabled")
-    image: str = Field(pattern=IMAGE_PATTERN, description="Container image URI")
+    task_definition_arn: str | None = Field(
+        default=None,
+        description="Run a task definition of your own (its latest revision, or the one the "
+        "ARN names): cronguard renders none, so image, cpu, memory, the container keys and "
+        "the task's roles are refused; name its job container in container",
+        json_schema_extra=containers.TASK_DEFINITION_SCHEMA,
+    )
+    image: str | None = Field(
+        default=None,
+        validate_default=True,
+        pattern=IMAGE_PATTERN,
+        description="Container image URI; required, unless the job brings its own "
+        "task_definition_arn",
+    )
     command: list[str] | None = Field(
         default=None, min_length=1, description="Exec-form command; unset runs the image's own"
     )
@@ -924,6 +961,91 @@ class Job(Strict):
         "carries the task definition's onto each task",
         json_schema_extra=_tags_schema(aws_rules.JOB_TAGGED),
     )
+    entrypoint: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Exec-form entrypoint instead of the image's ENTRYPOINT (command becomes "
+        "its arguments)",
+    )
+    user: str | None = Field(
+        default=None,
+        description="User the container runs as: a name or uid, optionally with a group or gid "
+        "('app', '1000:1000'); unset is the image's USER",
+        json_schema_extra=containers.USER_SCHEMA,
+    )
+    working_directory: str | None = Field(
+        default=None,
+        description="Absolute directory the command runs in; unset is the image's WORKDIR",
+        json_schema_extra=containers.ABSOLUTE_PATH_SCHEMA,
+    )
+    stop_timeout: (
+        Annotated[Duration, between(timedelta(seconds=2), timedelta(seconds=120))] | None
+    ) = Field(
+        default=None,
+        description="How long ECS waits after SIGTERM before it kills the container when the "
+        "task is stopped (a replaced or timed-out run); unset is ECS's 30s",
+    )
+    readonly_root_filesystem: bool = Field(
+        default=False,
+        description="Mount the container's root file system read-only (write to mounts)",
+    )
+    init_process: bool = Field(
+        default=False,
+        description="Run an init process as PID 1 that forwards signals and reaps zombie "
+        "processes (docker run --init)",
+    )
+    platform_version: str = Field(
+        default=containers.LATEST,
+        description="Fargate platform version of each run: LATEST, or a version like '1.4.0' "
+        "(arm64 and ephemeral_storage_gib need 1.4.0 or later)",
+        json_schema_extra=containers.PLATFORM_VERSION_SCHEMA,
+    )
+    logs: containers.Logs = Field(default_factory=containers.Logs)
+    registry_credentials: str | None = Field(
+        default=None,
+        description="Secrets Manager secret ARN holding {username, password} for a private "
+        "registry (Docker Hub, GHCR); the execution role reads exactly that secret. Not for "
+        "ECR images, which the execution role pulls",
+        json_schema_extra=containers.REGISTRY_CREDENTIALS_SCHEMA,
+    )
+    kms_key_arn: str | None = Field(
+        default=None,
+        description="Customer-managed KMS key the job's secrets, registry credentials or "
+        "environment files are encrypted with: the execution role may decrypt with it only "
+        "through those services (kms:ViaService)",
+        json_schema_extra=containers.KMS_KEY_SCHEMA,
+    )
+    environment_files: list[str] = Field(
+        default_factory=list,
+        description="S3 object ARNs of .env files whose variables the container gets (ECS "
+        "reads them at start: the execution role may get exactly these objects)",
+        json_schema_extra=containers.ENVIRONMENT_FILES_SCHEMA,
+    )
+    sidecars: list[containers.Sidecar] = Field(
+        default_factory=list,
+        max_length=9,
+        description="Containers beside the job's (agents: Datadog, OpenTelemetry, Envoy); the "
+        "run's outcome stays the job container's exit code",
+    )
+    volumes: list[containers.Volume] = Field(
+        default_factory=list,
+        description="Volumes the containers mount: scratch space in the task's storage "
+        "(shared between containers) or EFS",
+    )
+    mounts: list[containers.Mount] = Field(
+        default_factory=list, description="Volumes the job container mounts"
+    )
+    container: str | None = Field(
+        default=None,
+        description="With task_definition_arn: the job's container in it (its exit code is "
+        "the run's; it gets the CRONGUARD_* variables)",
+        json_schema_extra=containers.CONTAINER_NAME_SCHEMA,
+    )
+    pass_roles: list[str] = Field(
+        default_factory=list,
+        description="With task_definition_arn: its task and execution roles, which the "
+        "state machine may pass to ECS (iam:PassRole on exactly these)",
+    )
 
     @property
     def watched_schedule(self) -> JobSchedule:
@@ -949,6 +1071,206 @@ class Job(Strict):
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         return _check_tags(value, aws_rules.JOB_TAGGED)
+
+    _user = field_validator("user")(containers.check_user)
+    _working_directory = field_validator("working_directory")(containers.check_working_directory)
+    _platform_version = field_validator("platform_version")(containers.check_platform_version)
+    _registry = field_validator("registry_credentials")(containers.check_registry_credentials)
+    _kms_key = field_validator("kms_key_arn")(containers.check_kms_key)
+    _environment_files = field_validator("environment_files")(containers.check_environment_files)
+
+    _mounts = field_validator("mounts")(containers.check_mounts)
+
+    @field_validator("sidecars")
+    @classmethod
+    def _sidecars(cls, value: list[containers.Sidecar]) -> list[containers.Sidecar]:
+        names = [sidecar.name for sidecar in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"sidecar names listed twice: {', '.join(twice)}")
+        for sidecar in value:
+            try:
+                _check_variable_names(sidecar.environment)
+                _check_variable_names(sidecar.secrets)
+                _check_secrets(sidecar.secrets)
+            except ValueError as error:
+                raise ValueError(f"{sidecar.name}: {error}") from None
+        return value
+
+    @field_validator("volumes")
+    @classmethod
+    def _volumes(cls, value: list[containers.Volume]) -> list[containers.Volume]:
+        names = [volume.name for volume in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"volume names listed twice: {', '.join(twice)}")
+        return value
+
+    @model_validator(mode="after")
+    def _mounted_volumes(self) -> Job:
+        declared = {volume.name for volume in self.volumes}
+        mounted = {
+            owner: [mount.volume for mount in mounts]
+            for owner, mounts in [
+                ("the job container", self.mounts),
+                *((sidecar.name, sidecar.mounts) for sidecar in self.sidecars),
+            ]
+        }
+        for owner, volumes in mounted.items():
+            unknown = sorted(set(volumes) - declared)
+            if unknown:
+                raise field_error(
+                    "mounts" if owner == "the job container" else "sidecars",
+                    f"{owner} mounts {', '.join(unknown)}, which is not one of the job's "
+                    f"volumes ({', '.join(sorted(declared)) or 'none'})",
+                    unknown,
+                )
+        unused = sorted(declared - {name for names in mounted.values() for name in names})
+        if unused:
+            raise field_error(
+                "volumes",
+                f"{', '.join(unused)} is mounted by no container: mount it or remove it",
+                unused,
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sidecars_fit_the_task(self) -> Job:
+        # The job container gets what the sidecars leave; it needs some of each.
+        for what, total, size in (
+            ("cpu units", sum(s.cpu or 0 for s in self.sidecars), self.cpu),
+            (
+                "MiB of memory",
+                sum(s.memory or 0 for s in self.sidecars)
+                + (self.logs.router.memory if self.logs.firelens else 0),
+                self.memory,
+            ),
+        ):
+            if total >= size:
+                raise field_error(
+                    "sidecars",
+                    f"the sidecars (and a log router) take {total} of the task's {size} {what}, "
+                    "leaving the job container none: raise the job's cpu/memory or lower the "
+                    "sidecars'",
+                    total,
+                )
+        return self
+
+    @field_validator("pass_roles")
+    @classmethod
+    def _pass_roles(cls, value: list[str]) -> list[str]:
+        for role in value:
+            _check_role_arn(role)
+        return value
+
+    _task_definition = field_validator("task_definition_arn")(containers.check_task_definition)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # task_definition_arn comes first, so that it is known here: None when not given,
+        # absent when refused on its own (which is then the one problem reported).
+        if value is None and info.data.get("task_definition_arn", "refused") is None:
+            raise ValueError(
+                "is required: the job's container image (unless task_definition_arn names a "
+                "task definition of your own)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _whose_task_definition(self) -> Job:
+        if self.task_definition_arn is None:
+            given = [key for key in ("container", "pass_roles") if getattr(self, key)]
+            if given:
+                raise field_error(
+                    given[0],
+                    f"{given[0]} is for a task definition of your own: set task_definition_arn, "
+                    "or drop it",
+                    getattr(self, given[0]),
+                )
+            return self
+        if self.container is None:
+            raise field_error(
+                "container",
+                "required with task_definition_arn: the name of the job's container in it "
+                "(its exit code is the run's)",
+                None,
+            )
+        rendered = [
+            key
+            for key in type(self).model_fields
+            if key in self.model_fields_set and key in RENDERED_TASK_KEYS
+        ]
+        if rendered:
+            raise field_error(
+                rendered[0],
+                f"{', '.join(rendered)}: the task definition is your own (task_definition_arn): "
+                "cronguard renders no task definition or task roles, so it cannot set "
+                f"{'them' if len(rendered) > 1 else 'it'}; set it in your task definition",
+                getattr(self, rendered[0]),
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _log_router_named_once(self) -> Job:
+        if self.logs.firelens and any(s.name == containers.LOG_ROUTER for s in self.sidecars):
+            raise field_error(
+                "sidecars",
+                f"'{containers.LOG_ROUTER}' is the FireLens log router's name (logs.driver "
+                "firelens adds it): name the sidecar otherwise",
+                containers.LOG_ROUTER,
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _read_at_start(self) -> Job:
+        if (
+            self.registry_credentials is not None
+            and self.image is not None
+            and containers.is_ecr_image(self.image)
+        ):
+            raise field_error(
+                "registry_credentials",
+                "the image is in ECR, which ECS pulls from with the execution role; "
+                "registry_credentials are for other registries (Docker Hub, GHCR, …)",
+                self.registry_credentials,
+            )
+        if self.kms_key_arn is not None and not (
+            self.secrets
+            or self.environment_files
+            or self.registry_credentials
+            or any(sidecar.secrets for sidecar in self.sidecars)
+            or self.logs.secret_options
+        ):
+            raise field_error(
+                "kms_key_arn",
+                "the job has no secrets, registry_credentials or environment_files to decrypt "
+                "with it: drop it, or add what it encrypts",
+                self.kms_key_arn,
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _platform_runs_it(self) -> Job:
+        if not containers.platform_before_full_features(self.platform_version):
+            return self
+        needs = [
+            what
+            for what, used in (
+                ("architecture arm64", self.architecture is Architecture.ARM64),
+                ("ephemeral_storage_gib", self.ephemeral_storage_gib is not None),
+                ("efs volumes", any(volume.efs for volume in self.volumes)),
+            )
+            if used
+        ]
+        if needs:
+            raise field_error(
+                "platform_version",
+                f"{self.platform_version} cannot run {' or '.join(needs)}: Fargate needs "
+                f"platform version 1.4.0 or later for it ({containers.PLATFORM_VERSIONS_DOC})",
+                self.platform_version,
+            )
+        return self
 
     @field_validator("capacity_providers")
     @classmethod
@@ -1109,12 +1431,7 @@ class Job(Strict):
     @classmethod
     def _secrets(cls, value: dict[str, str]) -> dict[str, str]:
         _check_variable_names(value)
-        for name, arn in value.items():
-            if not _SECRET_ARN.match(arn):
-                raise ValueError(
-                    f"{name}: {shown(arn)} is not an SSM parameter or Secrets Manager secret ARN"
-                )
-        return value
+        return _check_secrets(value)
 
     @model_validator(mode="after")
     def _variables_set_once(self) -> Job:

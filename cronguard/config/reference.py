@@ -176,7 +176,7 @@ def _list_bounds(kind: str, node: dict[str, Any]) -> str:
         return f"{kind}, {low}–{high} entries"
     if low is not None:
         return f"{kind}, at least {low} {'entry' if low == 1 else 'entries'}"
-    return kind
+    return f"{kind}, at most {high} entries" if high is not None else kind
 
 
 def _default(prop: dict[str, Any], *, required: bool) -> str:

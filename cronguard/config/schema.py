@@ -94,6 +94,7 @@ def environment_file_schema() -> dict[str, Any]:
     # nothing is required at this level, the merged result is validated.
     override = copy.deepcopy(job)
     override["required"] = []
+    override.pop("anyOf")  # image or task_definition_arn: the merged job has one
     override["title"] = "JobOverride"
     defs["JobOverride"] = override
     env["properties"]["jobs"] = {

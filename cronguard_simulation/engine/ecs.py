@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,12 +50,15 @@ class TaskScript:
     `launch_failure` None starts the task; `THROTTLE` makes RunTask raise ThrottlingException (the
     state sees `ECS.AmazonECSException`); any other string, e.g. "RESOURCE:FARGATE", is returned
     as the reason of a RunTask `Failures` entry (a `.sync` state sees `AmazonECS.Unknown`).
-    A started task runs `duration_seconds` of wall-clock time, then its essential container exits
-    with `exit_code`. `exit_code_on_stop` is the container's exit code when StopTask ends it
-    earlier (143 = terminated by SIGTERM). `launch_latency_seconds` is how long the RunTask call
-    itself takes to return (other API calls proceed meanwhile). With `held_by`, the task also
-    runs until that event is set: a run another step must overlap, whatever the machine's load
-    (StopTask still ends it at once).
+    A started task runs `duration_seconds` of wall-clock time, then its job container exits
+    with `exit_code` (and each sidecar with its `sidecar_exit_codes` entry, 0 if none, as ECS
+    stops it). With `ended_by`, that essential sidecar exits instead (with its entry) and ECS
+    stops the job container (`exit_code_on_stop`). `exit_code_on_stop` is each container's
+    exit code when StopTask ends the task earlier (143 = terminated by SIGTERM).
+    `launch_latency_seconds` is how long the RunTask call itself takes to return (other API
+    calls proceed meanwhile). With `held_by`, the task also runs until that event is set: a
+    run another step must overlap, whatever the machine's load (StopTask still ends it at
+    once).
     """
 
     duration_seconds: float = 0.5
@@ -64,6 +67,14 @@ class TaskScript:
     exit_code_on_stop: int = 143
     launch_latency_seconds: float = 0.0
     held_by: threading.Event | None = field(default=None, compare=False)
+    sidecar_exit_codes: Mapping[str, int] = field(default_factory=dict)
+    ended_by: str | None = None
+
+    def exit_codes(self, job_container: str, containers: list[str]) -> dict[str, int]:
+        """Each container's exit code once the scripted duration is over."""
+        codes = {name: self.sidecar_exit_codes.get(name, 0) for name in containers}
+        codes[job_container] = self.exit_code if self.ended_by is None else self.exit_code_on_stop
+        return codes
 
 
 @dataclass(frozen=True)
@@ -77,13 +88,16 @@ class StartedTask:
     group: str
     overrides: dict[str, Any]
     environment: dict[str, str]
-    """Environment overrides of the essential container (what the job process would see added)."""
+    """Environment overrides of the job container (what the job process would see added)."""
     execution_arn: str | None
     """The Step Functions execution whose Task state called RunTask (None for direct calls)."""
     script: TaskScript
+    job_container: str
     started_at: datetime
     stopped_at: datetime | None = None
     exit_code: int | None = None
+    """The job container's."""
+    container_exit_codes: Mapping[str, int] = field(default_factory=dict)
     stop_code: str | None = None
     stopped_reason: str | None = None
     stop_cause: StopCause | None = None
@@ -169,8 +183,9 @@ class EcsSimulator:
         finally:
             self._launching.execution_arn = None
 
-    def launched(self, task: Any, script: TaskScript) -> None:
-        """Record a task moto just created and make it look like a RUNNING Fargate task."""
+    def launched(self, task: Any, script: TaskScript, job_container: str) -> None:
+        """Record a task moto just created and make it look like a RUNNING Fargate task;
+        ``job_container`` names the container RunTask's overrides are for."""
         now = datetime.now(UTC)
         task.created_at = now
         task.started_at = now
@@ -188,7 +203,8 @@ class EcsSimulator:
             started_by=task.started_by,
             group=task.group,
             overrides=task.overrides,
-            environment=_essential_environment(task),
+            environment=container_environment(task.overrides, job_container),
+            job_container=job_container,
             execution_arn=getattr(self._launching, "execution_arn", None),
             script=script,
             started_at=now,
@@ -208,10 +224,11 @@ class EcsSimulator:
         ends_at = record.started_at + timedelta(seconds=record.script.duration_seconds)
         now = datetime.now(UTC)
         if now >= ends_at:
+            names = [container.name for container in task.containers]
             self._stop(
                 task,
                 at=ends_at if held is None else now,
-                exit_code=record.script.exit_code,
+                exit_codes=record.script.exit_codes(record.job_container, names),
                 stop_code=ESSENTIAL_CONTAINER_EXITED,
                 reason="Essential container in task exited",
                 cause=StopCause.EXITED,
@@ -227,7 +244,7 @@ class EcsSimulator:
         self._stop(
             task,
             at=datetime.now(UTC),
-            exit_code=record.script.exit_code_on_stop,
+            exit_codes={c.name: record.script.exit_code_on_stop for c in task.containers},
             stop_code=USER_INITIATED,
             reason=reason,
             cause=self._stop_causes.pop(task.task_arn, StopCause.STOP_TASK),
@@ -248,7 +265,7 @@ class EcsSimulator:
         task: Any,
         *,
         at: datetime,
-        exit_code: int,
+        exit_codes: dict[str, int],
         stop_code: str,
         reason: str,
         cause: StopCause,
@@ -262,21 +279,25 @@ class EcsSimulator:
         task.stopped_reason = reason
         for container in task.containers:
             container.last_status = "STOPPED"
-            container.exitCode = exit_code
+            container.exitCode = exit_codes[container.name]
+        record = self._tasks[task.task_arn]
         self._tasks[task.task_arn] = dataclasses.replace(
-            self._tasks[task.task_arn],
+            record,
             stopped_at=at,
-            exit_code=exit_code,
+            exit_code=exit_codes.get(record.job_container),
+            container_exit_codes=exit_codes,
             stop_code=stop_code,
             stopped_reason=reason,
             stop_cause=cause,
         )
 
 
-def _essential_environment(task: Any) -> dict[str, str]:
-    """Environment overrides moto stored for the task's (single, essential) container."""
-    container_name = task.containers[0].name if task.containers else None
-    return container_environment(task.overrides, container_name)
+def overridden_container(overrides: dict[str, Any], default: str) -> str:
+    """The container RunTask's overrides are for: the job's (the state machine overrides its
+    environment alone), found by name, wherever the task lists it."""
+    for override in overrides.get("containerOverrides", []):
+        return str(override.get("name", default))
+    return default
 
 
 def container_environment(overrides: dict[str, Any], container: str | None) -> dict[str, str]:

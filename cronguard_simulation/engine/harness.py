@@ -272,8 +272,10 @@ class LocalAws:
         memory: str = "512",
         command: list[str] | None = None,
         environment: Mapping[str, str] | None = None,
+        sidecars: Mapping[str, bool] | None = None,
     ) -> str:
-        """A Fargate (awsvpc) task definition with one essential container."""
+        """A Fargate (awsvpc) task definition with one essential container, after the
+        ``sidecars`` (name -> essential): DescribeTasks then lists them first, as ECS may."""
         container: dict[str, Any] = {
             "name": container_name,
             "image": image,
@@ -291,7 +293,13 @@ class LocalAws:
             requiresCompatibilities=["FARGATE"],
             cpu=cpu,
             memory=memory,
-            containerDefinitions=[container],
+            containerDefinitions=[
+                *(
+                    {"name": name, "image": image, "memory": 64, "essential": essential}
+                    for name, essential in (sidecars or {}).items()
+                ),
+                container,
+            ],
         )["taskDefinition"]["taskDefinitionArn"]
         return arn
 

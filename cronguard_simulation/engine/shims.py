@@ -101,7 +101,13 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import camel_to_snake_case
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from cronguard_simulation.engine.ecs import THROTTLE, EcsSimulator, StopCause, container_environment
+from cronguard_simulation.engine.ecs import (
+    THROTTLE,
+    EcsSimulator,
+    StopCause,
+    container_environment,
+    overridden_container,
+)
 from cronguard_simulation.engine.lambdas import LambdaRegistry, LambdaServiceError
 
 MOTO_VERSION = "5.2.5"
@@ -645,9 +651,28 @@ class _EcsThrottlingError(JsonRESTError):
         super().__init__("ThrottlingException", "Rate exceeded")
 
 
+def _containers(task: Any, task_definition: Any) -> list[Any]:
+    """One container per container definition, in the task definition's order (moto 5.2.5
+    gives a task only its first definition's, so a sidecar listed first hid the job's)."""
+    (first,) = task.containers
+    containers = []
+    for definition in task_definition.container_definitions:
+        container = copy.copy(first)
+        container.container_arn = f"{task_definition.arn}/{uuid.uuid4()}"
+        container.name = definition.get("name")
+        container.image = definition.get("image")
+        container.cpu = definition.get("cpu", 0)
+        container.memory = definition.get("memory")
+        container.environment = definition.get("environment")
+        container.command = definition.get("command")
+        containers.append(container)
+    return containers
+
+
 def _shim_ecs_task_scripts(patcher: _Patcher) -> None:
     """moto 5.2.5's ECS starts every task and advances it to STOPPED after a few DescribeTasks,
-    always with exit code 0 and no stop code or timestamps; it never reports launch failures.
+    always with exit code 0 and no stop code or timestamps; it never reports launch failures,
+    and lists one container per task (its first definition's).
     Patched: RunTask consumes the next `TaskScript` of the task definition (launch failure,
     throttling, or a start, after an optional API latency spent outside the request lock),
     DescribeTasks settles a scripted task by wall clock, and StopTask
@@ -662,10 +687,12 @@ def _shim_ecs_task_scripts(patcher: _Patcher) -> None:
         backend = self.ecs_backend
         backend._get_cluster(self._get_param("cluster", "default"))  # fail before consuming
         task_definition = backend.describe_task_definition(self._get_param("taskDefinition"))
-        essential = task_definition.container_definitions[0]["name"]
         overrides = self._get_param("overrides") or {}
+        job_container = overridden_container(
+            overrides, task_definition.container_definitions[0]["name"]
+        )
         script = hooks.ecs_tasks.next_script(
-            task_definition.arn, container_environment(overrides, essential)
+            task_definition.arn, container_environment(overrides, job_container)
         )
         if script.launch_latency_seconds:
             with hooks.request_lock.suspended():
@@ -681,7 +708,8 @@ def _shim_ecs_task_scripts(patcher: _Patcher) -> None:
             )
         result = original_run_task(self)
         for task in cast(dict[str, Any], result.result)["tasks"]:
-            hooks.ecs_tasks.launched(task, script)
+            task.containers = _containers(task, task_definition)
+            hooks.ecs_tasks.launched(task, script, job_container)
         return result
 
     def advance(self: Any) -> None:

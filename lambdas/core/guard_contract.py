@@ -42,6 +42,8 @@ class JobPayload(TypedDict):
     container: str  # the job's container: its exit code is the run's
     taskFamily: str
     renamedFrom: NotRequired[str]  # the job's name before a rename: its lease and slots count
+    # Sidecars whose exit stops the task (the ledger names the one that did); only when some.
+    essentialSidecars: NotRequired[list[str]]
 
 
 class ExecutionPayload(TypedDict):

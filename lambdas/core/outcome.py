@@ -43,6 +43,21 @@ def _exit_code(task: dict[str, Any], container: str) -> int | None:
     return code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
+# A container ECS stopped (SIGTERM, then SIGKILL after its stop timeout) exits 143 or 137.
+STOPPED_EXIT_CODES = (137, 143)
+
+
+def _exits(task: dict[str, Any], container: str) -> list[tuple[str, int]]:
+    """The containers other than ``container`` that exited: (name, exit code)."""
+    found = []
+    for other in task.get("Containers") or []:
+        if isinstance(other, dict) and other.get("Name") != container:
+            code = other.get("ExitCode")
+            if isinstance(code, int) and not isinstance(code, bool):
+                found.append((str(other.get("Name")), code))
+    return found
+
+
 def _stopped_reason(task: dict[str, Any], container: str) -> str | None:
     reason = _container(task, container).get("Reason") or task.get("StoppedReason")
     return str(reason) if reason else None
@@ -61,9 +76,10 @@ def succeeded(task: Any, *, container: str) -> Outcome:
     )
 
 
-def failed(error: Any, *, container: str) -> Outcome:
+def failed(error: Any, *, container: str, essential: Sequence[str] = ()) -> Outcome:
     """Map the state's error (``{"Error", "Cause"}``) to a ledger outcome; ``container``
-    names the job's container in the task definition."""
+    names the job's container in the task definition, ``essential`` its essential sidecars.
+    The exit code recorded is always the job container's."""
     error = error if isinstance(error, dict) else {}
     name = str(error.get("Error") or "States.Runtime")
     cause_text = error.get("Cause")
@@ -80,6 +96,20 @@ def failed(error: Any, *, container: str) -> Outcome:
     if task:
         code = _exit_code(task, container)
         what = f"job exited {code}" if code is not None else "job task stopped"
+        others = _exits(task, container)
+        # An essential sidecar that exited of its own accord (not stopped by ECS), when ECS
+        # stopped the job container with it.
+        stopped_by = [
+            (name, other)
+            for name, other in others
+            if name in essential and other not in STOPPED_EXIT_CODES
+        ]
+        if stopped_by and (code is None or code in STOPPED_EXIT_CODES):
+            what = f"essential container {stopped_by[0][0]} exited {stopped_by[0][1]}"
+        elif code == 0 and any(other for _, other in others):
+            # Step Functions fails runTask.sync when any container exits non-zero.
+            sidecar, sidecar_code = next((n, c) for n, c in others if c)
+            what = f"job exited 0, but container {sidecar} exited {sidecar_code}"
         return Outcome(
             Status.FAILED,
             what,

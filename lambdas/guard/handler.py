@@ -142,6 +142,7 @@ class JobSettings:
     container: str  # the job's container: its exit code is the run's
     task_family: str | None = None  # None: no ECS tasks to stop (decision-only tests)
     renamed_from: str | None = None  # the job's name before a rename: its lease and slots count
+    essential_sidecars: tuple[str, ...] = ()  # sidecars whose exit stops the task
 
     @classmethod
     def from_payload(cls, raw: JobPayload) -> JobSettings:
@@ -162,6 +163,7 @@ class JobSettings:
             container=str(raw["container"]),
             task_family=str(raw["taskFamily"]),
             renamed_from=str(raw["renamedFrom"]) if raw.get("renamedFrom") else None,
+            essential_sidecars=tuple(str(name) for name in raw.get("essentialSidecars") or ()),
         )
 
 
@@ -387,7 +389,9 @@ def _on_finish(event: Any, settings: GuardSettings) -> FinishReply:
     if payload["outcome"] == SUCCEEDED:
         ended = outcome.succeeded(payload["task"], container=job.container)
     else:
-        ended = outcome.failed(payload["error"], container=job.container)
+        ended = outcome.failed(
+            payload["error"], container=job.container, essential=job.essential_sidecars
+        )
     retries = _count(payload.get("retries"))
     now = utc_now()
     ended, started = guard.finish(job, slot, me, ended, retries=retries, now=now)

@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from cronguard.config import Environment
+from cronguard.config import Environment, container
+from cronguard.config.container import ECR_IMAGE
 from lambdas.core.ledger_contract import partition
 from stacks.compliance import (
     LIST_TASKS_ONLY_STAR,
@@ -20,10 +21,6 @@ from stacks.compliance import (
 from stacks.job.cloudformation import arn, get_att, ref
 from stacks.job.shapes import SHARED, Acknowledgement, Fragment, NamedJob, Resource
 
-_ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
-    r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$"
-)
 _COMPLETE_SECRET_ARN = re.compile(r"-[a-z0-9]{6}$", re.IGNORECASE)
 
 
@@ -48,9 +45,10 @@ def roles(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[Fragme
     )
     tasks = f"task/{environment.cluster_name}/*"  # the tasks of the jobs' cluster
     for named in jobs:
-        if named.job.task_role_arn is None:
-            yield _task_role(named)
-        yield _execution_role(named)
+        if named.renders_task_definition:
+            if named.job.task_role_arn is None:
+                yield _task_role(named)
+            yield _execution_role(named)
         yield _guard_role(named, tasks)
         yield _state_machine_role(named, tasks)
 
@@ -74,14 +72,17 @@ def _task_role(named: NamedJob) -> Fragment:
             "ecs-tasks.amazonaws.com",
             f"cronguard job {named.state_machine}: the container's role",
             [
-                _statement(
-                    permission.actions,
-                    permission.resources[0]
-                    if len(permission.resources) == 1
-                    else permission.resources,
-                    permission.conditions,
-                )
-                for permission in job.permissions
+                *(
+                    _statement(
+                        permission.actions,
+                        permission.resources[0]
+                        if len(permission.resources) == 1
+                        else permission.resources,
+                        permission.conditions,
+                    )
+                    for permission in job.permissions
+                ),
+                *_file_system_clients(named),
             ],
             managed_policies=[policy.arn for policy in job.managed_policies],
         ),
@@ -89,17 +90,59 @@ def _task_role(named: NamedJob) -> Fragment:
     )
 
 
+def _file_system_clients(named: NamedJob) -> list[dict[str, Any]]:
+    """What mounting the job's EFS volumes with IAM authorization takes of the task role:
+    ClientMount, and ClientWrite unless every mount of it is read-only, on that file system,
+    through its access point when it has one."""
+    job = named.job
+    mounts = [*job.mounts, *(mount for sidecar in job.sidecars for mount in sidecar.mounts)]
+    statements = []
+    for volume in job.volumes:
+        efs = volume.efs
+        if efs is None or not efs.iam_authorization:
+            continue
+        writes = any(m.volume == volume.name and not m.read_only for m in mounts)
+        actions = ["elasticfilesystem:ClientMount"]
+        if writes:
+            actions.append("elasticfilesystem:ClientWrite")
+        access_point = (
+            {
+                "StringEquals": {
+                    "elasticfilesystem:AccessPointArn": arn(
+                        "elasticfilesystem", f"access-point/{efs.access_point_id}"
+                    )
+                }
+            }
+            if efs.access_point_id is not None
+            else None
+        )
+        statements.append(
+            _statement(
+                actions, arn("elasticfilesystem", f"file-system/{efs.file_system_id}"), access_point
+            )
+        )
+    return statements
+
+
 def _execution_role(named: NamedJob) -> Fragment:
     """What ECS needs to start the container: pull its image, write its logs, read its
     secrets."""
     job = named.job
     pull: list[dict[str, Any]] = []
-    ecr = _ECR_IMAGE.match(job.image)
-    if ecr:
-        repository = {
-            "Fn::Sub": f"arn:${{AWS::Partition}}:ecr:{ecr['region']}:{ecr['account']}:"
-            f"repository/{ecr['repository']}"
-        }
+    images = [*filter(None, [job.image]), *(sidecar.image for sidecar in job.sidecars)]
+    if job.logs.firelens:
+        images.append(job.logs.router.image)
+    repositories = []
+    for image in images:
+        ecr = ECR_IMAGE.match(image)
+        if ecr:
+            repository = {
+                "Fn::Sub": f"arn:${{AWS::Partition}}:ecr:{ecr['region']}:{ecr['account']}:"
+                f"repository/{ecr['repository']}"
+            }
+            if repository not in repositories:
+                repositories.append(repository)
+    if repositories:
         pull = [
             _statement(
                 [
@@ -107,15 +150,10 @@ def _execution_role(named: NamedJob) -> Fragment:
                     "ecr:BatchGetImage",
                     "ecr:GetDownloadUrlForLayer",
                 ],
-                repository,
+                repositories[0] if len(repositories) == 1 else repositories,
             ),
             _statement(["ecr:GetAuthorizationToken"], "*"),
         ]
-    secrets = [value for _, value in sorted(job.secrets.items())]
-    ssm = [value for value in secrets if ":ssm:" in value]
-    secrets_manager = sorted(
-        {_secret_for_policies(value) for value in secrets if ":ssm:" not in value}
-    )
     return Fragment(
         named.ids.execution_role,
         _role(
@@ -123,19 +161,65 @@ def _execution_role(named: NamedJob) -> Fragment:
             f"cronguard job {named.state_machine}: ECS pulls the image, writes logs, reads secrets",
             [
                 *pull,
-                _statement(["logs:CreateLogStream", "logs:PutLogEvents"], get_att(SHARED.job_logs)),
-                *([_statement(["ssm:GetParameters"], ssm)] if ssm else []),
-                *(
-                    [_statement(["secretsmanager:GetSecretValue"], secrets_manager)]
-                    if secrets_manager
-                    else []
+                _statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"], get_att(named.container_logs)
                 ),
+                *_reads_at_start(named),
             ],
         ),
         (("IAM5[Resource::*]", "ecr:GetAuthorizationToken supports only Resource '*'."),)
-        if ecr
+        if repositories
         else (),
     )
+
+
+def _reads_at_start(named: NamedJob) -> list[dict[str, Any]]:
+    """What ECS reads for the task as it starts it, each named exactly: the secrets, the
+    registry credentials and the environment files, and the key they are encrypted with."""
+    job = named.job
+    secrets = [value for _, value in sorted(job.secrets.items())]
+    for extra in [
+        *(sorted(sidecar.secrets.items()) for sidecar in job.sidecars),
+        sorted(job.logs.secret_options.items()),
+    ]:
+        secrets += [value for _, value in extra if value not in secrets]
+    ssm = [value for value in secrets if ":ssm:" in value]
+    secrets_manager = sorted(
+        {
+            _secret_for_policies(value)
+            for value in [*secrets, *filter(None, [job.registry_credentials])]
+            if ":ssm:" not in value
+        }
+    )
+    statements = []
+    if ssm:
+        statements.append(_statement(["ssm:GetParameters"], ssm))
+    if secrets_manager:
+        statements.append(_statement(["secretsmanager:GetSecretValue"], secrets_manager))
+    if job.environment_files:
+        # ECS gets each file and asks where its bucket is (the ECS developer guide's
+        # "Required IAM permissions" for environment files).
+        statements.append(_statement(["s3:GetObject"], list(job.environment_files)))
+        buckets = sorted({container.bucket_of(file) for file in job.environment_files})
+        statements.append(_statement(["s3:GetBucketLocation"], buckets))
+    if job.kms_key_arn is not None:
+        # Only as the services that read those values decrypt for ECS, in their regions.
+        via = sorted(
+            {f"ssm.{container.region_of(value)}.amazonaws.com" for value in ssm}
+            | {
+                f"secretsmanager.{container.region_of(value)}.amazonaws.com"
+                for value in secrets_manager
+            }
+        )
+        s3 = [{"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}] if job.environment_files else []
+        statements.append(
+            _statement(
+                ["kms:Decrypt"],
+                job.kms_key_arn,
+                {"StringEquals": {"kms:ViaService": [*via, *s3]}},
+            )
+        )
+    return statements
 
 
 def _secret_for_policies(value_from: str) -> str:
@@ -258,11 +342,7 @@ def _state_machine_role(named: NamedJob, tasks: str) -> Fragment:
                     ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
                     arn("events", "rule/StepFunctionsGetEventsForECSTaskRule"),
                 ),
-                _statement(
-                    ["iam:PassRole"],
-                    [get_att(named.ids.execution_role), named.task_role],
-                    {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-                ),
+                *_pass_roles(named),
             ],
             {
                 "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
@@ -293,6 +373,25 @@ def _renamed_from_reads(named: NamedJob) -> list[dict[str, Any]]:
                     "dynamodb:LeadingKeys": [partition(named.job.name), partition(old)]
                 }
             },
+        )
+    ]
+
+
+def _pass_roles(named: NamedJob) -> list[dict[str, Any]]:
+    """The roles ECS gets for the job's task: the ones its stack renders, or the ones config
+    names for a task definition of its own (none: nothing to pass)."""
+    job = named.job
+    if named.renders_task_definition:
+        roles = [get_att(named.ids.execution_role), named.task_role]
+    elif job.pass_roles:
+        roles = list(job.pass_roles)
+    else:
+        return []
+    return [
+        _statement(
+            ["iam:PassRole"],
+            roles,
+            {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         )
     ]
 

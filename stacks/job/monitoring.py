@@ -1,4 +1,5 @@
-"""A job stack's log groups, shared by its jobs, and each job's alarm."""
+"""A job stack's log groups, shared by its jobs (and a job's own, when it sets its
+retention), and each job's alarm."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ def monitoring(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[F
         )
     for named in jobs:
         job, ids = named.job, named.ids
+        if job.logs.retention_days is not None:
+            yield Fragment(
+                ids.container_logs,
+                {
+                    "Type": "AWS::Logs::LogGroup",
+                    "Properties": {"RetentionInDays": job.logs.retention_days},
+                    "DeletionPolicy": "Retain",
+                    "UpdateReplacePolicy": "Retain",
+                },
+            )
         machine = {"Name": "StateMachineArn", "Value": ref(ids.state_machine)}
         yield Fragment(
             ids.alarm,

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, NotRequired, TypedDict
 
 from cronguard.config import Environment, Job
-from stacks.job.cloudformation import get_att
+from cronguard.config.container import JOB_CONTAINER, task_family
+from stacks.job.cloudformation import get_att, ref
 
-CONTAINER_NAME = "job"
+CONTAINER_NAME = JOB_CONTAINER
 
 # A cdk-nag (AwsSolutions) finding accepted on a resource: (rule, reason), e.g.
 # ("IAM5[Resource::*]", "…"), as ``stacks.compliance.acknowledge_all`` takes them.
@@ -81,6 +82,7 @@ class JobResources:
     schedule: str
     alarm: str
     state_machine_parameter: str
+    container_logs: str  # only for a job with its own log retention
 
     @property
     def logical_ids(self) -> tuple[str, ...]:
@@ -121,7 +123,35 @@ class NamedJob:
             job=job,
             ids=JobResources.of(job),
             state_machine=environment.state_machine_name(job),
-            task_family=f"{task_family_prefix(environment)}{job.name}",
+            task_family=(
+                f"{task_family_prefix(environment)}{job.name}"
+                if job.task_definition_arn is None
+                else task_family(job.task_definition_arn)
+            ),
+        )
+
+    @property
+    def renders_task_definition(self) -> bool:
+        """Whether its stack renders its task definition and the task's roles (it does unless
+        the job brings a task definition of its own)."""
+        return self.job.task_definition_arn is None
+
+    @property
+    def task_definition(self) -> Any:
+        return self.job.task_definition_arn or ref(self.ids.task_definition)
+
+    @property
+    def container(self) -> str:
+        """The job's container: the one its stack renders, or the one config names in a task
+        definition of its own."""
+        return self.job.container or CONTAINER_NAME
+
+    @property
+    def container_logs(self) -> str:
+        """The log group its containers write to: its own, when config sets its retention,
+        else the one its job stack shares."""
+        return (
+            self.ids.container_logs if self.job.logs.retention_days is not None else SHARED.job_logs
         )
 
     @property

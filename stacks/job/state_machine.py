@@ -14,7 +14,8 @@ from lambdas.core.guard_contract import JobPayload
 from stacks.compliance import NO_TRACING
 from stacks.definition import render_definition
 from stacks.job.cloudformation import get_att, ref
-from stacks.job.shapes import CONTAINER_NAME, SHARED, Fragment, NamedJob
+from stacks.job.containers import essential_sidecars
+from stacks.job.shapes import SHARED, Fragment, NamedJob
 
 
 def state_machines(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[Fragment]:
@@ -31,7 +32,7 @@ def state_machines(environment: Environment, jobs: Sequence[NamedJob]) -> Iterat
                     "DefinitionSubstitutions": {
                         "GuardFunctionArn": get_att(ids.guard),
                         "ClusterArn": ref("ClusterArn"),
-                        "TaskDefinitionArn": ref(ids.task_definition),
+                        "TaskDefinitionArn": named.task_definition,
                     },
                     "RoleArn": get_att(ids.state_machine_role),
                     "LoggingConfiguration": {
@@ -54,27 +55,15 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
     """The typed values config gives the ASL template (``state_machines/``)."""
     job = named.job
     network = environment.network.for_job(job.network)
-    # The guard reads these (its payload's "job"): typed by the contract both sides import.
-    settings = JobPayload(
-        name=job.name,
-        concurrency=job.concurrency.value,
-        startingDeadlineSeconds=(
-            int(job.starting_deadline.total_seconds()) if job.starting_deadline else None
-        ),
-        leaseSeconds=int(job.lease.total_seconds()),
-        retentionSeconds=int(environment.ledger.retention.total_seconds()),
-        container=CONTAINER_NAME,
-        taskFamily=named.task_family,
-    )
-    if job.renamed_from is not None:
-        settings["renamedFrom"] = job.renamed_from
     return {
         "JobName": job.name,
         "Concurrency": job.concurrency.value,
-        "JobSettings": settings,
+        # The guard reads these (its payload's "job"): typed by the contract both sides import.
+        "JobSettings": _job_settings(environment, named),
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),
         "LaunchType": None if job.capacity_strategy else "FARGATE",
+        "PlatformVersion": job.platform_version,
         "CapacityProviderStrategy": (
             [
                 {
@@ -91,7 +80,7 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
         "SecurityGroups": network.security_group_ids,
         "AssignPublicIp": "ENABLED" if network.assign_public_ip else "DISABLED",
         "TaskGroup": f"cronguard:{job.name}",
-        "ContainerName": CONTAINER_NAME,
+        "ContainerName": named.container,
         "LaunchErrors": list(errors.LAUNCH_ERRORS),
         "LaunchRetryIntervalSeconds": job.launch_retries.interval_seconds,
         "LaunchRetryMaxAttempts": job.launch_retries.max_attempts,
@@ -102,3 +91,24 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
         # What Failed raises for what Run job failed with, as a JSONata object.
         "ExecutionErrors": json.dumps(dict(errors.BY_ORIGINAL_ERROR), separators=(",", ":")),
     }
+
+
+def _job_settings(environment: Environment, named: NamedJob) -> JobPayload:
+    job = named.job
+    settings = JobPayload(
+        name=job.name,
+        concurrency=job.concurrency.value,
+        startingDeadlineSeconds=(
+            int(job.starting_deadline.total_seconds()) if job.starting_deadline else None
+        ),
+        leaseSeconds=int(job.lease.total_seconds()),
+        retentionSeconds=int(environment.ledger.retention.total_seconds()),
+        container=named.container,
+        taskFamily=named.task_family,
+    )
+    essential = essential_sidecars(named)
+    if essential:
+        settings["essentialSidecars"] = essential
+    if job.renamed_from is not None:
+        settings["renamedFrom"] = job.renamed_from
+    return settings

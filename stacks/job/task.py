@@ -1,45 +1,24 @@
-"""Each job's Fargate task definition: its one container, with the job's command,
-environment and secrets, logging to the stack's job log group."""
+"""Each job's Fargate task definition: its size, platform and roles, around the
+containers ``containers.py`` defines."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from cronguard.config import Environment
 from cronguard.config.model import Architecture
-from stacks.job.cloudformation import get_att, ref
-from stacks.job.shapes import CONTAINER_NAME, SHARED, Fragment, NamedJob
+from stacks.job.cloudformation import get_att
+from stacks.job.containers import container_definitions, volumes
+from stacks.job.shapes import Fragment, NamedJob
 
 CPU_ARCHITECTURES = {Architecture.X86_64: "X86_64", Architecture.ARM64: "ARM64"}
 
 
 def task_definitions(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[Fragment]:
     for named in jobs:
+        if not named.renders_task_definition:
+            continue
         job = named.job
-        container: dict[str, Any] = {
-            "Name": CONTAINER_NAME,
-            "Image": job.image,
-            "Essential": True,
-            "LogConfiguration": {
-                "LogDriver": "awslogs",
-                "Options": {
-                    "awslogs-group": ref(SHARED.job_logs),
-                    "awslogs-stream-prefix": job.name,
-                    "awslogs-region": {"Ref": "AWS::Region"},
-                },
-            },
-        }
-        if job.command:
-            container["Command"] = list(job.command)
-        if job.environment:
-            container["Environment"] = [
-                {"Name": key, "Value": value} for key, value in sorted(job.environment.items())
-            ]
-        if job.secrets:
-            container["Secrets"] = [
-                {"Name": key, "ValueFrom": value} for key, value in sorted(job.secrets.items())
-            ]
         yield Fragment(
             named.ids.task_definition,
             {
@@ -56,7 +35,8 @@ def task_definitions(environment: Environment, jobs: Sequence[NamedJob]) -> Iter
                     },
                     "TaskRoleArn": named.task_role,
                     "ExecutionRoleArn": get_att(named.ids.execution_role),
-                    "ContainerDefinitions": [container],
+                    "ContainerDefinitions": container_definitions(named),
+                    **({"Volumes": volumes(named)} if job.volumes else {}),
                     **(
                         {"EphemeralStorage": {"SizeInGiB": job.ephemeral_storage_gib}}
                         if job.ephemeral_storage_gib is not None
@@ -71,6 +51,6 @@ def task_definitions(environment: Environment, jobs: Sequence[NamedJob]) -> Iter
                     "Secrets Manager), never environment.",
                 ),
             )
-            if job.environment
+            if job.environment or any(sidecar.environment for sidecar in job.sidecars)
             else (),
         )

@@ -18,7 +18,8 @@ What a job stack is passed (the environment's stack fills ``PARAMETERS``) and wh
   prefix per job) and the role EventBridge Scheduler assumes;
 - per job (``JobResources`` names them): the task definition with its task and execution
   roles, the guard Lambda and its role, the state machine and its role, the schedule, one
-  alarm, and the SSM parameter holding the state machine's ARN.
+  alarm, and the SSM parameter holding the state machine's ARN (and a log group of its own
+  for a job that sets its containers' log retention).
 
 Each concern is rendered by its own module of ``stacks.job`` (``CONCERNS``); this one puts
 their fragments together in a fixed order.

@@ -45,6 +45,23 @@ JOBS = {
     "nightly-job": {"schedule": "cron(0 4 * * ? *)", "image": "repo/job:1"},
     # A job renamed from one no longer in config (the rename tests write the old name's lease).
     "renamed-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "renamed_from": "old-job"},
+    # A job with an agent beside it (essential: its exit stops the task) and a collector (not
+    # essential), sharing a scratch volume.
+    "sidecar-job": {
+        "schedule": "rate(1 hour)",
+        "image": "repo/job:1",
+        "sidecars": [
+            {
+                "name": "agent",
+                "image": "repo/agent:1",
+                "essential": True,
+                "mounts": [{"volume": "scratch", "path": "/var/run/agent"}],
+            },
+            {"name": "collector", "image": "repo/collector:1"},
+        ],
+        "volumes": [{"name": "scratch"}],
+        "mounts": [{"volume": "scratch", "path": "/var/run/agent"}],
+    },
 }
 RUN_TIMEOUT_SECONDS = 2  # timeout-job's 1m compressed, so scenario 6 takes seconds
 

@@ -140,6 +140,41 @@ def test_the_exit_code_comes_from_the_jobs_container_not_a_sidecar_listed_first(
     assert (ended.exit_code, ended.reason) == (3, "job exited 3")
 
 
+def _task_failed(*containers: tuple[str, int | None]) -> dict[str, str]:
+    task = {
+        **SIDECAR_FIRST,
+        "Containers": [{"Name": name, "ExitCode": code} for name, code in containers],
+    }
+    return {"Error": "States.TaskFailed", "Cause": json.dumps(task)}
+
+
+def test_an_essential_sidecar_that_stopped_the_task_is_named_with_the_jobs_exit_code() -> None:
+    # The agent exited 2 on its own; ECS stopped the job with SIGTERM (143).
+    ended = failed(_task_failed(("agent", 2), ("job", 143)), container="job", essential=("agent",))
+    assert (ended.status, ended.exit_code) == (Status.FAILED, 143)
+    assert ended.reason == "essential container agent exited 2"
+    # The job never got to run: no exit code of its own.
+    ended = failed(_task_failed(("agent", 0), ("job", None)), container="job", essential=["agent"])
+    assert (ended.exit_code, ended.reason) == (None, "essential container agent exited 0")
+
+
+def test_a_job_that_failed_on_its_own_is_not_blamed_on_an_essential_sidecar() -> None:
+    # The job exited 3; ECS then stopped the essential agent (143): the job's exit it is.
+    ended = failed(_task_failed(("agent", 143), ("job", 3)), container="job", essential=("agent",))
+    assert (ended.exit_code, ended.reason) == (3, "job exited 3")
+    # A sidecar that is not essential never stops the task: the job's SIGTERM is its own.
+    ended = failed(_task_failed(("agent", 2), ("job", 143)), container="job", essential=())
+    assert (ended.exit_code, ended.reason) == (143, "job exited 143")
+
+
+def test_a_sidecar_exiting_non_zero_after_the_job_succeeded_is_named_beside_exit_0() -> None:
+    # Step Functions fails runTask.sync when any container exits non-zero: a log router
+    # killed at shutdown (137) fails a run whose job exited 0.
+    ended = failed(_task_failed(("log_router", 137), ("job", 0)), container="job")
+    assert (ended.status, ended.exit_code) == (Status.FAILED, 0)
+    assert ended.reason == "job exited 0, but container log_router exited 137"
+
+
 def test_a_task_without_the_jobs_container_has_no_exit_code() -> None:
     ended = succeeded(
         {**SIDECAR_FIRST, "Containers": [{"Name": "other", "ExitCode": 0}]}, container="job"

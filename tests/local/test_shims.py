@@ -304,6 +304,38 @@ def test_ecs_tasks_stop_by_themselves_with_exit_code_0() -> None:
 
 
 @pytest.mark.usefixtures("plain_moto")
+def test_ecs_tasks_list_only_their_first_containers() -> None:
+    """Guards `_shim_ecs_task_scripts` (`_containers`): a sidecar listed first hides the job."""
+    parameters = fargate_run_task(sync=False)["States"]["Run"]["Parameters"]
+    network = parameters["NetworkConfiguration"]["AwsvpcConfiguration"]
+    ecs = boto3.client("ecs")
+    task_definition = ecs.register_task_definition(
+        family="with-sidecar",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {"name": "agent", "image": "agent", "memory": 64, "essential": False},
+            {"name": "job", "image": "busybox", "memory": 256},
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    task = ecs.run_task(
+        cluster=parameters["Cluster"],
+        taskDefinition=task_definition,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": network["Subnets"],
+                "securityGroups": network["SecurityGroups"],
+            }
+        },
+    )["tasks"][0]
+
+    assert [container["name"] for container in task["containers"]] == ["agent"]
+
+
+@pytest.mark.usefixtures("plain_moto")
 def test_jsonata_has_no_evaluator() -> None:
     """Guards `_shim_jsonata` (evaluator)."""
     result = run_execution(

@@ -86,11 +86,14 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "misspelt job key",
         {"jobs": with_job(shedule="rate(1 hour)")},
         f"{JOBS}: job 'report': shedule: unknown key; did you mean 'schedule'? allowed: "
-        "description, schedule, timezone, enabled, image, command, cpu, memory, environment, "
-        "secrets, timeout, launch_retries, job_retries, concurrency, starting_deadline, "
-        "flexible_window, delivery, catch_up, spot, capacity_providers, network, task_role_arn, "
-        "permissions, "
-        "managed_policies, architecture, ephemeral_storage_gib, renamed_from, tags",
+        "description, schedule, timezone, enabled, task_definition_arn, image, command, cpu, "
+        "memory, environment, secrets, timeout, launch_retries, job_retries, concurrency, "
+        "starting_deadline, flexible_window, delivery, catch_up, spot, capacity_providers, "
+        "network, task_role_arn, permissions, managed_policies, architecture, "
+        "ephemeral_storage_gib, renamed_from, tags, entrypoint, user, working_directory, "
+        "stop_timeout, readonly_root_filesystem, init_process, platform_version, logs, "
+        "registry_credentials, "
+        "kms_key_arn, environment_files, sidecars, volumes, mounts, container, pass_roles",
     ),
     (
         "misspelt environment key",
@@ -225,7 +228,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "missing image",
         {"jobs": {"jobs": {"sync": {"schedule": "rate(1 hour)"}}}},
-        f"{JOBS}: job 'sync': image: is required",
+        f"{JOBS}: job 'sync': image: is required: the job's container image (unless "
+        "task_definition_arn names a task definition of your own)",
     ),
     (
         "new job in an environment missing its schedule",
@@ -962,7 +966,7 @@ def test_the_reference_shows_a_duration_with_its_bounds_and_default() -> None:
     assert rows["timeout"].type == "duration, 1m–7d"
     assert rows["timeout"].default == "`1h`"
     assert rows["starting_deadline"].default == "unset"
-    assert rows["image"].default == "required"
+    assert rows["schedule"].default == "required"
 
 
 def test_committed_config_reference_matches_the_schema() -> None:
