@@ -22,10 +22,12 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PrivateAttr,
+    Tag,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
@@ -55,6 +57,7 @@ this environment's state machines from others' by it (``aws:ResourceTag``)."""
 DESCRIPTION_LIMIT = 420
 RESERVED_ENV_PREFIX = "CRONGUARD_"
 JOB_RETRY_INTERVAL_SECONDS = 30  # the state machine's wait before retrying a failed job run
+MAX_JOB_RETRIES = 5
 EXECUTION_MARGIN = timedelta(minutes=15)
 LEASE_MARGIN = timedelta(minutes=5)
 # Step Functions ends a Standard execution after a year ("Maximum execution time").
@@ -232,6 +235,54 @@ class LaunchRetry(Strict):
     backoff_rate: float = Field(
         default=2.0, ge=1.0, le=10.0, description="What each further wait is multiplied by"
     )
+
+
+# The forms of a key that takes a number or a mapping: pydantic names the one it validated in
+# an error's location, which the loader leaves out of the field it reports.
+NUMBER_FORM = "(number)"
+MAPPING_FORM = "(mapping)"
+FORMS = frozenset({NUMBER_FORM, MAPPING_FORM})
+
+
+def _number_or_mapping(value: Any) -> str:
+    return MAPPING_FORM if isinstance(value, dict | BaseModel) else NUMBER_FORM
+
+
+class JobRetries(Strict):
+    """``job_retries`` as a mapping: how often, and which exit codes of the job's container
+    are retried. A task lost with its capacity (ECS stop code SpotInterruption or
+    TerminationNotice) is retried whatever its exit code; a timeout never."""
+
+    max: int = Field(ge=1, le=MAX_JOB_RETRIES, description="Retries of a failed run")
+    on_exit_codes: list[Annotated[int, Field(ge=1, le=255)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Retry only a run whose container exited with one of these codes",
+    )
+    except_exit_codes: list[Annotated[int, Field(ge=1, le=255)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Retry every failed run but one whose container exited with one of these",
+    )
+
+    @model_validator(mode="after")
+    def _one_list(self) -> JobRetries:
+        lists = [name for name in ("on_exit_codes", "except_exit_codes") if getattr(self, name)]
+        if len(lists) != 1:
+            raise ValueError(
+                "give exactly one of on_exit_codes and except_exit_codes "
+                "(job_retries: N retries every failed run)"
+            )
+        for name in lists:
+            codes = getattr(self, name)
+            if len(set(codes)) != len(codes):
+                raise ValueError(f"{name} lists an exit code twice")
+        return self
+
+    def __str__(self) -> str:
+        if self.on_exit_codes:
+            return f"{self.max} on exit {', '.join(map(str, self.on_exit_codes))}"
+        return f"{self.max} except exit {', '.join(map(str, self.except_exit_codes or []))}"
 
 
 class Delivery(Strict):
@@ -831,11 +882,15 @@ class Job(Strict):
         default=timedelta(hours=1), description="How long one run may take"
     )
     launch_retries: LaunchRetry = Field(default_factory=LaunchRetry)
-    job_retries: int = Field(
+    job_retries: Annotated[
+        Annotated[Annotated[int, Field(ge=0, le=MAX_JOB_RETRIES)], Tag(NUMBER_FORM)]
+        | Annotated[JobRetries, Tag(MAPPING_FORM)],
+        Discriminator(_number_or_mapping),
+    ] = Field(
         default=0,
-        ge=0,
-        le=5,
-        description="Retries of a run whose task failed (a non-zero exit), nothing else",
+        description="Retries of a run whose task failed (a non-zero exit), nothing else: a "
+        "number retries every exit code, {max, on_exit_codes} or {max, except_exit_codes} "
+        "decides by the container's exit code",
     )
     concurrency: Concurrency = Field(
         default=Concurrency.FORBID,
@@ -989,6 +1044,12 @@ class Job(Strict):
         return self
 
     @property
+    def max_job_retries(self) -> int:
+        """How often a failed run is retried at most, whichever form job_retries has."""
+        retries = self.job_retries
+        return retries.max if isinstance(retries, JobRetries) else retries
+
+    @property
     def time_budget(self) -> TimeBudget:
         """The most one run can take, part by part: the one place it is computed (the state
         machine's TimeoutSeconds, the lease and the one-year check all use it)."""
@@ -996,9 +1057,9 @@ class Job(Strict):
         launch_waits = (
             retry.interval_seconds * retry.backoff_rate**i for i in range(retry.max_attempts)
         )
-        job_retry_waits = (JOB_RETRY_INTERVAL_SECONDS * 2**i for i in range(self.job_retries))
+        job_retry_waits = (JOB_RETRY_INTERVAL_SECONDS * 2**i for i in range(self.max_job_retries))
         return TimeBudget(
-            attempts=self.job_retries + 1,
+            attempts=self.max_job_retries + 1,
             timeout=self.timeout,
             job_retry_waits=timedelta(seconds=sum(job_retry_waits)),
             launch_retry_waits=timedelta(seconds=sum(launch_waits)),

@@ -24,6 +24,9 @@ THROTTLE = "throttle"
 
 ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
 USER_INITIATED = "UserInitiated"
+SPOT_INTERRUPTION = "SpotInterruption"
+# The task's stoppedReason for a scripted stop code, as ECS words it.
+STOPPED_REASONS = {SPOT_INTERRUPTION: "Your Spot Task was interrupted."}
 
 
 class StopCause(StrEnum):
@@ -51,15 +54,17 @@ class TaskScript:
     state sees `ECS.AmazonECSException`); any other string, e.g. "RESOURCE:FARGATE", is returned
     as the reason of a RunTask `Failures` entry (a `.sync` state sees `AmazonECS.Unknown`).
     A started task runs `duration_seconds` of wall-clock time, then its essential container exits
-    with `exit_code`. `exit_code_on_stop` is the container's exit code when StopTask ends it
-    earlier (143 = terminated by SIGTERM). `launch_latency_seconds` is how long the RunTask call
-    itself takes to return (other API calls proceed meanwhile). With `held_by`, the task also
-    runs until that event is set: a run another step must overlap, whatever the machine's load
-    (StopTask still ends it at once).
+    with `exit_code` (`stop_code` says why the task stopped: by default its essential container
+    exited; "SpotInterruption" is Fargate Spot taking the capacity back). `exit_code_on_stop`
+    is the container's exit code when StopTask ends it earlier (143 = terminated by SIGTERM).
+    `launch_latency_seconds` is how long the RunTask call itself takes to return (other API
+    calls proceed meanwhile). With `held_by`, the task also runs until that event is set: a run
+    another step must overlap, whatever the machine's load (StopTask still ends it at once).
     """
 
     duration_seconds: float = 0.5
     exit_code: int = 0
+    stop_code: str = ESSENTIAL_CONTAINER_EXITED
     launch_failure: str | None = None
     exit_code_on_stop: int = 143
     launch_latency_seconds: float = 0.0
@@ -212,8 +217,10 @@ class EcsSimulator:
                 task,
                 at=ends_at if held is None else now,
                 exit_code=record.script.exit_code,
-                stop_code=ESSENTIAL_CONTAINER_EXITED,
-                reason="Essential container in task exited",
+                stop_code=record.script.stop_code,
+                reason=STOPPED_REASONS.get(
+                    record.script.stop_code, "Essential container in task exited"
+                ),
                 cause=StopCause.EXITED,
             )
 

@@ -31,6 +31,16 @@ SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
 
 
+class JobRetriesPayload(TypedDict):
+    """``job_retries``: how often a failed attempt is run again, after how long (doubling),
+    and which exit codes decide it (at most one of the two lists; neither: every exit)."""
+
+    max: int
+    intervalSeconds: int
+    onExitCodes: NotRequired[list[int]]  # retry only these
+    exceptExitCodes: NotRequired[list[int]]  # retry all but these
+
+
 class JobPayload(TypedDict):
     """The job's settings, substituted into its state machine's definition at synth."""
 
@@ -41,6 +51,7 @@ class JobPayload(TypedDict):
     retentionSeconds: int
     container: str  # the job's container: its exit code is the run's
     taskFamily: str
+    jobRetries: NotRequired[JobRetriesPayload]  # absent: a failed attempt is never retried
 
 
 class ExecutionPayload(TypedDict):
@@ -79,6 +90,7 @@ class _Finish(TypedDict):
     slot: str
     execution: ExecutionPayload
     retries: NotRequired[int]  # how often Run job was retried; 0 when absent
+    attempt: NotRequired[int]  # which run of the job this is (1 + job retries); 1 when absent
 
 
 class FinishSucceeded(_Finish):
@@ -110,3 +122,4 @@ class FinishReply(TypedDict):
     stoppedReason: str | None
     taskStop: str | None
     retries: int
+    retryInSeconds: NotRequired[int]  # the attempt failed and is run again after this wait

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -48,6 +48,7 @@ from lambdas.core.times import utc_now
 from lambdas.core.trigger import InvalidInput, Trigger, parse_trigger, refuse_future, shown
 from lambdas.guard.decision import SKIP_STATUS, Decision, Verdict, decide
 from lambdas.guard.executions import Executions
+from lambdas.guard.retry import RetryPolicy
 from lambdas.guard.settings import GuardSettings
 
 logger = Logger(service=names.GUARD_LOG_SERVICE)
@@ -141,6 +142,7 @@ class JobSettings:
     retention: timedelta
     container: str  # the job's container: its exit code is the run's
     task_family: str | None = None  # None: no ECS tasks to stop (decision-only tests)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # job_retries: what runs again
 
     @classmethod
     def from_payload(cls, raw: JobPayload) -> JobSettings:
@@ -160,6 +162,7 @@ class JobSettings:
             retention=_seconds(raw, "retentionSeconds"),
             container=str(raw["container"]),
             task_family=str(raw["taskFamily"]),
+            retry=RetryPolicy.from_payload(raw.get("jobRetries")),
         )
 
 
@@ -223,7 +226,15 @@ class Guard:
         raise GuardBusy(f"slot {trigger.slot} of {job.name} kept changing for {MAX_ROUNDS} rounds")
 
     def finish(
-        self, job: JobSettings, slot: str, me: str, ended: Outcome, *, retries: int, now: datetime
+        self,
+        job: JobSettings,
+        slot: str,
+        me: str,
+        ended: Outcome,
+        *,
+        retries: int,
+        now: datetime,
+        attempt: int = 1,
     ) -> tuple[Outcome, datetime | None]:
         """Record how the run ended and release its lease; returns the outcome recorded and
         when the run started (None: the slot was not its RUNNING run).
@@ -246,6 +257,7 @@ class Guard:
             outcome=ended,
             retries=retries,
             keep_lease=keep_lease,
+            attempt=attempt,
         )
         if keep_lease:
             metrics.add_metric(names.TASK_STOPS_UNCONFIRMED, MetricUnit.Count, 1)  # per job
@@ -386,8 +398,13 @@ def _on_finish(event: Any, settings: GuardSettings) -> FinishReply:
     else:
         ended = outcome.failed(payload["error"], container=job.container)
     retries = _count(payload.get("retries"))
+    attempt = max(1, _count(payload.get("attempt")))
     now = utc_now()
-    ended, started = guard.finish(job, slot, me, ended, retries=retries, now=now)
+    if payload["outcome"] == FAILED and job.retry.retries(
+        ended, failed_with=_error_name(payload["error"]), attempt=attempt
+    ):
+        return _retry(guard, job, slot, me, ended, attempt=attempt, retries=retries, now=now)
+    ended, started = guard.finish(job, slot, me, ended, retries=retries, now=now, attempt=attempt)
     metrics.add_metric(names.status_metric(ended.status), MetricUnit.Count, 1)
     if started is not None:
         metrics.add_metric(names.RUN_DURATION, MetricUnit.Seconds, (now - started).total_seconds())
@@ -413,6 +430,51 @@ def _on_finish(event: Any, settings: GuardSettings) -> FinishReply:
         "stoppedReason": ended.stopped_reason,
         "taskStop": ended.task_stop,
         "retries": retries,
+    }
+
+
+def _error_name(error: Any) -> str:
+    return str(error.get("Error")) if isinstance(error, dict) else ""
+
+
+def _retry(
+    guard: Guard,
+    job: JobSettings,
+    slot: str,
+    me: str,
+    ended: Outcome,
+    *,
+    attempt: int,
+    retries: int,
+    now: datetime,
+) -> FinishReply:
+    """The attempt failed in a way ``job_retries`` retries: record it, keep the run and its
+    lease, and tell the state machine how long to wait before running the job again."""
+    guard.ledger.record_attempt(
+        job=job.name, slot=slot, me=me, now=now, outcome=ended, attempt=attempt
+    )
+    wait = job.retry.wait_seconds(attempt)
+    metrics.add_metric(names.JOB_RETRIES, MetricUnit.Count, 1)
+    logger.info(
+        "attempt failed; retried",
+        job=job.name,
+        slot=slot,
+        attempt=attempt,
+        exit_code=ended.exit_code,
+        stop_code=ended.stop_code,
+        wait_seconds=wait,
+    )
+    return {
+        "job": job.name,
+        "slot": slot,
+        "status": Status.RUNNING.value,
+        "reason": f"{ended.reason}; attempt {attempt} of {job.retry.max + 1}, retried",
+        "taskArn": ended.task_arn,
+        "exitCode": ended.exit_code,
+        "stoppedReason": ended.stopped_reason,
+        "taskStop": None,
+        "retries": retries,
+        "retryInSeconds": wait,
     }
 
 

@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 
 from cronguard.config import load_environment
-from cronguard.config.model import ENVIRONMENT_TAG
+from cronguard.config.model import ENVIRONMENT_TAG, JOB_RETRY_INTERVAL_SECONDS
 from cronguard_simulation.engine.shims import evaluate_jsonata
 from lambdas.cleanup import settings as cleanup_settings
 from lambdas.core import errors
@@ -132,12 +132,11 @@ def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Syn
     run = asl["States"]["Run job"]
     assert run["Resource"] == "arn:aws:states:::ecs:runTask.sync"
     assert run["TimeoutSeconds"] == 50 * 60
-    launch, never, job_failure = run["Retry"]
+    launch, never = run["Retry"]
     assert launch["ErrorEquals"] == list(errors.LAUNCH_ERRORS)
     assert (launch["MaxAttempts"], launch["IntervalSeconds"], launch["BackoffRate"]) == (4, 15, 2.0)
     assert launch["JitterStrategy"] == "FULL"
     assert never == {"ErrorEquals": list(errors.NEVER_RETRIED), "MaxAttempts": 0}
-    assert (job_failure["ErrorEquals"], job_failure["MaxAttempts"]) == (["States.TaskFailed"], 0)
     assert run["Catch"][1:] == [
         {
             "ErrorEquals": ["States.ALL"],
@@ -148,16 +147,26 @@ def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Syn
             "Next": "Record failure",
         }
     ]
-    assert asl["States"]["Record failure"]["Next"] == "Failed"
+    # A failed attempt goes to the guard, which answers retryInSeconds when job_retries
+    # runs it again (by its exit code): only then does the run loop back.
+    assert asl["States"]["Record failure"]["Next"] == "Retry?"
+    retry = asl["States"]["Retry?"]
+    assert (retry["Default"], retry["Choices"][0]["Next"]) == ("Failed", "Wait to retry")
+    wait = asl["States"]["Wait to retry"]
+    assert (wait["Type"], wait["Next"]) == ("Wait", "Run job")
+    assert wait["Seconds"] == "{% $states.input.retryInSeconds %}"
+    assert asl["States"]["Record failure"]["Catch"][0]["Next"] == "Failed"
     assert asl["States"]["Failed"]["Type"] == "Fail"
 
 
 def test_job_retries_come_from_config(synth: Synth) -> None:
-    run = definition(synth("dev").job_templates["weekly-cleanup"], "dev-weekly-cleanup")["States"][
-        "Run job"
-    ]
-    (job_retry,) = [r for r in run["Retry"] if r["ErrorEquals"] == ["States.TaskFailed"]]
-    assert job_retry["MaxAttempts"] == 1
+    guard = definition(synth("dev").job_templates["weekly-cleanup"], "dev-weekly-cleanup")[
+        "States"
+    ]["Guard"]
+    assert guard["Arguments"]["Payload"]["job"]["jobRetries"] == {
+        "max": 1,
+        "intervalSeconds": JOB_RETRY_INTERVAL_SECONDS,
+    }
 
 
 def retries_of(retriers: list[dict[str, Any]], error: str) -> int:
@@ -188,7 +197,7 @@ def ecs_errors_of_a_run() -> set[str]:
     }
 
 
-def test_job_retries_retry_a_non_zero_exit_and_nothing_but_launch_failures_else(
+def test_run_job_retries_launch_failures_and_nothing_else(
     synth: Synth,
 ) -> None:
     job = load_environment("dev", REPOSITORY_CONFIG).job("weekly-cleanup")
@@ -196,7 +205,8 @@ def test_job_retries_retry_a_non_zero_exit_and_nothing_but_launch_failures_else(
     retriers = definition(synth("dev").job_templates[job.name], "dev-weekly-cleanup")["States"][
         "Run job"
     ]["Retry"]
-    assert retries_of(retriers, "States.TaskFailed") == job.job_retries  # a non-zero exit
+    # A non-zero exit is not retried by the state: the guard decides (Record failure).
+    assert retries_of(retriers, "States.TaskFailed") == 0
     assert retries_of(retriers, "States.Timeout") == 0
     for launch in errors.LAUNCH_ERRORS:
         assert retries_of(retriers, launch) == job.launch_retries.max_attempts, launch

@@ -99,6 +99,51 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "network, cluster, alarms, tags, ledger, task_protection, iam, job_stacks, jobs",
     ),
     (
+        "job_retries by exit code with a misspelt key",
+        {"jobs": with_job(job_retries={"max": 2, "on_exit_code": [75]})},
+        f"{JOBS}: job 'report': job_retries.on_exit_code: unknown key; did you mean "
+        "'on_exit_codes'? allowed: max, on_exit_codes, except_exit_codes",
+    ),
+    (
+        "job_retries with both exit code lists",
+        {"jobs": with_job(job_retries={"max": 2, "on_exit_codes": [75], "except_exit_codes": [2]})},
+        f"{JOBS}: job 'report': job_retries: give exactly one of on_exit_codes and "
+        "except_exit_codes (job_retries: N retries every failed run)",
+    ),
+    (
+        "job_retries as a mapping without exit codes",
+        {"jobs": with_job(job_retries={"max": 2})},
+        f"{JOBS}: job 'report': job_retries: give exactly one of on_exit_codes and "
+        "except_exit_codes (job_retries: N retries every failed run)",
+    ),
+    (
+        "job_retries retrying exit code 0",
+        {"jobs": with_job(job_retries={"max": 1, "on_exit_codes": [0]})},
+        f"{JOBS}: job 'report': job_retries.on_exit_codes[0]: input should be greater than or "
+        "equal to 1 (got 0)",
+    ),
+    (
+        "job_retries exit code beyond 255",
+        {"jobs": with_job(job_retries={"max": 1, "except_exit_codes": [256]})},
+        f"{JOBS}: job 'report': job_retries.except_exit_codes[0]: input should be less than or "
+        "equal to 255 (got 256)",
+    ),
+    (
+        "job_retries listing a code twice",
+        {"jobs": with_job(job_retries={"max": 1, "on_exit_codes": [75, 75]})},
+        f"{JOBS}: job 'report': job_retries: on_exit_codes lists an exit code twice",
+    ),
+    (
+        "job_retries mapping with too many retries",
+        {"jobs": with_job(job_retries={"max": 6, "on_exit_codes": [75]})},
+        f"{JOBS}: job 'report': job_retries.max: input should be less than or equal to 5 (got 6)",
+    ),
+    (
+        "job_retries as a number, too many",
+        {"jobs": with_job(job_retries=6)},
+        f"{JOBS}: job 'report': job_retries: input should be less than or equal to 5 (got 6)",
+    ),
+    (
         "misspelt nested key",
         {"jobs": with_job(launch_retries={"max_attempt": 2})},
         f"{JOBS}: job 'report': launch_retries.max_attempt: unknown key; did you mean "
@@ -697,6 +742,23 @@ def test_environment_overrides_merge_field_by_field(tmp_path: Path) -> None:
     assert (report.cpu, report.memory, report.timezone) == (512, 2048, "Asia/Tokyo")
     assert (report.launch_retries.max_attempts, report.launch_retries.interval_seconds) == (5, 30)
     assert [job.name for job in environment.jobs] == ["report", "sync", "adhoc"]
+
+
+@pytest.mark.parametrize(
+    ("job_retries", "retries", "shown"),
+    [
+        (2, 2, "2"),
+        ({"max": 2, "on_exit_codes": [75, 137]}, 2, "2 on exit 75, 137"),
+        ({"max": 1, "except_exit_codes": [2]}, 1, "1 except exit 2"),
+    ],
+)
+def test_job_retries_take_a_number_or_a_mapping_by_exit_code(
+    tmp_path: Path, job_retries: Any, retries: int, shown: str
+) -> None:
+    config = write_config(tmp_path, jobs=with_job(job_retries=job_retries, timeout="10m"))
+    report = load_environment("test", config).job("report")
+    assert (report.max_job_retries, str(report.job_retries)) == (retries, shown)
+    assert report.time_budget.attempts == retries + 1  # the lease covers every attempt
 
 
 def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
