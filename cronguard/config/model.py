@@ -40,7 +40,7 @@ from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, cor
 from cronguard.config import aws_rules
 from cronguard.config.placement import DEFAULT_JOB_STACKS, MAX_JOB_STACKS, Placement, assign
 from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
-from lambdas.core import ledger_contract
+from lambdas.core import input_contract, ledger_contract
 from lambdas.core.guard_contract import Concurrency as Concurrency  # the guard reads it
 from lambdas.core.missed import JobSchedule
 from lambdas.core.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
@@ -55,7 +55,7 @@ this environment's state machines from others' by it (``aws:ResourceTag``)."""
 # "cronguard <env>/<job>: " is at most 92 characters (<env>-<job> fits 80) and the
 # Scheduler's description 512: a longer description would be cut.
 DESCRIPTION_LIMIT = 420
-RESERVED_ENV_PREFIX = "CRONGUARD_"
+RESERVED_ENV_PREFIX = input_contract.RESERVED_PREFIX
 JOB_RETRY_INTERVAL_SECONDS = 30  # the state machine's wait before retrying a failed job run
 MAX_JOB_RETRIES = 5
 EXECUTION_MARGIN = timedelta(minutes=15)

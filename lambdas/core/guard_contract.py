@@ -52,6 +52,7 @@ class JobPayload(TypedDict):
     container: str  # the job's container: its exit code is the run's
     taskFamily: str
     jobRetries: NotRequired[JobRetriesPayload]  # absent: a failed attempt is never retried
+    variables: NotRequired[list[str]]  # what the job declares: a person's run may override them
 
 
 class ExecutionPayload(TypedDict):
@@ -82,6 +83,7 @@ class ClaimReply(TypedDict):
     scheduledTime: str | None
     forced: bool
     redriveCount: int  # Run job compares it with the execution's own: a redrive claims again
+    overrides: dict[str, Any]  # input_contract.for_state_machine: what Run job applies
 
 
 class _Finish(TypedDict):

@@ -30,6 +30,7 @@ from lambdas.core.ledger_contract import (
     JOB,
     LEASE_SORT_KEY,
     LEASE_UNTIL,
+    OVERRIDES,
     OWNER,
     PARTITION_KEY,
     PAUSED,
@@ -239,6 +240,7 @@ class LedgerTable:
         overwrite: SlotRecord | None,
         abandon: Abandoned | None = None,
         replace_wait: float | None = None,
+        overrides: str | None = None,
     ) -> None:
         """Claim the slot (and the lease unless ``lease_for`` is None) in one transaction.
 
@@ -268,6 +270,8 @@ class LedgerTable:
             slot_item[ATTEMPT] = _n(attempt)
         if replace_wait is not None:
             slot_item[REPLACE_WAIT_SECONDS] = _n(replace_wait)
+        if overrides is not None:
+            slot_item[OVERRIDES] = _s(overrides)
         put_slot: dict[str, Any] = {"TableName": self._table, "Item": slot_item}
         if overwrite is None:
             # Free: no record, or the slot watch's MISSED record (a late or caught-up run).

@@ -93,6 +93,7 @@ ATTEMPTS = "attempts"
 """A run the job retried (``job_retries``): a list of maps, one per attempt in order, each
 with ``EXIT_CODE``, ``STOP_CODE``, ``REASON``, ``TASK_ARN`` and ``ENDED_AT`` (what it has)."""
 STOP_CODE = "stop_code"  # in ATTEMPTS: ECS's stopCode of the attempt's task
+OVERRIDES = "overrides"  # a person's run: the container overrides it ran with (JSON)
 RUN_ATTRIBUTES = (
     OWNER,
     STATUS,
@@ -108,6 +109,7 @@ RUN_ATTRIBUTES = (
     RETRIES,
     FORCED,
     ATTEMPTS,
+    OVERRIDES,
 )
 """What an earlier run of a slot keeps in ``RUNS``."""
 

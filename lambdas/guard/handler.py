@@ -10,18 +10,19 @@ only. The payloads' shapes are ``lambdas/core/guard_contract.py``'s; a key a req
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from lambdas.core import input_contract, outcome
 from lambdas.core import metrics_contract as names
-from lambdas.core import outcome
 from lambdas.core.clients import client, on_first_use
 from lambdas.core.emit import count
 from lambdas.core.guard_contract import (
@@ -143,6 +144,7 @@ class JobSettings:
     container: str  # the job's container: its exit code is the run's
     task_family: str | None = None  # None: no ECS tasks to stop (decision-only tests)
     retry: RetryPolicy = field(default_factory=RetryPolicy)  # job_retries: what runs again
+    variables: frozenset[str] = frozenset()  # declared in config: a person's run may override
 
     @classmethod
     def from_payload(cls, raw: JobPayload) -> JobSettings:
@@ -163,6 +165,7 @@ class JobSettings:
             container=str(raw["container"]),
             task_family=str(raw["taskFamily"]),
             retry=RetryPolicy.from_payload(raw.get("jobRetries")),
+            variables=frozenset(str(name) for name in raw.get("variables") or ()),
         )
 
 
@@ -333,6 +336,7 @@ class Guard:
                 overwrite=decision.overwrite,
                 abandon=abandon,
                 replace_wait=wait,
+                overrides=json.dumps(trigger.overrides) if trigger.overrides else None,
             )
 
 
@@ -352,7 +356,7 @@ def _on_claim(event: Any, settings: GuardSettings) -> ClaimReply:
     payload = _payload(event, ClaimRequest, WHERE)
     job = JobSettings.from_payload(payload["job"])
     me, name = str(payload["execution"]["id"]), str(payload["execution"]["name"])
-    trigger = parse_trigger(payload["input"], name)
+    trigger = _checked(parse_trigger(payload["input"], name), job, me)
     decision = _guard(settings).run_or_skip(job, trigger, me)
     metrics.add_metric(METRIC_BY_VERDICT[decision.verdict], MetricUnit.Count, 1)
     logger.info(
@@ -373,7 +377,25 @@ def _on_claim(event: Any, settings: GuardSettings) -> ClaimReply:
         "forced": trigger.force,
         # Run job compares it with the execution's own: a redrive goes back to the guard.
         "redriveCount": _count(payload.get("redriveCount")),
+        "overrides": input_contract.for_state_machine(trigger.overrides),
     }
+
+
+def _checked(trigger: Trigger, job: JobSettings, me: str) -> Trigger:
+    """The trigger with its overrides checked against the job (``InvalidInput`` otherwise:
+    nothing is claimed for a run that could not start as asked)."""
+    if trigger.overrides is None:
+        return trigger
+    try:
+        overrides = input_contract.check_overrides(
+            trigger.overrides,
+            declared=job.variables,
+            container=job.container,
+            own=input_contract.own_variables(job.name, trigger.slot, me),
+        )
+    except input_contract.InvalidOverrides as problem:
+        raise InvalidInput(str(problem)) from None
+    return replace(trigger, overrides=overrides)
 
 
 def _finish_request(event: Any) -> FinishRequest:

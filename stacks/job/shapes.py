@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, NotRequired, TypedDict
 
 from cronguard.config import Environment, Job
+from lambdas.core.input_contract import JOB_CONTAINER
 from stacks.job.cloudformation import get_att
 
-CONTAINER_NAME = "job"
+CONTAINER_NAME = JOB_CONTAINER
 
 # A cdk-nag (AwsSolutions) finding accepted on a resource: (rule, reason), e.g.
 # ("IAM5[Resource::*]", "…"), as ``stacks.compliance.acknowledge_all`` takes them.

@@ -69,6 +69,7 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
             container=CONTAINER_NAME,
             taskFamily=named.task_family,
             jobRetries=_job_retries(job),
+            variables=sorted(job.environment),
         ),
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),

@@ -261,6 +261,43 @@ def test_run_backfills_a_slot_and_prints_the_execution(aws: dict[str, Any]) -> N
     assert execution["name"].startswith("backfill-20261130T2200Z-")
 
 
+def test_run_with_overrides_sends_them_for_the_guard_to_check(aws: dict[str, Any]) -> None:
+    result = invoke(
+        "run", "month-end", "--env", "test", "--slot", "2026-11-30T22:00:00Z",
+        "--var", "RUN_NOTE=after the fix", "--var", "RUN_EMPTY=",
+        "--command", "report --dry-run 'a b'",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (execution,) = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
+    described = aws["sfn"].describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"]) == {
+        "scheduledTime": "2026-11-30T22:00:00Z",
+        "overrides": {
+            "environment": {"RUN_NOTE": "after the fix", "RUN_EMPTY": ""},
+            "command": ["report", "--dry-run", "a b"],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("SECRET=1", "month-end: overrides.environment: SECRET is not a variable the job declares"),
+        ("CRONGUARD_SLOT=x", "month-end: overrides.environment: CRONGUARD_SLOT is cronguard's own"),
+        ("RUN_NOTE", "--var takes K=V, got 'RUN_NOTE'"),
+        (f"RUN_BIG={'x' * 8192}", "month-end: overrides are 8"),
+    ],
+)
+def test_run_refuses_overrides_the_guard_would_refuse_and_starts_nothing(
+    aws: dict[str, Any], option: str, message: str
+) -> None:
+    result = invoke("run", "month-end", "--env", "test", "--var", option)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {message}")
+    assert len(result.output.strip().splitlines()) == 1
+    assert aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"] == []
+
+
 def test_run_refuses_a_slot_in_the_future_in_one_line_and_starts_nothing(
     aws: dict[str, Any],
 ) -> None:

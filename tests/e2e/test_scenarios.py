@@ -469,3 +469,50 @@ def test_15_job_retries_by_exit_code_retry_only_the_listed_codes_and_a_spot_inte
         ("75", "EssentialContainerExited"),
     ]
     assert engine.lease(job) is None
+
+
+def test_16_a_persons_overrides_reach_the_jobs_container_and_the_slot_and_nothing_else(
+    engine: Engine, slot: Slot
+) -> None:
+    job = "exit-code-job"
+    overrides = {
+        "environment": {"MODE": "dry", "RUN_REASON": "re-run after the fix"},
+        "command": ["report", "--dry-run"],
+    }
+    described = engine.run(job, "overridden", {"scheduledTime": slot(-1), "overrides": overrides})
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    (task,) = engine.aws.tasks_started(engine.task_definition(job))
+    assert task.environment == {
+        "CRONGUARD_JOB": job,
+        "CRONGUARD_SLOT": slot(-1),
+        "CRONGUARD_EXECUTION_ARN": described["executionArn"],
+        "MODE": "dry",
+        "RUN_REASON": "re-run after the fix",
+    }
+    (container,) = task.overrides["containerOverrides"]
+    assert (container["name"], container["command"]) == ("job", ["report", "--dry-run"])
+    item = engine.slot(job, slot(-1))
+    assert item is not None
+    assert json.loads(item["overrides"]["S"]) == overrides
+
+    # Nothing is claimed or started for overrides the guard refuses.
+    for name, run_input in (
+        ("scheduled", {"scheduledTime": slot(0), "attempt": "1", "overrides": overrides}),
+        ("undeclared", {"scheduledTime": slot(0), "overrides": {"environment": {"PATH": "/"}}}),
+        (
+            "reserved",
+            {"scheduledTime": slot(0), "overrides": {"environment": {"CRONGUARD_SLOT": "x"}}},
+        ),
+    ):
+        refused = engine.run(job, name, run_input)
+        assert (refused["status"], refused["error"]) == ("FAILED", errors.INVALID_INPUT), name
+    assert engine.slot(job, slot(0)) is None
+    assert len(engine.aws.tasks_started(engine.task_definition(job))) == 1
+
+    # A run without overrides gets cronguard's variables only, and its task definition's command.
+    plain = engine.run(job, "plain", {"scheduledTime": slot(-2)})
+    assert plain["status"] == "SUCCEEDED", plain.get("cause")
+    latest = engine.aws.tasks_started(engine.task_definition(job))[-1]
+    assert set(latest.environment) == {"CRONGUARD_JOB", "CRONGUARD_SLOT", "CRONGUARD_EXECUTION_ARN"}
+    assert "command" not in latest.overrides["containerOverrides"][0]
+    assert "overrides" not in (engine.slot(job, slot(-2)) or {})

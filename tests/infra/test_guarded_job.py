@@ -227,18 +227,29 @@ def test_run_carries_job_slot_and_execution_to_the_container(synth: Synth) -> No
     # Step Functions sets startedBy itself ("AWS Step Functions"): the task group names the job.
     assert "StartedBy" not in arguments
     assert arguments["Group"] == "cronguard:nightly-report"
-    environment = arguments["Overrides"]["ContainerOverrides"][0]["Environment"]
-    assert [item["Name"] for item in environment] == [
-        "CRONGUARD_JOB",
-        "CRONGUARD_SLOT",
-        "CRONGUARD_EXECUTION_ARN",
-    ]
-    assert environment[0]["Value"] == "nightly-report"
-    assert environment[2]["Value"] == "{% $states.context.Execution.Id %}"
-    slot = _evaluate(
-        environment[1]["Value"], states=_context(0), decision={"slot": "2026-11-22T03:00:00Z"}
+    claimed = {"slot": "2026-11-22T03:00:00Z", "redriveCount": 0}
+    (scheduled,) = _evaluate(
+        arguments["Overrides"]["ContainerOverrides"],
+        states=_context(0),
+        decision={**claimed, "overrides": {"environment": []}},
     )
-    assert slot == "2026-11-22T03:00:00Z"
+    assert scheduled == {
+        "Name": "job",
+        "Environment": [
+            {"Name": "CRONGUARD_JOB", "Value": "nightly-report"},
+            {"Name": "CRONGUARD_SLOT", "Value": "2026-11-22T03:00:00Z"},
+            {"Name": "CRONGUARD_EXECUTION_ARN", "Value": "arn:x"},
+        ],
+    }
+    # A person's overrides (checked by the guard) follow cronguard's own variables.
+    person = {"environment": [{"Name": "RUN_NOTE", "Value": "n"}], "command": ["report"]}
+    (overridden,) = _evaluate(
+        arguments["Overrides"]["ContainerOverrides"],
+        states=_context(0),
+        decision={**claimed, "overrides": person},
+    )
+    assert overridden["Environment"][3:] == person["environment"]
+    assert overridden["Command"] == ["report"]
     network = arguments["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network == {
         "Subnets": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
@@ -450,10 +461,11 @@ def _context(redrive_count: int) -> dict[str, Any]:
 
 
 def _slot_field(asl: dict[str, Any]) -> str:
-    environment = asl["States"]["Run job"]["Arguments"]["Overrides"]["ContainerOverrides"][0][
-        "Environment"
-    ]
-    return str(next(item["Value"] for item in environment if item["Name"] == "CRONGUARD_SLOT"))
+    """The container overrides' expression, reduced to the CRONGUARD_SLOT it sets (or the
+    redrive it refuses)."""
+    overrides = asl["States"]["Run job"]["Arguments"]["Overrides"]["ContainerOverrides"]
+    expression = overrides.removeprefix("{%").removesuffix("%}").strip()
+    return f"{{% ({expression}).Environment[Name = 'CRONGUARD_SLOT'].Value %}}"
 
 
 def test_a_redriven_run_is_refused_at_run_job_until_the_guard_claims_again(synth: Synth) -> None:
