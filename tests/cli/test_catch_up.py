@@ -117,7 +117,7 @@ def test_backfill_with_overrides_runs_every_slot_with_them_and_records_them(
     engine: Engine,  # noqa: F811
     slot: Slot,  # noqa: F811
 ) -> None:
-    job = "exit-code-job"  # declares MODE
+    job = "retry-codes-job"  # declares MODE
     engine.run(job, "first", {"scheduledTime": slot(-4)})  # a rate job's phase
     result = invoke(
         "backfill", job, "--from", slot(-2), "--to", slot(-1), "--wait", "--rate", "20/s",

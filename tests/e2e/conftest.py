@@ -41,7 +41,8 @@ JOBS = {
     "retry-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "job_retries": 1},
     # Retried only when the container exits 75 (EX_TEMPFAIL) or 137 (OOM kill), or its
     # capacity went away (a Spot interruption). MODE is a variable a person may override.
-    "exit-code-job": {
+    # (Named to sort after forbid-job: `cronguard simulate` shows the first forbid job.)
+    "retry-codes-job": {
         "schedule": "rate(1 hour)",
         "image": "repo/job:1",
         "job_retries": {"max": 2, "on_exit_codes": [75, 137]},

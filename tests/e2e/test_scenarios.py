@@ -417,9 +417,9 @@ def test_14_job_retries_retry_a_non_zero_exit_but_not_a_run_ecs_refuses(
 def test_15_job_retries_by_exit_code_retry_only_the_listed_codes_and_a_spot_interruption(
     engine: Engine, slot: Slot
 ) -> None:
-    """exit-code-job retries exit 75 and 137 (an OOM kill) up to twice, a Spot interruption
+    """retry-codes-job retries exit 75 and 137 (an OOM kill) up to twice, a Spot interruption
     whatever its exit code, and nothing else; the ledger keeps every attempt's exit code."""
-    job = "exit-code-job"
+    job = "retry-codes-job"
     engine.aws.script_tasks(
         engine.task_definition(job),
         TaskScript(exit_code=75),
@@ -474,7 +474,7 @@ def test_15_job_retries_by_exit_code_retry_only_the_listed_codes_and_a_spot_inte
 def test_16_a_persons_overrides_reach_the_jobs_container_and_the_slot_and_nothing_else(
     engine: Engine, slot: Slot
 ) -> None:
-    job = "exit-code-job"
+    job = "retry-codes-job"
     overrides = {
         "environment": {"MODE": "dry", "RUN_REASON": "re-run after the fix"},
         "command": ["report", "--dry-run"],
