@@ -52,7 +52,6 @@ class JobPayload(TypedDict):
     container: str  # the job's container: its exit code is the run's
     taskFamily: str
     jobRetries: NotRequired[JobRetriesPayload]  # absent: a failed attempt is never retried
-    variables: NotRequired[list[str]]  # what the job declares: a person's run may override them
 
 
 class ExecutionPayload(TypedDict):
@@ -70,6 +69,7 @@ class ClaimRequest(TypedDict):
     input: Any  # the execution's input, read by ``lambdas/core/trigger.py``
     execution: ExecutionPayload
     redriveCount: NotRequired[int]  # how often the execution was redriven; 0 when absent
+    variables: NotRequired[list[str]]  # the job's declared variables: a person may override them
 
 
 class ClaimReply(TypedDict):

@@ -144,7 +144,6 @@ class JobSettings:
     container: str  # the job's container: its exit code is the run's
     task_family: str | None = None  # None: no ECS tasks to stop (decision-only tests)
     retry: RetryPolicy = field(default_factory=RetryPolicy)  # job_retries: what runs again
-    variables: frozenset[str] = frozenset()  # declared in config: a person's run may override
 
     @classmethod
     def from_payload(cls, raw: JobPayload) -> JobSettings:
@@ -165,7 +164,6 @@ class JobSettings:
             container=str(raw["container"]),
             task_family=str(raw["taskFamily"]),
             retry=RetryPolicy.from_payload(raw.get("jobRetries")),
-            variables=frozenset(str(name) for name in raw.get("variables") or ()),
         )
 
 
@@ -356,7 +354,8 @@ def _on_claim(event: Any, settings: GuardSettings) -> ClaimReply:
     payload = _payload(event, ClaimRequest, WHERE)
     job = JobSettings.from_payload(payload["job"])
     me, name = str(payload["execution"]["id"]), str(payload["execution"]["name"])
-    trigger = _checked(parse_trigger(payload["input"], name), job, me)
+    declared = frozenset(str(variable) for variable in payload.get("variables") or ())
+    trigger = _checked(parse_trigger(payload["input"], name), job, me, declared)
     decision = _guard(settings).run_or_skip(job, trigger, me)
     metrics.add_metric(METRIC_BY_VERDICT[decision.verdict], MetricUnit.Count, 1)
     logger.info(
@@ -381,7 +380,7 @@ def _on_claim(event: Any, settings: GuardSettings) -> ClaimReply:
     }
 
 
-def _checked(trigger: Trigger, job: JobSettings, me: str) -> Trigger:
+def _checked(trigger: Trigger, job: JobSettings, me: str, declared: frozenset[str]) -> Trigger:
     """The trigger with its overrides checked against the job (``InvalidInput`` otherwise:
     nothing is claimed for a run that could not start as asked)."""
     if trigger.overrides is None:
@@ -389,7 +388,7 @@ def _checked(trigger: Trigger, job: JobSettings, me: str) -> Trigger:
     try:
         overrides = input_contract.check_overrides(
             trigger.overrides,
-            declared=job.variables,
+            declared=declared,
             container=job.container,
             own=input_contract.own_variables(job.name, trigger.slot, me),
         )

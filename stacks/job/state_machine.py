@@ -54,23 +54,26 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
     """The typed values config gives the ASL template (``state_machines/``)."""
     job = named.job
     network = environment.network.for_job(job.network)
+    # The guard reads these (its payload's "job"): typed by the contract both sides import.
+    settings = JobPayload(
+        name=job.name,
+        concurrency=job.concurrency.value,
+        startingDeadlineSeconds=(
+            int(job.starting_deadline.total_seconds()) if job.starting_deadline else None
+        ),
+        leaseSeconds=int(job.lease.total_seconds()),
+        retentionSeconds=int(environment.ledger.retention.total_seconds()),
+        container=CONTAINER_NAME,
+        taskFamily=named.task_family,
+    )
+    if job.max_job_retries:  # absent: never retried (each payload carries it: keep it small)
+        settings["jobRetries"] = _job_retries(job)
     return {
         "JobName": job.name,
         "Concurrency": job.concurrency.value,
-        # The guard reads these (its payload's "job"): typed by the contract both sides import.
-        "JobSettings": JobPayload(
-            name=job.name,
-            concurrency=job.concurrency.value,
-            startingDeadlineSeconds=(
-                int(job.starting_deadline.total_seconds()) if job.starting_deadline else None
-            ),
-            leaseSeconds=int(job.lease.total_seconds()),
-            retentionSeconds=int(environment.ledger.retention.total_seconds()),
-            container=CONTAINER_NAME,
-            taskFamily=named.task_family,
-            jobRetries=_job_retries(job),
-            variables=sorted(job.environment),
-        ),
+        "JobSettings": settings,
+        # Only the claim reads them (a person's overrides may set these), so not in JobSettings.
+        "JobVariables": sorted(job.environment) or None,
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),
         "LaunchType": None if job.capacity_strategy else "FARGATE",
