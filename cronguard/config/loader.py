@@ -473,6 +473,9 @@ def load_environment(name: str, config_dir: Path) -> Environment:
     if environment is not None:
         for job in jobs:
             problems += _cross_checks(environment, job, jobs_file, env_file, overrides)
+            problems += _owner_checks(
+                environment, job, jobs, env_file if job.name in overrides else jobs_file
+            )
     if problems:
         raise ConfigError(problems)
     assert environment is not None
@@ -522,6 +525,24 @@ def record_job_stacks(environment: Environment, config_dir: Path, *, strict: boo
     return f"{shown_file}: {placement.summary()}; commit it"
 
 
+def _owner_checks(
+    environment: Environment, job: Job, jobs: list[Job], file: str
+) -> list[ConfigProblem]:
+    """One topic per team: every job naming a team routes its alarms the same way as the
+    first to name it (the environment's default owner first)."""
+    if job.owner is None:
+        return []
+    named = [environment.owner, *(other.owner for other in jobs)]
+    first = next(o for o in named if o is not None and o.team == job.owner.team)
+    if first == job.owner:
+        return []
+    message = (
+        f"team '{job.owner.team}' is given other email or topic_arn elsewhere: one team has "
+        "one alarm topic, so give it the same settings everywhere"
+    )
+    return [ConfigProblem(file, message, job=job.name, field="owner")]
+
+
 def _cross_checks(
     environment: Environment,
     job: Job,
@@ -532,6 +553,7 @@ def _cross_checks(
     """Checks that need both the environment and the job."""
     problems = []
     owner = env_file if job.name in overrides else jobs_file
+
     machine = environment.state_machine_name(job)
     if len(machine) > STATE_MACHINE_NAME_LIMIT:
         problems.append(

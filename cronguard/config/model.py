@@ -427,6 +427,19 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 
 
+def _check_emails(value: list[str]) -> list[str]:
+    for address in value:
+        if not _EMAIL.match(address):
+            raise ValueError(f"{shown(address)} is not an e-mail address")
+    return value
+
+
+def _check_topic_arn(value: str | None) -> str | None:
+    if value is not None and not _TOPIC_ARN.match(value):
+        raise ValueError(f"{shown(value)} is not an SNS topic ARN")
+    return value
+
+
 class Alarms(Strict):
     """Where alarms go: a topic the stack creates (with e-mail subscriptions) or an existing one."""
 
@@ -441,20 +454,8 @@ class Alarms(Strict):
         "(and key policy, if encrypted) must let CloudWatch publish (docs/metrics.md)",
     )
 
-    @field_validator("email")
-    @classmethod
-    def _emails(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not _EMAIL.match(address):
-                raise ValueError(f"{shown(address)} is not an e-mail address")
-        return value
-
-    @field_validator("topic_arn")
-    @classmethod
-    def _topic(cls, value: str | None) -> str | None:
-        if value is not None and not _TOPIC_ARN.match(value):
-            raise ValueError(f"{shown(value)} is not an SNS topic ARN")
-        return value
+    _emails = field_validator("email")(_check_emails)
+    _topic = field_validator("topic_arn")(_check_topic_arn)
 
     @model_validator(mode="after")
     def _subscribed(self) -> Alarms:
@@ -465,6 +466,50 @@ class Alarms(Strict):
                 "only to the topic it creates; subscribe them to your topic, or drop topic_arn"
             )
         return self
+
+
+OWNER_TAG = "cronguard:team"
+_TEAM = re.compile(r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$")
+TEAM_LENGTH = 40
+
+
+class Owner(Strict):
+    """Who a job belongs to: a team, and where its alarms go besides the environment's topic.
+    Jobs naming one team share one topic (created when ``email`` is set)."""
+
+    team: str = Field(
+        description=f"The team's name (lowercase words joined by '-', at most {TEAM_LENGTH} "
+        f"characters); also the {OWNER_TAG} tag on the job's resources",
+    )
+    email: list[str] = Field(
+        default_factory=list,
+        description="E-mail addresses subscribed to the team's alarm topic, which cronguard "
+        "creates (one per team)",
+    )
+    topic_arn: str | None = Field(
+        default=None,
+        description="An existing SNS topic the team's job alarms notify too; like "
+        "alarms.topic_arn, its policies must let CloudWatch publish (docs/metrics.md)",
+    )
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, value: str) -> str:
+        if len(value) > TEAM_LENGTH or not _TEAM.match(value):
+            raise ValueError(
+                f"{shown(value)} is not a team name; use lowercase words of letters and digits "
+                f"joined by '-', each starting with a letter, at most {TEAM_LENGTH} characters"
+            )
+        return value
+
+    _emails = field_validator("email")(_check_emails)
+    _topic = field_validator("topic_arn")(_check_topic_arn)
+
+    @property
+    def topic_id(self) -> str:
+        """The team in a CloudFormation name (``payments-core`` -> ``PaymentsCore``): one
+        per team, as a team's words start with a letter."""
+        return "".join(part.capitalize() for part in self.team.split("-"))
 
 
 class Ledger(Strict):
@@ -965,6 +1010,11 @@ class Job(Strict):
         le=200,
         description="Task ephemeral storage in GiB; unset is Fargate's 20",
     )
+    owner: Owner | None = Field(
+        default=None,
+        description="The team the job belongs to (default: the environment's owner); its "
+        "alarms notify the team's topic as well as the environment's",
+    )
     tags: dict[str, str] = Field(
         default_factory=dict,
         description="Tags on the job's resources (its roles, task definition, guard, state "
@@ -1193,6 +1243,9 @@ class Environment(Strict):
     network: Network
     cluster: Cluster = Field(default_factory=lambda: Cluster(create=True))
     alarms: Alarms = Field(default_factory=Alarms)
+    owner: Owner | None = Field(
+        default=None, description="The owner of every job that names none of its own"
+    )
     tags: dict[str, str] = Field(
         default_factory=dict,
         description="Tags on every resource and job stack (cronguard adds "
@@ -1233,6 +1286,19 @@ class Environment(Strict):
     @property
     def stack_name(self) -> str:
         return f"cronguard-{self.name}"
+
+    def owner_of(self, job: Job) -> Owner | None:
+        """The job's owner: its own, else the environment's."""
+        return job.owner or self.owner
+
+    @property
+    def owners(self) -> dict[str, Owner]:
+        """Every team that owns a job, by team name: one alarm topic each."""
+        return {
+            owner.team: owner
+            for owner in (self.owner_of(job) for job in self.jobs)
+            if owner is not None
+        }
 
     @property
     def resource_tags(self) -> dict[str, str]:

@@ -32,7 +32,12 @@ LEDGER = table_name("test")
 
 runner = CliRunner()
 JOBS: dict[str, dict[str, Any]] = {
-    "month-end": {"schedule": "cron(0 22 L * ? *)", "timezone": "UTC", "image": "x"},
+    "month-end": {
+        "schedule": "cron(0 22 L * ? *)",
+        "timezone": "UTC",
+        "image": "x",
+        "owner": {"team": "finance", "topic_arn": "arn:aws:sns:us-east-1:123456789012:finance"},
+    },
     "first-monday": {"schedule": "cron(30 9 ? * 2#1 *)", "timezone": "Asia/Tokyo", "image": "x"},
     "london-0130": {"schedule": "cron(30 1 * * ? *)", "timezone": "Europe/London", "image": "x"},
     "every-90m": {"schedule": "rate(90 minutes)", "image": "x"},
@@ -466,6 +471,14 @@ def test_jobs_json_gives_tools_each_jobs_state_machine_and_its_handle() -> None:
         "forbid",
         False,
     )
+    assert paused["owner"] is None
+    assert jobs["month-end"]["owner"] == {
+        "team": "finance",
+        "topic_arn": "arn:aws:sns:us-east-1:123456789012:finance",
+    }
+    table = invoke("jobs", "--env", "test").output
+    month_end = next(line for line in table.splitlines() if "month-end" in line)
+    assert month_end.split("│")[-2].strip() == "finance"
 
 
 def test_jobs_json_of_a_pinned_environment_names_the_real_arn(config: Path) -> None:

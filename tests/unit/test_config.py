@@ -79,6 +79,7 @@ def without(mapping: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 JOBS = "config/jobs.yaml"
+TOPIC_ARN = "arn:aws:sns:eu-west-1:111122223333:platform-alarms"
 ENV = "config/environments/test.yaml"
 
 BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
@@ -90,13 +91,13 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "secrets, timeout, launch_retries, job_retries, concurrency, starting_deadline, "
         "flexible_window, delivery, catch_up, spot, capacity_providers, network, task_role_arn, "
         "permissions, "
-        "managed_policies, architecture, ephemeral_storage_gib, tags",
+        "managed_policies, architecture, ephemeral_storage_gib, owner, tags",
     ),
     (
         "misspelt environment key",
         {"env": {**BASE_ENV, "netwrok": {}}},
         f"{ENV}: netwrok: unknown key; did you mean 'network'? allowed: account, region, "
-        "network, cluster, alarms, tags, ledger, task_protection, iam, job_stacks, jobs",
+        "network, cluster, alarms, owner, tags, ledger, task_protection, iam, job_stacks, jobs",
     ),
     (
         "job_retries by exit code with a misspelt key",
@@ -142,6 +143,50 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "job_retries as a number, too many",
         {"jobs": with_job(job_retries=6)},
         f"{JOBS}: job 'report': job_retries: input should be less than or equal to 5 (got 6)",
+    ),
+    (
+        "owner team not a name",
+        {"jobs": with_job(owner={"team": "Payments Team"})},
+        f"{JOBS}: job 'report': owner.team: 'Payments Team' is not a team name; use lowercase "
+        "words of letters and digits joined by '-', each starting with a letter, at most 40 "
+        "characters",
+    ),
+    (
+        "owner without team",
+        {"jobs": with_job(owner={"email": ["a@example.com"]})},
+        f"{JOBS}: job 'report': owner.team: is required",
+    ),
+    (
+        "owner e-mail not an address",
+        {"jobs": with_job(owner={"team": "payments", "email": ["payments"]})},
+        f"{JOBS}: job 'report': owner.email: 'payments' is not an e-mail address",
+    ),
+    (
+        "owner topic not an SNS ARN",
+        {"jobs": with_job(owner={"team": "payments", "topic_arn": "payments-alarms"})},
+        f"{JOBS}: job 'report': owner.topic_arn: 'payments-alarms' is not an SNS topic ARN",
+    ),
+    (
+        "environment owner misspelt",
+        {"env": {**BASE_ENV, "owner": {"teem": "platform"}}},
+        f"{ENV}: owner.team: is required\n"
+        f"{ENV}: owner.teem: unknown key; did you mean 'team'? allowed: team, email, topic_arn",
+    ),
+    (
+        "one team routed two ways",
+        {
+            "jobs": {
+                "jobs": {
+                    "report": {**BASE_JOBS["jobs"]["report"], "owner": {"team": "payments"}},
+                    "sync": {
+                        **BASE_JOBS["jobs"]["sync"],
+                        "owner": {"team": "payments", "email": ["p@example.com"]},
+                    },
+                }
+            }
+        },
+        f"{JOBS}: job 'sync': owner: team 'payments' is given other email or topic_arn "
+        "elsewhere: one team has one alarm topic, so give it the same settings everywhere",
     ),
     (
         "misspelt nested key",
@@ -759,6 +804,29 @@ def test_job_retries_take_a_number_or_a_mapping_by_exit_code(
     report = load_environment("test", config).job("report")
     assert (report.max_job_retries, str(report.job_retries)) == (retries, shown)
     assert report.time_budget.attempts == retries + 1  # the lease covers every attempt
+
+
+def test_a_job_without_owner_has_the_environments_and_teams_share_one_topic(
+    tmp_path: Path,
+) -> None:
+    payments = {"team": "payments", "email": ["payments@example.com"]}
+    jobs = {
+        "jobs": {
+            "report": {**BASE_JOBS["jobs"]["report"], "owner": payments},
+            "sync": BASE_JOBS["jobs"]["sync"],
+            "reconcile": {"schedule": "rate(1 day)", "image": "repo/r:1", "owner": payments},
+        }
+    }
+    env = {**BASE_ENV, "owner": {"team": "platform", "topic_arn": TOPIC_ARN}}
+    environment = load_environment("test", write_config(tmp_path, jobs=jobs, env=env))
+    owners = {job.name: environment.owner_of(job) for job in environment.jobs}
+    assert {name: owner.team for name, owner in owners.items() if owner} == {
+        "report": "payments",
+        "sync": "platform",
+        "reconcile": "payments",
+    }
+    assert sorted(environment.owners) == ["payments", "platform"]  # one topic a team
+    assert environment.owners["platform"].topic_arn == TOPIC_ARN
 
 
 def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
