@@ -183,17 +183,12 @@ def check_assembly(environment: Environment, assembly: Path) -> None:
         for resource in _of_type(template, "AWS::StepFunctions::StateMachine").values():
             properties = resource["Properties"]
             states = json.loads(properties["DefinitionString"])["States"]
-            job_retries = [
-                retrier["MaxAttempts"]
-                for retrier in states[RUN_STATE].get("Retry", [])
-                if retrier["ErrorEquals"] == ["States.TaskFailed"]
-            ]
+            job = states[GUARD_STATE]["Arguments"]["Payload"]["job"]
             name = properties["StateMachineName"].removeprefix(prefix)
-            synthesized[name] = (
-                states[GUARD_STATE]["Arguments"]["Payload"]["job"]["concurrency"],
-                job_retries[0] if job_retries else 0,
-            )
-    configured = {job.name: (job.concurrency.value, job.job_retries) for job in environment.jobs}
+            synthesized[name] = (job["concurrency"], job.get("jobRetries", {}).get("max", 0))
+    configured = {
+        job.name: (job.concurrency.value, job.max_job_retries) for job in environment.jobs
+    }
     differences = [
         *(f"no job {name}" for name in sorted(configured.keys() - synthesized.keys())),
         *(
@@ -377,11 +372,11 @@ class LocalEnvironment:
             run = parsed["States"][RUN_STATE]
             if job_name in self.run_timeouts:
                 run["TimeoutSeconds"] = self.run_timeouts[job_name]
-            for retrier in run.get("Retry", []):
-                if retrier["ErrorEquals"] == ["States.TaskFailed"]:
-                    retrier["IntervalSeconds"] = (
-                        self.job_retry_interval_seconds or retrier["IntervalSeconds"]
-                    )
+            if self.job_retry_interval_seconds is not None:
+                for state in parsed["States"].values():
+                    job = state.get("Arguments", {}).get("Payload", {}).get("job", {})
+                    if "jobRetries" in job:  # the guard's answer to a failed attempt waits this
+                        job["jobRetries"]["intervalSeconds"] = self.job_retry_interval_seconds
             definition = json.dumps(parsed)
         arn = self.aws.deploy_state_machine(
             machine_name,

@@ -115,7 +115,7 @@ def write_report(
 
 
 def _job_line(job: Job) -> str:
-    retries = f", job_retries {job.job_retries}" if job.job_retries else ""
+    retries = f", job_retries {job.job_retries}" if job.max_job_retries else ""
     return f"{job.schedule} ({job.timezone}), concurrency {job.concurrency.value}{retries}"
 
 
@@ -125,7 +125,7 @@ def _simulate_job(
     retries = (
         f", job_retries {job.job_retries} (retried after {JOB_RETRY_INTERVAL_SECONDS} s "
         f"here, {SYNTHESIZED_JOB_RETRY_INTERVAL_SECONDS} s deployed)"
-        if job.job_retries
+        if job.max_job_retries
         else ""
     )
     console.print(

@@ -279,7 +279,7 @@ class Simulation:
         # The job's latest slots: the guard refuses a slot in the future.
         slots = latest_slots(self.job.schedule, self.job.timezone, until=datetime.now(UTC), count=7)
         first, following, failing, flaky = slots[:4]
-        retries = self.job.job_retries
+        retries = self.job.max_job_retries
         # The missed slot, the paused one and the resumed one follow the last slot used.
         used = 4 if retries else 3
         missed, paused, resumed = slots[used : used + 3]
@@ -471,7 +471,7 @@ class Simulation:
         late = self._step("late duplicate")
         failed = self._step("failing run")
         failed_item = self.local.slot_item(self.job.name, slot_text(failing)) or {}
-        attempts = self.job.job_retries + 1
+        attempts = self.job.max_job_retries + 1
         checks = [
             Check(
                 "once per slot: the burst started one ECS task",
@@ -499,12 +499,12 @@ class Simulation:
                 failed.outcome + (f", {len(self._tasks(failing))} tasks" if attempts > 1 else ""),
             ),
         ]
-        if self.job.job_retries:
+        if self.job.max_job_retries:
             retried = self._step("retried run")
             retried_item = self.local.slot_item(self.job.name, slot_text(flaky)) or {}
             checks.append(
                 Check(
-                    f"job_retries {self.job.job_retries}: a run that failed once was retried "
+                    f"job_retries {self.job.max_job_retries}: a run that failed once was retried "
                     "and succeeded",
                     retried.outcome.startswith("SUCCEEDED")
                     and _ledger_status(retried_item) == Status.SUCCEEDED

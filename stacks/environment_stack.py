@@ -11,7 +11,7 @@ from constructs import Construct
 from cronguard.config import Environment
 from cronguard.config.placement import stack_id
 from cronguard.operations.dead_letters import QUEUE_OUTPUT
-from stacks.alerts import AlarmTopic
+from stacks.alerts import AlarmTopic, OwnerTopics
 from stacks.cleanup import ExecutionCleanup
 from stacks.compliance import acknowledge
 from stacks.guardrails import apply_guardrails
@@ -36,6 +36,12 @@ class CronguardStack(Stack):
         )
         self.ledger = Ledger(self, "Ledger", table_name=environment.ledger_table_name)
         self.alarms = AlarmTopic(self, "Alarms", environment=environment)
+        # Only when a team gives e-mail addresses: otherwise the stack is as it was.
+        owner_topics = (
+            OwnerTopics(self, "Owners", environment=environment).topics
+            if any(owner.email for owner in environment.owners.values())
+            else {}
+        )
         self.network = JobNetwork(self, "Network", environment=environment)
 
         # Deliveries that Scheduler or EventBridge could not make end up here (and alarm).
@@ -65,6 +71,7 @@ class CronguardStack(Stack):
                 dead_letter_queue=self.dead_letters,
                 alarm_topic=self.alarms.topic,
                 code=job_code,
+                owner_topics=owner_topics,
             )
             for index, jobs in environment.jobs_by_stack().items()
         }

@@ -18,6 +18,7 @@ Their logical IDs are the rendered ones, and the stack's own is its construct id
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import CfnResource, NestedStack, Tags
@@ -30,8 +31,9 @@ from aws_cdk import cloudformation_include as cfn_include
 from constructs import Construct
 
 from cronguard.config import Environment, Job
+from cronguard.config.model import OWNER_TAG
 from stacks.compliance import acknowledge_all
-from stacks.job.shapes import JobResources
+from stacks.job.shapes import JobResources, owner_parameters
 from stacks.job.template import JobStackTemplate, template_body
 
 
@@ -48,6 +50,7 @@ class JobStack(NestedStack):
         dead_letter_queue: sqs.IQueue,
         alarm_topic: sns.ITopic,
         code: s3_assets.Asset,
+        owner_topics: Mapping[str, sns.ITopic] | None = None,
     ) -> None:
         renderer = JobStackTemplate(environment, jobs)
         template = renderer.render()
@@ -60,6 +63,11 @@ class JobStack(NestedStack):
             "AlarmTopicArn": alarm_topic.topic_arn,
             "CodeS3Bucket": code.s3_bucket_name,
             "CodeS3Key": code.s3_object_key,
+            # The alarm topics of the teams owning these jobs (stacks.alerts.OwnerTopics).
+            **{
+                parameter: (owner_topics or {})[owner.team].topic_arn
+                for parameter, owner in owner_parameters(environment, jobs).items()
+            },
         }
         if set(parameters) != set(template["Parameters"]):
             raise RuntimeError(
@@ -80,9 +88,11 @@ class JobStack(NestedStack):
 
         included = include(self, "Template", template_body(template))
         for job in jobs:
+            owner = environment.owner_of(job)
+            tags = {**job.tags, **({OWNER_TAG: owner.team} if owner is not None else {})}
             for logical_id in JobResources.of(job).logical_ids:
-                if job.tags and logical_id in template["Resources"]:
-                    for key, value in job.tags.items():
+                if tags and logical_id in template["Resources"]:
+                    for key, value in tags.items():
                         Tags.of(included.get_resource(logical_id)).add(key, value)
         for logical_id, accepted in renderer.acknowledgements.items():
             acknowledge_all(included.get_resource(logical_id), accepted)

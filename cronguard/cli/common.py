@@ -10,10 +10,11 @@ config, never each other.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -27,6 +28,8 @@ from cronguard.config import (
     load_environment,
 )
 from cronguard.operations.environment import OperationError, parse_time
+from lambdas.core import input_contract
+from lambdas.core.input_contract import Overrides
 from lambdas.core.times import in_future, not_due
 
 USAGE_ERROR, RUNTIME_ERROR = 2, 1
@@ -79,6 +82,47 @@ def find_job(environment: Environment, name: str) -> Job:
     except KeyError as error:
         print_error(error.args[0])
         raise typer.Exit(USAGE_ERROR) from None
+
+
+# --env names the environment in every command: a variable for one run is --var.
+VarOption = typer.Option(
+    None,
+    "--var",
+    help="K=V: set a variable in the job's container for this run (one the job declares in "
+    f"environment:, or named {input_contract.OVERRIDE_PREFIX}*; never "
+    f"{input_contract.RESERVED_PREFIX}*); repeatable",
+)
+CommandOption = typer.Option(
+    None, "--command", help="Run the job's container with this command instead (shell words)"
+)
+
+
+def parse_overrides(
+    job: Job, slot: str, variables: list[str] | None, command: str | None
+) -> Overrides | None:
+    """A person's overrides as the guard will check them (its own function), or a usage
+    error; None when there are none. Counted with the longest execution ARN there can be."""
+    if not variables and command is None:
+        return None
+    raw: dict[str, Any] = {}
+    if variables:
+        pairs = [variable.partition("=") for variable in variables]
+        malformed = [name for name, equals, _ in pairs if not equals or not name]
+        if malformed:
+            fail(OperationError(f"--var takes K=V, got {malformed[0]!r}"), USAGE_ERROR)
+        raw[input_contract.ENVIRONMENT] = {name: value for name, _, value in pairs}
+    if command is not None:
+        raw[input_contract.COMMAND] = shlex.split(command)
+    longest = "x" * input_contract.EXECUTION_ARN_LIMIT
+    try:
+        return input_contract.check_overrides(
+            raw,
+            declared=job.environment,
+            container=input_contract.JOB_CONTAINER,
+            own=input_contract.own_variables(job.name, slot, longest),
+        )
+    except input_contract.InvalidOverrides as problem:
+        fail(OperationError(f"{job.name}: {problem}"), USAGE_ERROR)
 
 
 def parse_when(text: str) -> datetime:

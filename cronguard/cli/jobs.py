@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cronguard.cli.common import EnvOption, config_dir, console, find_job, load, parse_when
-from cronguard.config import Environment
+from cronguard.config import Environment, Job
 from cronguard.config.loader import ENVIRONMENTS_DIR, display_path
 from cronguard.config.model import format_duration
 from lambdas.core.schedule import upcoming_slots
@@ -29,9 +29,11 @@ def validate(env: str = EnvOption) -> None:
 
 def jobs_table(environment: Environment) -> Table:
     table = Table(title=f"cronguard {environment.name}: {len(environment.jobs)} jobs")
-    for column in ("job", "schedule", "time zone", "concurrency", "timeout", "deadline", "enabled"):
+    columns = ("job", "schedule", "time zone", "concurrency", "timeout", "deadline", "enabled")
+    for column in (*columns, "owner"):
         table.add_column(column)
     for job in environment.jobs:
+        owner = environment.owner_of(job)
         table.add_row(
             job.name,
             job.schedule,
@@ -40,6 +42,7 @@ def jobs_table(environment: Environment) -> Table:
             format_duration(job.timeout),
             format_duration(job.starting_deadline) if job.starting_deadline else "-",
             "yes" if job.enabled else "no",
+            owner.team if owner is not None else "-",
         )
     return table
 
@@ -59,10 +62,16 @@ def jobs_document(environment: Environment) -> dict[str, Any]:
                 "timezone": job.timezone,
                 "concurrency": job.concurrency.value,
                 "enabled": job.enabled,
+                "owner": _owner(environment, job),
             }
             for job in environment.jobs
         ],
     }
+
+
+def _owner(environment: Environment, job: Job) -> dict[str, Any] | None:
+    owner = environment.owner_of(job)
+    return owner.model_dump(exclude_defaults=True) if owner is not None else None
 
 
 @app.command()

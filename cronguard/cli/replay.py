@@ -12,11 +12,14 @@ from rich.table import Table
 from cronguard.cli.common import (
     RUNTIME_ERROR,
     USAGE_ERROR,
+    CommandOption,
     EnvOption,
+    VarOption,
     console,
     fail,
     find_job,
     load,
+    parse_overrides,
     parse_when,
     refuse_future,
 )
@@ -26,7 +29,8 @@ from cronguard.operations import pause as pause_module
 from cronguard.operations import status as status_module
 from cronguard.operations.environment import OperationError, Operations
 from lambdas.core.execution_contract import BACKFILL, CATCH_UP
-from lambdas.core.times import slot_time
+from lambdas.core.input_contract import Overrides
+from lambdas.core.times import slot_key, slot_time
 
 app = typer.Typer()
 
@@ -53,9 +57,11 @@ def _replay(
     yes: bool,
     rate: str,
     wait: bool,
+    overrides: Overrides | None = None,
 ) -> None:
     """Start the slots ``plan(items, pause)`` names, bounded and paced, and print the table.
-    ``command`` (catch-up, backfill) names the executions too (``replay_names``)."""
+    ``command`` (catch-up, backfill) names the executions too (``replay_names``); every slot
+    runs with ``overrides`` (backfill)."""
     try:
         per_second = catch_up_module.parse_rate(rate)
     except ValueError as error:
@@ -90,7 +96,12 @@ def _replay(
         if note:
             console.print(f"note: {note}", markup=False, highlight=False)
         replays = catch_up_module.Replayer(
-            ops, the_job, catch_up_module.Pacer(per_second), kind=command, wait=wait
+            ops,
+            the_job,
+            catch_up_module.Pacer(per_second),
+            kind=command,
+            wait=wait,
+            overrides=overrides,
         ).run(slots)
     except OperationError as error:
         fail(error)
@@ -156,19 +167,23 @@ def backfill(
     yes: bool = YesOption,
     rate: str = RateOption,
     wait: bool = WaitOption,
+    var: list[str] | None = VarOption,
+    container_command: str | None = CommandOption,
 ) -> None:
     """Start every slot of the job's schedule from --from to --to.
 
-    Slots that already have a record are skipped by the guard as duplicates."""
+    Slots that already have a record are skipped by the guard as duplicates. --var and
+    --command change the job's container for these runs only."""
     environment = load(env)
     the_job = find_job(environment, job)
     start, end = parse_when(from_), parse_when(to)
+    overrides = parse_overrides(the_job, slot_key(start), var, container_command)
 
     def plan(items: Any, _pause: Any) -> list[str]:
         recorded = catch_up_module.recorded_slots(items)
         return catch_up_module.range_slots(the_job, start, end, recorded)
 
-    _replay(environment, the_job, BACKFILL, plan, limit, yes, rate, wait)
+    _replay(environment, the_job, BACKFILL, plan, limit, yes, rate, wait, overrides)
 
 
 @app.command("redrive-dlq")

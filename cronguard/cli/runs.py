@@ -9,16 +9,21 @@ import typer
 from rich.table import Table
 
 from cronguard.cli.common import (
+    CommandOption,
     EnvOption,
+    VarOption,
     console,
     fail,
     find_job,
     load,
+    parse_overrides,
     parse_when,
     refuse_future,
 )
 from cronguard.operations import status as status_module
 from cronguard.operations.environment import OperationError, Operations
+from lambdas.core.execution_contract import EXECUTION_NAME_LIMIT
+from lambdas.core.times import slot_key
 
 app = typer.Typer()
 
@@ -65,15 +70,23 @@ def run(
         None, help="Backfill or re-run this slot (its scheduled time, e.g. 2026-11-22T03:00:00Z)"
     ),
     force: bool = typer.Option(False, help="Run the slot even if it already finished"),
+    var: list[str] | None = VarOption,
+    command: str | None = CommandOption,
 ) -> None:
-    """Start a manual run, or a backfill of one slot; prints the execution and its console link."""
+    """Start a manual run, or a backfill of one slot; prints the execution and its console link.
+
+    --var and --command change the job's container for this run only (the guard checks them
+    and records them on the slot)."""
     environment = load(env)
     the_job = find_job(environment, job)
     when = parse_when(slot) if slot else None
     if when is not None:
         refuse_future(when, datetime.now(UTC))
+    # A manual run's slot is "manual:<execution name>": counted at its longest.
+    run_slot = slot_key(when) if when is not None else f"manual:{'x' * EXECUTION_NAME_LIMIT}"
+    overrides = parse_overrides(the_job, run_slot, var, command)
     try:
-        arn, link = Operations(environment).start_run(the_job, when, force)
+        arn, link = Operations(environment).start_run(the_job, when, force, overrides=overrides)
     except OperationError as error:
         fail(error)
     console.print(f"started {arn}", markup=False, highlight=False, soft_wrap=True)

@@ -17,6 +17,7 @@ from pydantic.config import JsonDict
 
 from cronguard.config import aws_rules
 from cronguard.config.values import Strict, shown
+from lambdas.core.input_contract import JOB_CONTAINER
 
 PLATFORM_VERSIONS_DOC = (
     "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/platform-linux-fargate.html"
@@ -270,8 +271,6 @@ def is_ecr_image(image: str) -> bool:
 
 # --- sidecars, volumes and mounts ---------------------------------------------------------
 
-JOB_CONTAINER = "job"
-"""The name of the job's own container in the task definitions cronguard renders."""
 _CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _EFS_ID = re.compile(r"^fs-[0-9a-f]{8,40}$")
 _ACCESS_POINT_ID = re.compile(r"^fsap-[0-9a-f]{8,40}$")

@@ -10,12 +10,13 @@ import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from cronguard.config.model import (
+    FORMS,
     PATTERN_MEANINGS,
     SHOWN_LIMIT,
     STATE_MACHINE_NAME_LIMIT,
@@ -232,7 +233,10 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
         if field is None:
             break
         annotation = field.annotation
-        candidates = getattr(annotation, "__args__", (annotation,))
+        candidates = [
+            get_args(c)[0] if get_origin(c) is Annotated else c
+            for c in getattr(annotation, "__args__", (annotation,))
+        ]
         nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
         if not nested:
             break
@@ -244,7 +248,7 @@ def _message(error: Any, model: type[BaseModel], source: str | None = None) -> s
     """One error in words. ``source`` is the value's text in the file when YAML read it as
     something other than a string."""
     kind = error["type"]
-    loc = error["loc"]
+    loc = _location(error)
     value = error.get("input")
     if kind == "extra_forbidden":
         key = str(loc[-1])
@@ -272,6 +276,12 @@ def _message(error: Any, model: type[BaseModel], source: str | None = None) -> s
         return f"YAML read {source} as {what}; quote it to mean the text: '{source}'"
     text = str(error["msg"])
     return f"{text[0].lower()}{text[1:]} (got {shown(value)})"
+
+
+def _location(error: Any) -> tuple[int | str, ...]:
+    """Where the error is in the file: the keys and indexes, without the form pydantic
+    validated (a key that takes a number or a mapping)."""
+    return tuple(part for part in error["loc"] if part not in FORMS)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -302,7 +312,7 @@ def _job_problems(
     except ValidationError as error:
         problems = []
         for detail in error.errors():
-            loc = tuple(detail["loc"])
+            loc = _location(detail)
             top = str(loc[0]) if loc else ""
             # A cpu/memory mismatch is owned by whichever file set either of the pair.
             owned_by_env = (
@@ -451,7 +461,7 @@ def load_environment(name: str, config_dir: Path) -> Environment:
         environment = Environment.model_validate({**env_data, "name": name})
     except ValidationError as error:
         for detail in error.errors():
-            loc = tuple(detail["loc"])
+            loc = _location(detail)
             problems.append(
                 ConfigProblem(
                     env_file,
@@ -463,6 +473,9 @@ def load_environment(name: str, config_dir: Path) -> Environment:
     if environment is not None:
         for job in jobs:
             problems += _cross_checks(environment, job, jobs_file, env_file, overrides)
+            problems += _owner_checks(
+                environment, job, jobs, env_file if job.name in overrides else jobs_file
+            )
     problems += _rename_problems(jobs, jobs_file, env_file, overrides)
     if problems:
         raise ConfigError(problems)
@@ -513,6 +526,24 @@ def record_job_stacks(environment: Environment, config_dir: Path, *, strict: boo
     return f"{shown_file}: {placement.summary()}; commit it"
 
 
+def _owner_checks(
+    environment: Environment, job: Job, jobs: list[Job], file: str
+) -> list[ConfigProblem]:
+    """One topic per team: every job naming a team routes its alarms the same way as the
+    first to name it (the environment's default owner first)."""
+    if job.owner is None:
+        return []
+    named = [environment.owner, *(other.owner for other in jobs)]
+    first = next(o for o in named if o is not None and o.team == job.owner.team)
+    if first == job.owner:
+        return []
+    message = (
+        f"team '{job.owner.team}' is given other email or topic_arn elsewhere: one team has "
+        "one alarm topic, so give it the same settings everywhere"
+    )
+    return [ConfigProblem(file, message, job=job.name, field="owner")]
+
+
 def _cross_checks(
     environment: Environment,
     job: Job,
@@ -523,6 +554,7 @@ def _cross_checks(
     """Checks that need both the environment and the job."""
     problems = []
     owner = env_file if job.name in overrides else jobs_file
+
     machine = environment.state_machine_name(job)
     if len(machine) > STATE_MACHINE_NAME_LIMIT:
         problems.append(

@@ -18,12 +18,15 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PrivateAttr,
+    Tag,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
@@ -40,7 +43,7 @@ from cronguard.config.placement import MAX_JOBS_PER_STACK as MAX_JOBS_PER_STACK
 from cronguard.config.values import SHOWN_LIMIT as SHOWN_LIMIT
 from cronguard.config.values import Strict as Strict
 from cronguard.config.values import shown as shown
-from lambdas.core import ledger_contract
+from lambdas.core import input_contract, ledger_contract
 from lambdas.core.guard_contract import Concurrency as Concurrency  # the guard reads it
 from lambdas.core.missed import JobSchedule
 from lambdas.core.schedule import ScheduleExpressionError, parse_schedule, upcoming_slots
@@ -55,8 +58,9 @@ this environment's state machines from others' by it (``aws:ResourceTag``)."""
 # "cronguard <env>/<job>: " is at most 92 characters (<env>-<job> fits 80) and the
 # Scheduler's description 512: a longer description would be cut.
 DESCRIPTION_LIMIT = 420
-RESERVED_ENV_PREFIX = "CRONGUARD_"
+RESERVED_ENV_PREFIX = input_contract.RESERVED_PREFIX
 JOB_RETRY_INTERVAL_SECONDS = 30  # the state machine's wait before retrying a failed job run
+MAX_JOB_RETRIES = 5
 EXECUTION_MARGIN = timedelta(minutes=15)
 LEASE_MARGIN = timedelta(minutes=5)
 # Step Functions ends a Standard execution after a year ("Maximum execution time").
@@ -215,6 +219,54 @@ class LaunchRetry(Strict):
     )
 
 
+# The forms of a key that takes a number or a mapping: pydantic names the one it validated in
+# an error's location, which the loader leaves out of the field it reports.
+NUMBER_FORM = "(number)"
+MAPPING_FORM = "(mapping)"
+FORMS = frozenset({NUMBER_FORM, MAPPING_FORM})
+
+
+def _number_or_mapping(value: Any) -> str:
+    return MAPPING_FORM if isinstance(value, dict | BaseModel) else NUMBER_FORM
+
+
+class JobRetries(Strict):
+    """``job_retries`` as a mapping: how often, and which exit codes of the job's container
+    are retried. A task lost with its capacity (ECS stop code SpotInterruption or
+    TerminationNotice) is retried whatever its exit code; a timeout never."""
+
+    max: int = Field(ge=1, le=MAX_JOB_RETRIES, description="Retries of a failed run")
+    on_exit_codes: list[Annotated[int, Field(ge=1, le=255)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Retry only a run whose container exited with one of these codes",
+    )
+    except_exit_codes: list[Annotated[int, Field(ge=1, le=255)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Retry every failed run but one whose container exited with one of these",
+    )
+
+    @model_validator(mode="after")
+    def _one_list(self) -> JobRetries:
+        lists = [name for name in ("on_exit_codes", "except_exit_codes") if getattr(self, name)]
+        if len(lists) != 1:
+            raise ValueError(
+                "give exactly one of on_exit_codes and except_exit_codes "
+                "(job_retries: N retries every failed run)"
+            )
+        for name in lists:
+            codes = getattr(self, name)
+            if len(set(codes)) != len(codes):
+                raise ValueError(f"{name} lists an exit code twice")
+        return self
+
+    def __str__(self) -> str:
+        if self.on_exit_codes:
+            return f"{self.max} on exit {', '.join(map(str, self.on_exit_codes))}"
+        return f"{self.max} except exit {', '.join(map(str, self.except_exit_codes or []))}"
+
+
 class Delivery(Strict):
     """EventBridge Scheduler's own retry policy for delivering a trigger."""
 
@@ -357,6 +409,19 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 
 
+def _check_emails(value: list[str]) -> list[str]:
+    for address in value:
+        if not _EMAIL.match(address):
+            raise ValueError(f"{shown(address)} is not an e-mail address")
+    return value
+
+
+def _check_topic_arn(value: str | None) -> str | None:
+    if value is not None and not _TOPIC_ARN.match(value):
+        raise ValueError(f"{shown(value)} is not an SNS topic ARN")
+    return value
+
+
 class Alarms(Strict):
     """Where alarms go: a topic the stack creates (with e-mail subscriptions) or an existing one."""
 
@@ -371,20 +436,8 @@ class Alarms(Strict):
         "(and key policy, if encrypted) must let CloudWatch publish (docs/metrics.md)",
     )
 
-    @field_validator("email")
-    @classmethod
-    def _emails(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not _EMAIL.match(address):
-                raise ValueError(f"{shown(address)} is not an e-mail address")
-        return value
-
-    @field_validator("topic_arn")
-    @classmethod
-    def _topic(cls, value: str | None) -> str | None:
-        if value is not None and not _TOPIC_ARN.match(value):
-            raise ValueError(f"{shown(value)} is not an SNS topic ARN")
-        return value
+    _emails = field_validator("email")(_check_emails)
+    _topic = field_validator("topic_arn")(_check_topic_arn)
 
     @model_validator(mode="after")
     def _subscribed(self) -> Alarms:
@@ -395,6 +448,50 @@ class Alarms(Strict):
                 "only to the topic it creates; subscribe them to your topic, or drop topic_arn"
             )
         return self
+
+
+OWNER_TAG = "cronguard:team"
+_TEAM = re.compile(r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$")
+TEAM_LENGTH = 40
+
+
+class Owner(Strict):
+    """Who a job belongs to: a team, and where its alarms go besides the environment's topic.
+    Jobs naming one team share one topic (created when ``email`` is set)."""
+
+    team: str = Field(
+        description=f"The team's name (lowercase words joined by '-', at most {TEAM_LENGTH} "
+        f"characters); also the {OWNER_TAG} tag on the job's resources",
+    )
+    email: list[str] = Field(
+        default_factory=list,
+        description="E-mail addresses subscribed to the team's alarm topic, which cronguard "
+        "creates (one per team)",
+    )
+    topic_arn: str | None = Field(
+        default=None,
+        description="An existing SNS topic the team's job alarms notify too; like "
+        "alarms.topic_arn, its policies must let CloudWatch publish (docs/metrics.md)",
+    )
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, value: str) -> str:
+        if len(value) > TEAM_LENGTH or not _TEAM.match(value):
+            raise ValueError(
+                f"{shown(value)} is not a team name; use lowercase words of letters and digits "
+                f"joined by '-', each starting with a letter, at most {TEAM_LENGTH} characters"
+            )
+        return value
+
+    _emails = field_validator("email")(_check_emails)
+    _topic = field_validator("topic_arn")(_check_topic_arn)
+
+    @property
+    def topic_id(self) -> str:
+        """The team in a CloudFormation name (``payments-core`` -> ``PaymentsCore``): one
+        per team, as a team's words start with a letter."""
+        return "".join(part.capitalize() for part in self.team.split("-"))
 
 
 class Ledger(Strict):
@@ -868,11 +965,15 @@ class Job(Strict):
         default=timedelta(hours=1), description="How long one run may take"
     )
     launch_retries: LaunchRetry = Field(default_factory=LaunchRetry)
-    job_retries: int = Field(
+    job_retries: Annotated[
+        Annotated[Annotated[int, Field(ge=0, le=MAX_JOB_RETRIES)], Tag(NUMBER_FORM)]
+        | Annotated[JobRetries, Tag(MAPPING_FORM)],
+        Discriminator(_number_or_mapping),
+    ] = Field(
         default=0,
-        ge=0,
-        le=5,
-        description="Retries of a run whose task failed (a non-zero exit), nothing else",
+        description="Retries of a run whose task failed (a non-zero exit), nothing else: a "
+        "number retries every exit code, {max, on_exit_codes} or {max, except_exit_codes} "
+        "decides by the container's exit code",
     )
     concurrency: Concurrency = Field(
         default=Concurrency.FORBID,
@@ -953,6 +1054,11 @@ class Job(Strict):
         "name's run in progress ends (the cleanup stops it once its state machine is deleted) "
         "its lease holds this job's slots back (forbid, replace), and a slot it ran is a "
         "duplicate here. Keep it for the ledger retention after the rename",
+    )
+    owner: Owner | None = Field(
+        default=None,
+        description="The team the job belongs to (default: the environment's owner); its "
+        "alarms notify the team's topic as well as the environment's",
     )
     tags: dict[str, str] = Field(
         default_factory=dict,
@@ -1318,6 +1424,12 @@ class Job(Strict):
         return self
 
     @property
+    def max_job_retries(self) -> int:
+        """How often a failed run is retried at most, whichever form job_retries has."""
+        retries = self.job_retries
+        return retries.max if isinstance(retries, JobRetries) else retries
+
+    @property
     def time_budget(self) -> TimeBudget:
         """The most one run can take, part by part: the one place it is computed (the state
         machine's TimeoutSeconds, the lease and the one-year check all use it)."""
@@ -1325,9 +1437,9 @@ class Job(Strict):
         launch_waits = (
             retry.interval_seconds * retry.backoff_rate**i for i in range(retry.max_attempts)
         )
-        job_retry_waits = (JOB_RETRY_INTERVAL_SECONDS * 2**i for i in range(self.job_retries))
+        job_retry_waits = (JOB_RETRY_INTERVAL_SECONDS * 2**i for i in range(self.max_job_retries))
         return TimeBudget(
-            attempts=self.job_retries + 1,
+            attempts=self.max_job_retries + 1,
             timeout=self.timeout,
             job_retry_waits=timedelta(seconds=sum(job_retry_waits)),
             launch_retry_waits=timedelta(seconds=sum(launch_waits)),
@@ -1463,6 +1575,9 @@ class Environment(Strict):
     network: Network
     cluster: Cluster = Field(default_factory=lambda: Cluster(create=True))
     alarms: Alarms = Field(default_factory=Alarms)
+    owner: Owner | None = Field(
+        default=None, description="The owner of every job that names none of its own"
+    )
     tags: dict[str, str] = Field(
         default_factory=dict,
         description="Tags on every resource and job stack (cronguard adds "
@@ -1503,6 +1618,19 @@ class Environment(Strict):
     @property
     def stack_name(self) -> str:
         return f"cronguard-{self.name}"
+
+    def owner_of(self, job: Job) -> Owner | None:
+        """The job's owner: its own, else the environment's."""
+        return job.owner or self.owner
+
+    @property
+    def owners(self) -> dict[str, Owner]:
+        """Every team that owns a job, by team name: one alarm topic each."""
+        return {
+            owner.team: owner
+            for owner in (self.owner_of(job) for job in self.jobs)
+            if owner is not None
+        }
 
     @property
     def resource_tags(self) -> dict[str, str]:

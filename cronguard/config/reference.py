@@ -114,7 +114,13 @@ class _Schema:
             meaning = _sentence(prop.get("description") or value.get("description", ""))
             default = _default(prop, required=name in required)
             item = self.resolve(value["items"]) if value.get("type") == "array" else None
-            if item is not None and "properties" in item:
+            forms = [self.resolve(form) for form in value.get("oneOf", [])]
+            mappings = [form for form in forms if "properties" in form]
+            if forms and len(mappings) == 1:  # a number, say, or a mapping of more detail
+                kinds = [self.type_of(form) for form in forms if "properties" not in form]
+                yield Row(key, " or ".join([*kinds, "mapping"]), default, meaning)
+                yield from self.rows(mappings[0], f"{key}.")
+            elif item is not None and "properties" in item:
                 yield Row(key, _list_bounds("list of mappings", value), default, meaning)
                 yield from self.rows(item, f"{key}[].")
             elif "properties" in value:

@@ -38,6 +38,7 @@ from botocore.exceptions import ClientError
 from cronguard.config import Concurrency, Job
 from cronguard.operations.environment import OperationError, Operations
 from lambdas.core.execution_contract import replay_names
+from lambdas.core.input_contract import Overrides, RunInput
 from lambdas.core.ledger_contract import (
     OWNER,
     PARTITION_KEY,
@@ -180,14 +181,22 @@ def _code(error: ClientError) -> str:
 
 
 def start_slot(
-    ops: Operations, job: Job, machine_arn: str, slot: str, names: Sequence[str]
+    ops: Operations,
+    job: Job,
+    machine_arn: str,
+    slot: str,
+    names: Sequence[str],
+    overrides: Overrides | None = None,
 ) -> Replay:
-    """Start ``slot`` with the input a person's backfill has (``{"scheduledTime": slot}``) as
+    """Start ``slot`` with the input a person's backfill has (``{"scheduledTime": slot}``,
+    and the ``overrides`` they gave) as
     the first of ``names`` (``replay_names``) that is free, or whose execution (with that
     input) runs, or ended having claimed the slot or found it claimed; an execution that ended
     with no claim of the slot in the ledger is passed over for the next name."""
     sfn = ops._client("stepfunctions")
-    run_input = {"scheduledTime": slot}
+    run_input: RunInput = {"scheduledTime": slot}
+    if overrides:
+        run_input["overrides"] = overrides
 
     def existing(arn: str) -> dict[str, Any] | None:
         try:
@@ -330,6 +339,7 @@ class Replayer:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     on_row: Callable[[Replay], None] | None = None
+    overrides: Overrides | None = None  # a person's backfill: every slot runs with them
 
     def run(self, slots: Sequence[str]) -> list[Replay]:
         """Start ``slots`` in this order, each under its names (``replay_names`` of ``kind``)."""
@@ -341,7 +351,7 @@ class Replayer:
             names = replay_names(self.kind, slot)
             self.pacer.wait()
             try:
-                replay = start_slot(self.ops, self.job, machine, slot, names)
+                replay = start_slot(self.ops, self.job, machine, slot, names, self.overrides)
                 replays.append(replay)
                 if self.wait and replay.ok:
                     self._until_ended(replay)

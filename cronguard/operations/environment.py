@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from cronguard.config import Environment, Job
 from lambdas.core import times
 from lambdas.core.execution_contract import EXECUTION_NAME_LIMIT
+from lambdas.core.input_contract import Overrides, RunInput
 from lambdas.core.ledger_contract import (
     DUPLICATES,
     ENDED_AT,
@@ -194,14 +195,22 @@ class Operations:
         return f"arn:aws:states:{region}:{identity['Account']}:stateMachine:{name}"
 
     def start_run(
-        self, job: Job, slot: datetime | None, force: bool, now: datetime | None = None
+        self,
+        job: Job,
+        slot: datetime | None,
+        force: bool,
+        now: datetime | None = None,
+        overrides: Overrides | None = None,
     ) -> tuple[str, str]:
-        """Start a manual run (no slot) or a backfill of ``slot``; returns ARN and console URL."""
-        run_input: dict[str, Any] = {}
+        """Start a manual run (no slot) or a backfill of ``slot``, with a person's
+        ``overrides`` of the job's container; returns ARN and console URL."""
+        run_input: RunInput = {}
         if slot is not None:
             run_input["scheduledTime"] = times.slot_key(slot)
         if force:
             run_input["force"] = True
+        if overrides:
+            run_input["overrides"] = overrides
         machine = self.state_machine_arn(job)
         started = self._call(
             f"start {machine.rsplit(':', 1)[-1]}",

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -179,6 +179,7 @@ class JobStatus:
     next_slot: datetime | None  # in the job's time zone; None: a rate job with no record
     missed: list[str]
     failures: list[Run] = field(default_factory=list)
+    owner: str | None = None  # the team that owns the job (its own owner, or the environment's)
 
     @property
     def state(self) -> str:
@@ -305,8 +306,14 @@ def environment_status(ops: Operations, now: datetime | None = None) -> list[Job
         partitions = list(pool.map(lambda job: read_partition(ops, job, client), jobs))
     window = missed_window(ops.environment)
     return [
-        job_status(job, items, moment, window) for job, items in zip(jobs, partitions, strict=True)
+        replace(job_status(job, items, moment, window), owner=_team(ops.environment, job))
+        for job, items in zip(jobs, partitions, strict=True)
     ]
+
+
+def _team(environment: Environment, job: Job) -> str | None:
+    owner = environment.owner_of(job)
+    return owner.team if owner is not None else None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -365,6 +372,7 @@ def job_document(row: JobStatus) -> dict[str, Any]:
             if row.next_slot
             else None
         ),
+        "owner": row.owner,
         "missed": {"count": len(row.missed), "slots": row.missed},
         "failures": {
             "count": len(row.failures),
@@ -424,6 +432,7 @@ def table_rows(row: JobStatus) -> list[str]:
         str(len(row.missed)),
         str(len(row.failures)),
         state,
+        row.owner or "-",
     ]
 
 
@@ -438,6 +447,7 @@ COLUMNS = (
     f"missed {WINDOW.days}d",
     f"failed {WINDOW.days}d",
     "state",
+    "owner",
 )
 
 

@@ -24,6 +24,9 @@ THROTTLE = "throttle"
 
 ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
 USER_INITIATED = "UserInitiated"
+SPOT_INTERRUPTION = "SpotInterruption"
+# The task's stoppedReason for a scripted stop code, as ECS words it.
+STOPPED_REASONS = {SPOT_INTERRUPTION: "Your Spot Task was interrupted."}
 
 
 class StopCause(StrEnum):
@@ -52,9 +55,11 @@ class TaskScript:
     as the reason of a RunTask `Failures` entry (a `.sync` state sees `AmazonECS.Unknown`).
     A started task runs `duration_seconds` of wall-clock time, then its job container exits
     with `exit_code` (and each sidecar with its `sidecar_exit_codes` entry, 0 if none, as ECS
-    stops it). With `ended_by`, that essential sidecar exits instead (with its entry) and ECS
-    stops the job container (`exit_code_on_stop`). `exit_code_on_stop` is each container's
-    exit code when StopTask ends the task earlier (143 = terminated by SIGTERM).
+    stops it); `stop_code` says why the task stopped (by default its essential container
+    exited; "SpotInterruption" is Fargate Spot taking the capacity back). With `ended_by`, that
+    essential sidecar exits instead (with its entry) and ECS stops the job container
+    (`exit_code_on_stop`). `exit_code_on_stop` is each container's exit code when StopTask ends
+    the task earlier (143 = terminated by SIGTERM).
     `launch_latency_seconds` is how long the RunTask call itself takes to return (other API
     calls proceed meanwhile). With `held_by`, the task also runs until that event is set: a
     run another step must overlap, whatever the machine's load (StopTask still ends it at
@@ -63,6 +68,7 @@ class TaskScript:
 
     duration_seconds: float = 0.5
     exit_code: int = 0
+    stop_code: str = ESSENTIAL_CONTAINER_EXITED
     launch_failure: str | None = None
     exit_code_on_stop: int = 143
     launch_latency_seconds: float = 0.0
@@ -229,8 +235,10 @@ class EcsSimulator:
                 task,
                 at=ends_at if held is None else now,
                 exit_codes=record.script.exit_codes(record.job_container, names),
-                stop_code=ESSENTIAL_CONTAINER_EXITED,
-                reason="Essential container in task exited",
+                stop_code=record.script.stop_code,
+                reason=STOPPED_REASONS.get(
+                    record.script.stop_code, "Essential container in task exited"
+                ),
                 cause=StopCause.EXITED,
             )
 

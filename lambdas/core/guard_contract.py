@@ -31,6 +31,16 @@ SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
 
 
+class JobRetriesPayload(TypedDict):
+    """``job_retries``: how often a failed attempt is run again, after how long (doubling),
+    and which exit codes decide it (at most one of the two lists; neither: every exit)."""
+
+    max: int
+    intervalSeconds: int
+    onExitCodes: NotRequired[list[int]]  # retry only these
+    exceptExitCodes: NotRequired[list[int]]  # retry all but these
+
+
 class JobPayload(TypedDict):
     """The job's settings, substituted into its state machine's definition at synth."""
 
@@ -44,6 +54,7 @@ class JobPayload(TypedDict):
     renamedFrom: NotRequired[str]  # the job's name before a rename: its lease and slots count
     # Sidecars whose exit stops the task (the ledger names the one that did); only when some.
     essentialSidecars: NotRequired[list[str]]
+    jobRetries: NotRequired[JobRetriesPayload]  # absent: a failed attempt is never retried
 
 
 class ExecutionPayload(TypedDict):
@@ -61,6 +72,7 @@ class ClaimRequest(TypedDict):
     input: Any  # the execution's input, read by ``lambdas/core/trigger.py``
     execution: ExecutionPayload
     redriveCount: NotRequired[int]  # how often the execution was redriven; 0 when absent
+    variables: NotRequired[list[str]]  # the job's declared variables: a person may override them
 
 
 class ClaimReply(TypedDict):
@@ -74,6 +86,7 @@ class ClaimReply(TypedDict):
     scheduledTime: str | None
     forced: bool
     redriveCount: int  # Run job compares it with the execution's own: a redrive claims again
+    overrides: dict[str, Any]  # input_contract.for_state_machine: what Run job applies
 
 
 class _Finish(TypedDict):
@@ -82,6 +95,7 @@ class _Finish(TypedDict):
     slot: str
     execution: ExecutionPayload
     retries: NotRequired[int]  # how often Run job was retried; 0 when absent
+    attempt: NotRequired[int]  # which run of the job this is (1 + job retries); 1 when absent
 
 
 class FinishSucceeded(_Finish):
@@ -113,3 +127,4 @@ class FinishReply(TypedDict):
     stoppedReason: str | None
     taskStop: str | None
     retries: int
+    retryInSeconds: NotRequired[int]  # the attempt failed and is run again after this wait

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from lambdas.core.ledger_contract import (
     ACQUIRED_AT,
     ATTEMPT,
+    ATTEMPTS,
     DUPLICATES,
     ENDED_AT,
     EXIT_CODE,
@@ -29,6 +30,7 @@ from lambdas.core.ledger_contract import (
     JOB,
     LEASE_SORT_KEY,
     LEASE_UNTIL,
+    OVERRIDES,
     OWNER,
     PARTITION_KEY,
     PAUSED,
@@ -42,6 +44,7 @@ from lambdas.core.ledger_contract import (
     SORT_KEY,
     STARTED_AT,
     STATUS,
+    STOP_CODE,
     STOPPED_REASON,
     TASK_ARN,
     TASK_STOP,
@@ -106,6 +109,17 @@ def _s(value: str) -> dict[str, str]:
 
 def _n(value: float) -> dict[str, str]:
     return {"N": str(value)}
+
+
+def _attempt(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """One attempt of a run, as ``ATTEMPTS`` lists it."""
+    entry: dict[str, Any] = {REASON: _s(outcome.reason), ENDED_AT: _s(iso(now))}
+    if outcome.exit_code is not None:
+        entry[EXIT_CODE] = _n(outcome.exit_code)
+    for attribute, value in ((STOP_CODE, outcome.stop_code), (TASK_ARN, outcome.task_arn)):
+        if value is not None:
+            entry[attribute] = _s(value)
+    return {"M": entry}
 
 
 def _archived(record: SlotRecord, now: datetime) -> dict[str, Any]:
@@ -242,6 +256,7 @@ class LedgerTable:
         abandon: Abandoned | None = None,
         replace_wait: float | None = None,
         renamed_from: str | None = None,
+        overrides: str | None = None,
     ) -> None:
         """Claim the slot (and the lease unless ``lease_for`` is None) in one transaction.
 
@@ -275,6 +290,8 @@ class LedgerTable:
             slot_item[ATTEMPT] = _n(attempt)
         if replace_wait is not None:
             slot_item[REPLACE_WAIT_SECONDS] = _n(replace_wait)
+        if overrides is not None:
+            slot_item[OVERRIDES] = _s(overrides)
         put_slot: dict[str, Any] = {"TableName": self._table, "Item": slot_item}
         if overwrite is None:
             # Free: no record, or the slot watch's MISSED record (a late or caught-up run).
@@ -448,6 +465,7 @@ class LedgerTable:
         outcome: Outcome,
         retries: int = 0,
         keep_lease: bool = False,
+        attempt: int = 1,
     ) -> datetime | None:
         """Record how the run ended and release the lease — unless ``keep_lease``: the run's
         task is not confirmed STOPPED, so the lease stays until the reconciler sees it STOPPED
@@ -455,7 +473,7 @@ class LedgerTable:
 
         ``retries``: how often Run job was retried before this outcome (launch failures, and
         failed attempts under ``job_retries``); kept when there were any, so a run that failed
-        once and then succeeded says so.
+        once and then succeeded says so. ``attempt`` > 1: the last attempt joins ``ATTEMPTS``.
 
         Returns when the run started (for its duration), or None when the slot is not ours
         or already finished: then nothing is rewritten.
@@ -482,6 +500,9 @@ class LedgerTable:
         if retries:
             sets.append(f"{RETRIES} = :retries")
             values[":retries"] = _n(retries)
+        if attempt > 1:
+            sets.append(f"{ATTEMPTS} = list_append(if_not_exists({ATTEMPTS}, :none), :attempt)")
+            values |= {":none": {"L": []}, ":attempt": {"L": [_attempt(outcome, now)]}}
         started: datetime | None = None
         try:
             previous = self._client.update_item(
@@ -500,6 +521,35 @@ class LedgerTable:
         if not keep_lease:
             self.release_lease(job, me)
         return started
+
+    def record_attempt(
+        self, *, job: str, slot: str, me: str, now: datetime, outcome: Outcome, attempt: int
+    ) -> bool:
+        """Append a failed attempt that is retried to the slot's ``ATTEMPTS``; the run stays
+        RUNNING and keeps its lease. Once per attempt (a retried guard call writes nothing
+        again); False when the slot is not this execution's RUNNING run."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(job, slot_sort_key(slot)),
+                UpdateExpression=f"SET {ATTEMPTS} = "
+                f"list_append(if_not_exists({ATTEMPTS}, :none), :attempt)",
+                ConditionExpression="#owner = :me AND #status = :running AND "
+                f"(attribute_not_exists({ATTEMPTS}) OR size({ATTEMPTS}) < :number)",
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues={
+                    ":me": _s(me),
+                    ":running": _s(Status.RUNNING),
+                    ":none": {"L": []},
+                    ":attempt": {"L": [_attempt(outcome, now)]},
+                    ":number": _n(attempt),
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def release_lease(self, job: str, me: str) -> bool:
         try:

@@ -89,6 +89,11 @@ RETRIES = "retries"  # how often Run job was retried before the outcome
 FORCED = "forced"
 REPLACE_WAIT_SECONDS = "replace_wait_seconds"  # how long a replacing run waited for the stop
 RUNS = "runs"  # a list of maps: the slot's earlier runs, kept when a forced run took it
+ATTEMPTS = "attempts"
+"""A run the job retried (``job_retries``): a list of maps, one per attempt in order, each
+with ``EXIT_CODE``, ``STOP_CODE``, ``REASON``, ``TASK_ARN`` and ``ENDED_AT`` (what it has)."""
+STOP_CODE = "stop_code"  # in ATTEMPTS: ECS's stopCode of the attempt's task
+OVERRIDES = "overrides"  # a person's run: the container overrides it ran with (JSON)
 RUN_ATTRIBUTES = (
     OWNER,
     STATUS,
@@ -103,6 +108,8 @@ RUN_ATTRIBUTES = (
     ATTEMPT,
     RETRIES,
     FORCED,
+    ATTEMPTS,
+    OVERRIDES,
 )
 """What an earlier run of a slot keeps in ``RUNS``."""
 

@@ -30,6 +30,7 @@ SKIPPED_LATE = "SkippedLate"
 SKIPPED_PAUSED = "SkippedPaused"  # the guard skipped a paused job's slot
 RUN_DURATION = "RunDuration"
 LAUNCH_RETRIES = "LaunchRetries"
+JOB_RETRIES = "JobRetries"  # the guard: a failed attempt job_retries runs again (per job)
 RUNS_RECONCILED = "RunsReconciled"
 ORPHANED_WORK = "OrphanedWork"
 SWEEP_ERRORS = "SweepErrors"

@@ -22,6 +22,7 @@ class Outcome:
     exit_code: int | None = None
     stopped_reason: str | None = None
     task_stop: str | None = None  # what the guard did to make sure the run's task stopped
+    stop_code: str | None = None  # ECS's stopCode of the task (e.g. SpotInterruption)
 
     def with_stop(self, stop: TaskStop) -> Outcome:
         """This outcome, with what stopping the run's tasks found and did."""
@@ -116,6 +117,7 @@ def failed(error: Any, *, container: str, essential: Sequence[str] = ()) -> Outc
             task_arn=task.get("TaskArn"),
             exit_code=code,
             stopped_reason=_stopped_reason(task, container),
+            stop_code=str(task["StopCode"]) if task.get("StopCode") else None,
         )
     detail = cause_text[:500] if isinstance(cause_text, str) else ""
     return Outcome(Status.FAILED, f"{name}: {detail}" if detail else name)

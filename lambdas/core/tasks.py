@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-EXECUTION_VARIABLE = "CRONGUARD_EXECUTION_ARN"
+from lambdas.core import input_contract
+
+EXECUTION_VARIABLE = input_contract.EXECUTION_VARIABLE
 DESCRIBE_LIMIT = 100  # DescribeTasks takes at most 100 tasks a call
 # ECS's default stop timeout (SIGTERM → SIGKILL) plus time for ECS to report STOPPED.
 STOP_TIMEOUT_SECONDS = 30

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lambdas.core.input_contract import ATTEMPT, FORCE, KNOWN_KEYS, OVERRIDES, SCHEDULED_TIME
 from lambdas.core.times import EXAMPLE, in_future, not_due, parse_time, slot_key
 
-KNOWN_KEYS = frozenset({"scheduledTime", "attempt", "force"})
 MANUAL_PREFIX = "manual:"
 # The console shows the message as the execution's Cause: bound what the input can put there.
 MAX_MESSAGE = 1024
@@ -46,6 +46,7 @@ class Trigger:
     from_schedule: bool  # only deliveries from Scheduler carry "attempt"
     attempt: int | None
     force: bool
+    overrides: Any = None  # a person's overrides, as sent (the guard checks them against the job)
 
     @property
     def manual(self) -> bool:
@@ -85,31 +86,37 @@ def parse_trigger(raw: Any, execution_name: str) -> Trigger:
             f'input must be a JSON object like {{"scheduledTime": "2026-11-22T03:00:00Z"}}, '
             f"got {type(raw).__name__}"
         )
-    unknown = sorted(str(key) for key in set(raw) - KNOWN_KEYS)
+    unknown = sorted(str(key) for key in set(raw) - set(KNOWN_KEYS))
     if unknown:
         raise InvalidInput(
             f"unknown input key(s) {shown(', '.join(unknown))[1:-1]}; "
-            "allowed: scheduledTime, attempt, force"
+            f"allowed: {', '.join(KNOWN_KEYS)}"
         )
-    force = raw.get("force", False)
+    force = raw.get(FORCE, False)
     if not isinstance(force, bool):
         raise InvalidInput(f"force must be true or false, got {shown(force)}")
-    attempt = _parse_attempt(raw["attempt"]) if "attempt" in raw else None
-    if "scheduledTime" not in raw:
+    attempt = _parse_attempt(raw[ATTEMPT]) if ATTEMPT in raw else None
+    overrides = raw.get(OVERRIDES)
+    if overrides is not None and attempt is not None:
+        # Scheduler's input has no overrides: a delivery that carries them is not Scheduler's.
+        raise InvalidInput("a scheduled trigger (with attempt) never carries overrides")
+    if SCHEDULED_TIME not in raw:
         return Trigger(
             slot=f"{MANUAL_PREFIX}{execution_name}",
             scheduled_time=None,
             from_schedule=False,
             attempt=attempt,
             force=force,
+            overrides=overrides,
         )
-    moment = _scheduled_time(raw["scheduledTime"])
+    moment = _scheduled_time(raw[SCHEDULED_TIME])
     return Trigger(
         slot=slot_key(moment),
         scheduled_time=moment,
         from_schedule=attempt is not None,
         attempt=attempt,
         force=force,
+        overrides=overrides,
     )
 
 

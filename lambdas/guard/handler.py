@@ -10,18 +10,19 @@ only. The payloads' shapes are ``lambdas/core/guard_contract.py``'s; a key a req
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from lambdas.core import input_contract, outcome
 from lambdas.core import metrics_contract as names
-from lambdas.core import outcome
 from lambdas.core.clients import client, on_first_use
 from lambdas.core.emit import count
 from lambdas.core.guard_contract import (
@@ -48,6 +49,7 @@ from lambdas.core.times import utc_now
 from lambdas.core.trigger import InvalidInput, Trigger, parse_trigger, refuse_future, shown
 from lambdas.guard.decision import SKIP_STATUS, Decision, Verdict, decide
 from lambdas.guard.executions import Executions
+from lambdas.guard.retry import RetryPolicy
 from lambdas.guard.settings import GuardSettings
 
 logger = Logger(service=names.GUARD_LOG_SERVICE)
@@ -143,6 +145,7 @@ class JobSettings:
     task_family: str | None = None  # None: no ECS tasks to stop (decision-only tests)
     renamed_from: str | None = None  # the job's name before a rename: its lease and slots count
     essential_sidecars: tuple[str, ...] = ()  # sidecars whose exit stops the task
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # job_retries: what runs again
 
     @classmethod
     def from_payload(cls, raw: JobPayload) -> JobSettings:
@@ -164,6 +167,7 @@ class JobSettings:
             task_family=str(raw["taskFamily"]),
             renamed_from=str(raw["renamedFrom"]) if raw.get("renamedFrom") else None,
             essential_sidecars=tuple(str(name) for name in raw.get("essentialSidecars") or ()),
+            retry=RetryPolicy.from_payload(raw.get("jobRetries")),
         )
 
 
@@ -227,7 +231,15 @@ class Guard:
         raise GuardBusy(f"slot {trigger.slot} of {job.name} kept changing for {MAX_ROUNDS} rounds")
 
     def finish(
-        self, job: JobSettings, slot: str, me: str, ended: Outcome, *, retries: int, now: datetime
+        self,
+        job: JobSettings,
+        slot: str,
+        me: str,
+        ended: Outcome,
+        *,
+        retries: int,
+        now: datetime,
+        attempt: int = 1,
     ) -> tuple[Outcome, datetime | None]:
         """Record how the run ended and release its lease; returns the outcome recorded and
         when the run started (None: the slot was not its RUNNING run).
@@ -250,6 +262,7 @@ class Guard:
             outcome=ended,
             retries=retries,
             keep_lease=keep_lease,
+            attempt=attempt,
         )
         if keep_lease:
             metrics.add_metric(names.TASK_STOPS_UNCONFIRMED, MetricUnit.Count, 1)  # per job
@@ -326,6 +339,7 @@ class Guard:
                 abandon=abandon,
                 replace_wait=wait,
                 renamed_from=job.renamed_from,
+                overrides=json.dumps(trigger.overrides) if trigger.overrides else None,
             )
 
 
@@ -345,7 +359,8 @@ def _on_claim(event: Any, settings: GuardSettings) -> ClaimReply:
     payload = _payload(event, ClaimRequest, WHERE)
     job = JobSettings.from_payload(payload["job"])
     me, name = str(payload["execution"]["id"]), str(payload["execution"]["name"])
-    trigger = parse_trigger(payload["input"], name)
+    declared = frozenset(str(variable) for variable in payload.get("variables") or ())
+    trigger = _checked(parse_trigger(payload["input"], name), job, me, declared)
     decision = _guard(settings).run_or_skip(job, trigger, me)
     metrics.add_metric(METRIC_BY_VERDICT[decision.verdict], MetricUnit.Count, 1)
     logger.info(
@@ -366,7 +381,25 @@ def _on_claim(event: Any, settings: GuardSettings) -> ClaimReply:
         "forced": trigger.force,
         # Run job compares it with the execution's own: a redrive goes back to the guard.
         "redriveCount": _count(payload.get("redriveCount")),
+        "overrides": input_contract.for_state_machine(trigger.overrides),
     }
+
+
+def _checked(trigger: Trigger, job: JobSettings, me: str, declared: frozenset[str]) -> Trigger:
+    """The trigger with its overrides checked against the job (``InvalidInput`` otherwise:
+    nothing is claimed for a run that could not start as asked)."""
+    if trigger.overrides is None:
+        return trigger
+    try:
+        overrides = input_contract.check_overrides(
+            trigger.overrides,
+            declared=declared,
+            container=job.container,
+            own=input_contract.own_variables(job.name, trigger.slot, me),
+        )
+    except input_contract.InvalidOverrides as problem:
+        raise InvalidInput(str(problem)) from None
+    return replace(trigger, overrides=overrides)
 
 
 def _finish_request(event: Any) -> FinishRequest:
@@ -393,8 +426,13 @@ def _on_finish(event: Any, settings: GuardSettings) -> FinishReply:
             payload["error"], container=job.container, essential=job.essential_sidecars
         )
     retries = _count(payload.get("retries"))
+    attempt = max(1, _count(payload.get("attempt")))
     now = utc_now()
-    ended, started = guard.finish(job, slot, me, ended, retries=retries, now=now)
+    if payload["outcome"] == FAILED and job.retry.retries(
+        ended, failed_with=_error_name(payload["error"]), attempt=attempt
+    ):
+        return _retry(guard, job, slot, me, ended, attempt=attempt, retries=retries, now=now)
+    ended, started = guard.finish(job, slot, me, ended, retries=retries, now=now, attempt=attempt)
     metrics.add_metric(names.status_metric(ended.status), MetricUnit.Count, 1)
     if started is not None:
         metrics.add_metric(names.RUN_DURATION, MetricUnit.Seconds, (now - started).total_seconds())
@@ -420,6 +458,51 @@ def _on_finish(event: Any, settings: GuardSettings) -> FinishReply:
         "stoppedReason": ended.stopped_reason,
         "taskStop": ended.task_stop,
         "retries": retries,
+    }
+
+
+def _error_name(error: Any) -> str:
+    return str(error.get("Error")) if isinstance(error, dict) else ""
+
+
+def _retry(
+    guard: Guard,
+    job: JobSettings,
+    slot: str,
+    me: str,
+    ended: Outcome,
+    *,
+    attempt: int,
+    retries: int,
+    now: datetime,
+) -> FinishReply:
+    """The attempt failed in a way ``job_retries`` retries: record it, keep the run and its
+    lease, and tell the state machine how long to wait before running the job again."""
+    guard.ledger.record_attempt(
+        job=job.name, slot=slot, me=me, now=now, outcome=ended, attempt=attempt
+    )
+    wait = job.retry.wait_seconds(attempt)
+    metrics.add_metric(names.JOB_RETRIES, MetricUnit.Count, 1)
+    logger.info(
+        "attempt failed; retried",
+        job=job.name,
+        slot=slot,
+        attempt=attempt,
+        exit_code=ended.exit_code,
+        stop_code=ended.stop_code,
+        wait_seconds=wait,
+    )
+    return {
+        "job": job.name,
+        "slot": slot,
+        "status": Status.RUNNING.value,
+        "reason": f"{ended.reason}; attempt {attempt} of {job.retry.max + 1}, retried",
+        "taskArn": ended.task_arn,
+        "exitCode": ended.exit_code,
+        "stoppedReason": ended.stopped_reason,
+        "taskStop": None,
+        "retries": retries,
+        "retryInSeconds": wait,
     }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from cronguard.config import Environment
 from stacks.functions import LOG_RETENTION_DAYS
 from stacks.job.cloudformation import ref
-from stacks.job.shapes import SHARED, Fragment, NamedJob
+from stacks.job.shapes import SHARED, Fragment, NamedJob, owner_topic_parameter
 from stacks.monitoring import AT_FIRST_OCCURRENCE
 
 # The state machines' logs go to a group under /aws/vendedlogs/: Step Functions adds every
@@ -60,7 +60,7 @@ def monitoring(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[F
                     f"failed, timed out or was aborted, or the guard failed — see the state "
                     f"machine {named.state_machine} and `cronguard history {job.name}`.",
                     **AT_FIRST_OCCURRENCE.properties(),
-                    "AlarmActions": [ref("AlarmTopicArn")],
+                    "AlarmActions": [ref("AlarmTopicArn"), *_owner_actions(environment, named)],
                     "Metrics": [
                         {
                             "Id": "needsAttention",
@@ -83,6 +83,18 @@ def monitoring(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[F
                 },
             },
         )
+
+
+def _owner_actions(environment: Environment, named: NamedJob) -> list[Any]:
+    """The job's owner's topics: the one cronguard creates for the team, its own, or both."""
+    owner = environment.owner_of(named.job)
+    if owner is None:
+        return []
+    parameter = owner_topic_parameter(owner)
+    return [
+        *([ref(parameter)] if parameter is not None else []),
+        *([owner.topic_arn] if owner.topic_arn is not None else []),
+    ]
 
 
 def _sum(metric_id: str, namespace: str, metric: str, dimension: dict[str, Any]) -> Any:

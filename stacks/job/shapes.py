@@ -7,15 +7,35 @@ functions of the environment and job names only, so config changes update in pla
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NotRequired, TypedDict
 
 from cronguard.config import Environment, Job
-from cronguard.config.container import JOB_CONTAINER, task_family
+from cronguard.config.container import task_family
+from cronguard.config.model import Owner
+from lambdas.core.input_contract import JOB_CONTAINER
 from stacks.job.cloudformation import get_att, ref
 
 CONTAINER_NAME = JOB_CONTAINER
+
+
+def owner_topic_parameter(owner: Owner) -> str | None:
+    """The job stack parameter carrying the alarm topic cronguard creates for the team
+    (``stacks.alerts.OwnerTopics``); None when it gives no e-mail addresses (no topic)."""
+    return f"OwnerTopic{owner.topic_id}" if owner.email else None
+
+
+def owner_parameters(environment: Environment, jobs: Sequence[Job]) -> dict[str, Owner]:
+    """The owner topic parameters a job stack of ``jobs`` declares, to their teams."""
+    found: dict[str, Owner] = {}
+    for job in jobs:
+        owner = environment.owner_of(job)
+        parameter = owner_topic_parameter(owner) if owner is not None else None
+        if parameter is not None and owner is not None:
+            found[parameter] = owner
+    return found
+
 
 # A cdk-nag (AwsSolutions) finding accepted on a resource: (rule, reason), e.g.
 # ("IAM5[Resource::*]", "…"), as ``stacks.compliance.acknowledge_all`` takes them.

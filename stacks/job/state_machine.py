@@ -8,9 +8,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cronguard.config import Environment
-from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS
+from cronguard.config.model import JOB_RETRY_INTERVAL_SECONDS, Job, JobRetries
 from lambdas.core import errors
-from lambdas.core.guard_contract import JobPayload
+from lambdas.core.guard_contract import JobPayload, JobRetriesPayload
 from stacks.compliance import NO_TRACING
 from stacks.definition import render_definition
 from stacks.job.cloudformation import get_att, ref
@@ -60,6 +60,8 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
         "Concurrency": job.concurrency.value,
         # The guard reads these (its payload's "job"): typed by the contract both sides import.
         "JobSettings": _job_settings(environment, named),
+        # Only the claim reads them (a person's overrides may set these), so not in JobSettings.
+        "JobVariables": sorted(job.environment) or None,
         "ExecutionTimeoutSeconds": int(job.execution_timeout.total_seconds()),
         "TimeoutSeconds": int(job.timeout.total_seconds()),
         "LaunchType": None if job.capacity_strategy else "FARGATE",
@@ -86,8 +88,6 @@ def _definition_values(environment: Environment, named: NamedJob) -> dict[str, A
         "LaunchRetryMaxAttempts": job.launch_retries.max_attempts,
         "LaunchRetryBackoffRate": job.launch_retries.backoff_rate,
         "NeverRetriedErrors": list(errors.NEVER_RETRIED),
-        "JobRetries": job.job_retries,
-        "JobRetryIntervalSeconds": JOB_RETRY_INTERVAL_SECONDS,
         # What Failed raises for what Run job failed with, as a JSONata object.
         "ExecutionErrors": json.dumps(dict(errors.BY_ORIGINAL_ERROR), separators=(",", ":")),
     }
@@ -106,9 +106,25 @@ def _job_settings(environment: Environment, named: NamedJob) -> JobPayload:
         container=named.container,
         taskFamily=named.task_family,
     )
+    if job.max_job_retries:  # absent: never retried (each payload carries it: keep it small)
+        settings["jobRetries"] = _job_retries(job)
     essential = essential_sidecars(named)
     if essential:
         settings["essentialSidecars"] = essential
     if job.renamed_from is not None:
         settings["renamedFrom"] = job.renamed_from
     return settings
+
+
+def _job_retries(job: Job) -> JobRetriesPayload:
+    """``job_retries`` as the guard reads it when an attempt fails (it decides the retry)."""
+    retries: JobRetriesPayload = {
+        "max": job.max_job_retries,
+        "intervalSeconds": JOB_RETRY_INTERVAL_SECONDS,
+    }
+    if isinstance(job.job_retries, JobRetries):
+        if job.job_retries.on_exit_codes:
+            retries["onExitCodes"] = sorted(job.job_retries.on_exit_codes)
+        if job.job_retries.except_exit_codes:
+            retries["exceptExitCodes"] = sorted(job.job_retries.except_exit_codes)
+    return retries

@@ -37,7 +37,15 @@ from stacks.job.handles import handles
 from stacks.job.iam import roles
 from stacks.job.monitoring import monitoring
 from stacks.job.schedule import schedules
-from stacks.job.shapes import SHARED, Acknowledgement, Fragment, NamedJob, Output, Resource
+from stacks.job.shapes import (
+    SHARED,
+    Acknowledgement,
+    Fragment,
+    NamedJob,
+    Output,
+    Resource,
+    owner_parameters,
+)
 from stacks.job.state_machine import state_machines
 from stacks.job.task import task_definitions
 
@@ -103,10 +111,19 @@ class JobStackTemplate:
             )[:1024],
             "Parameters": {
                 name: {"Type": "String", "Description": description}
-                for name, description in PARAMETERS.items()
+                for name, description in {**PARAMETERS, **self.owner_topics}.items()
             },
             "Resources": self.resources,
             "Outputs": self.outputs,
+        }
+
+    @property
+    def owner_topics(self) -> dict[str, str]:
+        """The parameters of the alarm topics of the teams owning these jobs (none without
+        owners: such a job stack's template is what it was before owners existed)."""
+        return {
+            parameter: f"The alarm topic of team {owner.team}"
+            for parameter, owner in owner_parameters(self.environment, self.jobs).items()
         }
 
     def _add(

@@ -30,6 +30,7 @@ JOBS: dict[str, dict[str, Any]] = {
     "replace": {"concurrency": "replace"},
     "allow": {"concurrency": "allow"},
     "job-retries": {"job_retries": 2},
+    "exit-code-retries": {"job_retries": {"max": 2, "on_exit_codes": [75, 137]}},
     "capacity": {
         "capacity_providers": [
             {"provider": "FARGATE", "weight": 1},
@@ -119,12 +120,16 @@ def test_the_jobs_render_each_way_a_definition_differs(
         "replace",
         "allow",
     ]
-    job_retries = [
-        retrier["MaxAttempts"]
-        for retrier in run_state(definitions["job-retries"]).get("Retry", [])
-        if retrier["ErrorEquals"] == ["States.TaskFailed"]
-    ]
-    assert job_retries == [2]
+
+    def job_retries(job: str) -> Any:
+        return definitions[job]["States"]["Guard"]["Arguments"]["Payload"]["job"]["jobRetries"]
+
+    assert job_retries("job-retries") == {"max": 2, "intervalSeconds": 30}
+    assert job_retries("exit-code-retries") == {
+        "max": 2,
+        "intervalSeconds": 30,
+        "onExitCodes": [75, 137],
+    }
     assert "CapacityProviderStrategy" in run_state(definitions["capacity"])["Arguments"]
     network = run_state(definitions["public-ip"])["Arguments"]["NetworkConfiguration"]
     assert network["AwsvpcConfiguration"]["AssignPublicIp"] == "ENABLED"

@@ -113,6 +113,35 @@ def test_backfill_with_wait_runs_every_slot_and_again_starts_none(
     assert len(engine.aws.tasks_started(engine.task_definition("forbid-job"))) == 4
 
 
+def test_backfill_with_overrides_runs_every_slot_with_them_and_records_them(
+    engine: Engine,  # noqa: F811
+    slot: Slot,  # noqa: F811
+) -> None:
+    job = "retry-codes-job"  # declares MODE
+    engine.run(job, "first", {"scheduledTime": slot(-4)})  # a rate job's phase
+    result = invoke(
+        "backfill", job, "--from", slot(-2), "--to", slot(-1), "--wait", "--rate", "20/s",
+        "--var", "MODE=dry", "--command", "report --since yesterday",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [cells[3:] for cells in rows(result.output).values()] == [
+        ["started", "ran: SUCCEEDED"]
+    ] * 2
+    first, *backfilled = engine.aws.tasks_started(engine.task_definition(job))
+    assert "MODE" not in first.environment
+    for task in backfilled:
+        assert task.environment["MODE"] == "dry"
+        command = task.overrides["containerOverrides"][0]["command"]
+        assert command == ["report", "--since", "yesterday"]
+    for slot_ in (slot(-2), slot(-1)):
+        record = engine.slot(job, slot_)
+        assert record is not None
+        assert json.loads(record["overrides"]["S"]) == {
+            "environment": {"MODE": "dry"},
+            "command": ["report", "--since", "yesterday"],
+        }
+
+
 def test_backfill_without_wait_under_forbid_skips_the_rest_for_overlap_and_says_so(
     engine: Engine,  # noqa: F811
     slot: Slot,  # noqa: F811

@@ -32,7 +32,12 @@ LEDGER = table_name("test")
 
 runner = CliRunner()
 JOBS: dict[str, dict[str, Any]] = {
-    "month-end": {"schedule": "cron(0 22 L * ? *)", "timezone": "UTC", "image": "x"},
+    "month-end": {
+        "schedule": "cron(0 22 L * ? *)",
+        "timezone": "UTC",
+        "image": "x",
+        "owner": {"team": "finance", "topic_arn": "arn:aws:sns:us-east-1:123456789012:finance"},
+    },
     "first-monday": {"schedule": "cron(30 9 ? * 2#1 *)", "timezone": "Asia/Tokyo", "image": "x"},
     "london-0130": {"schedule": "cron(30 1 * * ? *)", "timezone": "Europe/London", "image": "x"},
     "every-90m": {"schedule": "rate(90 minutes)", "image": "x"},
@@ -261,6 +266,43 @@ def test_run_backfills_a_slot_and_prints_the_execution(aws: dict[str, Any]) -> N
     assert execution["name"].startswith("backfill-20261130T2200Z-")
 
 
+def test_run_with_overrides_sends_them_for_the_guard_to_check(aws: dict[str, Any]) -> None:
+    result = invoke(
+        "run", "month-end", "--env", "test", "--slot", "2026-11-30T22:00:00Z",
+        "--var", "RUN_NOTE=after the fix", "--var", "RUN_EMPTY=",
+        "--command", "report --dry-run 'a b'",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (execution,) = aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"]
+    described = aws["sfn"].describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"]) == {
+        "scheduledTime": "2026-11-30T22:00:00Z",
+        "overrides": {
+            "environment": {"RUN_NOTE": "after the fix", "RUN_EMPTY": ""},
+            "command": ["report", "--dry-run", "a b"],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("SECRET=1", "month-end: overrides.environment: SECRET is not a variable the job declares"),
+        ("CRONGUARD_SLOT=x", "month-end: overrides.environment: CRONGUARD_SLOT is cronguard's own"),
+        ("RUN_NOTE", "--var takes K=V, got 'RUN_NOTE'"),
+        (f"RUN_BIG={'x' * 8192}", "month-end: overrides are 8"),
+    ],
+)
+def test_run_refuses_overrides_the_guard_would_refuse_and_starts_nothing(
+    aws: dict[str, Any], option: str, message: str
+) -> None:
+    result = invoke("run", "month-end", "--env", "test", "--var", option)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {message}")
+    assert len(result.output.strip().splitlines()) == 1
+    assert aws["sfn"].list_executions(stateMachineArn=aws["machine"])["executions"] == []
+
+
 def test_run_refuses_a_slot_in_the_future_in_one_line_and_starts_nothing(
     aws: dict[str, Any],
 ) -> None:
@@ -429,6 +471,14 @@ def test_jobs_json_gives_tools_each_jobs_state_machine_and_its_handle() -> None:
         "forbid",
         False,
     )
+    assert paused["owner"] is None
+    assert jobs["month-end"]["owner"] == {
+        "team": "finance",
+        "topic_arn": "arn:aws:sns:us-east-1:123456789012:finance",
+    }
+    table = invoke("jobs", "--env", "test").output
+    month_end = next(line for line in table.splitlines() if "month-end" in line)
+    assert month_end.split("│")[-2].strip() == "finance"
 
 
 def test_jobs_json_of_a_pinned_environment_names_the_real_arn(config: Path) -> None:

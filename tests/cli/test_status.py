@@ -39,7 +39,12 @@ from tests.configs import use_config
 
 LEDGER = table_name("test")
 JOBS: dict[str, dict[str, Any]] = {
-    "nightly": {"schedule": "cron(0 3 * * ? *)", "timezone": "Asia/Tokyo", "image": "x"},
+    "nightly": {
+        "schedule": "cron(0 3 * * ? *)",
+        "timezone": "Asia/Tokyo",
+        "image": "x",
+        "owner": {"team": "payments", "email": ["payments@example.com"]},
+    },
     "hourly": {"schedule": "cron(0 * * * ? *)", "image": "x"},
     "watched": {"schedule": "cron(0 6 * * ? *)", "image": "x"},
     "held": {"schedule": "cron(0 7 * * ? *)", "image": "x"},
@@ -201,6 +206,7 @@ def test_status_json_rows(ledger: datetime, calls: list[str]) -> None:
     assert 590 <= nightly["running"][0]["forSeconds"] <= 660
     assert nightly["nextSlot"]["local"].endswith("T03:00:00+09:00")  # in the job's zone
     assert nightly["failures"] == {"count": 0, "slots": []}
+    assert (nightly["owner"], jobs["hourly"]["owner"]) == ("payments", None)
 
     hourly = jobs["hourly"]
     assert hourly["lastSlot"]["slot"] == slot_key(
@@ -250,6 +256,7 @@ def test_status_table(ledger: datetime) -> None:
     assert cells[8:10] == ["1", "0"]  # missed 7d, failed 7d
     cells = [cell.strip() for cell in rows["hourly"].split("│")]
     assert cells[8:10] == ["0", "2"]
+    assert (rows["nightly"].split("│")[-2].strip(), cells[-2]) == ("payments", "-")  # owner
 
 
 def test_a_job_with_many_slots_pages_through_one_query(calls: list[str]) -> None:

@@ -41,6 +41,15 @@ JOBS = {
     "allow-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "concurrency": "allow"},
     "timeout-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "timeout": "1m"},
     "retry-job": {"schedule": "rate(1 hour)", "image": "repo/job:1", "job_retries": 1},
+    # Retried only when the container exits 75 (EX_TEMPFAIL) or 137 (OOM kill), or its
+    # capacity went away (a Spot interruption). MODE is a variable a person may override.
+    # (Named to sort after forbid-job: `cronguard simulate` shows the first forbid job.)
+    "retry-codes-job": {
+        "schedule": "rate(1 hour)",
+        "image": "repo/job:1",
+        "job_retries": {"max": 2, "on_exit_codes": [75, 137]},
+        "environment": {"MODE": "full"},
+    },
     # A cron job: its slots are fixed wall-clock times (04:00 UTC, once 03:00: see the tests).
     "nightly-job": {"schedule": "cron(0 4 * * ? *)", "image": "repo/job:1"},
     # A job renamed from one no longer in config (the rename tests write the old name's lease).
@@ -64,6 +73,7 @@ JOBS = {
     },
 }
 RUN_TIMEOUT_SECONDS = 2  # timeout-job's 1m compressed, so scenario 6 takes seconds
+JOB_RETRY_INTERVAL_SECONDS = 1  # the synthesized 30 s before a job retry, compressed
 
 
 @pytest.fixture(scope="session")
@@ -181,7 +191,11 @@ def engine(synthesized: tuple[Environment, Path]) -> Iterator[Engine]:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     with LocalAws(default_task_script=TaskScript(duration_seconds=0.5)) as aws:
         local = LocalEnvironment(
-            aws, environment, assembly, run_timeouts={"timeout-job": RUN_TIMEOUT_SECONDS}
+            aws,
+            environment,
+            assembly,
+            run_timeouts={"timeout-job": RUN_TIMEOUT_SECONDS},
+            job_retry_interval_seconds=JOB_RETRY_INTERVAL_SECONDS,
         ).deploy()
         yield Engine(aws, local)
 

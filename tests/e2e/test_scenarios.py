@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cronguard_simulation.engine import StopCause, TaskScript
+from cronguard_simulation.engine.ecs import SPOT_INTERRUPTION
 from cronguard_simulation.engine.lambdas import Handler, LambdaRuntimeCrash
 from lambdas.core import errors
 from lambdas.core.ledger import LedgerTable
@@ -363,15 +364,6 @@ def test_12_exhausted_launch_failures_fail_as_launch_failed_with_the_original_er
 def test_13_a_job_that_fails_once_is_retried_and_its_second_attempt_succeeds(
     engine: Engine, slot: Slot
 ) -> None:
-    def retry_at_once(definition: dict[str, Any]) -> None:
-        (job_retry,) = [
-            retrier
-            for retrier in definition["States"]["Run job"]["Retry"]
-            if retrier["ErrorEquals"] == ["States.TaskFailed"]
-        ]
-        job_retry["IntervalSeconds"] = 1  # the synthesized 30 s, compressed
-
-    engine.update_definition("retry-job", retry_at_once)
     engine.aws.script_tasks(
         engine.task_definition("retry-job"), TaskScript(exit_code=3), TaskScript(exit_code=0)
     )
@@ -394,11 +386,6 @@ def test_14_job_retries_retry_a_non_zero_exit_but_not_a_run_ecs_refuses(
     """A missing cluster (RunTask raises ECS.ClusterNotFoundException) is a failure retrying
     cannot fix: under job_retries it fails at once, where a non-zero exit is retried."""
 
-    def retry_at_once(definition: dict[str, Any]) -> None:
-        for retrier in definition["States"]["Run job"]["Retry"]:
-            if retrier["ErrorEquals"] == ["States.TaskFailed"]:
-                retrier["IntervalSeconds"] = 1  # the synthesized 30 s, compressed
-
     def attempts(execution_arn: str) -> int:
         return sum(
             1
@@ -407,7 +394,6 @@ def test_14_job_retries_retry_a_non_zero_exit_but_not_a_run_ecs_refuses(
             and event["taskScheduledEventDetails"]["resource"] == "runTask.sync"
         )
 
-    engine.update_definition("retry-job", retry_at_once)
     engine.aws.script_tasks(engine.task_definition("retry-job"), default=TaskScript(exit_code=3))
     exited = engine.run("retry-job", "exits-3", {"scheduledTime": slot(-1)})
     assert (exited["status"], exited["error"]) == ("FAILED", errors.JOB_FAILED)
@@ -426,3 +412,107 @@ def test_14_job_retries_retry_a_non_zero_exit_but_not_a_run_ecs_refuses(
     assert item is not None
     assert item["status"]["S"] == "FAILED"
     assert "retries" not in item
+
+
+def test_15_job_retries_by_exit_code_retry_only_the_listed_codes_and_a_spot_interruption(
+    engine: Engine, slot: Slot
+) -> None:
+    """retry-codes-job retries exit 75 and 137 (an OOM kill) up to twice, a Spot interruption
+    whatever its exit code, and nothing else; the ledger keeps every attempt's exit code."""
+    job = "retry-codes-job"
+    engine.aws.script_tasks(
+        engine.task_definition(job),
+        TaskScript(exit_code=75),
+        TaskScript(exit_code=137),
+        TaskScript(exit_code=0),
+    )
+    recovered = engine.run(job, "tempfail-then-oom", {"scheduledTime": slot(-3)})
+    assert recovered["status"] == "SUCCEEDED", recovered.get("cause")
+    item = engine.slot(job, slot(-3))
+    assert item is not None
+    assert (item["status"]["S"], item["exit_code"]["N"], item["retries"]["N"]) == (
+        "SUCCEEDED",
+        "0",
+        "2",
+    )
+    attempts = [entry["M"] for entry in item["attempts"]["L"]]
+    assert [entry["exit_code"]["N"] for entry in attempts] == ["75", "137", "0"]
+    tasks = engine.aws.tasks_started(engine.task_definition(job))
+    assert [entry["task_arn"]["S"] for entry in attempts] == [task.task_arn for task in tasks]
+    assert engine.lease(job) is None
+
+    engine.aws.script_tasks(engine.task_definition(job), TaskScript(exit_code=2))
+    refused = engine.run(job, "exits-2", {"scheduledTime": slot(-2)})
+    assert (refused["status"], refused["error"]) == ("FAILED", errors.JOB_FAILED)
+    assert len(engine.aws.tasks_started(engine.task_definition(job))) == 4  # not retried
+    item = engine.slot(job, slot(-2))
+    assert item is not None
+    assert (item["status"]["S"], item["exit_code"]["N"]) == ("FAILED", "2")
+    assert "attempts" not in item and "retries" not in item
+
+    engine.aws.script_tasks(
+        engine.task_definition(job),
+        TaskScript(exit_code=143, stop_code=SPOT_INTERRUPTION),
+        TaskScript(exit_code=75),
+        TaskScript(exit_code=75),
+    )
+    exhausted = engine.run(job, "spot-then-tempfail", {"scheduledTime": slot(-1)})
+    assert (exhausted["status"], exhausted["error"]) == ("FAILED", errors.JOB_FAILED)
+    assert len(engine.aws.tasks_started(engine.task_definition(job))) == 7  # 1 run + 2 retries
+    item = engine.slot(job, slot(-1))
+    assert item is not None
+    assert item["status"]["S"] == "FAILED"
+    attempts = [entry["M"] for entry in item["attempts"]["L"]]
+    assert [(entry["exit_code"]["N"], entry["stop_code"]["S"]) for entry in attempts] == [
+        ("143", SPOT_INTERRUPTION),
+        ("75", "EssentialContainerExited"),
+        ("75", "EssentialContainerExited"),
+    ]
+    assert engine.lease(job) is None
+
+
+def test_16_a_persons_overrides_reach_the_jobs_container_and_the_slot_and_nothing_else(
+    engine: Engine, slot: Slot
+) -> None:
+    job = "retry-codes-job"
+    overrides = {
+        "environment": {"MODE": "dry", "RUN_REASON": "re-run after the fix"},
+        "command": ["report", "--dry-run"],
+    }
+    described = engine.run(job, "overridden", {"scheduledTime": slot(-1), "overrides": overrides})
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    (task,) = engine.aws.tasks_started(engine.task_definition(job))
+    assert task.environment == {
+        "CRONGUARD_JOB": job,
+        "CRONGUARD_SLOT": slot(-1),
+        "CRONGUARD_EXECUTION_ARN": described["executionArn"],
+        "MODE": "dry",
+        "RUN_REASON": "re-run after the fix",
+    }
+    (container,) = task.overrides["containerOverrides"]
+    assert (container["name"], container["command"]) == ("job", ["report", "--dry-run"])
+    item = engine.slot(job, slot(-1))
+    assert item is not None
+    assert json.loads(item["overrides"]["S"]) == overrides
+
+    # Nothing is claimed or started for overrides the guard refuses.
+    for name, run_input in (
+        ("scheduled", {"scheduledTime": slot(0), "attempt": "1", "overrides": overrides}),
+        ("undeclared", {"scheduledTime": slot(0), "overrides": {"environment": {"PATH": "/"}}}),
+        (
+            "reserved",
+            {"scheduledTime": slot(0), "overrides": {"environment": {"CRONGUARD_SLOT": "x"}}},
+        ),
+    ):
+        refused = engine.run(job, name, run_input)
+        assert (refused["status"], refused["error"]) == ("FAILED", errors.INVALID_INPUT), name
+    assert engine.slot(job, slot(0)) is None
+    assert len(engine.aws.tasks_started(engine.task_definition(job))) == 1
+
+    # A run without overrides gets cronguard's variables only, and its task definition's command.
+    plain = engine.run(job, "plain", {"scheduledTime": slot(-2)})
+    assert plain["status"] == "SUCCEEDED", plain.get("cause")
+    latest = engine.aws.tasks_started(engine.task_definition(job))[-1]
+    assert set(latest.environment) == {"CRONGUARD_JOB", "CRONGUARD_SLOT", "CRONGUARD_EXECUTION_ARN"}
+    assert "command" not in latest.overrides["containerOverrides"][0]
+    assert "overrides" not in (engine.slot(job, slot(-2)) or {})

@@ -46,7 +46,8 @@ DRAWS = settings(
 def bounds(schemas: dict[str, Any], model: str, field: str) -> tuple[Any, Any]:
     """A numeric field's minimum and maximum, as the JSON Schema states them."""
     found = schemas[model]["properties"][field]
-    (bounded,) = [part for part in found.get("anyOf", [found]) if "minimum" in part]
+    forms = found.get("anyOf") or found.get("oneOf") or [found]  # oneOf: a number or a mapping
+    (bounded,) = [part for part in forms if "minimum" in part]
     return bounded["minimum"], bounded["maximum"]
 
 
@@ -114,7 +115,15 @@ def jobs() -> st.SearchStrategy[dict[str, Any]]:
                     "backoff_rate": st.floats(*bounds(JOB_SCHEMA, "LaunchRetry", "backoff_rate")),
                 }
             ),
-            "job_retries": within(JOB_SCHEMA, "Job", "job_retries"),
+            "job_retries": st.one_of(
+                within(JOB_SCHEMA, "Job", "job_retries"),
+                st.fixed_dictionaries(
+                    {
+                        "max": within(JOB_SCHEMA, "JobRetries", "max"),
+                        "on_exit_codes": st.lists(st.integers(1, 255), min_size=1, max_size=3),
+                    }
+                ),
+            ),
             "concurrency": st.sampled_from(["forbid", "replace", "allow"]),
             "architecture": st.sampled_from(["x86_64", "arm64"]),
         },

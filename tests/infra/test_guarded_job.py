@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 
 from cronguard.config import load_environment
-from cronguard.config.model import ENVIRONMENT_TAG
+from cronguard.config.model import ENVIRONMENT_TAG, JOB_RETRY_INTERVAL_SECONDS
 from cronguard_simulation.engine.shims import evaluate_jsonata
 from lambdas.cleanup import settings as cleanup_settings
 from lambdas.core import errors
@@ -132,12 +132,11 @@ def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Syn
     run = asl["States"]["Run job"]
     assert run["Resource"] == "arn:aws:states:::ecs:runTask.sync"
     assert run["TimeoutSeconds"] == 50 * 60
-    launch, never, job_failure = run["Retry"]
+    launch, never = run["Retry"]
     assert launch["ErrorEquals"] == list(errors.LAUNCH_ERRORS)
     assert (launch["MaxAttempts"], launch["IntervalSeconds"], launch["BackoffRate"]) == (4, 15, 2.0)
     assert launch["JitterStrategy"] == "FULL"
     assert never == {"ErrorEquals": list(errors.NEVER_RETRIED), "MaxAttempts": 0}
-    assert (job_failure["ErrorEquals"], job_failure["MaxAttempts"]) == (["States.TaskFailed"], 0)
     assert run["Catch"][1:] == [
         {
             "ErrorEquals": ["States.ALL"],
@@ -148,16 +147,26 @@ def test_run_retries_launch_failures_only_and_times_out_as_configured(synth: Syn
             "Next": "Record failure",
         }
     ]
-    assert asl["States"]["Record failure"]["Next"] == "Failed"
+    # A failed attempt goes to the guard, which answers retryInSeconds when job_retries
+    # runs it again (by its exit code): only then does the run loop back.
+    assert asl["States"]["Record failure"]["Next"] == "Retry?"
+    retry = asl["States"]["Retry?"]
+    assert (retry["Default"], retry["Choices"][0]["Next"]) == ("Failed", "Wait to retry")
+    wait = asl["States"]["Wait to retry"]
+    assert (wait["Type"], wait["Next"]) == ("Wait", "Run job")
+    assert wait["Seconds"] == "{% $states.input.retryInSeconds %}"
+    assert asl["States"]["Record failure"]["Catch"][0]["Next"] == "Failed"
     assert asl["States"]["Failed"]["Type"] == "Fail"
 
 
 def test_job_retries_come_from_config(synth: Synth) -> None:
-    run = definition(synth("dev").job_templates["weekly-cleanup"], "dev-weekly-cleanup")["States"][
-        "Run job"
-    ]
-    (job_retry,) = [r for r in run["Retry"] if r["ErrorEquals"] == ["States.TaskFailed"]]
-    assert job_retry["MaxAttempts"] == 1
+    guard = definition(synth("dev").job_templates["weekly-cleanup"], "dev-weekly-cleanup")[
+        "States"
+    ]["Guard"]
+    assert guard["Arguments"]["Payload"]["job"]["jobRetries"] == {
+        "max": 1,
+        "intervalSeconds": JOB_RETRY_INTERVAL_SECONDS,
+    }
 
 
 def retries_of(retriers: list[dict[str, Any]], error: str) -> int:
@@ -188,7 +197,7 @@ def ecs_errors_of_a_run() -> set[str]:
     }
 
 
-def test_job_retries_retry_a_non_zero_exit_and_nothing_but_launch_failures_else(
+def test_run_job_retries_launch_failures_and_nothing_else(
     synth: Synth,
 ) -> None:
     job = load_environment("dev", REPOSITORY_CONFIG).job("weekly-cleanup")
@@ -196,7 +205,8 @@ def test_job_retries_retry_a_non_zero_exit_and_nothing_but_launch_failures_else(
     retriers = definition(synth("dev").job_templates[job.name], "dev-weekly-cleanup")["States"][
         "Run job"
     ]["Retry"]
-    assert retries_of(retriers, "States.TaskFailed") == job.job_retries  # a non-zero exit
+    # A non-zero exit is not retried by the state: the guard decides (Record failure).
+    assert retries_of(retriers, "States.TaskFailed") == 0
     assert retries_of(retriers, "States.Timeout") == 0
     for launch in errors.LAUNCH_ERRORS:
         assert retries_of(retriers, launch) == job.launch_retries.max_attempts, launch
@@ -217,18 +227,29 @@ def test_run_carries_job_slot_and_execution_to_the_container(synth: Synth) -> No
     # Step Functions sets startedBy itself ("AWS Step Functions"): the task group names the job.
     assert "StartedBy" not in arguments
     assert arguments["Group"] == "cronguard:nightly-report"
-    environment = arguments["Overrides"]["ContainerOverrides"][0]["Environment"]
-    assert [item["Name"] for item in environment] == [
-        "CRONGUARD_JOB",
-        "CRONGUARD_SLOT",
-        "CRONGUARD_EXECUTION_ARN",
-    ]
-    assert environment[0]["Value"] == "nightly-report"
-    assert environment[2]["Value"] == "{% $states.context.Execution.Id %}"
-    slot = _evaluate(
-        environment[1]["Value"], states=_context(0), decision={"slot": "2026-11-22T03:00:00Z"}
+    claimed = {"slot": "2026-11-22T03:00:00Z", "redriveCount": 0}
+    (scheduled,) = _evaluate(
+        arguments["Overrides"]["ContainerOverrides"],
+        states=_context(0),
+        decision={**claimed, "overrides": {"environment": []}},
     )
-    assert slot == "2026-11-22T03:00:00Z"
+    assert scheduled == {
+        "Name": "job",
+        "Environment": [
+            {"Name": "CRONGUARD_JOB", "Value": "nightly-report"},
+            {"Name": "CRONGUARD_SLOT", "Value": "2026-11-22T03:00:00Z"},
+            {"Name": "CRONGUARD_EXECUTION_ARN", "Value": "arn:x"},
+        ],
+    }
+    # A person's overrides (checked by the guard) follow cronguard's own variables.
+    person = {"environment": [{"Name": "RUN_NOTE", "Value": "n"}], "command": ["report"]}
+    (overridden,) = _evaluate(
+        arguments["Overrides"]["ContainerOverrides"],
+        states=_context(0),
+        decision={**claimed, "overrides": person},
+    )
+    assert overridden["Environment"][3:] == person["environment"]
+    assert overridden["Command"] == ["report"]
     network = arguments["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network == {
         "Subnets": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
@@ -447,10 +468,11 @@ def _context(redrive_count: int) -> dict[str, Any]:
 
 
 def _slot_field(asl: dict[str, Any]) -> str:
-    environment = asl["States"]["Run job"]["Arguments"]["Overrides"]["ContainerOverrides"][0][
-        "Environment"
-    ]
-    return str(next(item["Value"] for item in environment if item["Name"] == "CRONGUARD_SLOT"))
+    """The container overrides' expression, reduced to the CRONGUARD_SLOT it sets (or the
+    redrive it refuses)."""
+    overrides = asl["States"]["Run job"]["Arguments"]["Overrides"]["ContainerOverrides"]
+    expression = overrides.removeprefix("{%").removesuffix("%}").strip()
+    return f"{{% ({expression}).Environment[Name = 'CRONGUARD_SLOT'].Value %}}"
 
 
 def test_a_redriven_run_is_refused_at_run_job_until_the_guard_claims_again(synth: Synth) -> None:

@@ -79,6 +79,7 @@ def without(mapping: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 JOBS = "config/jobs.yaml"
+TOPIC_ARN = "arn:aws:sns:eu-west-1:111122223333:platform-alarms"
 ENV = "config/environments/test.yaml"
 
 BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
@@ -90,7 +91,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "memory, environment, secrets, timeout, launch_retries, job_retries, concurrency, "
         "starting_deadline, flexible_window, delivery, catch_up, spot, capacity_providers, "
         "network, task_role_arn, permissions, managed_policies, architecture, "
-        "ephemeral_storage_gib, renamed_from, tags, entrypoint, user, working_directory, "
+        "ephemeral_storage_gib, renamed_from, owner, tags, entrypoint, user, working_directory, "
         "stop_timeout, readonly_root_filesystem, init_process, platform_version, logs, "
         "registry_credentials, "
         "kms_key_arn, environment_files, sidecars, volumes, mounts, container, pass_roles",
@@ -99,7 +100,96 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "misspelt environment key",
         {"env": {**BASE_ENV, "netwrok": {}}},
         f"{ENV}: netwrok: unknown key; did you mean 'network'? allowed: account, region, "
-        "network, cluster, alarms, tags, ledger, task_protection, iam, job_stacks, jobs",
+        "network, cluster, alarms, owner, tags, ledger, task_protection, iam, job_stacks, jobs",
+    ),
+    (
+        "job_retries by exit code with a misspelt key",
+        {"jobs": with_job(job_retries={"max": 2, "on_exit_code": [75]})},
+        f"{JOBS}: job 'report': job_retries.on_exit_code: unknown key; did you mean "
+        "'on_exit_codes'? allowed: max, on_exit_codes, except_exit_codes",
+    ),
+    (
+        "job_retries with both exit code lists",
+        {"jobs": with_job(job_retries={"max": 2, "on_exit_codes": [75], "except_exit_codes": [2]})},
+        f"{JOBS}: job 'report': job_retries: give exactly one of on_exit_codes and "
+        "except_exit_codes (job_retries: N retries every failed run)",
+    ),
+    (
+        "job_retries as a mapping without exit codes",
+        {"jobs": with_job(job_retries={"max": 2})},
+        f"{JOBS}: job 'report': job_retries: give exactly one of on_exit_codes and "
+        "except_exit_codes (job_retries: N retries every failed run)",
+    ),
+    (
+        "job_retries retrying exit code 0",
+        {"jobs": with_job(job_retries={"max": 1, "on_exit_codes": [0]})},
+        f"{JOBS}: job 'report': job_retries.on_exit_codes[0]: input should be greater than or "
+        "equal to 1 (got 0)",
+    ),
+    (
+        "job_retries exit code beyond 255",
+        {"jobs": with_job(job_retries={"max": 1, "except_exit_codes": [256]})},
+        f"{JOBS}: job 'report': job_retries.except_exit_codes[0]: input should be less than or "
+        "equal to 255 (got 256)",
+    ),
+    (
+        "job_retries listing a code twice",
+        {"jobs": with_job(job_retries={"max": 1, "on_exit_codes": [75, 75]})},
+        f"{JOBS}: job 'report': job_retries: on_exit_codes lists an exit code twice",
+    ),
+    (
+        "job_retries mapping with too many retries",
+        {"jobs": with_job(job_retries={"max": 6, "on_exit_codes": [75]})},
+        f"{JOBS}: job 'report': job_retries.max: input should be less than or equal to 5 (got 6)",
+    ),
+    (
+        "job_retries as a number, too many",
+        {"jobs": with_job(job_retries=6)},
+        f"{JOBS}: job 'report': job_retries: input should be less than or equal to 5 (got 6)",
+    ),
+    (
+        "owner team not a name",
+        {"jobs": with_job(owner={"team": "Payments Team"})},
+        f"{JOBS}: job 'report': owner.team: 'Payments Team' is not a team name; use lowercase "
+        "words of letters and digits joined by '-', each starting with a letter, at most 40 "
+        "characters",
+    ),
+    (
+        "owner without team",
+        {"jobs": with_job(owner={"email": ["a@example.com"]})},
+        f"{JOBS}: job 'report': owner.team: is required",
+    ),
+    (
+        "owner e-mail not an address",
+        {"jobs": with_job(owner={"team": "payments", "email": ["payments"]})},
+        f"{JOBS}: job 'report': owner.email: 'payments' is not an e-mail address",
+    ),
+    (
+        "owner topic not an SNS ARN",
+        {"jobs": with_job(owner={"team": "payments", "topic_arn": "payments-alarms"})},
+        f"{JOBS}: job 'report': owner.topic_arn: 'payments-alarms' is not an SNS topic ARN",
+    ),
+    (
+        "environment owner misspelt",
+        {"env": {**BASE_ENV, "owner": {"teem": "platform"}}},
+        f"{ENV}: owner.team: is required\n"
+        f"{ENV}: owner.teem: unknown key; did you mean 'team'? allowed: team, email, topic_arn",
+    ),
+    (
+        "one team routed two ways",
+        {
+            "jobs": {
+                "jobs": {
+                    "report": {**BASE_JOBS["jobs"]["report"], "owner": {"team": "payments"}},
+                    "sync": {
+                        **BASE_JOBS["jobs"]["sync"],
+                        "owner": {"team": "payments", "email": ["p@example.com"]},
+                    },
+                }
+            }
+        },
+        f"{JOBS}: job 'sync': owner: team 'payments' is given other email or topic_arn "
+        "elsewhere: one team has one alarm topic, so give it the same settings everywhere",
     ),
     (
         "misspelt nested key",
@@ -732,6 +822,46 @@ def test_environment_overrides_merge_field_by_field(tmp_path: Path) -> None:
     assert (report.cpu, report.memory, report.timezone) == (512, 2048, "Asia/Tokyo")
     assert (report.launch_retries.max_attempts, report.launch_retries.interval_seconds) == (5, 30)
     assert [job.name for job in environment.jobs] == ["report", "sync", "adhoc"]
+
+
+@pytest.mark.parametrize(
+    ("job_retries", "retries", "shown"),
+    [
+        (2, 2, "2"),
+        ({"max": 2, "on_exit_codes": [75, 137]}, 2, "2 on exit 75, 137"),
+        ({"max": 1, "except_exit_codes": [2]}, 1, "1 except exit 2"),
+    ],
+)
+def test_job_retries_take_a_number_or_a_mapping_by_exit_code(
+    tmp_path: Path, job_retries: Any, retries: int, shown: str
+) -> None:
+    config = write_config(tmp_path, jobs=with_job(job_retries=job_retries, timeout="10m"))
+    report = load_environment("test", config).job("report")
+    assert (report.max_job_retries, str(report.job_retries)) == (retries, shown)
+    assert report.time_budget.attempts == retries + 1  # the lease covers every attempt
+
+
+def test_a_job_without_owner_has_the_environments_and_teams_share_one_topic(
+    tmp_path: Path,
+) -> None:
+    payments = {"team": "payments", "email": ["payments@example.com"]}
+    jobs = {
+        "jobs": {
+            "report": {**BASE_JOBS["jobs"]["report"], "owner": payments},
+            "sync": BASE_JOBS["jobs"]["sync"],
+            "reconcile": {"schedule": "rate(1 day)", "image": "repo/r:1", "owner": payments},
+        }
+    }
+    env = {**BASE_ENV, "owner": {"team": "platform", "topic_arn": TOPIC_ARN}}
+    environment = load_environment("test", write_config(tmp_path, jobs=jobs, env=env))
+    owners = {job.name: environment.owner_of(job) for job in environment.jobs}
+    assert {name: owner.team for name, owner in owners.items() if owner} == {
+        "report": "payments",
+        "sync": "platform",
+        "reconcile": "payments",
+    }
+    assert sorted(environment.owners) == ["payments", "platform"]  # one topic a team
+    assert environment.owners["platform"].topic_arn == TOPIC_ARN
 
 
 def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
