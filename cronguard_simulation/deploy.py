@@ -348,23 +348,30 @@ class LocalEnvironment:
                 },
             ),
         )
-        task_logical_id = substitutions["TaskDefinitionArn"]["Ref"]
-        task = template["Resources"][task_logical_id]["Properties"]
         definition: str = properties["DefinitionString"]
         job_container = json.loads(definition)["States"][GUARD_STATE]["Arguments"]["Payload"][
             "job"
         ]["container"]
-        task_definition_arn = self.aws.register_task_definition(
-            task["Family"],
-            job_container,
-            cpu=str(task["Cpu"]),
-            memory=str(task["Memory"]),
-            sidecars={
-                container["Name"]: container["Essential"]
-                for container in task["ContainerDefinitions"]
-                if container["Name"] != job_container
-            },
-        )
+        task_reference = substitutions["TaskDefinitionArn"]
+        if isinstance(task_reference, str):
+            # A team's own task definition (`task_definition_arn`): the template holds only
+            # its ARN, so the simulation runs a stand-in of that family with the job's container.
+            task_definition_arn = self.aws.register_task_definition(
+                task_reference.rsplit("/", 1)[-1].split(":")[0], job_container
+            )
+        else:
+            task = template["Resources"][task_reference["Ref"]]["Properties"]
+            task_definition_arn = self.aws.register_task_definition(
+                task["Family"],
+                job_container,
+                cpu=str(task["Cpu"]),
+                memory=str(task["Memory"]),
+                sidecars={
+                    container["Name"]: container["Essential"]
+                    for container in task["ContainerDefinitions"]
+                    if container["Name"] != job_container
+                },
+            )
         for configured, local in network_ids.items():
             definition = definition.replace(f'"{configured}"', f'"{local}"')
         if job_name in self.run_timeouts or self.job_retry_interval_seconds is not None:

@@ -31,13 +31,22 @@ from tests.local.conftest import JOB, JOB_SETTINGS
 
 Template = dict[str, Any]
 
+# A job that brings its own task definition: the template holds only its ARN.
+OWN_JOB = "own"
+OWN_JOB_SETTINGS = {
+    "schedule": "rate(1 hour)",
+    "task_definition_arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/reports-nightly:7",
+    "container": "app",
+    "pass_roles": ["arn:aws:iam::123456789012:role/reports-task"],
+}
+
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Environment, Path]:
     root = tmp_path_factory.mktemp("assembly")
     config = root / "config"
     (config / "environments").mkdir(parents=True)
-    jobs = {JOB: JOB_SETTINGS}
+    jobs = {JOB: JOB_SETTINGS, OWN_JOB: OWN_JOB_SETTINGS}
     (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
     (config / "environments" / "local.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
     environment = load_environment("local", config)
@@ -168,3 +177,18 @@ def test_each_handler_the_engine_runs_is_the_one_its_path_names():
     for path, handler in HANDLERS.items():
         module, _, name = path.rpartition(".")
         assert (handler.__module__, handler.__name__) == (module, name)
+
+
+def test_a_job_with_its_own_task_definition_runs_on_a_stand_in_of_that_family(synthesized):
+    environment, assembly = synthesized
+    scheduled = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    slot = scheduled.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with LocalAws() as aws:
+        own = LocalEnvironment(aws, environment, assembly).deploy().jobs[OWN_JOB]
+        assert ":task-definition/reports-nightly:" in own.task_definition_arn
+
+        assert aws.run(own.state_machine_arn, "own", {"scheduledTime": slot})["status"] == (
+            "SUCCEEDED"
+        )
+        (task,) = aws.tasks_started(own.task_definition_arn)
+        assert (task.job_container, task.environment["CRONGUARD_JOB"]) == ("app", OWN_JOB)
