@@ -50,7 +50,10 @@ WATCH_SORT_KEY = "schedule"
 (``WATCHED_SINCE``, ISO-8601 UTC); slots before that are not checked. ``CHECKED_UNTIL`` is its
 watermark: every slot due before it was checked, so a check reads the slot records from there
 on only. ``LATEST_SLOT`` is the latest dated slot it saw recorded (a rate schedule's phase,
-once that record is behind the watermark). Its key sorts between ``pause`` and ``slot#…``,
+once that record is behind the watermark). ``RECENT_MISSED`` and ``RECENT_FAILURES`` list the
+MISSED and failed slots (``FAILURE_STATUSES``) the watermark passed within the look-back, at
+most ``MAX_RECENT`` each, newest kept: what ``cronguard status`` shows of the slots behind the
+watermark, without reading them. Its key sorts between ``pause`` and ``slot#…``,
 so one Query (``sk BETWEEN "lease" AND "schedule"``) reads the lease, the pause record and
 this record, and a second (``sk BETWEEN "slot#<watermark>" AND "slot#<now>"``) the new slots.
 No TTL.
@@ -59,6 +62,9 @@ WATCHED_SCHEDULE = "schedule"
 WATCHED_SINCE = "watched_since"
 CHECKED_UNTIL = "checked_until"  # a slot key: every slot due before it was checked
 LATEST_SLOT = "latest_slot"  # a slot key: the latest dated slot the watch saw recorded
+RECENT_MISSED = "recent_missed"  # a list of slot keys
+RECENT_FAILURES = "recent_failures"  # a list of maps: SLOT, STATUS, REASON
+MAX_RECENT = 50
 WATCH_PREFIX = "slot-watch#"
 """The slot watch's own partitions, one per shard of its jobs (``watch_partition``), beside
 the jobs' (``job#…``): ``sk = "cursor"`` holds the job its next check starts with
@@ -81,6 +87,10 @@ class Status(StrEnum):
     SKIPPED_LATE = "SKIPPED_LATE"
     MISSED = "MISSED"  # no trigger reached the guard (the slot watch); the guard may still claim it
     SKIPPED_PAUSED = "SKIPPED_PAUSED"  # the job was paused (``PAUSE_SORT_KEY``); REASON says why
+
+
+FAILURE_STATUSES = frozenset({Status.FAILED, Status.TIMED_OUT, Status.ABORTED})
+"""A run that failed: what ``cronguard status`` counts as failures."""
 
 
 # A slot's record (``sk = "slot#<slot>"``).

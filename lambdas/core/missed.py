@@ -36,6 +36,11 @@ from typing import Any, Protocol
 from lambdas.core.ledger_contract import (
     CHECKED_UNTIL,
     LATEST_SLOT,
+    REASON,
+    RECENT_FAILURES,
+    RECENT_MISSED,
+    SLOT,
+    STATUS,
     WATCHED_SCHEDULE,
     WATCHED_SINCE,
     Status,
@@ -101,6 +106,21 @@ def watch_fingerprint(schedule: JobSchedule, enabled: bool) -> str:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A failed slot the watch's watermark passed: its slot, status and reason."""
+
+    slot: str
+    status: str
+    reason: str
+
+    @property
+    def item(self) -> dict[str, Any]:
+        return {
+            "M": {SLOT: {"S": self.slot}, STATUS: {"S": self.status}, REASON: {"S": self.reason}}
+        }
+
+
+@dataclass(frozen=True)
 class WatchRecord:
     """The slot watch's record of a job (``WATCH_SORT_KEY``): the job as the watch last saw it
     (``watch_fingerprint``) and since when, its watermark (``checked_until``: every slot due
@@ -111,6 +131,9 @@ class WatchRecord:
     since: datetime | None = None
     checked_until: str | None = None  # a slot key
     latest_slot: str | None = None  # a slot key
+    # MISSED and failed slots the watermark passed (``RECENT_MISSED``, ``RECENT_FAILURES``).
+    recent_missed: tuple[str, ...] = ()
+    recent_failures: tuple[Failure, ...] = ()
 
     def counts(self, schedule: JobSchedule, enabled: bool) -> bool:
         """Whether the watch counts this schedule's slots (it has seen it, enabled)."""
@@ -128,11 +151,21 @@ def read_watch(item: Mapping[str, Any] | None) -> WatchRecord:
     if not item:
         return WatchRecord()
     since = item.get(WATCHED_SINCE, {}).get("S")
+    failures = (entry.get("M", {}) for entry in item.get(RECENT_FAILURES, {}).get("L", []))
     return WatchRecord(
         item.get(WATCHED_SCHEDULE, {}).get("S"),
         parse_iso(since) if since else None,
         item.get(CHECKED_UNTIL, {}).get("S"),
         item.get(LATEST_SLOT, {}).get("S"),
+        tuple(entry["S"] for entry in item.get(RECENT_MISSED, {}).get("L", [])),
+        tuple(
+            Failure(
+                entry.get(SLOT, {}).get("S", ""),
+                entry.get(STATUS, {}).get("S", ""),
+                entry.get(REASON, {}).get("S", ""),
+            )
+            for entry in failures
+        ),
     )
 
 
@@ -333,10 +366,12 @@ def job_missed(
     its ``MISSED`` records, and the slots due without a record (``missed_slots``) from where
     the watch counts (``WatchRecord.since``; none while it does not count this schedule).
     ``slots`` is the ledger's slot keys with their status, from ``watch.reads_from(since)`` on
-    at least: slots before the watermark were checked already."""
+    at least: slots before the watermark were checked already, and the MISSED ones among them
+    are in the watch's record (``recent_missed``) unless ``slots`` says they ran since."""
+    earlier = [slot for slot in watch.recent_missed if slot not in slots]
     recorded = [
         slot
-        for slot, status in slots.items()
+        for slot, status in [*slots.items(), *((slot, Status.MISSED) for slot in earlier)]
         if status == Status.MISSED and (moment := slot_time(slot)) is not None and moment >= since
     ]
     if not watch.counts(schedule, enabled):

@@ -57,10 +57,12 @@ from lambdas.core.ledger_contract import (
     CHECKED_UNTIL,
     CURSOR_SORT_KEY,
     DETECTED_AT,
+    FAILURE_STATUSES,
     JOB,
     LATEST_SLOT,
     LEASE_SORT_KEY,
     LEASE_UNTIL,
+    MAX_RECENT,
     NEXT_JOB,
     PARTITION_KEY,
     PAUSE_PERIODS,
@@ -68,6 +70,8 @@ from lambdas.core.ledger_contract import (
     PAUSED,
     PAUSED_AT,
     REASON,
+    RECENT_FAILURES,
+    RECENT_MISSED,
     SLOT,
     SLOT_PREFIX,
     SORT_KEY,
@@ -82,7 +86,9 @@ from lambdas.core.ledger_contract import (
     watch_partition,
 )
 from lambdas.core.missed import (
+    LOOK_BACK_CAP,
     Check,
+    Failure,
     WatchRecord,
     job_missed,
     look_back,
@@ -113,7 +119,8 @@ class JobLedger:
     catch_ups: dict[str, str]  # MISSED slot -> the catch-up execution last started for it
     running: bool  # the job's lease is held: a run is in progress
     pause: Pause
-    watch: WatchRecord  # the job as the watch last saw it, and since when
+    watch: WatchRecord  # the job as the watch last saw it, since when, and its watermark
+    reasons: dict[str, str] = field(default_factory=dict)  # slot -> why it ended so
 
 
 @dataclass
@@ -203,13 +210,15 @@ def read_slots(
     ``now``: one Query. Manual runs' slots (``slot#manual:…``) sort after ``slot#<now>``."""
     slots: dict[str, str] = {}
     catch_ups: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     low, high = slot_sort_key(state.watch.reads_from(since)), slot_sort_key(slot_key(now))
     for item in _pages(ledger, table, job, low, high):
         slot = item[SORT_KEY]["S"].removeprefix(SLOT_PREFIX)
         slots[slot] = item.get(STATUS, {}).get("S", "")
+        reasons[slot] = item.get(REASON, {}).get("S", "")
         if CATCH_UP_EXECUTION in item:
             catch_ups[slot] = item[CATCH_UP_EXECUTION]["S"]
-    return replace(state, slots=slots, catch_ups=catch_ups)
+    return replace(state, slots=slots, catch_ups=catch_ups, reasons=reasons)
 
 
 def watch_from_now(
@@ -354,27 +363,56 @@ def next_watermark(
     return min([check.checked_until, *waiting])
 
 
-def move_watermark(
-    ledger: Any,
-    table: str,
-    job: WatchedJob,
-    *,
-    checked_until: str | None,
-    latest_slot: str | None,
-) -> bool:
-    """Record the job's watermark (and a rate schedule's latest slot), only forward and only
-    while the watch's record is of the schedule checked (a check at the same moment that
-    restarted the watch, or moved it further, wins)."""
-    names = {"#watched": WATCHED_SCHEDULE}
-    values = {":fingerprint": _s(job.fingerprint)}
+def advanced(
+    job: WatchedJob, check: Check, state: JobLedger, report: JobReport, now: datetime
+) -> WatchRecord:
+    """The watch's record of the job once this check is done: its watermark moved forward
+    (``next_watermark``), a rate schedule's latest slot (a MISSED record just written
+    included), and the MISSED and failed slots the watermark passed added to its recent
+    lists (within the look-back, the newest ``MAX_RECENT``)."""
+    before = state.watch
+    moved = next_watermark(job, check, state, report, now)
+    watermark = max(filter(None, [moved, before.checked_until]), default=None)
+    latest = max([check.anchor, *report.missed]) if check.anchor else None
+    statuses = {**state.slots, **dict.fromkeys(report.missed, Status.MISSED)}
+    low, high = before.checked_until or "", watermark or ""
+    passed = sorted((slot, status) for slot, status in statuses.items() if low <= slot < high)
+    oldest = slot_key(now - LOOK_BACK_CAP)
+    missed = [slot for slot in before.recent_missed if slot >= oldest]
+    missed += [slot for slot, status in passed if status == Status.MISSED]
+    failures = {
+        failure.slot: failure for failure in before.recent_failures if failure.slot >= oldest
+    }
+    for slot, status in passed:
+        if status in FAILURE_STATUSES:
+            failures[slot] = Failure(slot, status, state.reasons.get(slot, ""))
+    return replace(
+        before,
+        checked_until=watermark,
+        latest_slot=latest,
+        recent_missed=tuple(dict.fromkeys(missed))[-MAX_RECENT:],
+        recent_failures=tuple(failures[slot] for slot in sorted(failures))[-MAX_RECENT:],
+    )
+
+
+def move_watermark(ledger: Any, table: str, job: WatchedJob, watched: WatchRecord) -> bool:
+    """Write the watch's record of the job as ``advanced`` left it: only forward, and only
+    while the record is of the schedule checked (a check at the same moment that restarted
+    the watch, or moved it further, wins)."""
+    names = {"#watched": WATCHED_SCHEDULE, "#missed": RECENT_MISSED, "#failures": RECENT_FAILURES}
+    values: dict[str, Any] = {
+        ":fingerprint": _s(job.fingerprint),
+        ":missed": {"L": [_s(slot) for slot in watched.recent_missed]},
+        ":failures": {"L": [failure.item for failure in watched.recent_failures]},
+    }
     condition = "#watched = :fingerprint"
     for name, attribute, value in (
-        ("checked", CHECKED_UNTIL, checked_until),
-        ("latest", LATEST_SLOT, latest_slot),
+        ("checked", CHECKED_UNTIL, watched.checked_until),
+        ("latest", LATEST_SLOT, watched.latest_slot),
     ):
         if value is not None:
             names[f"#{name}"], values[f":{name}"] = attribute, _s(value)
-    if checked_until is not None:
+    if watched.checked_until is not None:
         condition += " AND (attribute_not_exists(#checked) OR #checked <= :checked)"
     assignments = [f"{name} = :{name[1:]}" for name in names if name != "#watched"]
     try:
@@ -449,13 +487,9 @@ def check_job(
     if job.catch_up is not None and not state.running and not state.pause.paused:
         arn = state_machine_arn_prefix + job.state_machine
         catch_up(ledger, sfn, table, job, arn, missed.slots, state, report, now)
-    before = state.watch.checked_until
-    moved = next_watermark(job, check, state, report, now)
-    watermark = max(filter(None, [moved, before]), default=None)
-    # A rate schedule's phase: its latest slot, a MISSED record just written included.
-    latest = max([check.anchor, *report.missed]) if check.anchor else None
-    if (watermark, latest) != (before, state.watch.latest_slot):
-        move_watermark(ledger, table, job, checked_until=watermark, latest_slot=latest)
+    watched = advanced(job, check, state, report, now)
+    if watched != state.watch:
+        move_watermark(ledger, table, job, watched)
 
 
 def record_missed_slots(
