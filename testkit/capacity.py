@@ -73,7 +73,8 @@ class ReadMeter:
         self.items = 0
 
     def register(self, events: Any) -> None:
-        events.register("provide-client-params.dynamodb.*", self._remember)
+        events.register("provide-client-params.dynamodb.Query", self._remember)
+        events.register("provide-client-params.dynamodb.BatchGetItem", self._remember)
         events.register("after-call.dynamodb.Query", self._query)
         events.register("after-call.dynamodb.BatchGetItem", self._batch)
 

@@ -1,4 +1,4 @@
-"""A job's ledger history as the guard leaves it: one succeeded record per slot.
+"""A ledger table as the stack builds it, and a job's history as the guard leaves it there.
 
 Shared by the tests (``cronguard status`` reads under its target whatever the history) and the
 benchmark's cost table. A record carries what the guard's claim and finish write (about
@@ -19,6 +19,8 @@ from lambdas.core.ledger_contract import (
     OWNER,
     PARTITION_KEY,
     REASON,
+    RUNNING_ATTRIBUTE,
+    RUNNING_INDEX,
     SLOT,
     SORT_KEY,
     STARTED_AT,
@@ -70,3 +72,30 @@ def write(client: Any, table: str, items: list[dict[str, Any]]) -> None:
         request = {table: batch}
         while request:
             request = client.batch_write_item(RequestItems=request).get("UnprocessedItems")
+
+
+def create_ledger_table(client: Any, name: str) -> None:
+    """The ledger's key schema and index as stacks/ledger.py builds them."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
+            {"AttributeName": RUNNING_ATTRIBUTE, "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": RUNNING_INDEX,
+                "KeySchema": [
+                    {"AttributeName": RUNNING_ATTRIBUTE, "KeyType": "HASH"},
+                    {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )

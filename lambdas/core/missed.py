@@ -139,6 +139,13 @@ class WatchRecord:
         """Whether the watch counts this schedule's slots (it has seen it, enabled)."""
         return enabled and self.fingerprint == watch_fingerprint(schedule, enabled)
 
+    def checks_from(self, since: datetime) -> datetime:
+        """Where a check's due slots start, looking back to ``since``: not before the watch
+        first saw the job, nor before its watermark."""
+        start = since if self.since is None else max(since, self.since)
+        watermark = slot_time(self.checked_until) if self.checked_until else None
+        return start if watermark is None else max(start, watermark)
+
     def reads_from(self, since: datetime) -> str:
         """The first slot key whose record a check (or ``status``) needs, looking back to
         ``since``: the watermark, if later. Records before it were read by an earlier check."""
@@ -376,9 +383,7 @@ def job_missed(
     ]
     if not watch.counts(schedule, enabled):
         return Missed(tuple(sorted(recorded)), (), None)
-    start = since if watch.since is None else max(since, watch.since)
-    if watch.checked_until is not None:
-        start = max(start, slot_time(watch.checked_until) or start)
+    start = watch.checks_from(since)
     check = missed_slots(
         schedule,
         now=now,
@@ -389,3 +394,15 @@ def job_missed(
         latest=watch.latest_slot,
     )
     return Missed(tuple(sorted({*recorded, *check.missed})), check.missed, check)
+
+
+def any_due(schedule: JobSchedule, watch: WatchRecord, *, now: datetime, since: datetime) -> bool:
+    """Whether a slot of the schedule may be due since the watch's watermark: else a check has
+    no slot record to read. A rate schedule whose phase the watch does not know yet may."""
+    parsed = parse_schedule(schedule.expression)
+    anchor = slot_time(watch.latest_slot) if watch.latest_slot else None
+    if isinstance(parsed, RateSchedule) and anchor is None:
+        return True
+    until = now - schedule.grace
+    first = due_slots(schedule, after=watch.checks_from(since), until=until, anchor=anchor)
+    return next(first, None) is not None

@@ -90,6 +90,7 @@ from lambdas.core.missed import (
     Check,
     Failure,
     WatchRecord,
+    any_due,
     job_missed,
     look_back,
     read_watch,
@@ -204,14 +205,15 @@ def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
 
 
 def read_slots(
-    ledger: Any, table: str, job: str, state: JobLedger, now: datetime, since: datetime
+    ledger: Any, table: str, job: str, state: JobLedger, until: datetime, since: datetime
 ) -> JobLedger:
     """``state`` with the job's dated slot records from its watermark (else ``since``) to
-    ``now``: one Query. Manual runs' slots (``slot#manual:…``) sort after ``slot#<now>``."""
+    ``until`` (the last moment a slot can be due): one Query. Manual runs' slots
+    (``slot#manual:…``) sort after every dated one."""
     slots: dict[str, str] = {}
     catch_ups: dict[str, str] = {}
     reasons: dict[str, str] = {}
-    low, high = slot_sort_key(state.watch.reads_from(since)), slot_sort_key(slot_key(now))
+    low, high = slot_sort_key(state.watch.reads_from(since)), slot_sort_key(slot_key(until))
     for item in _pages(ledger, table, job, low, high):
         slot = item[SORT_KEY]["S"].removeprefix(SLOT_PREFIX)
         slots[slot] = item.get(STATUS, {}).get("S", "")
@@ -460,7 +462,8 @@ def check_job(
         return
     if not job.enabled:  # not checked
         return
-    state = read_slots(ledger, table, job.name, state, now, since)
+    if any_due(job.schedule, state.watch, now=now, since=since):
+        state = read_slots(ledger, table, job.name, state, now - job.schedule.grace, since)
     missed = job_missed(
         job.schedule,
         enabled=job.enabled,

@@ -24,7 +24,7 @@ FILE_NAME = "jobs.json"
 LAYER_PATH = f"/opt/{FILE_NAME}"  # where Lambda mounts the layer's files
 VERSION = 1
 
-SHARD_SIZE = 500
+SHARD_SIZE = 250
 """At most this many jobs per invocation: the stack schedules one check per shard of the
 manifest, so no invocation's work grows with the number of jobs. ``docs/benchmark.md`` (the
 cost table) measures a steady check of this many at the function's memory well within a

@@ -305,8 +305,13 @@ def test_a_steady_check_reads_the_jobs_records_and_only_the_slots_since_its_wate
     check(aws, manifest(job("report")), T0 + timedelta(hours=9, minutes=10))  # 09:40
     (records, slots) = reads.queries
     assert records[:2] == (LEASE_SORT_KEY, WATCH_SORT_KEY)
-    assert slots[:2] == ("slot#2026-11-22T03:00:01Z", "slot#2026-11-22T09:40:00Z")
+    # Up to the last moment a slot can be due (now less the grace).
+    assert slots[:2] == ("slot#2026-11-22T03:00:01Z", "slot#2026-11-22T09:35:00Z")
     assert reads.slots_read() == [f"slot#2026-11-22T0{hour}:00:00Z" for hour in range(4, 10)]
+    # When no slot can be due since the watermark, the check reads the records alone.
+    reads.clear()
+    check(aws, manifest(job("report")), T0 + timedelta(hours=9, minutes=15))  # 09:45
+    assert reads.calls == ["Query"] and reads.slots_read() == []
 
 
 def test_no_slot_is_read_or_checked_twice_after_a_check_that_finished(aws: Aws) -> None:
@@ -625,7 +630,7 @@ def test_a_catch_up_that_ended_without_claiming_is_started_again_under_its_next_
 def test_the_shards_cover_every_job_once_at_3000_jobs() -> None:
     many = manifest(*(job(f"job-{n:04d}") for n in range(3000)))
     parts = shards(len(many.jobs))
-    assert len(parts) == 6 and all(part.count == 6 for part in parts)
+    assert len(parts) == 12 and all(part.count == 12 for part in parts)
     covered = [watched.name for part in parts for watched in many.shard(part)]
     assert sorted(covered) == [watched.name for watched in many.jobs]  # each once
     assert max(len(many.shard(part)) for part in parts) <= SHARD_SIZE
