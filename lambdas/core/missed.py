@@ -403,6 +403,9 @@ def any_due(schedule: JobSchedule, watch: WatchRecord, *, now: datetime, since: 
     anchor = slot_time(watch.latest_slot) if watch.latest_slot else None
     if isinstance(parsed, RateSchedule) and anchor is None:
         return True
+    waiting = watch.checked_until and watch.latest_slot and watch.checked_until <= watch.latest_slot
+    if waiting:  # the watermark waits at a slot before the latest: RUNNING, or to catch up
+        return True
     until = now - schedule.grace
     first = due_slots(schedule, after=watch.checks_from(since), until=until, anchor=anchor)
     return next(first, None) is not None
