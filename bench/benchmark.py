@@ -135,6 +135,7 @@ GROUPS = {
     "synth": "The synth: tables 1, 1a, 1b and 5",
     "guard": "The guard: tables 2, 3 and 4",
     "scale": "Thousands of jobs: bench/scale.py",
+    "cost": "What it costs in AWS: bench/cost.py, tables 6, 7 and 8",
 }
 RESULTS_HEADER = """\
 # Benchmark
@@ -162,6 +163,10 @@ by a test: read the targets here. Each table measures what runs in AWS:
 4. the guard's cold start as deployed: the code asset bundled as the stack bundles it,
    imported in a fresh interpreter, plus the first creation of its AWS clients;
 5. cfn-lint over every template of the 250-job app;
+
+6-8. what it costs in AWS (`bench/cost.py`, also run by `make bench`): the counts a run and a
+   slot-watch check make, priced per run and per job-month at one region's on-demand prices,
+   beside `ScheduledFargateTask`; and the slot watch's reads and time at 3,000 jobs;
 
 and `bench/scale.py`: 1,000 and 3,000 jobs through the same real synth, with the limits of
 every template and how many placed jobs adding, removing and renaming jobs would move. Why
@@ -1252,6 +1257,10 @@ def main() -> None:
         guard = [transitions_table(figures, load), calls_table(figures, load)]
         guard.append(guard_table(max(runs, 5) * 2, normal, worst, Load()))
         report("guard", measured, guard)
+        from cost import tables as cost_tables
+
+        measured = Measured.start(command)
+        report("cost", measured, cost_tables(figures))
     if args.guard_only:
         return
     workdir = Path(tempfile.mkdtemp(prefix="cronguard-bench-", dir=args.keep))

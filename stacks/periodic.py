@@ -9,6 +9,9 @@ run completed — a silence that must not look like a healthy "nothing found".
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -35,9 +38,12 @@ def run_periodically(
     rule_id: str,
     description: str,
     what: str,
-) -> tuple[sqs.Queue, events.Rule]:
-    """Invoke ``function`` every ``every``; its failed runs (and undeliverable triggers) are
-    kept in the returned queue. ``what`` names the function in the queue's acknowledgement."""
+    inputs: Sequence[Mapping[str, Any]] = (),
+) -> tuple[sqs.Queue, list[events.Rule]]:
+    """Invoke ``function`` every ``every``, once with each of ``inputs`` (one rule each: the
+    first keeps ``rule_id``), or once with the rule's own event; its failed runs (and
+    undeliverable triggers) are kept in the returned queue. ``what`` names the function in
+    the queue's acknowledgement."""
     failed = sqs.Queue(
         scope,
         queue_id,
@@ -55,18 +61,24 @@ def run_periodically(
         retry_attempts=0,
         max_event_age=every,
     )
-    rule = events.Rule(
-        scope,
-        rule_id,
-        description=description,
-        schedule=events.Schedule.rate(every),
-        targets=[
-            events_targets.LambdaFunction(
-                function, dead_letter_queue=failed, retry_attempts=RULE_RETRIES
-            )
-        ],
-    )
-    return failed, rule
+    rules = [
+        events.Rule(
+            scope,
+            rule_id if number == 0 else f"{rule_id}{number + 1}",
+            description=description,
+            schedule=events.Schedule.rate(every),
+            targets=[
+                events_targets.LambdaFunction(
+                    function,
+                    dead_letter_queue=failed,
+                    retry_attempts=RULE_RETRIES,
+                    event=events.RuleTargetInput.from_object(dict(event)) if event else None,
+                )
+            ],
+        )
+        for number, event in enumerate(inputs or [{}])
+    ]
+    return failed, rules
 
 
 def failed_runs_alarm(

@@ -7,16 +7,28 @@ for thousands of jobs, and a config change then updates this one function and it
 never the guards' code. The manifest is deploy intent, so a schedule disabled by mistake shows
 up as missed slots.
 
-It may Query the ledger and put records in the jobs' partitions (``MISSED`` and its own
-per-job record); only for jobs with ``catch_up`` may it also update a slot record and start
-the job's state machine. ``MissedSlots`` alarms once per environment (the per-job metric,
+One check per shard of the manifest (``SHARD_SIZE`` jobs at most), each from a rule of its
+own every ``CHECK_EVERY`` with the shard in its input: the checks run side by side and none
+grows with the number of jobs. One rule per shard rather than a dispatcher or a Step
+Functions ``Map``: no code of ours between the schedule and the check, the same retries,
+dead-letter queue and on-failure destination for every shard, and scheduled rules cost
+nothing (a ``Map`` would bill its state transitions at every check).
+
+It may Query the ledger and put and update records in the jobs' partitions (``MISSED``, its
+own per-job record and watermark) and in its own (each shard's cursor). When some job has
+``catch_up``, it may also start the environment's state machines: those named with the
+environment's prefix *and* tagged as the environment's (``aws:ResourceTag``, as the cleanup
+reads them), since one ARN per catch-up job outgrows a role's policy size at a few hundred
+jobs; the watch starts only the catch-up jobs' (``WatchedJob.catch_up``), and each start is
+a trigger the guard deduplicates. ``MissedSlots`` alarms once per environment (the per-job metric,
 with a ``job`` dimension, and the logs name the job and slot). Like the orphan sweeper, the
 watch is itself watched: its errors alarm, a failed check (or a trigger EventBridge could not
 deliver) is kept in a queue that alarms, and a watch that stops reporting alarms.
 
 Every 5 minutes: a slot is missed ``GRACE_MARGIN`` (5 minutes) plus the job's flexible
-window after its time, so checking as often finds it within 5 more minutes; a check of 250
-jobs is 250 Queries (about 72,000 a day, cents a month on demand).
+window after its time, so checking as often finds it within 5 more minutes; a steady check
+of a job is two Queries that read its three records and its slots since the last check
+(``docs/benchmark.md`` prices them).
 """
 
 from __future__ import annotations
@@ -31,11 +43,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cronguard.config import Environment
+from cronguard.config.model import ENVIRONMENT_TAG
 from lambdas.core import metrics_contract as names
 from lambdas.core import variables
-from lambdas.core.ledger_contract import JOB_PREFIX, partition
+from lambdas.core.ledger_contract import JOB_PREFIX, WATCH_PREFIX
 from lambdas.slot_watch import settings as watch_settings
-from lambdas.slot_watch.manifest import FILE_NAME, Manifest, WatchedJob, render
+from lambdas.slot_watch.manifest import FILE_NAME, Manifest, WatchedJob, render, shards
+from stacks.compliance import acknowledge, wildcard_resource_finding
 from stacks.functions import RuntimeFunction
 from stacks.lambda_code import RUNTIME
 from stacks.monitoring import alarm, service_metric
@@ -120,34 +134,26 @@ class SlotWatch(Construct):
         )
         self.function.function.add_layers(self.manifest)
         self._grant(environment, ledger)
-        self._schedule_and_alarms(env, alarm_topic)
+        self._schedule_and_alarms(env, alarm_topic, len(environment.jobs))
 
     def _grant(self, environment: Environment, ledger: dynamodb.ITable) -> None:
         stack = Stack.of(self)
-        # Reads and MISSED records in the jobs' partitions only.
+        # Reads and writes in the jobs' partitions and its own only.
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:Query", "dynamodb:PutItem"],
+                actions=["dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 resources=[ledger.table_arn],
                 conditions={
-                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{JOB_PREFIX}*"]}
-                },
-            )
-        )
-        catch_up = [job for job in environment.jobs if job.catch_up and job.enabled]
-        if not catch_up:
-            return
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:UpdateItem"],
-                resources=[ledger.table_arn],
-                conditions={
-                    "ForAllValues:StringEquals": {
-                        "dynamodb:LeadingKeys": [partition(job.name) for job in catch_up]
+                    "ForAllValues:StringLike": {
+                        "dynamodb:LeadingKeys": [f"{JOB_PREFIX}*", f"{WATCH_PREFIX}*"]
                     }
                 },
             )
         )
+        if not any(job.catch_up and job.enabled for job in environment.jobs):
+            return
+        # The environment's state machines: its name prefix, and its tag (another team's
+        # state machine may share the prefix).
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution"],
@@ -155,16 +161,24 @@ class SlotWatch(Construct):
                     stack.format_arn(
                         service="states",
                         resource="stateMachine",
-                        resource_name=environment.state_machine_name(job),
+                        resource_name=f"{environment.name}-*",
                         arn_format=ArnFormat.COLON_RESOURCE_NAME,
                     )
-                    for job in catch_up
                 ],
+                conditions={
+                    "StringEquals": {f"aws:ResourceTag/{ENVIRONMENT_TAG}": environment.name}
+                },
             )
         )
+        acknowledge(
+            self.function.role,
+            wildcard_resource_finding("states", f"stateMachine:{environment.name}-*", stack),
+            "The environment's state machines (its name prefix and its tag): one ARN per "
+            "catch-up job would outgrow the role's policy size at a few hundred jobs.",
+        )
 
-    def _schedule_and_alarms(self, env: str, alarm_topic: sns.ITopic) -> None:
-        self.failed_checks, self.rule = run_periodically(
+    def _schedule_and_alarms(self, env: str, alarm_topic: sns.ITopic, jobs: int) -> None:
+        self.failed_checks, self.rules = run_periodically(
             self,
             self.function.function,
             every=CHECK_EVERY,
@@ -172,6 +186,7 @@ class SlotWatch(Construct):
             rule_id="CheckSchedule",
             description=f"cronguard {env}: find missed slots",
             what="slot watch",
+            inputs=[shard.event for shard in shards(jobs)],
         )
         missed = service_metric(env, names.MISSED_SLOTS, CHECK_EVERY)
         self.missed_alarm = alarm(

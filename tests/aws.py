@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from lambdas.core.ledger_contract import (
-    PARTITION_KEY,
-    RUNNING_ATTRIBUTE,
-    RUNNING_INDEX,
-    SORT_KEY,
-)
+from testkit.history import create_ledger_table as create_ledger_table  # shared with bench/
 
 REGION = "us-east-1"
 
@@ -26,30 +19,3 @@ def use_fake_credentials(monkeypatch: pytest.MonkeyPatch, **variables: str) -> N
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
-def create_ledger_table(client: Any, name: str) -> None:
-    """The ledger's key schema and index as stacks/ledger.py builds them."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": SORT_KEY, "AttributeType": "S"},
-            {"AttributeName": RUNNING_ATTRIBUTE, "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": RUNNING_INDEX,
-                "KeySchema": [
-                    {"AttributeName": RUNNING_ATTRIBUTE, "KeyType": "HASH"},
-                    {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )

@@ -1,18 +1,17 @@
 """``cronguard status``: one row per job, from the ledger and the config only.
 
-**One Query per job, no scans.** A job's partition (``pk = job#<job>``) holds everything a
-row needs: its ``slot#…`` records (last slot, runs in progress, ``MISSED`` slots, failures),
-its ``lease``, its ``pause`` record (and the slot watch's ``schedule`` record). The sort keys
-order them ``lease`` < ``pause`` < ``schedule`` < ``slot#<time>`` < ``slot#manual:…``, so no
-single key range can leave the old slots out and keep the lease and pause record in; the
-query reads the whole partition instead (key condition ``pk = :job``, eventually
-consistent, with a projection of the attributes used).
-The partition is bounded by the ledger's retention (``ledger.retention_days``, TTL; TTL
-deletes lazily, within days): what it costs is the size of the job's items, 0.43 KB for a
-succeeded slot's record (measured on the local engine). An hourly job with 7 days' retention
-holds ~170 items (~70 KB): one page, ~9 read units. A job every minute holds ~10,100 (~4.3 MB):
-five 1 MB pages, ~540 read units (eventually consistent; on demand, under $0.0001).
-``next`` and ``disabled`` come from the config; nothing calls Step Functions.
+**The key ranges the slot watch reads, no scans** (``read_job``). A job's partition
+(``pk = job#<job>``) sorts ``lease`` < ``pause`` < ``schedule`` < ``slot#<time>`` <
+``slot#manual:…``. A row reads, eventually consistent, with a projection of the attributes
+used: the lease, the pause record and the slot watch's record (``lease`` to ``schedule``);
+the slots from the watch's watermark to now (runs in progress and the slots the watch has
+not passed yet); the latest slots, newest first, until one that ran; the manual runs; and
+the MISSED slots the watch listed, to see which ran since. What the watermark passed in the
+window comes from the watch's record: the MISSED and failed slots it listed
+(``RECENT_MISSED``, ``RECENT_FAILURES``). So a row costs a few read units whatever the
+history: 2.5 for a job every minute with 7 days of it (``docs/benchmark.md``), where the
+whole partition was about 540. ``next`` and ``disabled`` come from the config; nothing calls
+Step Functions.
 
 **Missed** is the slot watch's own answer (``missed_of``: ``lambdas.core.missed.job_missed``):
 the job's ``MISSED`` records and the slots due without a record, counted from where the watch
@@ -46,7 +45,10 @@ from typing import Any
 from cronguard.config import Environment, Job
 from cronguard.operations.environment import Operations
 from lambdas.core.ledger_contract import (
+    CHECKED_UNTIL,
     ENDED_AT,
+    FAILURE_STATUSES,
+    LEASE_SORT_KEY,
     OWNER,
     PARTITION_KEY,
     PAUSE_PERIODS,
@@ -56,6 +58,8 @@ from lambdas.core.ledger_contract import (
     PAUSED_AT,
     PAUSED_BY,
     REASON,
+    RECENT_FAILURES,
+    RECENT_MISSED,
     RUNS,
     SLOT,
     SLOT_PREFIX,
@@ -67,9 +71,11 @@ from lambdas.core.ledger_contract import (
     WATCHED_SINCE,
     Status,
     partition,
+    slot_sort_key,
 )
 from lambdas.core.missed import (
     LOOK_BACK_CAP,
+    Failure,
     Paused,
     WatchRecord,
     job_missed,
@@ -79,13 +85,16 @@ from lambdas.core.missed import (
 )
 from lambdas.core.pause import Pause, read_pause
 from lambdas.core.schedule import upcoming_slots
-from lambdas.core.times import parse_iso, slot_time
+from lambdas.core.times import parse_iso, slot_key, slot_time
+from lambdas.core.trigger import MANUAL_PREFIX
 
 PARALLEL = 16  # queries in flight at once (one per job)
 WINDOW = LOOK_BACK_CAP
 """Failures are counted over this window; missed slots over the slot watch's look-back (the
 ledger retention, capped at this)."""
-FAILURES = frozenset({Status.FAILED, Status.TIMED_OUT, Status.ABORTED})
+FAILURES = FAILURE_STATUSES
+LATEST_PAGE = 10  # the latest slots are read this many at a time, until one that ran
+LATEST_PAGES = 10  # at most: a job whose latest 100 slots were all missed shows none
 MISSED = Status.MISSED  # the missed-slot check's record status
 
 
@@ -107,21 +116,33 @@ PROJECTED = tuple(
             PAUSE_PERIODS,
             WATCHED_SCHEDULE,
             WATCHED_SINCE,
+            CHECKED_UNTIL,
+            RECENT_MISSED,
+            RECENT_FAILURES,
         ]
     )
 )
 """What a row uses of the partition's items (the read units are those of whole items)."""
 
 
-def partition_query(table: str, job: str) -> dict[str, Any]:
-    """Query arguments for the job's whole partition (see the module doc for why)."""
+def partition_query(table: str, job: str, key_range: str = "", **values: str) -> dict[str, Any]:
+    """Query arguments for the job's items: its whole partition, or those whose ``sk`` is in
+    ``key_range`` (a condition on ``#sk`` with ``values`` as its placeholders)."""
     # Placeholders for every name: several are DynamoDB reserved words (status, owner).
     names = {f"#a{index}": name for index, name in enumerate(PROJECTED)}
+    condition = "#pk = :job" + (f" AND {key_range}" if key_range else "")
     return {
         "TableName": table,
-        "KeyConditionExpression": "#pk = :job",
-        "ExpressionAttributeNames": {"#pk": PARTITION_KEY, **names},
-        "ExpressionAttributeValues": {":job": {"S": partition(job)}},
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": {
+            "#pk": PARTITION_KEY,
+            **({"#sk": SORT_KEY} if key_range else {}),
+            **names,
+        },
+        "ExpressionAttributeValues": {
+            ":job": {"S": partition(job)},
+            **{f":{name}": {"S": value} for name, value in values.items()},
+        },
         "ProjectionExpression": ", ".join(names),
     }
 
@@ -220,19 +241,27 @@ def missed_of(
     return list(missed.slots)
 
 
+def _failed(failure: Failure) -> Run:
+    return Run(failure.slot, failure.status, failure.reason, "", None, None)
+
+
 def job_status(
     job: Job, items: Iterable[Mapping[str, Any]], now: datetime, missed_window: timedelta = WINDOW
 ) -> JobStatus:
-    """A job's row from the items of its partition (pure: the query is ``partition_query``);
-    missed slots over ``missed_window`` (the slot watch's ``look_back`` of the retention)."""
+    """A job's row from the items ``read_job`` read (or its whole partition): pure. Failed
+    slots the watch's watermark passed come from its record; missed slots are counted over
+    ``missed_window`` (the slot watch's ``look_back`` of the retention)."""
     items = list(items)
     pause = Pause()
     records: list[Run] = []
     earlier: list[Run] = []
+    watch = WatchRecord()
     for item in items:
         sort_key = item[SORT_KEY]["S"]
         if sort_key == PAUSE_SORT_KEY:
             pause = read_pause(item)
+        elif sort_key == WATCH_SORT_KEY:
+            watch = read_watch(item)
         elif sort_key.startswith(SLOT_PREFIX) and STATUS in item:
             slot = item.get(SLOT, {}).get("S", sort_key[len(SLOT_PREFIX) :])
             records.append(_run(item, slot))
@@ -248,10 +277,12 @@ def job_status(
         key=lambda record: record.when or oldest,
     )
     missed = missed_of(job, items, pause, now=now, since=now - missed_window)
+    read = {record.slot for record in records}
+    passed = [_failed(failure) for failure in watch.recent_failures if failure.slot not in read]
     failures = sorted(
         (
             record
-            for record in [*records, *earlier]
+            for record in [*records, *earlier, *passed]
             if record.status in FAILURES and (record.when or oldest) >= since
         ),
         key=lambda record: record.when or oldest,
@@ -281,6 +312,89 @@ def _next_slot(job: Job, records: list[Run], now: datetime) -> datetime | None:
     return slots[0] if slots else None
 
 
+def _query(
+    ops: Operations, client: Any, kwargs: dict[str, Any], pages: int | None = None
+) -> list[dict[str, Any]]:
+    """The items of a Query, paged (past 1 MB, or past ``Limit``), at most ``pages`` pages;
+    with ``pages``, stops at the first page holding a slot that ran (not MISSED)."""
+    table = kwargs["TableName"]
+    items: list[dict[str, Any]] = []
+    for _ in range(pages or 1_000_000):
+        page = ops._call(f"read the ledger {table}", client.query, **kwargs)
+        items += page["Items"]
+        ran = any(item.get(STATUS, {}).get("S") not in (None, MISSED) for item in page["Items"])
+        if "LastEvaluatedKey" not in page or (pages is not None and ran):
+            break
+        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+    return items
+
+
+def read_job(
+    ops: Operations, job: Job, client: Any, now: datetime, window: timedelta
+) -> list[dict[str, Any]]:
+    """What a row needs of the job's partition, read by key ranges (see the module doc)."""
+    table = ops.environment.ledger_table_name
+    records = _query(
+        ops,
+        client,
+        partition_query(
+            table, job.name, "#sk BETWEEN :low AND :high", low=LEASE_SORT_KEY, high=WATCH_SORT_KEY
+        ),
+    )
+    watch = next(
+        (read_watch(item) for item in records if item[SORT_KEY]["S"] == WATCH_SORT_KEY),
+        WatchRecord(),
+    )
+    now_key = slot_sort_key(slot_key(now))
+    first = slot_sort_key(watch.reads_from(now - window))
+    new = _query(
+        ops,
+        client,
+        partition_query(table, job.name, "#sk BETWEEN :low AND :high", low=first, high=now_key),
+    )
+    manual = partition_query(
+        table, job.name, "begins_with(#sk, :manual)", manual=slot_sort_key(MANUAL_PREFIX)
+    )
+    items = [*records, *new, *_query(ops, client, manual)]
+    if not any(item.get(STATUS, {}).get("S") not in (None, MISSED) for item in new):
+        # The latest slot that ran is behind the watermark: read back from now to it.
+        latest = partition_query(
+            table, job.name, "#sk BETWEEN :low AND :high", low=SLOT_PREFIX, high=now_key
+        )
+        latest.update(ScanIndexForward=False, Limit=LATEST_PAGE)
+        items += _query(ops, client, latest, LATEST_PAGES)
+    seen = {item[SORT_KEY]["S"] for item in items}
+    listed = [slot_sort_key(slot) for slot in watch.recent_missed]
+    items += _missed_records(ops, client, table, job, [key for key in listed if key not in seen])
+    return list({item[SORT_KEY]["S"]: item for item in items}.values())
+
+
+def _missed_records(
+    ops: Operations, client: Any, table: str, job: Job, keys: list[str]
+) -> list[dict[str, Any]]:
+    """The records of the MISSED slots the watch listed (a catch-up may have run them)."""
+    names = {f"#a{index}": name for index, name in enumerate(PROJECTED)}
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 100):  # BatchGetItem: 100 keys a call
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [
+                    {PARTITION_KEY: {"S": partition(job.name)}, SORT_KEY: {"S": key}}
+                    for key in keys[start : start + 100]
+                ],
+                "ProjectionExpression": ", ".join(names),
+                "ExpressionAttributeNames": names,
+            }
+        }
+        while request:
+            answer = ops._call(
+                f"read the ledger {table}", client.batch_get_item, RequestItems=request
+            )
+            items += answer["Responses"].get(table, [])
+            request = answer.get("UnprocessedKeys") or {}
+    return items
+
+
 def read_partition(ops: Operations, job: Job, client: Any = None) -> list[dict[str, Any]]:
     """The job's partition: one Query (paged past 1 MB)."""
     table = ops.environment.ledger_table_name
@@ -302,9 +416,9 @@ def environment_status(ops: Operations, now: datetime | None = None) -> list[Job
     moment = now or datetime.now(UTC)
     jobs = ops.environment.jobs
     client = ops._client("dynamodb")
-    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL, len(jobs)))) as pool:
-        partitions = list(pool.map(lambda job: read_partition(ops, job, client), jobs))
     window = missed_window(ops.environment)
+    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL, len(jobs)))) as pool:
+        partitions = list(pool.map(lambda job: read_job(ops, job, client, moment, window), jobs))
     return [
         replace(job_status(job, items, moment, window), owner=_team(ops.environment, job))
         for job, items in zip(jobs, partitions, strict=True)

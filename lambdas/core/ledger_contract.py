@@ -47,12 +47,30 @@ PERIOD_TO = "to"
 WATCH_SORT_KEY = "schedule"
 """The slot watch's record of the job: the schedule it last saw in config
 (``WATCHED_SCHEDULE``, a fingerprint with ``:enabled``/``:disabled``) and since when
-(``WATCHED_SINCE``, ISO-8601 UTC); slots before that are not checked. Its key sorts between
-``pause`` and ``slot#…``, so one Query (``sk BETWEEN "lease" AND "slot#<now>"``) reads the
-lease, the pause record, this record and the job's slot records. No TTL.
+(``WATCHED_SINCE``, ISO-8601 UTC); slots before that are not checked. ``CHECKED_UNTIL`` is its
+watermark: every slot due before it was checked, so a check reads the slot records from there
+on only. ``LATEST_SLOT`` is the latest dated slot it saw recorded (a rate schedule's phase,
+once that record is behind the watermark). ``RECENT_MISSED`` and ``RECENT_FAILURES`` list the
+MISSED and failed slots (``FAILURE_STATUSES``) the watermark passed within the look-back, at
+most ``MAX_RECENT`` each, newest kept: what ``cronguard status`` shows of the slots behind the
+watermark, without reading them. Its key sorts between ``pause`` and ``slot#…``,
+so one Query (``sk BETWEEN "lease" AND "schedule"``) reads the lease, the pause record and
+this record, and a second (``sk BETWEEN "slot#<watermark>" AND "slot#<now>"``) the new slots.
+No TTL.
 """
 WATCHED_SCHEDULE = "schedule"
 WATCHED_SINCE = "watched_since"
+CHECKED_UNTIL = "checked_until"  # a slot key: every slot due before it was checked
+LATEST_SLOT = "latest_slot"  # a slot key: the latest dated slot the watch saw recorded
+RECENT_MISSED = "recent_missed"  # a list of slot keys
+RECENT_FAILURES = "recent_failures"  # a list of maps: SLOT, STATUS, REASON
+MAX_RECENT = 50
+WATCH_PREFIX = "slot-watch#"
+"""The slot watch's own partitions, one per shard of its jobs (``watch_partition``), beside
+the jobs' (``job#…``): ``sk = "cursor"`` holds the job its next check starts with
+(``NEXT_JOB``), written when a check ran out of time, so no job is left behind twice."""
+CURSOR_SORT_KEY = "cursor"
+NEXT_JOB = "next_job"
 DETECTED_AT = "detected_at"  # a MISSED slot record: when the slot watch found it (ISO-8601 UTC)
 CATCH_UP_EXECUTION = "catch_up_execution"  # a MISSED slot record: the run catch_up started
 
@@ -69,6 +87,10 @@ class Status(StrEnum):
     SKIPPED_LATE = "SKIPPED_LATE"
     MISSED = "MISSED"  # no trigger reached the guard (the slot watch); the guard may still claim it
     SKIPPED_PAUSED = "SKIPPED_PAUSED"  # the job was paused (``PAUSE_SORT_KEY``); REASON says why
+
+
+FAILURE_STATUSES = frozenset({Status.FAILED, Status.TIMED_OUT, Status.ABORTED})
+"""A run that failed: what ``cronguard status`` counts as failures."""
 
 
 # A slot's record (``sk = "slot#<slot>"``).
@@ -132,3 +154,8 @@ def partition(job: str) -> str:
 
 def slot_sort_key(slot: str) -> str:
     return f"{SLOT_PREFIX}{slot}"
+
+
+def watch_partition(shard: int) -> str:
+    """The slot watch's partition for one shard of its jobs."""
+    return f"{WATCH_PREFIX}{shard}"

@@ -33,7 +33,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from lambdas.core.ledger_contract import WATCHED_SCHEDULE, WATCHED_SINCE, Status
+from lambdas.core.ledger_contract import (
+    CHECKED_UNTIL,
+    LATEST_SLOT,
+    REASON,
+    RECENT_FAILURES,
+    RECENT_MISSED,
+    SLOT,
+    STATUS,
+    WATCHED_SCHEDULE,
+    WATCHED_SINCE,
+    Status,
+)
 from lambdas.core.schedule import CronSchedule, RateSchedule, load_time_zone, parse_schedule
 from lambdas.core.times import parse_iso, slot_key, slot_time
 
@@ -45,6 +56,7 @@ MAX_MISSED = 500
 """At most this many missed slots per job and check (the rest are found by the next check)."""
 _BATCH = 256
 _TICK = timedelta(microseconds=1)
+_SECOND = timedelta(seconds=1)  # a slot's resolution (``SLOT_FORMAT``)
 
 
 @dataclass(frozen=True)
@@ -94,16 +106,51 @@ def watch_fingerprint(schedule: JobSchedule, enabled: bool) -> str:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A failed slot the watch's watermark passed: its slot, status and reason."""
+
+    slot: str
+    status: str
+    reason: str
+
+    @property
+    def item(self) -> dict[str, Any]:
+        return {
+            "M": {SLOT: {"S": self.slot}, STATUS: {"S": self.status}, REASON: {"S": self.reason}}
+        }
+
+
+@dataclass(frozen=True)
 class WatchRecord:
     """The slot watch's record of a job (``WATCH_SORT_KEY``): the job as the watch last saw it
-    (``watch_fingerprint``) and since when. ``WatchRecord()``: the watch has not seen it yet."""
+    (``watch_fingerprint``) and since when, its watermark (``checked_until``: every slot due
+    before it was checked, and found recorded, paused or recorded MISSED) and the latest dated
+    slot it saw recorded. ``WatchRecord()``: the watch has not seen the job yet."""
 
     fingerprint: str | None = None
     since: datetime | None = None
+    checked_until: str | None = None  # a slot key
+    latest_slot: str | None = None  # a slot key
+    # MISSED and failed slots the watermark passed (``RECENT_MISSED``, ``RECENT_FAILURES``).
+    recent_missed: tuple[str, ...] = ()
+    recent_failures: tuple[Failure, ...] = ()
 
     def counts(self, schedule: JobSchedule, enabled: bool) -> bool:
         """Whether the watch counts this schedule's slots (it has seen it, enabled)."""
         return enabled and self.fingerprint == watch_fingerprint(schedule, enabled)
+
+    def checks_from(self, since: datetime) -> datetime:
+        """Where a check's due slots start, looking back to ``since``: not before the watch
+        first saw the job, nor before its watermark."""
+        start = since if self.since is None else max(since, self.since)
+        watermark = slot_time(self.checked_until) if self.checked_until else None
+        return start if watermark is None else max(start, watermark)
+
+    def reads_from(self, since: datetime) -> str:
+        """The first slot key whose record a check (or ``status``) needs, looking back to
+        ``since``: the watermark, if later. Records before it were read by an earlier check."""
+        first = slot_key(since)
+        return max(first, self.checked_until) if self.checked_until else first
 
 
 def read_watch(item: Mapping[str, Any] | None) -> WatchRecord:
@@ -111,7 +158,22 @@ def read_watch(item: Mapping[str, Any] | None) -> WatchRecord:
     if not item:
         return WatchRecord()
     since = item.get(WATCHED_SINCE, {}).get("S")
-    return WatchRecord(item.get(WATCHED_SCHEDULE, {}).get("S"), parse_iso(since) if since else None)
+    failures = (entry.get("M", {}) for entry in item.get(RECENT_FAILURES, {}).get("L", []))
+    return WatchRecord(
+        item.get(WATCHED_SCHEDULE, {}).get("S"),
+        parse_iso(since) if since else None,
+        item.get(CHECKED_UNTIL, {}).get("S"),
+        item.get(LATEST_SLOT, {}).get("S"),
+        tuple(entry["S"] for entry in item.get(RECENT_MISSED, {}).get("L", [])),
+        tuple(
+            Failure(
+                entry.get(SLOT, {}).get("S", ""),
+                entry.get(STATUS, {}).get("S", ""),
+                entry.get(REASON, {}).get("S", ""),
+            )
+            for entry in failures
+        ),
+    )
 
 
 class Paused(Protocol):
@@ -131,6 +193,10 @@ class Check:
     truncated: bool = False  # more than MAX_MISSED were missed: the next check finds the rest
     silent: bool = False  # a rate job with no record to count from, and overdue
     paused: tuple[str, ...] = field(default=())  # due slots left out because the job was paused
+    # Every due slot before this was checked (a slot key): just after the last due slot, or
+    # the first one left for the next check (truncated). None: no slot was due.
+    checked_until: str | None = None
+    anchor: str | None = None  # a rate schedule's latest recorded slot, its phase
 
 
 def look_back(retention: timedelta) -> timedelta:
@@ -152,11 +218,11 @@ def outlives_window(schedule: JobSchedule, retention: timedelta) -> bool:
     )
 
 
-def rate_anchor(recorded: Iterable[str]) -> datetime | None:
+def rate_anchor(recorded: Iterable[str | None]) -> datetime | None:
     """The latest scheduled time among the ledger's slot keys (manual runs' slots have none).
 
     Slot keys of one format sort as their times do: only the latest is parsed."""
-    dated = (slot for slot in recorded if slot[:1].isdigit())
+    dated = (slot for slot in recorded if slot and slot[:1].isdigit())
     for slot in sorted(dated, reverse=True):
         moment = slot_time(slot)
         if moment is not None:
@@ -213,11 +279,14 @@ def missed_slots(
     pauses: Iterable[Paused] = (),
     grace: timedelta | None = None,
     limit: int = MAX_MISSED,
+    latest: str | None = None,
 ) -> Check:
     """The slots due from ``since`` (inclusive) whose grace has passed by ``now`` and that have
     no record in ``recorded`` (the ledger's slot keys: any status, ``MISSED`` included).
 
-    ``job_missed`` says from where (the look-back window, and where the watch counts from).
+    ``job_missed`` says from where (the look-back window, where the watch counts from, its
+    watermark). ``latest``: a recorded slot older than ``recorded`` (a rate schedule's phase
+    when its record was read by an earlier check).
     """
     for name, moment in (("now", now), ("since", since)):
         if moment.utcoffset() is None:
@@ -234,23 +303,29 @@ def missed_slots(
     parsed = parse_schedule(schedule.expression)
     anchor = None
     if isinstance(parsed, RateSchedule):
-        anchor = rate_anchor(recorded_keys)
+        anchor = rate_anchor([*recorded_keys, latest])
     missed: list[str] = []
     paused: list[str] = []
     due = 0
     truncated = False
+    checked_until = None
     for slot in due_slots(schedule, after=since, until=until, anchor=anchor):
         due += 1
         key = slot_key(slot)
         if key in recorded_keys:
-            continue
-        if any(pause.covers(slot) for pause in pauses):
+            pass
+        elif any(pause.covers(slot) for pause in pauses):
             paused.append(key)
-            continue
-        if len(missed) == limit:
+        elif len(missed) == limit:
             truncated = True
+            checked_until = key  # the next check starts with it
             break
-        missed.append(key)
+        else:
+            missed.append(key)
+        checked_until = slot_key(slot + _SECOND)
+    if anchor is not None and checked_until is None:
+        # A rate schedule has no slot due before its latest record: that far is checked.
+        checked_until = slot_key(anchor + _SECOND)
     silent = False
     if isinstance(parsed, RateSchedule) and anchor is None:
         # No slot to count from: silent once a whole interval (plus grace) passed without a
@@ -269,6 +344,8 @@ def missed_slots(
         truncated=truncated,
         silent=silent,
         paused=tuple(paused),
+        checked_until=checked_until,
+        anchor=slot_key(anchor) if anchor else None,
     )
 
 
@@ -295,14 +372,40 @@ def job_missed(
     """The job's missed slots at ``now``, from ``since`` on (usually ``now - look_back``):
     its ``MISSED`` records, and the slots due without a record (``missed_slots``) from where
     the watch counts (``WatchRecord.since``; none while it does not count this schedule).
-    ``slots`` is the ledger's slot keys with their status."""
+    ``slots`` is the ledger's slot keys with their status, from ``watch.reads_from(since)`` on
+    at least: slots before the watermark were checked already, and the MISSED ones among them
+    are in the watch's record (``recent_missed``) unless ``slots`` says they ran since."""
+    earlier = [slot for slot in watch.recent_missed if slot not in slots]
     recorded = [
         slot
-        for slot, status in slots.items()
+        for slot, status in [*slots.items(), *((slot, Status.MISSED) for slot in earlier)]
         if status == Status.MISSED and (moment := slot_time(slot)) is not None and moment >= since
     ]
     if not watch.counts(schedule, enabled):
         return Missed(tuple(sorted(recorded)), (), None)
-    start = since if watch.since is None else max(since, watch.since)
-    check = missed_slots(schedule, now=now, since=start, recorded=slots, pauses=pauses, limit=limit)
+    start = watch.checks_from(since)
+    check = missed_slots(
+        schedule,
+        now=now,
+        since=start,
+        recorded=slots,
+        pauses=pauses,
+        limit=limit,
+        latest=watch.latest_slot,
+    )
     return Missed(tuple(sorted({*recorded, *check.missed})), check.missed, check)
+
+
+def any_due(schedule: JobSchedule, watch: WatchRecord, *, now: datetime, since: datetime) -> bool:
+    """Whether a slot of the schedule may be due since the watch's watermark: else a check has
+    no slot record to read. A rate schedule whose phase the watch does not know yet may."""
+    parsed = parse_schedule(schedule.expression)
+    anchor = slot_time(watch.latest_slot) if watch.latest_slot else None
+    if isinstance(parsed, RateSchedule) and anchor is None:
+        return True
+    waiting = watch.checked_until and watch.latest_slot and watch.checked_until <= watch.latest_slot
+    if waiting:  # the watermark waits at a slot before the latest: RUNNING, or to catch up
+        return True
+    until = now - schedule.grace
+    first = due_slots(schedule, after=watch.checks_from(since), until=until, anchor=anchor)
+    return next(first, None) is not None

@@ -24,6 +24,14 @@ FILE_NAME = "jobs.json"
 LAYER_PATH = f"/opt/{FILE_NAME}"  # where Lambda mounts the layer's files
 VERSION = 1
 
+SHARD_SIZE = 250
+"""At most this many jobs per invocation: the stack schedules one check per shard of the
+manifest, so no invocation's work grows with the number of jobs. ``docs/benchmark.md`` (the
+cost table) measures a steady check of this many at the function's memory well within a
+quarter of its timeout."""
+SHARD = "shard"  # the check's event: {"shard": index, "shards": count}
+SHARDS = "shards"
+
 
 class ManifestError(ValueError):
     """The manifest is not one ``render`` wrote: a deploy bug, named with the field."""
@@ -44,10 +52,39 @@ class WatchedJob:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """Which of the manifest's jobs one check covers: every ``count``-th job in name order,
+    from the ``index``-th. ``Shard()`` is every job (an event without a shard)."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def of(cls, event: Mapping[str, Any]) -> Shard:
+        index, count = event.get(SHARD, 0), event.get(SHARDS, 1)
+        if not (isinstance(index, int) and isinstance(count, int) and 0 <= index < count):
+            raise ManifestError(f"not a shard of the slot watch: {dict(event)!r}")
+        return cls(index, count)
+
+    @property
+    def event(self) -> dict[str, int]:
+        return {SHARD: self.index, SHARDS: self.count}
+
+
+def shards(jobs: int) -> tuple[Shard, ...]:
+    """The shards of a manifest of ``jobs`` jobs: each at most ``SHARD_SIZE``."""
+    count = max(1, -(-jobs // SHARD_SIZE))
+    return tuple(Shard(index, count) for index in range(count))
+
+
+@dataclass(frozen=True)
 class Manifest:
     environment: str
     retention: timedelta  # the ledger retention: the look-back window is this, capped
     jobs: tuple[WatchedJob, ...]
+
+    def shard(self, shard: Shard) -> tuple[WatchedJob, ...]:
+        return self.jobs[shard.index :: shard.count]
 
 
 def _seconds(value: timedelta | None) -> int | None:

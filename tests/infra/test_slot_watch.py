@@ -13,11 +13,12 @@ import yaml
 from aws_cdk.assertions import Template
 
 from cronguard.config import Environment, load_environment
+from cronguard.config.model import ENVIRONMENT_TAG
 from lambdas.core import metrics_contract as names
 from lambdas.core import variables
-from lambdas.core.ledger_contract import partition
+from lambdas.slot_watch import manifest as manifest_module
 from lambdas.slot_watch import settings as watch_settings
-from lambdas.slot_watch.manifest import FILE_NAME, parse
+from lambdas.slot_watch.manifest import FILE_NAME, Shard, parse
 from stacks.environment_stack import CronguardStack
 from stacks.slot_watch import CHECK_EVERY
 from testkit.configs import NETWORK
@@ -83,9 +84,14 @@ def build(tmp: Path, jobs: dict[str, Any]) -> tuple[Environment, Template, Path]
     return environment, Template.from_json(template), assembly
 
 
+SHARD_SIZE = 2  # so that three jobs make two shards
+
+
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Environment, Template, Path]:
-    return build(tmp_path_factory.mktemp("watch"), JOBS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_module, "SHARD_SIZE", SHARD_SIZE)
+        return build(tmp_path_factory.mktemp("watch"), JOBS)
 
 
 def test_the_manifest_is_config_with_every_job_and_its_catch_up(
@@ -106,7 +112,7 @@ def test_the_manifest_is_config_with_every_job_and_its_catch_up(
     assert not by_name["off"].enabled and by_name["hourly"].catch_up is None
 
 
-def test_the_watch_runs_every_five_minutes_with_its_variables(
+def test_the_watch_checks_each_shard_every_five_minutes_with_its_variables(
     watched: tuple[Environment, Template, Path],
 ) -> None:
     _, template, _ = watched
@@ -119,40 +125,45 @@ def test_the_watch_runs_every_five_minutes_with_its_variables(
     }
     prefix = json.dumps(variables_set[variables.STATE_MACHINE_ARN_PREFIX])
     assert ":stateMachine:" in prefix
-    rules = resources(template, "AWS::Events::Rule")
-    schedules = [
-        rule["Properties"]["ScheduleExpression"]
-        for rule in rules.values()
+    rules = [
+        rule["Properties"]
+        for rule in resources(template, "AWS::Events::Rule").values()
         if "missed slots" in rule["Properties"].get("Description", "")
     ]
-    assert schedules == [f"rate({int(CHECK_EVERY.to_minutes())} minutes)"] == ["rate(5 minutes)"]
+    every = f"rate({int(CHECK_EVERY.to_minutes())} minutes)"
+    assert every == "rate(5 minutes)"
+    assert [rule["ScheduleExpression"] for rule in rules] == [every, every]
+    # One rule per shard (three jobs, two at most per shard), the shard in its input.
+    shards = [Shard.of(json.loads(rule["Targets"][0]["Input"])) for rule in rules]
+    assert sorted(shards, key=lambda shard: shard.index) == [Shard(0, 2), Shard(1, 2)]
 
 
-def test_the_watch_may_query_and_record_and_start_only_catch_up_jobs(
+def test_the_watch_may_write_in_the_jobs_partitions_and_its_own_and_start_the_environments(
     watched: tuple[Environment, Template, Path],
 ) -> None:
     _, template, _ = watched
     statements = role_statements(template, watch_function(template))
     by_action = {action: s for s in statements for action in actions(s)}
     assert by_action["dynamodb:Query"]["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["job#*"]}
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["job#*", "slot-watch#*"]}
     }
     assert by_action["dynamodb:PutItem"] is by_action["dynamodb:Query"]
-    assert by_action["dynamodb:UpdateItem"]["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [partition("nightly")]}
-    }
-    start = json.dumps(by_action["states:StartExecution"]["Resource"])
-    assert "stateMachine:watch-nightly" in start and "hourly" not in start
+    assert by_action["dynamodb:UpdateItem"] is by_action["dynamodb:Query"]
+    # The environment's state machines: its name prefix and its tag, however many jobs.
+    start = by_action["states:StartExecution"]
+    (resource,) = [start["Resource"]] if isinstance(start["Resource"], dict) else start["Resource"]
+    assert json.dumps(resource).endswith(':stateMachine:watch-*"]]}')
+    assert start["Condition"] == {"StringEquals": {f"aws:ResourceTag/{ENVIRONMENT_TAG}": "watch"}}
     assert not {"dynamodb:Scan", "dynamodb:DeleteItem", "states:StopExecution"} & set(by_action)
 
 
-def test_without_catch_up_the_watch_cannot_start_or_update_anything(
+def test_without_catch_up_the_watch_cannot_start_anything(
     synth: Callable[[str], Synthesized],
 ) -> None:
     template = synth("dev").template
     granted = {a for s in role_statements(template, watch_function(template)) for a in actions(s)}
-    assert "states:StartExecution" not in granted and "dynamodb:UpdateItem" not in granted
-    assert {"dynamodb:Query", "dynamodb:PutItem"} <= granted
+    assert "states:StartExecution" not in granted
+    assert {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= granted
 
 
 def test_one_missed_slots_alarm_per_environment_to_its_topic(

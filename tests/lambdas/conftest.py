@@ -43,6 +43,10 @@ class LambdaContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:guard"
     aws_request_id: str = "test-request"
+    remaining_ms: int = 240_000  # the slot watch's timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 CONTEXT = LambdaContext()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from lambdas.core import variables
 from lambdas.core.execution_contract import MAX_REPLAY_STARTS
 from lambdas.core.ledger_contract import (
     CATCH_UP_EXECUTION,
+    CHECKED_UNTIL,
     DETECTED_AT,
+    LATEST_SLOT,
     LEASE_SORT_KEY,
     LEASE_UNTIL,
     PARTITION_KEY,
@@ -31,6 +34,7 @@ from lambdas.core.metrics_contract import (
     CATCH_UPS_STARTED,
     JOB_DIMENSION,
     MISSED_SLOTS,
+    SLOT_WATCH_DEFERRED,
     SLOT_WATCH_ERRORS,
 )
 from lambdas.core.missed import JobSchedule
@@ -47,9 +51,17 @@ from lambdas.slot_watch.handler import (
     start_catch_up,
     watch,
 )
-from lambdas.slot_watch.manifest import LAYER_PATH, Manifest, WatchedJob, render
+from lambdas.slot_watch.manifest import (
+    LAYER_PATH,
+    SHARD_SIZE,
+    Manifest,
+    Shard,
+    WatchedJob,
+    render,
+    shards,
+)
 from lambdas.slot_watch.settings import SlotWatchSettings
-from tests.lambdas.conftest import CONTEXT, TABLE, Aws
+from tests.lambdas.conftest import CONTEXT, TABLE, Aws, LambdaContext
 
 T0 = datetime(2026, 11, 22, 0, 30, tzinfo=UTC)  # the watch first sees the jobs
 HOURLY = JobSchedule("cron(0 * * * ? *)")
@@ -238,20 +250,176 @@ def test_catch_up_waits_while_a_run_holds_the_jobs_lease(aws: Aws) -> None:
     assert freed.reports[0].caught_up == ["2026-11-22T01:00:00Z"]
 
 
-def test_one_query_per_job(aws: Aws) -> None:
-    calls: list[str] = []
-    aws.dynamodb.meta.events.register(
-        "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
-    )
+class Reads:
+    """Every DynamoDB call of the watch, and for each Query its key range and the slot keys
+    it returned."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.calls: list[str] = []
+        self.queries: list[tuple[str, str, list[str]]] = []
+        self._range = ("", "")
+        events = aws.dynamodb.meta.events
+        events.register("before-call.dynamodb.*", lambda model, **_: self.calls.append(model.name))
+        events.register("provide-client-params.dynamodb.Query", self._range_of)
+        events.register("after-call.dynamodb.Query", self._query)
+
+    def _range_of(self, params: dict[str, Any], **_: Any) -> None:
+        values = params.get("ExpressionAttributeValues", {})
+        if ":low" in values:
+            self._range = (values[":low"]["S"], values[":high"]["S"])
+
+    def _query(self, parsed: dict[str, Any], **_: Any) -> None:
+        keys = [item[SORT_KEY]["S"] for item in parsed.get("Items", [])]
+        self.queries.append((*self._range, keys))
+
+    def clear(self) -> None:
+        self.calls.clear()
+        self.queries.clear()
+
+    def slots_read(self) -> list[str]:
+        return [key for _, _, keys in self.queries for key in keys if key.startswith("slot#")]
+
+
+def test_a_steady_check_reads_the_jobs_records_and_only_the_slots_since_its_watermark(
+    aws: Aws,
+) -> None:
+    reads = Reads(aws)
     watched = manifest(job("report"), job("other"), job("off", enabled=False))
     check(aws, watched, T0)
     for hour in range(3):
         ran(aws, f"2026-11-22T0{hour + 1}:00:00Z", "report")
-    calls.clear()
-    check(aws, watched, T0 + timedelta(hours=3, minutes=10))
-    assert calls.count("Query") == 3
-    # Writes only for what was missed: other's 01:00-03:00.
-    assert calls.count("PutItem") == 3 and len(calls) == 6
+    reads.clear()
+    check(aws, watched, T0 + timedelta(hours=3, minutes=10))  # 03:40
+    # Per enabled job: its lease, pause and watch records, then its slots; a disabled job's
+    # records only.
+    assert reads.calls.count("Query") == 5
+    # Writes: other's three MISSED slots, and each checked job's watermark.
+    assert reads.calls.count("PutItem") == 3 and reads.calls.count("UpdateItem") == 2
+    assert len(reads.calls) == 10
+    watermark = aws.item(WATCH_SORT_KEY)
+    assert watermark is not None and watermark[CHECKED_UNTIL]["S"] == "2026-11-22T03:00:01Z"
+    # Hours of runs later, a steady check reads the slots after the watermark, no older one.
+    for hour in range(4, 10):
+        ran(aws, f"2026-11-22T0{hour}:00:00Z", "report")
+    reads.clear()
+    check(aws, manifest(job("report")), T0 + timedelta(hours=9, minutes=10))  # 09:40
+    (records, slots) = reads.queries
+    assert records[:2] == (LEASE_SORT_KEY, WATCH_SORT_KEY)
+    # Up to the last moment a slot can be due (now less the grace).
+    assert slots[:2] == ("slot#2026-11-22T03:00:01Z", "slot#2026-11-22T09:35:00Z")
+    assert reads.slots_read() == [f"slot#2026-11-22T0{hour}:00:00Z" for hour in range(4, 10)]
+    # When no slot can be due since the watermark, the check reads the records alone.
+    reads.clear()
+    check(aws, manifest(job("report")), T0 + timedelta(hours=9, minutes=15))  # 09:45
+    assert reads.calls == ["Query"] and reads.slots_read() == []
+
+
+def test_no_slot_is_read_or_checked_twice_after_a_check_that_finished(aws: Aws) -> None:
+    reads = Reads(aws)
+    watched = manifest(job())
+    check(aws, watched, T0)
+    for hour in (1, 3, 5):  # every other hour ran; 02:00, 04:00 and 06:00 did not
+        ran(aws, f"2026-11-22T0{hour}:00:00Z")
+    seen: set[str] = set()
+    missed: list[str] = []
+    for minutes in range(5, 6 * 60, 5):  # a check every 5 minutes from 00:35 to 06:25
+        reads.clear()
+        missed += check(aws, watched, T0 + timedelta(minutes=minutes)).reports[0].missed
+        # A slot's record is read again only while its grace runs (it is not due yet).
+        due = {key for key in reads.slots_read() if key <= slot_sort_key(key_at(minutes - 5))}
+        assert not due & seen, f"read again at 00:30 + {minutes} min: {due & seen}"
+        seen |= due
+    assert missed == ["2026-11-22T02:00:00Z", "2026-11-22T04:00:00Z", "2026-11-22T06:00:00Z"]
+    # Each run's record was read once it was due, and no MISSED record the watch wrote was.
+    assert seen == {slot_sort_key(f"2026-11-22T0{hour}:00:00Z") for hour in (1, 3, 5)}
+
+
+def key_at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Interrupted(Exception):
+    """The Lambda runtime killing an invocation at its timeout, in the middle of a check."""
+
+
+class InterruptedWrites:
+    """A DynamoDB client whose ``after``-th PutItem never returns (the invocation is killed)."""
+
+    def __init__(self, client: Any, after: int) -> None:
+        self._client = client
+        self._left = after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def put_item(self, **kwargs: Any) -> Any:
+        if self._left == 0:
+            raise Interrupted
+        self._left -= 1
+        return self._client.put_item(**kwargs)
+
+
+def test_a_missed_slot_is_found_after_a_check_that_timed_out_half_way(aws: Aws) -> None:
+    watched = manifest(job())
+    check(aws, watched, T0)
+    now = T0 + timedelta(hours=3, minutes=10)  # 03:40: 01:00, 02:00 and 03:00 were missed
+    with pytest.raises(Interrupted):
+        watch(
+            InterruptedWrites(aws.dynamodb, after=1),
+            aws.sfn,
+            TABLE,
+            watched,
+            now=now,
+            state_machine_arn_prefix=prefix(aws),
+        )
+    assert status(aws, "2026-11-22T01:00:00Z") == Status.MISSED
+    assert status(aws, "2026-11-22T02:00:00Z") is None
+    watermark = aws.item(WATCH_SORT_KEY)
+    assert watermark is not None and CHECKED_UNTIL not in watermark  # it did not move
+    # The next check finds the two it did not get to, and does not report 01:00 again.
+    again = check(aws, watched, now + timedelta(minutes=5))
+    assert again.reports[0].missed == ["2026-11-22T02:00:00Z", "2026-11-22T03:00:00Z"]
+
+
+def test_the_watermark_waits_at_a_running_slot_and_at_a_slot_to_catch_up(aws: Aws) -> None:
+    watched = manifest(job(catch_up=timedelta(hours=2)))
+    check(aws, watched, T0)
+    long_run = "2026-11-22T01:00:00Z"
+    aws.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            PARTITION_KEY: {"S": partition("report")},
+            SORT_KEY: {"S": slot_sort_key(long_run)},
+            STATUS: {"S": Status.RUNNING},
+        },
+    )
+    check(aws, watched, T0 + timedelta(hours=2, minutes=10))  # 02:40: 02:00 missed, started
+    watermark = aws.item(WATCH_SORT_KEY)
+    assert watermark is not None and watermark[CHECKED_UNTIL]["S"] == long_run
+    ran(aws, long_run)  # the long run ended; 02:00's catch-up has not claimed it yet
+    check(aws, watched, T0 + timedelta(hours=2, minutes=15))
+    watermark = aws.item(WATCH_SORT_KEY)
+    assert watermark is not None and watermark[CHECKED_UNTIL]["S"] == "2026-11-22T02:00:00Z"
+    ran(aws, "2026-11-22T02:00:00Z")  # claimed by its catch-up
+    check(aws, watched, T0 + timedelta(hours=2, minutes=20))
+    watermark = aws.item(WATCH_SORT_KEY)
+    assert watermark is not None and watermark[CHECKED_UNTIL]["S"] == "2026-11-22T02:00:01Z"
+
+
+def test_a_rate_job_keeps_its_phase_once_its_latest_run_is_behind_the_watermark(
+    aws: Aws,
+) -> None:
+    watched = manifest(job(schedule=JobSchedule("rate(1 day)")))
+    check(aws, watched, T0)
+    ran(aws, "2026-11-22T00:40:00Z")  # Scheduler's phase: 00:40 every day
+    ran(aws, "2026-11-23T00:40:00Z")
+    check(aws, watched, T0 + timedelta(days=1, minutes=20))  # 00:50 the next day
+    watermark = aws.item(WATCH_SORT_KEY)
+    assert watermark is not None and watermark[CHECKED_UNTIL]["S"] == "2026-11-23T00:40:01Z"
+    assert watermark[LATEST_SLOT]["S"] == "2026-11-23T00:40:00Z"
+    # No record since the watermark: the phase comes from the watch's record.
+    result = check(aws, watched, T0 + timedelta(days=2, minutes=20))
+    assert result.reports[0].missed == ["2026-11-24T00:40:00Z"] and not result.reports[0].silent
 
 
 class FailingQueries:
@@ -457,3 +625,87 @@ def test_a_catch_up_that_ended_without_claiming_is_started_again_under_its_next_
     # ... and goes on with the next missed slot.
     later = check(aws, watched, now + timedelta(minutes=30)).reports[0]  # 02:10
     assert later.caught_up == ["2026-11-22T02:00:00Z"]
+
+
+def test_the_shards_cover_every_job_once_at_3000_jobs() -> None:
+    many = manifest(*(job(f"job-{n:04d}") for n in range(3000)))
+    parts = shards(len(many.jobs))
+    assert len(parts) == 12 and all(part.count == 12 for part in parts)
+    covered = [watched.name for part in parts for watched in many.shard(part)]
+    assert sorted(covered) == [watched.name for watched in many.jobs]  # each once
+    assert max(len(many.shard(part)) for part in parts) <= SHARD_SIZE
+    assert [Shard.of(part.event) for part in parts] == list(parts)
+    assert many.shard(Shard.of({})) == many.jobs  # an event without a shard: every job
+
+
+def test_checks_that_run_out_of_time_leave_no_job_unchecked_at_3000_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    many = manifest(*(job(f"job-{n:04d}") for n in range(3000)))
+    checked: list[str] = []
+    monkeypatch.setattr(handler, "check_job", lambda *_, **kw: checked.append(kw["report"].job))
+    per_check = 170  # the time of a check runs out after this many jobs
+    for part in shards(len(many.jobs)):
+        jobs = [watched.name for watched in many.shard(part)]
+        cursor, rounds = None, 0
+        checked.clear()
+        while not set(jobs) <= set(checked):
+            started = len(checked)
+            result = watch(
+                None,
+                None,
+                TABLE,
+                many,
+                now=T0,
+                state_machine_arn_prefix="",
+                shard=part,
+                first=cursor,
+                out_of_time=partial(lambda started: len(checked) - started >= per_check, started),
+            )
+            # Left for the next check: the rest, in turn, round to where this one started.
+            assert len(result.deferred) == len(jobs) - (len(checked) - started)
+            cursor = result.deferred[0] if result.deferred else None
+            rounds += 1
+        # Each check went on where the previous one stopped: no job twice before all once.
+        assert checked[: len(jobs)] == jobs and rounds == -(-len(jobs) // per_check)
+
+
+class RunningOut(LambdaContext):
+    """A context whose remaining time is ``left`` (ms), one value per call, then the last."""
+
+    def __init__(self, *left: int) -> None:
+        super().__init__()
+        object.__setattr__(self, "left", list(left))
+
+    def get_remaining_time_in_millis(self) -> int:
+        left: list[int] = self.left  # type: ignore[attr-defined]
+        return left.pop(0) if len(left) > 1 else left[0]
+
+
+def test_a_check_out_of_time_publishes_what_it_did_and_the_next_starts_where_it_stopped(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    watched = manifest(job("a-report"), job("b-report"), job("c-report"))
+    check(aws, watched, T0)
+    path = tmp_path / "jobs.json"
+    path.write_bytes(render(watched))
+    monkeypatch.setenv(variables.JOBS_MANIFEST, str(path))
+    monkeypatch.setenv(variables.STATE_MACHINE_ARN_PREFIX, prefix(aws))
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setattr(handler, "client", {"dynamodb": aws.dynamodb, "stepfunctions": aws.sfn}.get)
+    monkeypatch.setattr(handler, "datetime", FrozenClock)
+    metrics.clear_metrics()
+    capsys.readouterr()
+
+    # 240 s at the start; half of it is used once a-report is checked.
+    with pytest.raises(SlotWatchIncomplete, match=r"2 job\(s\) left for the next check"):
+        lambda_handler({"shard": 0, "shards": 1}, RunningOut(240_000, 200_000, 110_000))
+
+    assert status(aws, "2026-11-22T01:00:00Z", "a-report") == Status.MISSED
+    assert status(aws, "2026-11-22T01:00:00Z", "b-report") is None
+    (total,) = [b for b in emitted(capsys) if JOB_DIMENSION not in b]
+    assert total[MISSED_SLOTS] == [1.0] and total[SLOT_WATCH_DEFERRED] == [2.0]
+    # The next check starts with b-report, then c-report, and comes round to a-report.
+    metrics.clear_metrics()
+    answer = lambda_handler({"shard": 0, "shards": 1}, CONTEXT)
+    assert list(answer["missed"]) == ["b-report", "c-report"]
