@@ -541,7 +541,10 @@ def test_a_task_definition_of_ones_own_is_run_and_its_roles_passed_nothing_rende
     assert machine["DefinitionSubstitutions"]["TaskDefinitionArn"] == OWN_TASK
     definition = json.loads(machine["DefinitionString"])
     run = definition["States"]["Run job"]["Arguments"]
-    assert run["Overrides"]["ContainerOverrides"][0]["Name"] == "app"
+    # The JSONata that builds the run's overrides names the team's container, and only it.
+    overrides = run["Overrides"]["ContainerOverrides"]
+    assert overrides.count("'Name': '") - overrides.count("{'Name': 'CRONGUARD_") == 1
+    assert "[$merge([{'Name': 'app', " in overrides
     assert definition["States"]["Guard"]["Arguments"]["Payload"]["job"]["container"] == "app"
     assert definition["States"]["Guard"]["Arguments"]["Payload"]["job"]["taskFamily"] == (
         "reports-nightly"
