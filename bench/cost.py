@@ -38,8 +38,11 @@ from testkit.capacity import ReadMeter, query_read_units, write_units  # noqa: E
 from testkit.history import create_ledger_table, every, succeeded, write  # noqa: E402
 
 REGION = "us-east-1"
-PRICES_READ = "2026-12-07"
-# US East (N. Virginia), on demand, as published on these pages (read on PRICES_READ).
+PRICES_CHECKED = "2026-12-07"
+# US East (N. Virginia), on demand, as published on these pages. Checked on PRICES_CHECKED
+# without internet: Step Functions against a stored copy of its own page; Lambda, DynamoDB
+# (after the November 2024 on-demand cut) and Scheduler against 2025-2026 copies of the pages
+# and price guides. Re-read the pages before quoting a figure.
 PRICES = {
     "transition": 0.025 / 1000,  # aws.amazon.com/step-functions/pricing (Standard)
     "lambda_request": 0.20 / 1e6,  # aws.amazon.com/lambda/pricing (x86)
@@ -293,7 +296,7 @@ def cost_tables(
         "interval were recorded."
     )
 
-    table = Table(title=f"7. AWS cost, on demand, {REGION} (prices read {PRICES_READ})")
+    table = Table(title=f"7. AWS cost, on demand, {REGION} (prices checked {PRICES_CHECKED})")
     for column in ("row", "cronguard", "largest line item", "ScheduledFargateTask"):
         table.add_column(
             column, justify="left" if column in ("row", "largest line item") else "right"
