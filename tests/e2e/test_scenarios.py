@@ -105,11 +105,13 @@ def test_2_a_finished_slot_is_skipped_and_force_runs_it_again(engine: Engine, sl
 def test_3a_forbid_skips_the_next_slot_while_the_previous_run_runs(
     engine: Engine, slot: Slot
 ) -> None:
-    engine.aws.script_tasks(engine.task_definition("forbid-job"), TaskScript(duration_seconds=3))
+    release = threading.Event()  # the first run runs until the second is decided
+    engine.aws.script_tasks(engine.task_definition("forbid-job"), TaskScript(held_by=release))
     first = engine.start("forbid-job", "first", {"scheduledTime": slot(-1)})
     engine.wait_for_tasks("forbid-job", 1)
     second = engine.start("forbid-job", "second", {"scheduledTime": slot(0)})
     engine.aws.wait(second)
+    release.set()
     assert engine.final_state(second) == "Skipped: overlap"
     assert engine.aws.wait(first)["status"] == "SUCCEEDED"
     item = engine.slot("forbid-job", slot(0))
@@ -121,7 +123,7 @@ def test_3a_forbid_skips_the_next_slot_while_the_previous_run_runs(
 def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine, slot: Slot) -> None:
     engine.aws.script_tasks(
         engine.task_definition("replace-job"),
-        TaskScript(duration_seconds=20),
+        TaskScript(held_by=threading.Event()),  # runs until it is stopped
         TaskScript(duration_seconds=0.5),
     )
     older = engine.start("replace-job", "older", {"scheduledTime": slot(-1)})
@@ -143,10 +145,18 @@ def test_3b_replace_stops_the_older_execution_and_its_task(engine: Engine, slot:
 
 
 def test_3c_allow_runs_both(engine: Engine, slot: Slot) -> None:
-    engine.aws.script_tasks(engine.task_definition("allow-job"), TaskScript(duration_seconds=2))
+    # Both runs are held until the second has started, whatever the machine's load.
+    release = threading.Event()
+    engine.aws.script_tasks(
+        engine.task_definition("allow-job"),
+        TaskScript(held_by=release),
+        TaskScript(held_by=release),
+    )
     first = engine.start("allow-job", "first", {"scheduledTime": slot(-1)})
     engine.wait_for_tasks("allow-job", 1)
     second = engine.start("allow-job", "second", {"scheduledTime": slot(0)})
+    engine.wait_for_tasks("allow-job", 2)
+    release.set()
     assert engine.aws.wait(first)["status"] == engine.aws.wait(second)["status"] == "SUCCEEDED"
     first_task, second_task = engine.aws.tasks_started(engine.task_definition("allow-job"))
     assert first_task.stopped_at is not None
@@ -207,7 +217,9 @@ def test_7_stop_execution_mid_run_is_cleaned_up_and_the_next_slot_runs(
     engine: Engine, slot: Slot
 ) -> None:
     engine.aws.script_tasks(
-        engine.task_definition("forbid-job"), TaskScript(duration_seconds=30), TaskScript()
+        engine.task_definition("forbid-job"),
+        TaskScript(held_by=threading.Event()),  # runs until it is stopped
+        TaskScript(),
     )
     stopped = engine.start("forbid-job", "stopped", {"scheduledTime": slot(-1)})
     engine.wait_for_tasks("forbid-job", 1)
