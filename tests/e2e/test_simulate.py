@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 import app as cdk_app
 from cronguard.cli import app
 from cronguard.config import load_environment
+from cronguard_simulation.deploy import LocalEnvironment
 from lambdas.core import ledger, pause
 from lambdas.guard import handler
 from lambdas.guard.decision import Decision, Verdict
@@ -130,14 +130,17 @@ def test_a_missing_assembly_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_an_assembly_of_another_config_says_to_re_synthesize(
-    dev_assembly: Path, tmp_path: Path
+    dev_assembly: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "config"
     shutil.copytree(REPOSITORY_CONFIG, config)
     jobs = config / "jobs.yaml"
     jobs.write_text(jobs.read_text().replace("nightly-report:", "nightly-reports:"))
 
-    started = time.monotonic()
+    def never(self: LocalEnvironment) -> LocalEnvironment:
+        raise AssertionError("deployed an out-of-date assembly")
+
+    monkeypatch.setattr(LocalEnvironment, "deploy", never)  # refused before deploying
     code, output = simulate(dev_assembly, CRONGUARD_CONFIG=str(config))
 
     assert code == 1
@@ -146,4 +149,3 @@ def test_an_assembly_of_another_config_says_to_re_synthesize(
         "nightly-report is not configured): re-synthesize with `npx cdk synth -c env=dev` "
         "(or `make synth ENV=dev`)"
     )
-    assert time.monotonic() - started < 10  # refused before deploying
