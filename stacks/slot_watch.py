@@ -9,10 +9,12 @@ up as missed slots.
 
 It may Query the ledger and put records in the jobs' partitions (``MISSED`` and its own
 per-job record); only for jobs with ``catch_up`` may it also update a slot record and start
-the job's state machine. ``MissedSlots`` alarms once per environment (the per-job metric,
-with a ``job`` dimension, and the logs name the job and slot). Like the orphan sweeper, the
-watch is itself watched: its errors alarm, a failed check (or a trigger EventBridge could not
-deliver) is kept in a queue that alarms, and a watch that stops reporting alarms.
+the job's state machine; only for jobs with ``alert_after`` may it update their leases (to
+mark a run found running long, once). ``MissedSlots`` alarms once per environment (the
+per-job metric, with a ``job`` dimension, and the logs name the job and slot). Like the
+orphan sweeper, the watch is itself watched: its errors alarm, a failed check (or a trigger
+EventBridge could not deliver) is kept in a queue that alarms, and a watch that stops
+reporting alarms.
 
 Every 5 minutes: a slot is missed ``GRACE_MARGIN`` (5 minutes) plus the job's flexible
 window after its time, so checking as often finds it within 5 more minutes; a check of 250
@@ -58,6 +60,7 @@ def manifest(environment: Environment) -> Manifest:
                 schedule=job.watched_schedule,
                 enabled=job.enabled,
                 catch_up=job.catch_up.window if job.catch_up else None,
+                alert_after=job.alert_after,
             )
             for job in environment.jobs
         ),
@@ -134,6 +137,7 @@ class SlotWatch(Construct):
                 },
             )
         )
+        self._grant_running_long(environment, ledger)
         catch_up = [job for job in environment.jobs if job.catch_up and job.enabled]
         if not catch_up:
             return
@@ -160,6 +164,24 @@ class SlotWatch(Construct):
                     )
                     for job in catch_up
                 ],
+            )
+        )
+
+    def _grant_running_long(self, environment: Environment, ledger: dynamodb.ITable) -> None:
+        """Marking a run found running long: UpdateItem in the partitions of the jobs with
+        ``alert_after`` only (none without: the policy stays as it was)."""
+        alerted = [job for job in environment.jobs if job.alert_after is not None]
+        if not alerted:
+            return
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:UpdateItem"],
+                resources=[ledger.table_arn],
+                conditions={
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:LeadingKeys": [partition(job.name) for job in alerted]
+                    }
+                },
             )
         )
 
