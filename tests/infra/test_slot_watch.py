@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ JOBS: dict[str, Any] = {
         "flexible_window": "10m",
         "catch_up": {"window": "6h"},
     },
-    "hourly": {"schedule": "rate(1 hour)", "image": "repo/job:1"},
+    "hourly": {"schedule": "rate(1 hour)", "image": "repo/job:1", "alert_after": "45m"},
     "off": {"schedule": "rate(1 hour)", "image": "repo/job:1", "enabled": False},
 }
 
@@ -104,6 +105,8 @@ def test_the_manifest_is_config_with_every_job_and_its_catch_up(
     assert nightly.catch_up is not None and nightly.catch_up.total_seconds() == 6 * 3600
     assert nightly.state_machine == environment.state_machine_name(environment.job("nightly"))
     assert not by_name["off"].enabled and by_name["hourly"].catch_up is None
+    assert by_name["hourly"].alert_after == timedelta(minutes=45)
+    assert nightly.alert_after is None
 
 
 def test_the_watch_runs_every_five_minutes_with_its_variables(
@@ -128,7 +131,7 @@ def test_the_watch_runs_every_five_minutes_with_its_variables(
     assert schedules == [f"rate({int(CHECK_EVERY.to_minutes())} minutes)"] == ["rate(5 minutes)"]
 
 
-def test_the_watch_may_query_and_record_and_start_only_catch_up_jobs(
+def test_the_watch_may_query_and_record_start_only_catch_up_jobs_and_mark_only_alerted_leases(
     watched: tuple[Environment, Template, Path],
 ) -> None:
     _, template, _ = watched
@@ -138,15 +141,23 @@ def test_the_watch_may_query_and_record_and_start_only_catch_up_jobs(
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["job#*"]}
     }
     assert by_action["dynamodb:PutItem"] is by_action["dynamodb:Query"]
-    assert by_action["dynamodb:UpdateItem"]["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [partition("nightly")]}
-    }
+    # Catch-up notes on nightly's slot records; marking a run running long on hourly's lease
+    # (alert_after): each in its jobs' partitions only, in the ledger table only.
+    updates = [s for s in statements if "dynamodb:UpdateItem" in actions(s)]
+    assert [(actions(s), s["Condition"]) for s in updates] == [
+        (
+            ["dynamodb:UpdateItem"],
+            {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [partition(job)]}},
+        )
+        for job in ("hourly", "nightly")
+    ]
+    assert all(s["Resource"] == by_action["dynamodb:Query"]["Resource"] for s in updates)
     start = json.dumps(by_action["states:StartExecution"]["Resource"])
     assert "stateMachine:watch-nightly" in start and "hourly" not in start
     assert not {"dynamodb:Scan", "dynamodb:DeleteItem", "states:StopExecution"} & set(by_action)
 
 
-def test_without_catch_up_the_watch_cannot_start_or_update_anything(
+def test_without_catch_up_or_alert_after_the_watch_cannot_start_or_update_anything(
     synth: Callable[[str], Synthesized],
 ) -> None:
     template = synth("dev").template
