@@ -46,7 +46,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronguard.config import Environment, Job
-from cronguard.config.model import format_duration
 from cronguard.operations.environment import Operations
 from lambdas.core.ledger_contract import (
     ENDED_AT,
@@ -426,7 +425,7 @@ def table_rows(row: JobStatus) -> list[str]:
     if row.running:
         oldest = row.running[0].started_at
         running = f"for {age(row.now - oldest)}" if oldest else "yes"
-        if row.running_long(row.running[0]):
+        if oldest is not None and row.running_long(row.running[0]):
             # Past alert_after (the slot watch alerts its owner); as narrow as "for 50m".
             running = f"long {age(row.now - oldest)}"
         if len(row.running) > 1:
