@@ -4,6 +4,7 @@ retention), and each job's alarm."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 from cronguard.config import Environment
@@ -87,15 +88,16 @@ def monitoring(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[F
             },
         )
         if job.alert_after is not None:
-            yield _running_long_alarm(environment, named)
+            yield _running_long_alarm(environment, named, job.alert_after)
 
 
-def _running_long_alarm(environment: Environment, named: NamedJob) -> Fragment:
+def _running_long_alarm(
+    environment: Environment, named: NamedJob, alert_after: timedelta
+) -> Fragment:
     """The job's runs still running ``alert_after`` after they started: the slot watch counts
     each such run once (``RunningLong``, with the job's dimension), so one alarm per run."""
     job = named.job
-    assert job.alert_after is not None
-    after = format_duration(job.alert_after)
+    after = format_duration(alert_after)
     return Fragment(
         named.ids.running_long_alarm,
         {
