@@ -15,7 +15,8 @@ dead-letter queue and on-failure destination for every shard, and scheduled rule
 nothing (a ``Map`` would bill its state transitions at every check).
 
 It may Query the ledger and put and update records in the jobs' partitions (``MISSED``, its
-own per-job record and watermark) and in its own (each shard's cursor). When some job has
+own per-job record and watermark, the running-long mark on a lease of a job with
+``alert_after``) and in its own (each shard's cursor). When some job has
 ``catch_up``, it may also start the environment's state machines: those named with the
 environment's prefix *and* tagged as the environment's (``aws:ResourceTag``, as the cleanup
 reads them), since one ARN per catch-up job outgrows a role's policy size at a few hundred
@@ -72,6 +73,7 @@ def manifest(environment: Environment) -> Manifest:
                 schedule=job.watched_schedule,
                 enabled=job.enabled,
                 catch_up=job.catch_up.window if job.catch_up else None,
+                alert_after=job.alert_after,
             )
             for job in environment.jobs
         ),

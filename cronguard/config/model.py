@@ -1003,6 +1003,12 @@ class Job(Strict):
         default=None,
         description="Start missed slots by itself (the slot watch), like {window: 6h}",
     )
+    alert_after: Annotated[Duration, between(MINUTE, WEEK)] | None = Field(
+        default=None,
+        description="Alert the job's owner and the environment's topic, once per run, when a "
+        "run still runs this long after it started, like 45m (the slot watch); shorter than "
+        "timeout",
+    )
     spot: bool = Field(
         default=False,
         description="Run on Fargate Spot (the same as capacity_providers: "
@@ -1462,6 +1468,18 @@ class Job(Strict):
                 f"('Maximum execution time', {STEP_FUNCTIONS_QUOTAS}): lower "
                 f"{_LOWER[budget.largest]}",
                 getattr(self, budget.largest),
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _alert_before_timeout(self) -> Job:
+        if self.alert_after is not None and self.alert_after >= self.timeout:
+            raise field_error(
+                "alert_after",
+                f"{format_duration(self.alert_after)} is not shorter than the job's timeout "
+                f"({format_duration(self.timeout)}), which stops the run first: lower "
+                "alert_after or raise timeout",
+                format_duration(self.alert_after),
             )
         return self
 

@@ -28,7 +28,9 @@ in seconds, absent values null)::
                "lastSlot": null | {"slot", "status", "reason", "execution", "startedAt",
                                    "endedAt", "ageSeconds", "durationSeconds"},
                # the latest slot with a record (not MISSED); its age is since its time
-               "running": [{"slot", "execution", "startedAt", "forSeconds"}],
+               "running": [{"slot", "execution", "startedAt", "forSeconds", "runningLong"}],
+               # runningLong: it has run the job's alert_after or longer (the slot watch
+               # alerts the owner once per such run)
                "nextSlot": null | {"local", "utc"},
                "missed": {"count", "slots": [slot…]},
                "failures": {"count", "slots": [{"slot", "status", "reason"}]}}]}
@@ -201,6 +203,14 @@ class JobStatus:
     missed: list[str]
     failures: list[Run] = field(default_factory=list)
     owner: str | None = None  # the team that owns the job (its own owner, or the environment's)
+
+    def running_long(self, run: Run) -> bool:
+        """Whether ``run`` has run the job's ``alert_after`` or longer: what the slot watch
+        alerts once (it counts from the lease, taken in the same claim as the start)."""
+        after = self.job.alert_after
+        return (
+            after is not None and run.started_at is not None and self.now - run.started_at >= after
+        )
 
     @property
     def state(self) -> str:
@@ -478,6 +488,7 @@ def job_document(row: JobStatus) -> dict[str, Any]:
                 "execution": _execution(run.execution),
                 "startedAt": _iso(run.started_at),
                 "forSeconds": _seconds(row.now - run.started_at) if run.started_at else None,
+                "runningLong": row.running_long(run),
             }
             for run in row.running
         ],
@@ -528,6 +539,9 @@ def table_rows(row: JobStatus) -> list[str]:
     if row.running:
         oldest = row.running[0].started_at
         running = f"for {age(row.now - oldest)}" if oldest else "yes"
+        if oldest is not None and row.running_long(row.running[0]):
+            # Past alert_after (the slot watch alerts its owner); as narrow as "for 50m".
+            running = f"long {age(row.now - oldest)}"
         if len(row.running) > 1:
             running = f"{len(row.running)} runs, oldest {running}"
     if row.next_slot is not None:

@@ -139,6 +139,9 @@ RUN_ATTRIBUTES = (
 HOLDER = "holder"  # the execution ARN running the job
 ACQUIRED_AT = "acquired_at"  # ISO-8601 UTC
 LEASE_UNTIL = "lease_until"  # epoch seconds: after this the lease is void
+# When the slot watch found the run still running past the job's alert_after (ISO-8601 UTC):
+# set once per run (each claim puts a new lease), so the job's owner is alerted once.
+RUNNING_LONG_AT = "running_long_at"
 
 
 def table_name(environment: str) -> str:

@@ -38,6 +38,9 @@ MISSED_SLOTS = "MissedSlots"  # the slot watch: per check (environment), and per
 CATCH_UPS_STARTED = "CatchUpsStarted"  # the slot watch started a missed slot (catch_up)
 SLOT_WATCH_ERRORS = "SlotWatchErrors"  # jobs the slot watch could not check
 SLOT_WATCH_DEFERRED = "SlotWatchDeferred"  # jobs a check left for the next (out of time)
+# The slot watch: a run still running past its job's alert_after, once per run (per job: the
+# job's running-long alarm watches it, to the job's owner).
+RUNNING_LONG = "RunningLong"
 # A failed or ended run's task was not confirmed STOPPED within the wait: its lease is kept
 # until the reconciler sees the task STOPPED. Per environment (its alarm) and per job.
 TASK_STOPS_UNCONFIRMED = "TaskStopsUnconfirmed"

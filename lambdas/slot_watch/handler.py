@@ -11,7 +11,9 @@ not final) or a MISSED slot a later check may still catch up: a check that did n
 leaves its slots to the next one, and a check that finished leaves none. Each missed slot is logged,
 recorded as ``MISSED`` with a conditional put (``attribute_not_exists``: a run that claimed it
 meanwhile wins, and a slot is reported once), and counted in ``MissedSlots``. The guard treats
-a ``MISSED`` slot as free, so a late delivery or a catch-up still runs it.
+a ``MISSED`` slot as free, so a late delivery or a catch-up still runs it. A run still
+holding the lease its job's ``alert_after`` after it started is alerted once
+(``running_long.py``).
 
 Jobs disabled in config are not checked; neither are slots from before the watch first saw
 the job with its current schedule and state (a new, re-enabled or rescheduled job has no
@@ -98,6 +100,7 @@ from lambdas.core.missed import (
 from lambdas.core.pause import Pause, is_pause_item, read_pause
 from lambdas.core.times import iso, slot_key, slot_time
 from lambdas.slot_watch.manifest import Manifest, Shard, WatchedJob, load
+from lambdas.slot_watch.running_long import LEASE_ATTRIBUTES, check_running_long
 from lambdas.slot_watch.settings import SlotWatchSettings
 
 logger = Logger(service=names.SLOT_WATCH_LOG_SERVICE)
@@ -122,6 +125,7 @@ class JobLedger:
     pause: Pause
     watch: WatchRecord  # the job as the watch last saw it, since when, and its watermark
     reasons: dict[str, str] = field(default_factory=dict)  # slot -> why it ended so
+    lease: dict[str, Any] | None = None  # the lease item, if the job has one
 
 
 @dataclass
@@ -160,7 +164,7 @@ def _pages(ledger: Any, table: str, job: str, low: str, high: str) -> Iterator[d
         TableName=table,
         KeyConditionExpression="#pk = :pk AND #sk BETWEEN :low AND :high",
         ProjectionExpression="#sk, #status, #catch_up, #until, #watched, #since, #checked, "
-        "#latest, #paused, #reason, #at, #periods",
+        "#latest, #paused, #reason, #at, #periods, " + ", ".join(_LEASE_NAMES),
         ExpressionAttributeNames={
             "#pk": PARTITION_KEY,
             "#sk": SORT_KEY,
@@ -172,6 +176,7 @@ def _pages(ledger: Any, table: str, job: str, low: str, high: str) -> Iterator[d
             "#checked": CHECKED_UNTIL,
             "#latest": LATEST_SLOT,
             **_PAUSE_NAMES,
+            **_LEASE_NAMES,
         },
         ExpressionAttributeValues={":pk": _s(partition(job)), ":low": _s(low), ":high": _s(high)},
     ):
@@ -185,6 +190,8 @@ _PAUSE_NAMES = {
     "#at": PAUSED_AT,
     "#periods": PAUSE_PERIODS,
 }
+# The lease's attributes check_running_long needs.
+_LEASE_NAMES = {f"#lease_{name}": name for name in LEASE_ATTRIBUTES}
 
 
 def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
@@ -193,15 +200,19 @@ def read_job(ledger: Any, table: str, job: str, now: datetime) -> JobLedger:
     running = False
     pause = Pause()
     watched = WatchRecord()
+    lease = None
     for item in _pages(ledger, table, job, LEASE_SORT_KEY, WATCH_SORT_KEY):
         sort_key = item[SORT_KEY]["S"]
         if sort_key == LEASE_SORT_KEY:
+            lease = item
             running = int(item.get(LEASE_UNTIL, {}).get("N", "0")) > now.timestamp()
         elif is_pause_item(item):
             pause = read_pause(item)
         elif sort_key == WATCH_SORT_KEY:
             watched = read_watch(item)
-    return JobLedger(slots={}, catch_ups={}, running=running, pause=pause, watch=watched)
+    return JobLedger(
+        slots={}, catch_ups={}, running=running, pause=pause, watch=watched, lease=lease
+    )
 
 
 def read_slots(
@@ -443,12 +454,14 @@ def check_job(
     retention: timedelta,
     state_machine_arn_prefix: str,
     report: JobReport,
+    environment: str,
 ) -> None:
     """Check ``job``, adding to ``report`` as each record is written: a call that fails
     later in the check (a denied StartExecution) does not lose what was recorded, and the
     watermark moves only once the check is done."""
     since = now - look_back(retention)
     state = read_job(ledger, table, job.name, now)
+    check_running_long(ledger, table, job, state.lease, environment=environment, now=now)
     previous = state.watch.fingerprint
     if previous != job.fingerprint:
         # New, re-enabled, disabled or rescheduled: its slots before now are not comparable.
@@ -600,6 +613,7 @@ def watch(
                 retention=manifest.retention,
                 state_machine_arn_prefix=state_machine_arn_prefix,
                 report=report,
+                environment=manifest.environment,
             )
         except ClientError as error:
             detail = error.response["Error"]

@@ -44,6 +44,7 @@ class WatchedJob:
     schedule: JobSchedule
     enabled: bool = True
     catch_up: timedelta | None = None  # start missed slots this recent by itself
+    alert_after: timedelta | None = None  # alert once per run still running this long
 
     @property
     def fingerprint(self) -> str:
@@ -108,6 +109,8 @@ def render(manifest: Manifest) -> bytes:
             "end": _time(job.schedule.end),
             "enabled": job.enabled,
             "catchUpSeconds": _seconds(job.catch_up),
+            # Only when set: the manifest of jobs without it stays as it was.
+            **({"alertAfterSeconds": _seconds(job.alert_after)} if job.alert_after else {}),
         }
         for job in sorted(manifest.jobs, key=lambda job: job.name)
     ]
@@ -144,6 +147,11 @@ def _job(document: Any, index: int) -> WatchedJob:
     catch_up = _field(document, "catchUpSeconds", optional_int, where)
     start = _field(document, "start", optional_str, where)
     end = _field(document, "end", optional_str, where)
+    alert_after = (
+        _field(document, "alertAfterSeconds", int, where)
+        if "alertAfterSeconds" in document
+        else None
+    )
     try:
         schedule = JobSchedule(
             expression=_field(document, "schedule", str, where),
@@ -160,6 +168,7 @@ def _job(document: Any, index: int) -> WatchedJob:
         schedule=schedule,
         enabled=_field(document, "enabled", bool, where),
         catch_up=timedelta(seconds=catch_up) if catch_up else None,
+        alert_after=timedelta(seconds=alert_after) if alert_after else None,
     )
 
 

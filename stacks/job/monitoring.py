@@ -4,9 +4,12 @@ retention), and each job's alarm."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 from cronguard.config import Environment
+from cronguard.config.model import format_duration
+from lambdas.core import metrics_contract as names
 from stacks.functions import LOG_RETENTION_DAYS
 from stacks.job.cloudformation import ref
 from stacks.job.shapes import SHARED, Fragment, NamedJob, owner_topic_parameter
@@ -23,8 +26,9 @@ EXECUTION_LOG_GROUP_NAME = {"Fn::Sub": "/aws/vendedlogs/states/${AWS::StackName}
 def monitoring(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[Fragment]:
     """The executions', job containers' and guards' log groups (a stream prefix per job),
     then one alarm per job: any failed, timed-out or aborted execution, or a guard error, in
-    a period. Skips are healthy and never alarm. When it fires is the environment's alarms'
-    rule (``stacks.monitoring.AT_FIRST_OCCURRENCE``), which ``alarm()`` builds from."""
+    a period; and a job with ``alert_after`` one more, for a run still running that long.
+    Skips are healthy and never alarm. When it fires is the environment's alarms' rule
+    (``stacks.monitoring.AT_FIRST_OCCURRENCE``), which ``alarm()`` builds from."""
     for logical_id in (SHARED.execution_logs, SHARED.job_logs, SHARED.guard_logs):
         properties: dict[str, Any] = {"RetentionInDays": LOG_RETENTION_DAYS}
         if logical_id == SHARED.execution_logs:
@@ -83,6 +87,42 @@ def monitoring(environment: Environment, jobs: Sequence[NamedJob]) -> Iterator[F
                 },
             },
         )
+        if job.alert_after is not None:
+            yield _running_long_alarm(environment, named, job.alert_after)
+
+
+def _running_long_alarm(
+    environment: Environment, named: NamedJob, alert_after: timedelta
+) -> Fragment:
+    """The job's runs still running ``alert_after`` after they started: the slot watch counts
+    each such run once (``RunningLong``, with the job's dimension), so one alarm per run."""
+    job = named.job
+    after = format_duration(alert_after)
+    return Fragment(
+        named.ids.running_long_alarm,
+        {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": f"cronguard {environment.name}/{job.name}: a run is still "
+                f"running {after} after it started (alert_after; its timeout is "
+                f"{format_duration(job.timeout)}). The slot watch's logs ('run still running "
+                f"past alert_after') name the slot and execution; `cronguard status` shows it. "
+                f"Look at the run's logs; `cronguard history {job.name}` shows how long its "
+                "runs took before.",
+                **AT_FIRST_OCCURRENCE.properties(),
+                "AlarmActions": [ref("AlarmTopicArn"), *_owner_actions(environment, named)],
+                "Namespace": names.NAMESPACE,
+                "MetricName": names.RUNNING_LONG,
+                "Dimensions": [
+                    {"Name": names.ENVIRONMENT_DIMENSION, "Value": environment.name},
+                    {"Name": names.SERVICE_DIMENSION, "Value": names.SERVICE},
+                    {"Name": names.JOB_DIMENSION, "Value": job.name},
+                ],
+                "Period": AT_FIRST_OCCURRENCE.period_seconds,
+                "Statistic": "Sum",
+            },
+        },
+    )
 
 
 def _owner_actions(environment: Environment, named: NamedJob) -> list[Any]:

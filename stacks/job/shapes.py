@@ -101,6 +101,7 @@ class JobResources:
     state_machine: str
     schedule: str
     alarm: str
+    running_long_alarm: str  # only for a job with alert_after
     state_machine_parameter: str
     container_logs: str  # only for a job with its own log retention
 

@@ -58,6 +58,7 @@ JOBS: dict[str, dict[str, Any]] = {
     "held": {"schedule": "cron(0 7 * * ? *)", "image": "x"},
     "off": {"schedule": "cron(0 8 * * ? *)", "image": "x", "enabled": False},
     "every-90m": {"schedule": "rate(90 minutes)", "image": "x"},
+    "slow": {"schedule": "cron(0 9 * * ? *)", "image": "x", "alert_after": "45m", "timeout": "2h"},
 }
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:test-{job}:{name}"
 runner = CliRunner()
@@ -190,6 +191,16 @@ def ledger(calls: list[str]) -> datetime:
         Status.SUCCEEDED,
         **{STARTED_AT: iso(now - timedelta(minutes=30)), ATTEMPT: {"N": "1"}},
     )
+    # slow: running for 50 minutes, past its alert_after (45m).
+    put(
+        "slow",
+        slot_key(now - timedelta(minutes=50)),
+        Status.RUNNING,
+        **{
+            OWNER: EXECUTION.format(job="slow", name="long"),
+            STARTED_AT: iso(now - timedelta(minutes=50)),
+        },
+    )
     calls.clear()
     return now
 
@@ -212,6 +223,9 @@ def test_status_json_rows(ledger: datetime, calls: list[str]) -> None:
     assert nightly["lastSlot"]["status"] == "RUNNING"
     assert [run["execution"] for run in nightly["running"]] == ["today"]
     assert 590 <= nightly["running"][0]["forSeconds"] <= 660
+    assert nightly["running"][0]["runningLong"] is False  # no alert_after
+    (slow,) = jobs["slow"]["running"]
+    assert slow["runningLong"] is True and slow["forSeconds"] >= 45 * 60
     assert nightly["nextSlot"]["local"].endswith("T03:00:00+09:00")  # in the job's zone
     assert nightly["failures"] == {"count": 0, "slots": []}
     assert (nightly["owner"], jobs["hourly"]["owner"]) == ("payments", None)
@@ -259,6 +273,7 @@ def test_status_table(ledger: datetime) -> None:
     assert "RUNNING" in rows["nightly"]
     assert " JST " in rows["nightly"]
     assert "│ for 10m " in rows["nightly"]  # running for ten minutes
+    assert "│ long 50m " in rows["slow"]  # running past its alert_after (45m)
     assert "│ 45s " in rows["hourly"]
     assert "paused: db migration" in rows["held"]
     assert "disabled" in rows["off"]

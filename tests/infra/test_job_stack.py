@@ -91,10 +91,13 @@ def test_a_job_is_exactly_its_job_resources_and_the_module_says_how_many(tmp_pat
     )
     second = JobResources.of(environment.jobs[1])
     # The rest is shared by the jobs; a job has a log group of its own only when it sets the
-    # retention of its container's logs.
-    assert set(two) - set(one) == set(second.logical_ids) - {second.container_logs}
+    # retention of its container's logs, and a running-long alarm only with alert_after.
+    optional = {second.container_logs, second.running_long_alarm}
+    assert set(two) - set(one) == set(second.logical_ids) - optional
     said = " ".join((job_template.__doc__ or "").split())
-    assert f"a job is {len(second.logical_ids) - 1} resources (``JobResources``)" in said
+    assert (
+        f"a job is {len(second.logical_ids) - len(optional)} resources (``JobResources``)" in said
+    )
 
 
 def test_a_registry_image_gets_no_ecr_permissions(tmp_path: Path) -> None:

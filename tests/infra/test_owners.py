@@ -2,11 +2,13 @@
 
 One synth (with cdk-nag) of an environment whose jobs name three teams: ``payments`` gives
 e-mail addresses (cronguard creates its topic), ``data`` its own topic, and ``platform``, the
-environment's default owner, neither (a tag only).
+environment's default owner, neither (a tag only). ``pay-in`` and ``warehouse`` also alert
+their owners of a run still running past ``alert_after``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +16,9 @@ from typing import Any
 import pytest
 
 from cronguard.config import Environment, load_environment
-from cronguard.config.model import OWNER_TAG
+from cronguard.config.model import OWNER_TAG, Job
+from lambdas.core import metrics_contract as names
+from stacks.job.shapes import JobResources
 from stacks.job.template import PARAMETERS
 from testkit.assembly import nested_templates
 from testkit.configs import write_config
@@ -32,9 +36,9 @@ IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/job:1"
 DATA_TOPIC = "arn:aws:sns:eu-west-1:111122223333:data-alarms"
 PAYMENTS = {"team": "payments", "email": ["payments-oncall@example.com"]}
 JOBS: dict[str, dict[str, Any]] = {
-    "pay-in": {"owner": PAYMENTS},
+    "pay-in": {"owner": PAYMENTS, "alert_after": "45m"},
     "pay-out": {"owner": PAYMENTS},
-    "warehouse": {"owner": {"team": "data", "topic_arn": DATA_TOPIC}},
+    "warehouse": {"owner": {"team": "data", "topic_arn": DATA_TOPIC}, "alert_after": "30m"},
     "housekeeping": {},  # the environment's owner
 }
 
@@ -69,13 +73,17 @@ def of_type(template: Mapping[str, Any], kind: str) -> dict[str, Any]:
     return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
 
 
-def job_alarm(templates: dict[str, Any], job: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The job's alarm, and the parameters its job stack is passed."""
+def job_alarm(
+    templates: dict[str, Any], job: str, *, running_long: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The job's alarm (or its running-long alarm), and the parameters its job stack is
+    passed."""
+    ids = JobResources.of(Job(name=job, schedule="rate(1 hour)", image=IMAGE))
+    logical_id = ids.running_long_alarm if running_long else ids.alarm
     for template, parameters in templates["stacks"].values():
-        for alarm in of_type(template, "AWS::CloudWatch::Alarm").values():
-            if f"/{job}:" in alarm["Properties"]["AlarmDescription"]:
-                return alarm, parameters
-    raise AssertionError(f"no alarm of {job}")
+        if logical_id in template["Resources"]:
+            return template["Resources"][logical_id], parameters
+    raise AssertionError(f"no {logical_id} of {job}")
 
 
 def test_a_team_with_email_gets_one_topic_for_all_its_jobs(
@@ -134,7 +142,7 @@ def test_every_alarm_to_a_topic_cronguard_made_can_notify(
     """The created team topic passes the walk the environment's topic passes; an imported
     topic cannot be walked (its policies are not in these templates), as with alarms.topic_arn,
     so its alarm action is the one left out, and docs/metrics.md says what it needs."""
-    _, templates = owned
+    templates = copy.deepcopy(owned[1])  # its alarms' actions are changed below
     job_stacks: JobStacks = [
         (logical_id, template, parameters)
         for logical_id, (template, parameters) in templates["stacks"].items()
@@ -146,6 +154,44 @@ def test_every_alarm_to_a_topic_cronguard_made_can_notify(
     assert len(every_alarm(templates["parent"], job_stacks)) > len(JOBS)
     account = Account("aws", "eu-west-1", "111122223333")
     assert list(delivery_problems(templates["parent"], job_stacks, account)) == []
+
+
+def test_a_run_running_long_alarms_the_environments_and_the_owners_topics(
+    owned: tuple[Environment, dict[str, Any]],
+) -> None:
+    _, templates = owned
+    expected_actions = {
+        "pay-in": [{"Ref": "AlarmTopicArn"}, {"Ref": "OwnerTopicPayments"}],
+        "warehouse": [{"Ref": "AlarmTopicArn"}, DATA_TOPIC],
+    }
+    for job, actions in expected_actions.items():
+        alarm, _ = job_alarm(templates, job, running_long=True)
+        properties = alarm["Properties"]
+        assert properties["AlarmActions"] == actions
+        assert (properties["Namespace"], properties["MetricName"]) == (
+            names.NAMESPACE,
+            names.RUNNING_LONG,
+        )
+        assert properties["Dimensions"] == [
+            {"Name": names.ENVIRONMENT_DIMENSION, "Value": ENVIRONMENT},
+            {"Name": names.SERVICE_DIMENSION, "Value": names.SERVICE},
+            {"Name": names.JOB_DIMENSION, "Value": job},
+        ]
+        # The slot watch counts a run once: its first count alarms, and no count is healthy.
+        assert properties["Statistic"] == "Sum" and properties["Threshold"] == 1
+        assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert properties["TreatMissingData"] == "notBreaching"
+    assert (
+        "still running 45m after it started"
+        in job_alarm(templates, "pay-in", running_long=True)[0]["Properties"]["AlarmDescription"]
+    )
+    # No alert_after, no such alarm: two alarms of its own per alerted job, one per other job.
+    alarms = [
+        logical_id
+        for template, _ in templates["stacks"].values()
+        for logical_id in of_type(template, "AWS::CloudWatch::Alarm")
+    ]
+    assert len(alarms) == len(JOBS) + len(expected_actions)
 
 
 def test_job_stacks_declare_only_the_owner_parameters_of_their_jobs(

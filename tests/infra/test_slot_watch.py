@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ JOBS: dict[str, Any] = {
         "flexible_window": "10m",
         "catch_up": {"window": "6h"},
     },
-    "hourly": {"schedule": "rate(1 hour)", "image": "repo/job:1"},
+    "hourly": {"schedule": "rate(1 hour)", "image": "repo/job:1", "alert_after": "45m"},
     "off": {"schedule": "rate(1 hour)", "image": "repo/job:1", "enabled": False},
 }
 
@@ -110,6 +111,8 @@ def test_the_manifest_is_config_with_every_job_and_its_catch_up(
     assert nightly.catch_up is not None and nightly.catch_up.total_seconds() == 6 * 3600
     assert nightly.state_machine == environment.state_machine_name(environment.job("nightly"))
     assert not by_name["off"].enabled and by_name["hourly"].catch_up is None
+    assert by_name["hourly"].alert_after == timedelta(minutes=45)
+    assert nightly.alert_after is None
 
 
 def test_the_watch_checks_each_shard_every_five_minutes_with_its_variables(

@@ -89,8 +89,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         f"{JOBS}: job 'report': shedule: unknown key; did you mean 'schedule'? allowed: "
         "description, schedule, timezone, enabled, task_definition_arn, image, command, cpu, "
         "memory, environment, secrets, timeout, launch_retries, job_retries, concurrency, "
-        "starting_deadline, flexible_window, delivery, catch_up, spot, capacity_providers, "
-        "network, task_role_arn, permissions, managed_policies, architecture, "
+        "starting_deadline, flexible_window, delivery, catch_up, alert_after, spot, "
+        "capacity_providers, network, task_role_arn, permissions, managed_policies, architecture, "
         "ephemeral_storage_gib, renamed_from, owner, tags, entrypoint, user, working_directory, "
         "stop_timeout, readonly_root_filesystem, init_process, platform_version, logs, "
         "registry_credentials, "
@@ -280,6 +280,29 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "timeout too short",
         {"jobs": with_job(timeout=30)},
         f"{JOBS}: job 'report': timeout: 30s is out of range; allowed 1m to 7d",
+    ),
+    (
+        "alert_after past the timeout",
+        {"jobs": with_job(alert_after="45m", timeout="30m")},
+        f"{JOBS}: job 'report': alert_after: 45m is not shorter than the job's timeout (30m), "
+        "which stops the run first: lower alert_after or raise timeout",
+    ),
+    (
+        "alert_after as long as the timeout (the default 1h)",
+        {"jobs": with_job(alert_after="1h")},
+        f"{JOBS}: job 'report': alert_after: 1h is not shorter than the job's timeout (1h), "
+        "which stops the run first: lower alert_after or raise timeout",
+    ),
+    (
+        "alert_after not a duration",
+        {"jobs": with_job(alert_after="soon")},
+        f"{JOBS}: job 'report': alert_after: 'soon' is not a duration; use e.g. '90s', '15m', "
+        "'2h', '1d'",
+    ),
+    (
+        "alert_after under a minute",
+        {"jobs": with_job(alert_after=30)},
+        f"{JOBS}: job 'report': alert_after: 30s is out of range; allowed 1m to 7d",
     ),
     (
         "timeout not a duration",
@@ -943,6 +966,21 @@ def test_durations_accept_units_and_seconds(tmp_path: Path) -> None:
     report = load_environment("test", config).job("report")
     assert report.timeout == timedelta(minutes=90)
     assert report.starting_deadline == timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"alert_after": "45m"}, timedelta(minutes=45)),
+        ({"alert_after": 5400, "timeout": "2h"}, timedelta(minutes=90)),
+        ({}, None),
+    ],
+)
+def test_alert_after_is_a_duration_shorter_than_the_timeout(
+    tmp_path: Path, fields: dict[str, Any], expected: timedelta | None
+) -> None:
+    config = write_config(tmp_path, jobs=with_job(**fields))
+    assert load_environment("test", config).job("report").alert_after == expected
 
 
 def test_unknown_job_lookup_names_the_known_jobs(tmp_path: Path) -> None:
