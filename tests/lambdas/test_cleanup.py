@@ -266,11 +266,11 @@ def test_cleanup_keeps_the_lease_of_a_still_stopping_task_until_the_reconciler_s
     assert item is not None and item[STATUS]["S"] == Status.ABORTED
     assert "not confirmed STOPPED" in item[TASK_STOP]["S"]
     assert aws.item(LEASE_SORT_KEY) is not None
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, cleanup) == {"checked": 1, "fixed": 0}
+    assert reconcile(aws.dynamodb, TABLE, cleanup) == {"checked": 1, "fixed": 0}
     assert aws.item(LEASE_SORT_KEY) is not None  # still stopping: still held
 
     aws.stopped_at_last(task_arn)
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, cleanup) == {"checked": 1, "fixed": 1}
+    assert reconcile(aws.dynamodb, TABLE, cleanup) == {"checked": 1, "fixed": 1}
     assert aws.item(LEASE_SORT_KEY) is None
     assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
 
@@ -307,7 +307,7 @@ def test_a_run_whose_state_machine_is_being_deleted_has_its_task_stopped_and_is_
     task_arn = aws.run_task(execution)
     being_deleted(aws.sfn, aws.state_machine_arn)
 
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
+    assert reconcile(aws.dynamodb, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
 
     assert aws.task(task_arn)["lastStatus"] == "STOPPED"
     assert aws.task(task_arn)["stoppedReason"] == "cronguard: job removed while running"
@@ -327,7 +327,7 @@ def test_a_still_running_run_of_a_live_state_machine_is_left_alone(aws: Aws) -> 
     claim(aws, execution, SLOT)
     task_arn = aws.run_task(execution)
 
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 0}
+    assert reconcile(aws.dynamodb, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 0}
 
     assert aws.task(task_arn)["lastStatus"] == "RUNNING"
     item = aws.item(slot_sort_key(SLOT))
@@ -371,7 +371,7 @@ def test_the_reconciler_settles_a_run_whose_state_machine_is_gone(aws: Aws) -> N
     exited(task_arn, 0)
     aws.sfn.delete_state_machine(stateMachineArn=aws.state_machine_arn)
 
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
+    assert reconcile(aws.dynamodb, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
 
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None and (item[STATUS]["S"], item[EXIT_CODE]["N"]) == ("SUCCEEDED", "0")
