@@ -136,8 +136,8 @@ class Cleanup:
                 if error.response["Error"]["Code"] != "StateMachineDoesNotExist":
                     raise
                 # Deleted (its job removed or renamed), and its settings with it: assume the
-                # task definition cronguard renders. A job with its own task definition is
-                # then not found here: its run is recorded without its task, its lease expires.
+                # task definition cronguard renders. A job with its own is then not found: its
+                # run is recorded without its task (ended with its execution, but rarely).
                 logger.warning(
                     "state machine gone: assuming the rendered task definition's layout",
                     job=job,
