@@ -137,7 +137,7 @@ class Cleanup:
                     raise
                 # Deleted (its job removed or renamed), and its settings with it: assume the
                 # task definition cronguard renders. A job with its own is then not found: its
-                # run is recorded without its task (ended with its execution, but rarely).
+                # run is recorded without its task (which all but always ended with it).
                 logger.warning(
                     "state machine gone: assuming the rendered task definition's layout",
                     job=job,
