@@ -13,7 +13,8 @@ on a best-effort basis, so it settles every RUNNING slot or held lease (the ledg
 ``running`` index) whose execution has ended. Before it releases a lease it stops the run's
 ECS task and waits for STOPPED, so it may list, describe and stop the cluster's tasks. A run
 whose state machine is being deleted (its job removed or renamed) has its task stopped and is
-recorded as it ended: the cleanup may describe this environment's state machines to tell.
+recorded as it ended: the cleanup may describe this environment's state machines to tell, and
+to read where each job's tasks are from its definition.
 
 Both invokes are asynchronous: the target's dead-letter queue catches only deliveries
 EventBridge could not make. A cleanup that still raises after Lambda's own retries goes,
@@ -200,7 +201,8 @@ class ExecutionCleanup(Construct):
             )
         )
         # A run whose state machine is being deleted (its job removed or renamed) is the
-        # cleanup's to settle: it asks the run's state machine whether it is DELETING.
+        # cleanup's to settle: it asks the run's state machine whether it is DELETING. Its
+        # definition says where the job's tasks are (family, container, essential sidecars).
         machines_arn = stack.format_arn(
             service="states",
             resource="stateMachine",

@@ -20,6 +20,11 @@ The reconciler finds such a run while it still runs (its state machine is ``DELE
 status-change event and the reconciler once it failed that way (``ended_by_deletion``): its
 task is stopped and awaited, and its slot recorded as it really ended (``of_removed_run``).
 
+Where a run's tasks are — its job's task family, the container whose exit code is the run's,
+its essential sidecars — the cleanup reads from the job's state machine definition, which
+carries the job's settings (``JobLayout.of_definition``): a job may bring its own task
+definition, with its own family and container names.
+
 The lease's expiry stays the last backstop, never the first.
 """
 
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +52,7 @@ from lambdas.core.execution_contract import (
     ended_by_deletion,
     state_machine_of,
 )
+from lambdas.core.guard_contract import job_of_definition
 from lambdas.core.ledger import LedgerTable
 from lambdas.core.ledger_contract import (
     HOLDER,
@@ -77,26 +83,72 @@ def job_name(state_machine_name: str, environment: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class JobLayout:
+    """Where a job's runs are: its task family, its container (whose exit code is the run's)
+    and its essential sidecars (whose exit stops the task)."""
+
+    family: str
+    container: str
+    essential_sidecars: tuple[str, ...] = ()
+
+    @classmethod
+    def of_definition(cls, definition: str) -> JobLayout:
+        job = job_of_definition(definition)
+        return cls(
+            family=str(job["taskFamily"]),
+            container=str(job["container"]),
+            essential_sidecars=tuple(str(name) for name in job.get("essentialSidecars") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class Cleanup:
-    """What settling an ended execution needs: the ledger, its tasks, the job layout."""
+    """What settling an ended execution needs: the ledger, its tasks, the jobs' layouts."""
 
     ledger: LedgerTable
     tasks: RunTasks | None
-    family_prefix: str
+    sfn: Any  # reads a job's layout from its state machine
+    family_prefix: str  # with ``container``: the layout of a job whose state machine is gone
     container: str
     environment: str  # the metrics' environment dimension
+    # State machine ARN -> its job's layout, read once per invocation.
+    layouts: dict[str, JobLayout] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: CleanupSettings) -> Cleanup:
         return cls(
             ledger=LedgerTable(client("dynamodb"), settings.ledger_table),
             tasks=RunTasks(client("ecs"), settings.cluster_arn),
+            sfn=client("stepfunctions"),
             family_prefix=settings.task_family_prefix,
             container=settings.container,
             environment=settings.environment,
         )
 
-    def ended(self, status: str, error: Any, cause: Any) -> Outcome | None:
+    def layout(self, job: str, execution: str) -> JobLayout:
+        """The layout of the job whose ``execution`` this is, from its state machine's
+        definition (the job's settings are written there, and only there)."""
+        machine = state_machine_of(execution)
+        if machine not in self.layouts:
+            try:
+                described = self.sfn.describe_state_machine(stateMachineArn=machine)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "StateMachineDoesNotExist":
+                    raise
+                # Deleted (its job removed or renamed), and its settings with it: assume the
+                # task definition cronguard renders. A job with its own is then not found: its
+                # run is recorded without its task (which all but always ended with it).
+                logger.warning(
+                    "state machine gone: assuming the rendered task definition's layout",
+                    job=job,
+                    state_machine=machine,
+                )
+                self.layouts[machine] = JobLayout(f"{self.family_prefix}{job}", self.container)
+            else:
+                self.layouts[machine] = JobLayout.of_definition(described["definition"])
+        return self.layouts[machine]
+
+    def ended(self, status: str, error: Any, cause: Any, layout: JobLayout) -> Outcome | None:
         """How a run ended, from its execution's status, error and cause."""
         if status == ExecutionStatus.SUCCEEDED:
             # Every failure path ends the execution FAILED: it succeeded without recording.
@@ -105,7 +157,9 @@ class Cleanup:
         if recorded is None:
             return None
         if status == ExecutionStatus.FAILED:
-            known = outcome.of_failed_execution(error, cause, container=self.container)
+            known = outcome.of_failed_execution(
+                error, cause, container=layout.container, essential=layout.essential_sidecars
+            )
             if known is not None:
                 return known
         if error == errors.REPLACED and isinstance(cause, str):
@@ -114,24 +168,39 @@ class Cleanup:
         return Outcome(status=recorded, reason=f"{reason}: {error}" if error else reason)
 
     def settle(
-        self, *, job: str, slot: str, execution: str, ended: Outcome, per_job_metric: bool = True
+        self,
+        *,
+        job: str,
+        layout: JobLayout,
+        slot: str,
+        execution: str,
+        ended: Outcome,
+        per_job_metric: bool = True,
     ) -> bool:
         """Make sure the run's task is stopped, record the outcome, release the lease — kept
         while the task is not confirmed STOPPED (``reconcile`` releases it once it is).
         True when the slot was still the execution's RUNNING run (and is now recorded)."""
-        stop = self._stop(job, execution, f"cronguard: execution ended {ended.status.value}")
+        stop = self._stop(layout, execution, f"cronguard: execution ended {ended.status.value}")
         if stop is not None and stop.task_arns:
             ended = ended.with_stop(stop)
         return self._record(job, slot, execution, ended, stop, per_job_metric=per_job_metric)
 
-    def removed(self, *, job: str, slot: str, execution: str, per_job_metric: bool = True) -> bool:
+    def removed(
+        self,
+        *,
+        job: str,
+        layout: JobLayout,
+        slot: str,
+        execution: str,
+        per_job_metric: bool = True,
+    ) -> bool:
         """Settle a run whose state machine was deleted under it: stop its task (Step Functions
         does not) and wait for STOPPED, then record how the run really ended — ABORTED when
         its task had to be stopped, else its task's exit code — and release the lease (kept
         while the task is not confirmed STOPPED). True when the slot was still RUNNING."""
-        stop = self._stop(job, execution, outcome.REMOVED_STOP_REASON)
-        tasks = self.tasks.of_run(self._family(job), execution) if self.tasks else []
-        ended = outcome.of_removed_run(tasks, stop, container=self.container)
+        stop = self._stop(layout, execution, outcome.REMOVED_STOP_REASON)
+        tasks = self.tasks.of_run(layout.family, execution) if self.tasks else []
+        ended = outcome.of_removed_run(tasks, stop, container=layout.container)
         return self._record(job, slot, execution, ended, stop, per_job_metric=per_job_metric)
 
     def _record(
@@ -172,22 +241,19 @@ class Cleanup:
         )
         return marked
 
-    def stopped(self, job: str, execution: str) -> bool:
+    def stopped(self, layout: JobLayout, execution: str) -> bool:
         """Whether every task of the run is STOPPED now: asks a stop of any that still run,
         and does not wait (the next reconcile looks again)."""
-        stop = self._stop(job, execution, "cronguard: execution ended", within=0)
+        stop = self._stop(layout, execution, "cronguard: execution ended", within=0)
         return stop is None or not stop.unconfirmed
 
     def _stop(
-        self, job: str, execution: str, reason: str, within: float = STOP_WAIT_SECONDS
+        self, layout: JobLayout, execution: str, reason: str, within: float = STOP_WAIT_SECONDS
     ) -> TaskStop | None:
         """Stop the run's tasks that still run and wait for STOPPED, at most ``within``."""
         if self.tasks is None:
             return None
-        return self.tasks.stop(self._family(job), execution, reason=reason, within=within)
-
-    def _family(self, job: str) -> str:
-        return f"{self.family_prefix}{job}"
+        return self.tasks.stop(layout.family, execution, reason=reason, within=within)
 
 
 def release(event: dict[str, Any], cleanup: Cleanup, environment: str) -> dict[str, Any]:
@@ -196,18 +262,25 @@ def release(event: dict[str, Any], cleanup: Cleanup, environment: str) -> dict[s
     execution_arn = str(detail.get("executionArn", ""))
     machine = str(detail.get("stateMachineArn", "")).rsplit(":", 1)[-1]
     job = job_name(machine, environment)
-    ended = cleanup.ended(str(detail.get("status")), detail.get("error"), detail.get("cause"))
-    if ended is None or job is None:
-        return {"marked": False, "why": "not an ended execution of this environment"}
+    not_ours = {"marked": False, "why": "not an ended execution of this environment"}
+    if job is None:
+        return not_ours
     try:
         raw_input = json.loads(detail.get("input") or "{}")
         trigger = parse_trigger(raw_input, str(detail.get("name", "")))
     except (ValueError, InvalidInput):
         return {"marked": False, "why": "input names no slot: nothing was held"}
-    if ended_by_deletion(detail.get("error"), detail.get("cause")):
-        marked = cleanup.removed(job=job, slot=trigger.slot, execution=execution_arn)
+    layout = cleanup.layout(job, execution_arn)
+    error, cause = detail.get("error"), detail.get("cause")
+    ended = cleanup.ended(str(detail.get("status")), error, cause, layout)
+    if ended is None:
+        return not_ours
+    if ended_by_deletion(error, cause):
+        marked = cleanup.removed(job=job, layout=layout, slot=trigger.slot, execution=execution_arn)
         return {"job": job, "slot": trigger.slot, "marked": marked, "removed": True}
-    marked = cleanup.settle(job=job, slot=trigger.slot, execution=execution_arn, ended=ended)
+    marked = cleanup.settle(
+        job=job, layout=layout, slot=trigger.slot, execution=execution_arn, ended=ended
+    )
     return {"job": job, "slot": trigger.slot, "marked": marked}
 
 
@@ -236,7 +309,7 @@ class ReconcileIncomplete(Exception):
     other run in progress was reconciled."""
 
 
-def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str, Any]:
+def reconcile(dynamodb: Any, table: str, cleanup: Cleanup) -> dict[str, Any]:
     """Settle every run in progress whose execution has ended (a lost status-change event),
     and every run whose state machine is deleted under it (``Cleanup.removed``)."""
     fixed, checked = 0, 0
@@ -244,8 +317,19 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
     deleted: dict[str, bool] = {}  # state machine ARN -> being deleted, or gone
     # One execution that cannot be read (e.g. AccessDenied: the role reads only executions of
     # state machines tagged as this environment's, and a removed job's is deleted, tags and
-    # all) must not keep the others from being settled.
+    # all), nor its state machine, must not keep the others from being settled.
     unreadable: dict[str, str] = {}
+
+    def unread(item: InProgress, failure: ClientError) -> None:
+        detail = failure.response["Error"]
+        unreadable[item.execution] = f"{detail.get('Code')}: {detail.get('Message')}"
+        logger.error(
+            "cannot read a run's execution",
+            job=item.job,
+            execution=item.execution,
+            error=unreadable[item.execution],
+        )
+
     # Slots before leases: settling a slot releases its lease too, and counts as one fix.
     for item in sorted(in_progress(dynamodb, table), key=lambda found: found.lease):
         checked += 1
@@ -253,21 +337,26 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
             continue
         if item.execution not in statuses:
             try:
-                statuses[item.execution] = _execution(sfn, item.execution, deleted)
+                statuses[item.execution] = _execution(cleanup.sfn, item.execution, deleted)
             except ClientError as failure:
-                detail = failure.response["Error"]
-                unreadable[item.execution] = f"{detail.get('Code')}: {detail.get('Message')}"
-                logger.error(
-                    "cannot read a run's execution",
-                    job=item.job,
-                    execution=item.execution,
-                    error=unreadable[item.execution],
-                )
+                unread(item, failure)
                 continue
         execution = statuses[item.execution]
-        if execution.removed and not item.lease:
+        removed = execution.removed and not item.lease
+        if not removed and execution.status == ExecutionStatus.RUNNING:
+            continue
+        try:
+            layout = cleanup.layout(item.job, item.execution)
+        except ClientError as failure:
+            unread(item, failure)
+            continue
+        if removed:
             if cleanup.removed(
-                job=item.job, slot=item.slot, execution=item.execution, per_job_metric=False
+                job=item.job,
+                layout=layout,
+                slot=item.slot,
+                execution=item.execution,
+                per_job_metric=False,
             ):
                 fixed += 1
                 logger.warning(
@@ -277,13 +366,11 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
                     execution=item.execution,
                 )
             continue
-        if execution.status == ExecutionStatus.RUNNING:
-            continue
-        ended = cleanup.ended(execution.status, execution.error, execution.cause) or Outcome(
-            Status.ABORTED, f"execution {execution.status.lower()}"
-        )
+        ended = cleanup.ended(
+            execution.status, execution.error, execution.cause, layout
+        ) or Outcome(Status.ABORTED, f"execution {execution.status.lower()}")
         if item.lease:
-            if not cleanup.stopped(item.job, item.execution):
+            if not cleanup.stopped(layout, item.execution):
                 logger.warning(
                     "lease kept: the run's task is not confirmed STOPPED",
                     job=item.job,
@@ -296,6 +383,7 @@ def reconcile(dynamodb: Any, sfn: Any, table: str, cleanup: Cleanup) -> dict[str
                 logger.warning("reconciled a lease", job=item.job, execution=item.execution)
         elif cleanup.settle(
             job=item.job,
+            layout=layout,
             slot=item.slot,
             execution=item.execution,
             ended=ended,
@@ -373,9 +461,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_dimension(names.ENVIRONMENT_DIMENSION, environment)
     cleanup = Cleanup.from_settings(settings)
     if event.get("detail-type") == SCHEDULED_EVENT:
-        return reconcile(
-            client("dynamodb"), client("stepfunctions"), settings.ledger_table, cleanup
-        )
+        return reconcile(client("dynamodb"), settings.ledger_table, cleanup)
     detail = event.get("detail") or {}
     job = job_name(str(detail.get("stateMachineArn", "")).rsplit(":", 1)[-1], environment)
     if job is not None:

@@ -1,8 +1,9 @@
 """What a job's state machine and the guard Lambda send each other, and the job's settings.
 
 Dependency-free: the guard reads these payloads (``lambdas/guard/handler.py``), the stacks
-build the job settings the definition carries (``JobPayload``), the config model takes
-``Concurrency`` from here, and ``state_machines/guarded_job.asl.json`` spells the same keys.
+build the job settings the definition carries (``JobPayload``), the cleanup reads them back
+from a deployed definition (``job_of_definition``), the config model takes ``Concurrency``
+from here, and ``state_machines/guarded_job.asl.json`` spells the same keys.
 The payload shapes are part of every deployed state machine: a key is renamed or removed
 only together with a definition that no longer sends or reads it, and a key added later is
 ``NotRequired`` (an execution started on the older definition may still call the guard).
@@ -12,8 +13,9 @@ No ``from __future__ import annotations`` here: TypedDict learns which keys are
 required ones at run time from ``__required_keys__``.
 """
 
+import json
 from enum import StrEnum
-from typing import Any, Final, Literal, NotRequired, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 
 class Concurrency(StrEnum):
@@ -55,6 +57,24 @@ class JobPayload(TypedDict):
     # Sidecars whose exit stops the task (the ledger names the one that did); only when some.
     essentialSidecars: NotRequired[list[str]]
     jobRetries: NotRequired[JobRetriesPayload]  # absent: a failed attempt is never retried
+
+
+GUARD_STATE: Final = "Guard"
+"""The state that claims a slot: its payload's ``job`` is the job's settings."""
+
+
+def job_of_definition(definition: str) -> JobPayload:
+    """The job's settings a state machine's definition carries (its ``Guard`` state's payload),
+    as DescribeStateMachine returns the definition: the one place they are written. A
+    definition that carries none (not a cronguard job's) is a ``ValueError``."""
+    try:
+        job = json.loads(definition)["States"][GUARD_STATE]["Arguments"]["Payload"]["job"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"the definition carries no job settings: {error!r}") from None
+    missing = JobPayload.__required_keys__ - set(job) if isinstance(job, dict) else {"job"}
+    if missing:
+        raise ValueError(f"the definition's job settings lack {sorted(missing)}")
+    return cast(JobPayload, job)
 
 
 class ExecutionPayload(TypedDict):

@@ -123,10 +123,13 @@ def failed(error: Any, *, container: str, essential: Sequence[str] = ()) -> Outc
     return Outcome(Status.FAILED, f"{name}: {detail}" if detail else name)
 
 
-def of_failed_execution(error: Any, cause: Any, *, container: str) -> Outcome | None:
+def of_failed_execution(
+    error: Any, cause: Any, *, container: str, essential: Sequence[str] = ()
+) -> Outcome | None:
     """How a run ended, read from the error and cause a FAILED execution ended with (the
     status-change event's ``detail.error``/``detail.cause``), or None if the execution did not
-    end in ``Failed`` or ``Success not recorded``.
+    end in ``Failed`` or ``Success not recorded``; ``container`` and ``essential`` as ``failed``
+    takes them.
 
     ``Success not recorded`` carries the stopped task (it exited 0: the slot is SUCCEEDED);
     ``Failed`` carries the ``{"Error", "Cause"}`` that ``Run job`` failed with.
@@ -138,7 +141,7 @@ def of_failed_execution(error: Any, cause: Any, *, container: str) -> Outcome | 
     if error == errors.SUCCESS_NOT_RECORDED and isinstance(parsed, dict):
         return succeeded(parsed, container=container)
     if error in set(errors.BY_ORIGINAL_ERROR.values()) | {errors.RUN_FAILED}:
-        return failed(parsed, container=container)
+        return failed(parsed, container=container, essential=essential)
     return None
 
 

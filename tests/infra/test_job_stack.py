@@ -23,6 +23,7 @@ import app as cdk_app
 from cronguard.config import Environment, load_environment
 from cronguard.config.model import MAX_JOBS_PER_STACK
 from lambdas.core import variables
+from lambdas.core.guard_contract import job_of_definition
 from stacks.environment_stack import CronguardStack
 from stacks.job import template as job_template
 from stacks.job.guard import GUARD_TIMEOUT_SECONDS
@@ -357,11 +358,10 @@ def test_the_guard_may_stop_and_wait_for_its_runs_tasks_in_the_jobs_cluster_only
 def test_the_guard_is_told_its_jobs_container_and_task_family(tmp_path: Path) -> None:
     template = render(tmp_path, image="repo/job:1")
     ids = JobResources.of(load_environment("test", tmp_path).jobs[0])
-    definition = json.loads(
-        template["Resources"][ids.state_machine]["Properties"]["DefinitionString"]
-    )
+    text = template["Resources"][ids.state_machine]["Properties"]["DefinitionString"]
+    definition = json.loads(text)
     (task_definition,) = of_type(template, "AWS::ECS::TaskDefinition").values()
-    settings = definition["States"]["Guard"]["Arguments"]["Payload"]["job"]
+    settings = job_of_definition(text)  # as the cleanup reads them back
     assert settings["container"] == task_definition["Properties"]["ContainerDefinitions"][0]["Name"]
     assert settings["taskFamily"] == task_definition["Properties"]["Family"]
     for finish in ("Record success", "Record failure"):

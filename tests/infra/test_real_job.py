@@ -17,6 +17,7 @@ import yaml
 
 from cronguard.config import Environment, load_environment
 from cronguard.config.model import Job
+from lambdas.core.guard_contract import job_of_definition
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 from stacks.job.shapes import JobResources
@@ -425,8 +426,7 @@ def test_sidecars_run_beside_the_job_container_which_waits_for_them(synthesized)
     }
     assert (otel["Essential"], "Cpu" in otel, "MountPoints" in otel) == (False, False, False)
     # The guard knows which sidecar may stop the task, to name it in the ledger.
-    definition = json.loads(resource(template, ids.state_machine)["DefinitionString"])
-    settings = definition["States"]["Guard"]["Arguments"]["Payload"]["job"]
+    settings = job_of_definition(resource(template, ids.state_machine)["DefinitionString"])
     assert settings["essentialSidecars"] == ["agent", "log_router"]
     assert settings["container"] == "job"
 
@@ -545,10 +545,9 @@ def test_a_task_definition_of_ones_own_is_run_and_its_roles_passed_nothing_rende
     overrides = run["Overrides"]["ContainerOverrides"]
     assert overrides.count("'Name': '") - overrides.count("{'Name': 'CRONGUARD_") == 1
     assert "[$merge([{'Name': 'app', " in overrides
-    assert definition["States"]["Guard"]["Arguments"]["Payload"]["job"]["container"] == "app"
-    assert definition["States"]["Guard"]["Arguments"]["Payload"]["job"]["taskFamily"] == (
-        "reports-nightly"
-    )
+    # ...and the cleanup reads where its runs' tasks are from the definition.
+    settings = job_of_definition(machine["DefinitionString"])
+    assert (settings["taskFamily"], settings["container"]) == ("reports-nightly", "app")
     statements = resource(template, ids.state_machine_role)["Policies"][0]["PolicyDocument"][
         "Statement"
     ]

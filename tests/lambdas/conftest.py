@@ -20,12 +20,14 @@ from moto.moto_api import state_manager
 
 from lambdas.cleanup.handler import Cleanup
 from lambdas.core import variables
+from lambdas.core.guard_contract import JobPayload
 from lambdas.core.ledger import LedgerTable
 from lambdas.core.ledger_contract import PARTITION_KEY, SORT_KEY, partition, table_name
 from lambdas.core.tasks import EXECUTION_VARIABLE, RunTasks
 from lambdas.core.times import utc_now
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard
+from stacks.definition import render_definition
 from tests.aws import REGION, create_ledger_table, use_fake_credentials
 
 TABLE = table_name("test")
@@ -33,6 +35,22 @@ CLUSTER = "jobs"
 FAMILY = "cronguard-test-report"
 CONTAINER = "job"
 ACCOUNT = "123456789012"  # moto's default account
+# The job's settings its state machine's definition carries (the cleanup reads them there).
+REPORT = JobPayload(
+    name="report",
+    concurrency="forbid",
+    startingDeadlineSeconds=None,
+    leaseSeconds=3600,
+    retentionSeconds=86400,
+    container=CONTAINER,
+    taskFamily=FAMILY,
+)
+
+
+def definition_of(job: JobPayload) -> str:
+    """A job's state machine definition as its stack renders it (the ARNs of the stack's
+    resources left as placeholders: moto does not run it here)."""
+    return render_definition({"JobSettings": job})
 
 
 @dataclass(frozen=True)
@@ -58,20 +76,15 @@ class Aws:
     sfn: Any
     ecs: Any
     state_machine_arn: str
+    role: str  # the state machines' role
     slept: list[float]
-
-    def start(self, name: str) -> str:
-        return str(
-            self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input="{}")[
-                "executionArn"
-            ]
-        )
 
     def cleanup(self) -> Cleanup:
         """The cleanup as ``Cleanup.from_settings`` builds it, on this fixture's clients."""
         return Cleanup(
             ledger=LedgerTable(self.dynamodb, TABLE),
             tasks=self.tasks(),
+            sfn=self.sfn,
             family_prefix=FAMILY.removesuffix("report"),
             container=CONTAINER,
             environment="test",
@@ -90,7 +103,31 @@ class Aws:
             environment="test",
         )
 
-    def run_task(self, execution_arn: str, family: str = FAMILY) -> str:
+    def state_machine(self, job: JobPayload) -> str:
+        """Another job's state machine, ``test-<job>``, carrying its settings."""
+        return str(
+            self.sfn.create_state_machine(
+                name=f"test-{job['name']}", roleArn=self.role, definition=definition_of(job)
+            )["stateMachineArn"]
+        )
+
+    def start(self, name: str, machine: str | None = None) -> str:
+        return str(
+            self.sfn.start_execution(
+                stateMachineArn=machine or self.state_machine_arn, name=name, input="{}"
+            )["executionArn"]
+        )
+
+    def task_definition(self, family: str, *containers: str) -> None:
+        self.ecs.register_task_definition(
+            family=family,
+            networkMode="bridge",  # moto's awsvpc needs a VPC; IAM and ENIs are not tested here
+            containerDefinitions=[
+                {"name": name, "image": "busybox", "memory": 512} for name in containers
+            ],
+        )
+
+    def run_task(self, execution_arn: str, family: str = FAMILY, container: str = CONTAINER) -> str:
         """A task as ``Run job`` starts it: the execution ARN in its container overrides."""
         task = self.ecs.run_task(
             cluster=CLUSTER,
@@ -99,7 +136,7 @@ class Aws:
             overrides={
                 "containerOverrides": [
                     {
-                        "name": CONTAINER,
+                        "name": container,
                         "environment": [{"name": EXECUTION_VARIABLE, "value": execution_arn}],
                     }
                 ]
@@ -209,26 +246,20 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         machine = sfn.create_state_machine(
             name="test-report",
             roleArn=role,
-            definition=json.dumps(
-                {
-                    "StartAt": "Wait",
-                    "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}},
-                }
-            ),
+            definition=definition_of(REPORT),
         )["stateMachineArn"]
         ecs = boto3.client("ecs", region_name=REGION)
         ecs.create_cluster(clusterName=CLUSTER)
-        for family in (FAMILY, "cronguard-test-other"):
-            ecs.register_task_definition(
-                family=family,
-                networkMode="bridge",  # moto's awsvpc needs a VPC; IAM and ENIs are not tested here
-                containerDefinitions=[{"name": CONTAINER, "image": "busybox", "memory": 512}],
-            )
         # moto walks a task to STOPPED on its own after a few DescribeTasks; here a task runs
         # until it is stopped (moto's own state manager, not a patch).
         state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**6})
         assert os.environ[variables.LEDGER_TABLE] == TABLE
+        aws = Aws(
+            dynamodb=dynamodb, sfn=sfn, ecs=ecs, state_machine_arn=machine, role=role, slept=[]
+        )
+        for family in (FAMILY, "cronguard-test-other"):
+            aws.task_definition(family, CONTAINER)
         try:
-            yield Aws(dynamodb=dynamodb, sfn=sfn, ecs=ecs, state_machine_arn=machine, slept=[])
+            yield aws
         finally:
             state_manager.unset_transition("ecs::task")

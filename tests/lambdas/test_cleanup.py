@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from lambdas.core.execution_contract import (
     ended_by_deletion,
     state_machine_of,
 )
-from lambdas.core.guard_contract import Concurrency
+from lambdas.core.guard_contract import Concurrency, JobPayload, job_of_definition
 from lambdas.core.ledger_contract import (
     EXIT_CODE,
     HOLDER,
@@ -33,10 +34,20 @@ from lambdas.core.ledger_contract import (
     partition,
     slot_sort_key,
 )
+from lambdas.core.trigger import parse_trigger
 from lambdas.guard.decision import Verdict
+from lambdas.guard.handler import JobSettings
 from tests.aws import REGION
-from tests.lambdas.conftest import ACCOUNT, CONTAINER, CONTEXT, TABLE, Aws
-from tests.lambdas.test_guard_handler import NEXT_SLOT, SLOT, claim
+from tests.lambdas.conftest import (
+    ACCOUNT,
+    CONTAINER,
+    CONTEXT,
+    TABLE,
+    Aws,
+    RecordingClient,
+    definition_of,
+)
+from tests.lambdas.test_guard_handler import NEXT_SLOT, SLOT, claim, scheduled
 
 
 def status_change(execution: str, machine: str, status: str, input_: Any) -> dict[str, Any]:
@@ -266,11 +277,11 @@ def test_cleanup_keeps_the_lease_of_a_still_stopping_task_until_the_reconciler_s
     assert item is not None and item[STATUS]["S"] == Status.ABORTED
     assert "not confirmed STOPPED" in item[TASK_STOP]["S"]
     assert aws.item(LEASE_SORT_KEY) is not None
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, cleanup) == {"checked": 1, "fixed": 0}
+    assert reconcile(aws.dynamodb, TABLE, cleanup) == {"checked": 1, "fixed": 0}
     assert aws.item(LEASE_SORT_KEY) is not None  # still stopping: still held
 
     aws.stopped_at_last(task_arn)
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, cleanup) == {"checked": 1, "fixed": 1}
+    assert reconcile(aws.dynamodb, TABLE, cleanup) == {"checked": 1, "fixed": 1}
     assert aws.item(LEASE_SORT_KEY) is None
     assert claim(aws, aws.start("next"), NEXT_SLOT).verdict is Verdict.RUN
 
@@ -307,7 +318,7 @@ def test_a_run_whose_state_machine_is_being_deleted_has_its_task_stopped_and_is_
     task_arn = aws.run_task(execution)
     being_deleted(aws.sfn, aws.state_machine_arn)
 
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
+    assert reconcile(aws.dynamodb, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
 
     assert aws.task(task_arn)["lastStatus"] == "STOPPED"
     assert aws.task(task_arn)["stoppedReason"] == "cronguard: job removed while running"
@@ -327,7 +338,7 @@ def test_a_still_running_run_of_a_live_state_machine_is_left_alone(aws: Aws) -> 
     claim(aws, execution, SLOT)
     task_arn = aws.run_task(execution)
 
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 0}
+    assert reconcile(aws.dynamodb, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 0}
 
     assert aws.task(task_arn)["lastStatus"] == "RUNNING"
     item = aws.item(slot_sort_key(SLOT))
@@ -371,7 +382,7 @@ def test_the_reconciler_settles_a_run_whose_state_machine_is_gone(aws: Aws) -> N
     exited(task_arn, 0)
     aws.sfn.delete_state_machine(stateMachineArn=aws.state_machine_arn)
 
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
+    assert reconcile(aws.dynamodb, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
 
     item = aws.item(slot_sort_key(SLOT))
     assert item is not None and (item[STATUS]["S"], item[EXIT_CODE]["N"]) == ("SUCCEEDED", "0")
@@ -384,3 +395,129 @@ def test_only_a_deleted_state_machines_runtime_error_counts_as_its_removal() -> 
     assert not ended_by_deletion(errors.JOB_FAILED, "State machine x has been deleted.")
     machine = state_machine_of("arn:aws:states:us-east-1:123456789012:execution:dev-job:20261122")
     assert machine == "arn:aws:states:us-east-1:123456789012:stateMachine:dev-job"
+
+
+# A job with its own task definition (``task_definition_arn`` + ``container``) and an essential
+# sidecar: nothing of it is named after cronguard's rendered task definition.
+CATALOGUE = JobPayload(
+    name="catalogue",
+    concurrency="forbid",
+    startingDeadlineSeconds=None,
+    leaseSeconds=3600,
+    retentionSeconds=86400,
+    container="importer",
+    taskFamily="catalogue",
+    essentialSidecars=["agent"],
+)
+
+
+def catalogue_run(aws: Aws, name: str) -> tuple[str, str]:
+    """A claimed run of the catalogue job and its task: (execution, task ARN)."""
+    aws.task_definition(CATALOGUE["taskFamily"], CATALOGUE["container"], "agent")
+    execution = aws.start(name, aws.state_machine(CATALOGUE))
+    trigger = parse_trigger(scheduled(SLOT), name)
+    aws.guard().run_or_skip(JobSettings.from_payload(CATALOGUE), trigger, execution)
+    return execution, aws.run_task(execution, CATALOGUE["taskFamily"], CATALOGUE["container"])
+
+
+def run_job_failed(task_arn: str, **exit_codes: int) -> tuple[str, str]:
+    """The error and cause an execution fails with when ``Run job`` failed: the stopped task."""
+    containers = [{"Name": name, "ExitCode": code} for name, code in exit_codes.items()]
+    task = {"TaskArn": task_arn, "Containers": containers}
+    return errors.JOB_FAILED, json.dumps({"Error": "States.TaskFailed", "Cause": json.dumps(task)})
+
+
+def test_a_job_with_its_own_task_definition_has_its_task_stopped_when_stopped_by_hand(
+    aws: Aws,
+) -> None:
+    execution, task_arn = catalogue_run(aws, "by-hand")
+    aws.sfn.stop_execution(executionArn=execution)
+    machine = state_machine_of(execution)
+
+    answer = lambda_handler(
+        status_change(execution, machine, "ABORTED", {"scheduledTime": SLOT}), CONTEXT
+    )
+
+    assert answer == {"job": "catalogue", "slot": SLOT, "marked": True}
+    assert aws.task(task_arn)["lastStatus"] == "STOPPED"
+    item = aws.item(slot_sort_key(SLOT), job="catalogue")
+    assert item is not None
+    assert (item[STATUS]["S"], item[TASK_ARN]["S"]) == (Status.ABORTED, task_arn)
+    assert "STOPPED after" in item[TASK_STOP]["S"]
+    assert aws.item(LEASE_SORT_KEY, job="catalogue") is None
+
+
+def test_a_job_with_its_own_container_has_its_exit_code_recorded(aws: Aws) -> None:
+    execution, task_arn = catalogue_run(aws, "failed")
+    event = status_change(execution, state_machine_of(execution), "FAILED", {"scheduledTime": SLOT})
+    event["detail"]["error"], event["detail"]["cause"] = run_job_failed(
+        task_arn, agent=0, importer=3
+    )
+
+    assert lambda_handler(event, CONTEXT)["marked"] is True
+
+    item = aws.item(slot_sort_key(SLOT), job="catalogue")
+    assert item is not None
+    assert (item[STATUS]["S"], item[REASON]["S"], item[EXIT_CODE]["N"]) == (
+        Status.FAILED,
+        "job exited 3",
+        "3",
+    )
+
+
+def test_an_essential_sidecar_that_stopped_the_task_is_named(aws: Aws) -> None:
+    execution, task_arn = catalogue_run(aws, "sidecar")
+    event = status_change(execution, state_machine_of(execution), "FAILED", {"scheduledTime": SLOT})
+    event["detail"]["error"], event["detail"]["cause"] = run_job_failed(
+        task_arn, agent=1, importer=143
+    )
+
+    lambda_handler(event, CONTEXT)
+
+    item = aws.item(slot_sort_key(SLOT), job="catalogue")
+    assert item is not None
+    assert (item[STATUS]["S"], item[REASON]["S"], item[EXIT_CODE]["N"]) == (
+        Status.FAILED,
+        "essential container agent exited 1",
+        "143",
+    )
+
+
+def test_the_reconciler_reads_each_jobs_layout_once(aws: Aws) -> None:
+    for name in ("lost", "also-lost"):
+        execution, task_arn = catalogue_run(aws, name)
+        aws.sfn.stop_execution(executionArn=execution)
+        exited(task_arn, 0)
+    sfn = RecordingClient(aws.sfn)
+    cleanup = replace(aws.cleanup(), sfn=sfn)
+
+    reconcile(aws.dynamodb, TABLE, cleanup)
+
+    assert sfn.calls.count("DescribeStateMachine") == 1
+
+
+def test_a_run_whose_state_machine_is_gone_is_looked_for_in_the_rendered_task_definition(
+    aws: Aws,
+) -> None:
+    # Its job's settings went with its definition: the family and container cronguard renders
+    # are what is left to look for.
+    execution = aws.start("removed")
+    claim(aws, execution, SLOT)
+    task_arn = aws.run_task(execution)
+    aws.sfn.delete_state_machine(stateMachineArn=aws.state_machine_arn)
+    event = status_change(execution, aws.state_machine_arn, "FAILED", {"scheduledTime": SLOT})
+    event["detail"]["error"], event["detail"]["cause"] = DELETED
+
+    assert lambda_handler(event, CONTEXT)["removed"] is True
+
+    assert aws.task(task_arn)["lastStatus"] == "STOPPED"
+    item = aws.item(slot_sort_key(SLOT))
+    assert item is not None
+    assert (item[STATUS]["S"], item[TASK_ARN]["S"]) == (Status.ABORTED, task_arn)
+    assert aws.item(LEASE_SORT_KEY) is None
+
+
+def test_the_guard_states_payload_is_the_jobs_settings() -> None:
+    assert job_of_definition(definition_of(CATALOGUE)) == CATALOGUE
+    with pytest.raises(ValueError, match="carries no job settings"):
+        job_of_definition(json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait"}}}))

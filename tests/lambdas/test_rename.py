@@ -24,7 +24,7 @@ from lambdas.core.trigger import parse_trigger
 from lambdas.guard.decision import Decision, Verdict
 from lambdas.guard.executions import Executions
 from lambdas.guard.handler import Guard, JobSettings
-from tests.lambdas.conftest import CONTAINER, FAMILY, TABLE, Aws, RecordingClient
+from tests.lambdas.conftest import CONTAINER, FAMILY, REPORT, TABLE, Aws, RecordingClient
 from tests.lambdas.test_cleanup import being_deleted
 from tests.lambdas.test_guard_handler import NEXT_SLOT, SLOT, job, scheduled
 
@@ -32,7 +32,7 @@ OLD = "old-report"
 LATER_SLOT = "2026-11-22T05:00:00Z"
 
 
-OLD_FAMILY = FAMILY.removesuffix("report") + OLD  # what the cleanup looks for, by job name
+OLD_FAMILY = FAMILY.removesuffix("report") + OLD  # the old name's rendered task definition
 
 
 def old_job(concurrency: Concurrency = Concurrency.FORBID) -> JobSettings:
@@ -44,9 +44,14 @@ def renamed(concurrency: Concurrency = Concurrency.FORBID) -> JobSettings:
 
 
 def decide(
-    aws: Aws, settings: JobSettings, slot: str, name: str, guard: Guard | None = None
+    aws: Aws,
+    settings: JobSettings,
+    slot: str,
+    name: str,
+    guard: Guard | None = None,
+    machine: str | None = None,
 ) -> tuple[str, Decision]:
-    execution = aws.start(name)
+    execution = aws.start(name, machine)
     trigger = parse_trigger(scheduled(slot), name)
     return execution, (guard or aws.guard()).run_or_skip(settings, trigger, execution)
 
@@ -70,16 +75,13 @@ def test_a_renamed_jobs_slot_is_an_overlap_while_its_old_names_run_holds_the_lea
 
 
 def test_a_renamed_job_runs_once_the_cleanup_settled_its_old_names_run(aws: Aws) -> None:
-    aws.ecs.register_task_definition(
-        family=OLD_FAMILY,
-        networkMode="bridge",
-        containerDefinitions=[{"name": CONTAINER, "image": "busybox", "memory": 512}],
-    )
-    old_run, _ = decide(aws, old_job(), SLOT, "old-run")
+    aws.task_definition(OLD_FAMILY, CONTAINER)
+    old_machine = aws.state_machine({**REPORT, "name": OLD, "taskFamily": OLD_FAMILY})
+    old_run, _ = decide(aws, old_job(), SLOT, "old-run", machine=old_machine)
     task_arn = aws.run_task(old_run, family=OLD_FAMILY)
-    being_deleted(aws.sfn, aws.state_machine_arn)  # the rename's deploy deleted the old machine
+    being_deleted(aws.sfn, old_machine)  # the rename's deploy deleted the old machine
 
-    assert reconcile(aws.dynamodb, aws.sfn, TABLE, aws.cleanup())["fixed"] == 1
+    assert reconcile(aws.dynamodb, TABLE, aws.cleanup())["fixed"] == 1
     assert aws.task(task_arn)["lastStatus"] == "STOPPED"
     assert aws.item(LEASE_SORT_KEY, job=OLD) is None
 
