@@ -30,6 +30,7 @@ from cronguard_simulation.engine.events import DETAIL_TYPE, SOURCE
 from cronguard_simulation.engine.lambdas import Handler
 from lambdas.cleanup import handler as cleanup
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
+from lambdas.core.guard_contract import job_of_definition
 from lambdas.core.ledger_contract import (
     LEASE_SORT_KEY,
     PARTITION_KEY,
@@ -40,7 +41,6 @@ from lambdas.core.ledger_contract import (
 from lambdas.guard import handler as guard
 from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 
-GUARD_STATE = "Guard"
 RUN_STATE = "Run job"
 
 HANDLERS: dict[str, Handler] = {
@@ -182,8 +182,7 @@ def check_assembly(environment: Environment, assembly: Path) -> None:
     for template in nested:
         for resource in _of_type(template, "AWS::StepFunctions::StateMachine").values():
             properties = resource["Properties"]
-            states = json.loads(properties["DefinitionString"])["States"]
-            job = states[GUARD_STATE]["Arguments"]["Payload"]["job"]
+            job = job_of_definition(properties["DefinitionString"])
             name = properties["StateMachineName"].removeprefix(prefix)
             synthesized[name] = (job["concurrency"], job.get("jobRetries", {}).get("max", 0))
     configured = {
@@ -349,9 +348,7 @@ class LocalEnvironment:
             ),
         )
         definition: str = properties["DefinitionString"]
-        job_container = json.loads(definition)["States"][GUARD_STATE]["Arguments"]["Payload"][
-            "job"
-        ]["container"]
+        job_container = job_of_definition(definition)["container"]
         task_reference = substitutions["TaskDefinitionArn"]
         if isinstance(task_reference, str):
             # A team's own task definition (`task_definition_arn`): the template holds only
