@@ -135,7 +135,7 @@ GROUPS = {
     "synth": "The synth: tables 1, 1a, 1b and 5",
     "guard": "The guard: tables 2, 3 and 4",
     "scale": "Thousands of jobs: bench/scale.py",
-    "cost": "What it costs in AWS: bench/cost.py, tables 6, 7 and 8",
+    "cost": "What it costs in AWS: tables 6, 7 and 8 (bench/cost.py)",
 }
 RESULTS_HEADER = """\
 # Benchmark
@@ -164,7 +164,7 @@ by a test: read the targets here. Each table measures what runs in AWS:
    imported in a fresh interpreter, plus the first creation of its AWS clients;
 5. cfn-lint over every template of the 250-job app;
 
-6-8. what it costs in AWS (`bench/cost.py`, also run by `make bench`): the counts a run and a
+6-8. what it costs in AWS (`bench/cost.py`, run by `make bench`): the counts a run and a
    slot-watch check make, priced per run and per job-month at one region's on-demand prices,
    beside `ScheduledFargateTask`; and the slot watch's reads and time at 3,000 jobs;
 
@@ -1305,7 +1305,15 @@ def main() -> None:
         from cost import tables as cost_tables
 
         measured = Measured.start(command)
-        report("cost", measured, cost_tables(figures))
+        report(
+            "cost",
+            measured,
+            cost_tables(
+                figures.calls[NORMAL_RUN],
+                figures.transitions["normal run"].billed,
+                figures.transitions["skipped duplicate"].billed,
+            ),
+        )
     if args.guard_only:
         return
     workdir = Path(tempfile.mkdtemp(prefix="cronguard-bench-", dir=args.keep))

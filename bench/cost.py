@@ -1,16 +1,15 @@
-"""What cronguard costs in AWS, per run and per job-month, from counts measured here.
-
-    .venv/bin/python bench/cost.py          # about 1-2 minutes; also part of `make bench`
+"""What cronguard costs in AWS, per run and per job-month, from counts measured here: tables
+6-8 of `make bench` (``bench/benchmark.py --guard-only`` runs them with tables 2-4).
 
 Counts, each measured: Step Functions state transitions per execution (the local engine runs
-the synthesized definition: ``benchmark.engine_figures``), the guard's Lambda invocations and
-DynamoDB calls per decision (the same run), the slot watch's reads, writes and CPU per steady
-check of a daily, an hourly and an every-minute job (the real watch against moto, metered by
-``testkit/capacity.py`` from DynamoDB's item-size rules), and ``cronguard status``'s reads
-for a job every minute. Each count times the on-demand price of one region (``PRICES``).
-Beside it, the same for ``aws_ecs_patterns.ScheduledFargateTask`` (an EventBridge rule that
-runs the task: no guard, no ledger, no watch). The Fargate task itself costs the same on
-both sides and is left out. Figures, never asserted.
+the synthesized definition: the benchmark measures them and passes them in), the guard's
+Lambda invocations and DynamoDB calls per decision (the same run), the slot watch's reads,
+writes and CPU per steady check of a daily, an hourly and an every-minute job (the real watch
+against moto, metered by ``testkit/capacity.py`` from DynamoDB's item-size rules), and
+``cronguard status``'s reads for a job every minute. Each count times the on-demand price of
+one region (``PRICES``). Beside it, the same for ``aws_ecs_patterns.ScheduledFargateTask`` (an
+EventBridge rule that runs the task: no guard, no ledger, no watch). The Fargate task itself
+costs the same on both sides and is left out. Figures, never asserted.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -213,22 +212,21 @@ class Run:
     write_units: float
 
 
-def guard_run(figures: Any = None) -> tuple[Run, dict[str, Any]]:
-    """A normal run's counts, from the local engine (tables 2 and 3 of the benchmark). The
-    guard's calls are priced by DynamoDB's rules for items under 1 KB: a strongly consistent
-    BatchGetItem of 3 keys is 3 read units, a TransactWriteItems 2 write units per item (the
-    claim: the slot, the lease and the pause record's condition check), an UpdateItem or
-    DeleteItem 1."""
-    from benchmark import NORMAL_RUN, engine_figures
-
-    figures = figures or engine_figures()
-    calls = figures.calls[NORMAL_RUN]
+def guard_run(
+    calls: Sequence[str], transitions: int, duplicate_transitions: int
+) -> tuple[Run, dict[str, Any]]:
+    """A normal run's counts, as the local engine measured them (tables 2 and 3 of the
+    benchmark): the guard's DynamoDB ``calls`` and the billed state ``transitions`` of a normal
+    run and of a skipped duplicate. The guard's calls are priced by DynamoDB's rules for items
+    under 1 KB: a strongly consistent BatchGetItem of 3 keys is 3 read units, a
+    TransactWriteItems 2 write units per item (the claim: the slot, the lease and the pause
+    record's condition check), an UpdateItem or DeleteItem 1."""
     units = {"BatchGetItem": (3, 0), "TransactWriteItems": (0, 6), "UpdateItem": (0, 1)}
     units["DeleteItem"] = (0, 1)
     read = sum(units.get(call, (0, 1))[0] for call in calls)
     written = sum(units.get(call, (0, 1))[1] for call in calls)
-    run = Run(figures.transitions["normal run"].billed, 2, read, written)
-    return run, {"calls": calls, "duplicate": figures.transitions["skipped duplicate"].billed}
+    run = Run(transitions, 2, read, written)
+    return run, {"calls": list(calls), "duplicate": duplicate_transitions}
 
 
 def run_cost(run: Run) -> dict[str, float]:
@@ -385,24 +383,8 @@ def cost_tables(
     return [counts, table, budget]
 
 
-def tables(engine: Any = None) -> list[Table]:
-    """Tables 6, 7 and 8; ``engine``: the local engine's figures, if already measured."""
-    run, counted = guard_run(engine)
+def tables(calls: Sequence[str], transitions: int, duplicate_transitions: int) -> list[Table]:
+    """Tables 6, 7 and 8, from the local engine's counts of a normal run (``guard_run``)."""
+    run, counted = guard_run(calls, transitions, duplicate_transitions)
     checks, status = watch_checks()
     return cost_tables(run, counted, checks, status)
-
-
-def main() -> None:
-    from benchmark import RESULTS, Measured, write_results
-    from rich.console import Console
-
-    measured = Measured.start("bench/cost.py")
-    measured_tables = tables()
-    for table in measured_tables:
-        Console(width=170).print(table)
-    if "--quick" not in sys.argv:
-        write_results(RESULTS, "cost", measured.ended(), measured_tables)
-
-
-if __name__ == "__main__":
-    main()
