@@ -43,6 +43,14 @@ def _quiet() -> None:
         *handlers,
     ):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    # Powertools' child loggers (``Logger(child=True)``) carry a level of their own.
+    children = [
+        name
+        for name in logging.root.manager.loggerDict
+        if name.startswith(tuple(f"{handler}." for handler in handlers))
+    ]
+    for name in children:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def timeline(result: Result) -> Table:

@@ -6,15 +6,24 @@ Against one job of a synthesized environment, on the local engine:
 2. the job's next slot, while the first run still runs: ``forbid`` skips it as an overlap,
    ``replace`` stops the first run and then runs it, ``allow`` runs both at once;
 3. a late duplicate of the first slot, after its run finished (a lock could not stop it);
-4. a run whose container exits 3 (on every attempt, when the job has ``job_retries``);
-5. with ``job_retries``, a run that exits 3 once and succeeds when retried;
-6. a missed slot: its trigger is never delivered. The real slot watch (``watch``, with the
+4. a run whose container exits 3 (on every attempt, when the job has ``job_retries`` of
+   every exit code; once, with an exit code its ``job_retries`` does not retry);
+5. with ``job_retries``, a run that exits a code it retries once and succeeds when retried;
+6. a person's run of the next slot with an override (``cronguard run JOB --slot S --var
+   RUN_REASON=…``, its own code): the task gets the variable, the ledger records it;
+7. a missed slot: its trigger is never delivered. The real slot watch (``watch``, with the
    manifest synth wrote into its layer) checks on a simulated clock, once the slot's grace
    has passed: it records the slot ``MISSED``, counts it (``MissedSlots``) and starts it
    (its ``catch_up``; turned on here for a job that has none); a check after that reports
    and starts nothing again, and Scheduler's own delivery, arriving last, is a duplicate;
-7. ``cronguard pause`` (its own code): the next trigger is skipped as paused; ``cronguard
+8. ``cronguard pause`` (its own code): the next trigger is skipped as paused; ``cronguard
    resume``: the one after runs, and the slot watch reports no slot missed.
+
+With ``alert_after``, while the first run still runs, the slot watch's running-long check
+(``check_running_long``, which each of its checks runs first) on a simulated clock: not yet a
+second before ``alert_after``, once a second after it (``RunningLong``), not again at the
+watch's next check. Only that check is run at those moments: a whole check an hour ahead
+would find the slots of that hour missed.
 
 The slots are the job's latest ones (the guard refuses a slot in the future), played in
 seconds: each trigger is the input a replay of its slot sends (``{"scheduledTime": …}``,
@@ -27,6 +36,8 @@ and how it ended, then checks the guarantees and says which, if any, failed.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import threading
@@ -34,22 +45,38 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from cronguard.config import Concurrency, Environment, Job
+from cronguard.config.model import format_duration
 from cronguard.operations import pause as pause_command
 from cronguard.operations.environment import Operations
 from cronguard_simulation.deploy import AssemblyError, LocalEnvironment
 from cronguard_simulation.engine import StartedTask, TaskScript
+from lambdas.core import metrics_contract as metrics
 from lambdas.core.execution_contract import CATCH_UP, replay_names
-from lambdas.core.ledger_contract import EXIT_CODE, REASON, RETRIES, STATUS, Status
+from lambdas.core.guard_contract import job_of_definition
+from lambdas.core.input_contract import OVERRIDE_PREFIX, Overrides
+from lambdas.core.ledger_contract import (
+    ATTEMPTS,
+    EXIT_CODE,
+    OVERRIDES,
+    REASON,
+    RETRIES,
+    RUNNING_LONG_AT,
+    STATUS,
+    Status,
+)
 from lambdas.core.schedule import upcoming_slots
 from lambdas.core.times import EARLIEST, slot_key
+from lambdas.guard.retry import RetryPolicy
 from lambdas.slot_watch.handler import JobReport, watch
 from lambdas.slot_watch.manifest import FILE_NAME, Manifest, ManifestError, WatchedJob, parse
+from lambdas.slot_watch.running_long import check_running_long, held_lease
 
 FAILING_EXIT_CODE = 3
 SHORT_TASK_SECONDS = 0.5
@@ -59,6 +86,10 @@ RUN_WAIT_SECONDS = 120  # the longest step: a failing run with job_retries 5, re
 CATCH_UP_STEP = "catch up"
 """The step of a run started for a missed slot (the report draws it as missed → caught up)."""
 LATE_DELIVERY_STEP = "late delivery"  # Scheduler's own delivery of the missed slot, at last
+RETRIED_STEP = "retried run"
+OVERRIDDEN_STEP = "overridden run"
+OVERRIDE_VARIABLE = f"{OVERRIDE_PREFIX}REASON"  # a variable a person may set on any job's run
+OVERRIDE_VALUE = "re-run by hand (simulated)"
 PAUSED_STEP = "paused"
 RESUMED_STEP = "resumed"
 PAUSE_REASON = "simulated maintenance"
@@ -215,6 +246,23 @@ class Simulation:
         self.progress = progress
         self.rows: list[Row] = []
         self._stamp = datetime.now(UTC).strftime("%H%M%S")
+        self.retry_policy = self._deployed_retry_policy()
+        self.failing_exit, self.failing_attempts, self.retried_exit = failing_and_retried_exits(
+            self.retry_policy
+        )
+
+    def _deployed_retry_policy(self) -> RetryPolicy:
+        """``job_retries`` as the deployed state machine hands it to the guard."""
+        definition = self.aws.sfn.describe_state_machine(
+            stateMachineArn=self.deployed.state_machine_arn
+        )["definition"]
+        return RetryPolicy.from_payload(job_of_definition(definition).get("jobRetries"))
+
+    @cached_property
+    def operations(self) -> Operations:
+        """What the CLI's commands run against the (local) environment."""
+        session = boto3.Session(region_name=self.aws.region)
+        return Operations(self.local.environment, session=session)
 
     def _start(self, step: str, slot: datetime, index: int, **extra: Any) -> tuple[str, str]:
         name = f"{step.replace(' ', '-')}-{self._stamp}-{index}"
@@ -277,21 +325,24 @@ class Simulation:
 
     def run(self) -> Result:
         # The job's latest slots: the guard refuses a slot in the future.
-        slots = latest_slots(self.job.schedule, self.job.timezone, until=datetime.now(UTC), count=7)
+        slots = latest_slots(self.job.schedule, self.job.timezone, until=datetime.now(UTC), count=8)
         first, following, failing, flaky = slots[:4]
-        retries = self.job.max_job_retries
-        # The missed slot, the paused one and the resumed one follow the last slot used.
-        used = 4 if retries else 3
-        missed, paused, resumed = slots[used : used + 3]
+        retries = self.retry_policy.max
+        # The overridden slot, the missed one, the paused one and the resumed one follow the
+        # last slot used.
+        used = 4 if self.retried_exit is not None else 3
+        overridden, missed, paused, resumed = slots[used : used + 4]
         # The first run lasts until the next slot has been decided: that slot must find it
         # running, however long a loaded machine takes to get there.
         next_decided = threading.Event()
         self._script(first, TaskScript(duration_seconds=self.task_seconds, held_by=next_decided))
         self._script(following, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
-        exits_3 = TaskScript(duration_seconds=SHORT_TASK_SECONDS, exit_code=FAILING_EXIT_CODE)
-        self._script(failing, *[exits_3] * (retries + 1))
-        if retries:
-            self._script(flaky, exits_3, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
+        fails = TaskScript(duration_seconds=SHORT_TASK_SECONDS, exit_code=self.failing_exit)
+        self._script(failing, *[fails] * self.failing_attempts)
+        if self.retried_exit is not None:
+            once = TaskScript(duration_seconds=SHORT_TASK_SECONDS, exit_code=self.retried_exit)
+            self._script(flaky, once, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
+        self._script(overridden, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
         self._script(missed, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
         self._script(resumed, TaskScript(duration_seconds=SHORT_TASK_SECONDS))
 
@@ -310,11 +361,12 @@ class Simulation:
         for thread in threads:
             thread.join()
 
-        self._wait_for_task()
-        self.progress(f"the next slot {slot_text(following)} arrives while the run still runs")
-        step, arn = self._start("next slot", following, 0)
-        started.append((step, arn, following))
         try:
+            self._wait_for_task()
+            running_long = self._running_long() if self.watched.alert_after else []
+            self.progress(f"the next slot {slot_text(following)} arrives while the run still runs")
+            step, arn = self._start("next slot", following, 0)
+            started.append((step, arn, following))
             self.aws.wait(arn, timeout=RUN_WAIT_SECONDS)
         finally:
             next_decided.set()
@@ -327,21 +379,27 @@ class Simulation:
         step, arn = self._start("late duplicate", first, self.burst)
         self.rows.append(self._row(step, arn, first))
 
-        attempts = f" on each of its {retries + 1} attempts" if retries else ""
-        self.progress(f"slot {slot_text(failing)}: the job exits {FAILING_EXIT_CODE}{attempts}")
+        if self.failing_attempts > 1:
+            attempts = f" on each of its {self.failing_attempts} attempts"
+        elif retries:
+            attempts = f", which job_retries ({self.job.job_retries}) does not retry"
+        else:
+            attempts = ""
+        self.progress(f"slot {slot_text(failing)}: the job exits {self.failing_exit}{attempts}")
         step, arn = self._start("failing run", failing, 0)
         self.rows.append(self._row(step, arn, failing))
 
-        if retries:
+        if self.retried_exit is not None:
             self.progress(
-                f"slot {slot_text(flaky)}: the job exits {FAILING_EXIT_CODE} once, "
-                f"then succeeds (job_retries {retries})"
+                f"slot {slot_text(flaky)}: the job exits {self.retried_exit} once, "
+                f"then succeeds (job_retries {self.job.job_retries})"
             )
-            step, arn = self._start("retried run", flaky, 0)
+            step, arn = self._start(RETRIED_STEP, flaky, 0)
             self.rows.append(self._row(step, arn, flaky))
 
-        checks = self._checks(first, following, failing, flaky)
-        checks += self._missed_slot(slots[used - 1], missed)
+        checks = running_long + self._checks(first, following, failing, flaky)
+        checks.append(self._overridden_run(overridden))
+        checks += self._missed_slot(overridden, missed)
         checks += self._pause_and_resume(paused, resumed)
         checks.append(self._lease_check())
         return Result(self.job.name, self.rows, checks)
@@ -403,8 +461,7 @@ class Simulation:
     def _pause_and_resume(self, paused: datetime, resumed: datetime) -> list[Check]:
         """``cronguard pause``, a trigger skipped as paused, ``cronguard resume``, the next
         trigger runs; and the slot watch does not report the skipped slot as missed."""
-        session = boto3.Session(region_name=self.aws.region)
-        operations = Operations(self.local.environment, session=session)
+        operations = self.operations
         self.progress(f"cronguard pause {self.job.name} --reason '{PAUSE_REASON}'")
         pause_command.pause(operations, self.job, PAUSE_REASON)
         self.progress(f"slot {slot_text(paused)} arrives while the job is paused")
@@ -443,6 +500,82 @@ class Simulation:
             ),
         ]
 
+    def _running_long(self) -> list[Check]:
+        """The running-long check of the slot watch, against the first run while it holds the
+        job's lease, at moments of a simulated clock counted from when the run claimed it."""
+        after = self.watched.alert_after
+        assert after is not None
+        shown = format_duration(after)
+        guarantee = (
+            f"running long: a run still running {shown} (alert_after) after it started was "
+            "alerted once"
+        )
+        lease = self.local.lease(self.job.name)
+        held = held_lease(lease, datetime.now(UTC)) if lease is not None else None
+        if held is None:
+            return [Check(guarantee, False, "no run holds the job's lease")]
+
+        def check(offset: timedelta) -> tuple[bool, int]:
+            """Whether the check marked the run, and the RunningLong it published (its EMF
+            record, which CloudWatch turns into the metric the job's alarm watches)."""
+            published = io.StringIO()
+            with contextlib.redirect_stdout(published):
+                marked = check_running_long(
+                    self.aws.dynamodb,
+                    self.local.ledger_table,
+                    self.watched,
+                    self.local.lease(self.job.name),
+                    environment=self.manifest.environment,
+                    now=held.acquired + after + offset,
+                )
+            return marked, _counted(published.getvalue(), metrics.RUNNING_LONG, self.job.name)
+
+        self.progress(
+            f"the run of {held.slot} is still running {shown} after it started (alert_after; "
+            "a simulated clock): the slot watch checks its lease"
+        )
+        early = check(-timedelta(seconds=1))
+        alerted = check(timedelta(seconds=1))
+        again = check(timedelta(minutes=5))  # the watch's next check
+        marked = RUNNING_LONG_AT in (self.local.lease(self.job.name) or {})
+
+        def said(result: tuple[bool, int]) -> str:
+            return f"{metrics.RUNNING_LONG} {result[1]}" if result[1] else "nothing"
+
+        return [
+            Check(
+                guarantee,
+                (early, alerted, again) == ((False, 0), (True, 1), (False, 0)) and marked,
+                f"{shown} - 1 s: {said(early)} · {shown} + 1 s: {said(alerted)} · "
+                f"5 min later: {said(again)}",
+            )
+        ]
+
+    def _overridden_run(self, slot: datetime) -> Check:
+        """A person runs ``slot`` with a variable of their own (``cronguard run --var``)."""
+        overrides: Overrides = {"environment": {OVERRIDE_VARIABLE: OVERRIDE_VALUE}}
+        self.progress(
+            f"cronguard run {self.job.name} --slot {slot_text(slot)} "
+            f"--var {OVERRIDE_VARIABLE}='{OVERRIDE_VALUE}'"
+        )
+        arn, _ = self.operations.start_run(self.job, slot, False, overrides=overrides)
+        self.progress(f"started {arn.rsplit(':', 1)[-1]}")
+        row = self._row(OVERRIDDEN_STEP, arn, slot)
+        row = replace(row, reason=f"claimed · --var {OVERRIDE_VARIABLE}")
+        self.rows.append(row)
+        tasks = self._tasks(slot)
+        item = self.local.slot_item(self.job.name, slot_text(slot)) or {}
+        recorded = json.loads(item.get(OVERRIDES, {}).get("S", "null"))
+        seen = [task.environment.get(OVERRIDE_VARIABLE) for task in tasks]
+        return Check(
+            "a person's run with an override: the job's container got it, the ledger records it",
+            row.outcome.startswith("SUCCEEDED")
+            and seen == [OVERRIDE_VALUE]
+            and recorded == overrides,
+            f"{row.outcome.split(' · ')[0]} · task {OVERRIDE_VARIABLE}={seen[0] if seen else '-'}"
+            f" · ledger overrides {json.dumps(recorded)}",
+        )
+
     def _final_state(self, execution_arn: str) -> str:
         """The last state the execution entered (what the console graph shows)."""
         entered = [
@@ -471,7 +604,13 @@ class Simulation:
         late = self._step("late duplicate")
         failed = self._step("failing run")
         failed_item = self.local.slot_item(self.job.name, slot_text(failing)) or {}
-        attempts = self.job.max_job_retries + 1
+        attempts = self.failing_attempts
+        if attempts > 1:
+            attempted = f" (after {attempts} attempts)"
+        elif self.retry_policy.max:
+            attempted = f", not retried (job_retries {self.job.job_retries})"
+        else:
+            attempted = ""
         checks = [
             Check(
                 "once per slot: the burst started one ECS task",
@@ -490,27 +629,31 @@ class Simulation:
                 f"{late.decision} ({late.reason})",
             ),
             Check(
-                f"honest outcome: exit {FAILING_EXIT_CODE} failed the execution and is in the "
-                "ledger" + (f" (after {attempts} attempts)" if attempts > 1 else ""),
+                f"honest outcome: exit {self.failing_exit} failed the execution and is in the "
+                f"ledger{attempted}",
                 failed.outcome.startswith("FAILED")
                 and _ledger_status(failed_item) == Status.FAILED
-                and failed_item.get("exit_code", {}).get("N") == str(FAILING_EXIT_CODE)
+                and failed_item.get(EXIT_CODE, {}).get("N") == str(self.failing_exit)
                 and len(self._tasks(failing)) == attempts,
-                failed.outcome + (f", {len(self._tasks(failing))} tasks" if attempts > 1 else ""),
+                f"{failed.outcome}, {len(self._tasks(failing))} task(s)",
             ),
         ]
-        if self.job.max_job_retries:
-            retried = self._step("retried run")
+        if self.retried_exit is not None:
+            retried = self._step(RETRIED_STEP)
             retried_item = self.local.slot_item(self.job.name, slot_text(flaky)) or {}
+            exits = [task.exit_code for task in self._tasks(flaky)]
+            recorded = _attempt_exit_codes(retried_item)
             checks.append(
                 Check(
-                    f"job_retries {self.job.max_job_retries}: a run that failed once was retried "
-                    "and succeeded",
+                    f"job_retries {self.job.job_retries}: a run that exited {self.retried_exit} "
+                    "once was retried and succeeded",
                     retried.outcome.startswith("SUCCEEDED")
                     and _ledger_status(retried_item) == Status.SUCCEEDED
                     and retried_item.get(RETRIES, {}).get("N") == "1"
-                    and [task.exit_code for task in self._tasks(flaky)] == [FAILING_EXIT_CODE, 0],
-                    retried.outcome,
+                    and exits == [self.retried_exit, 0]
+                    and recorded == exits,
+                    f"{retried.outcome} · attempts' exit codes in the ledger: "
+                    + ", ".join(map(str, recorded)),
                 )
             )
         return checks
@@ -567,6 +710,42 @@ class Simulation:
             next_succeeded and earlier_succeeded and overlapped,
             detail,
         )
+
+
+def failing_and_retried_exits(policy: RetryPolicy) -> tuple[int, int, int | None]:
+    """The failing run's exit code and how many attempts it gets under ``policy``, and the
+    exit code the retried run fails with once (None: the job retries nothing). A job that
+    retries every exit code fails on every attempt; one that retries some fails at once with
+    an exit code it does not retry."""
+    if not policy.max:
+        return FAILING_EXIT_CODE, 1, None
+    codes = range(1, 256)
+    not_retried = (FAILING_EXIT_CODE, *sorted(policy.except_exit_codes), *codes)
+    retried = (FAILING_EXIT_CODE, *sorted(policy.on_exit_codes or ()), *codes)
+    fails = next((code for code in not_retried if not policy.retries_exit_code(code)), None)
+    once = next((code for code in retried if policy.retries_exit_code(code)), None)
+    if fails is None:
+        return FAILING_EXIT_CODE, policy.max + 1, once
+    return fails, 1, once
+
+
+def _counted(emitted: str, metric: str, job: str) -> int:
+    """How much of ``metric`` the EMF records in ``emitted`` (stdout) count for ``job``."""
+    total = 0
+    for line in emitted.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        if "_aws" in record and record.get(metrics.JOB_DIMENSION) == job:
+            value = record.get(metric, 0)  # a list of values, or one
+            total += int(sum(value) if isinstance(value, list) else value)
+    return total
+
+
+def _attempt_exit_codes(item: dict[str, Any]) -> list[int | None]:
+    """The exit code of each attempt the slot's record lists (``ATTEMPTS``)."""
+    return [
+        int(attempt["M"][EXIT_CODE]["N"]) if EXIT_CODE in attempt["M"] else None
+        for attempt in item.get(ATTEMPTS, {}).get("L", [])
+    ]
 
 
 def _ledger_status(item: dict[str, Any]) -> str:

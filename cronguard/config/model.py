@@ -1007,7 +1007,7 @@ class Job(Strict):
         default=None,
         description="Alert the job's owner and the environment's topic, once per run, when a "
         "run still runs this long after it started, like 45m (the slot watch); shorter than "
-        "timeout",
+        "timeout; not with concurrency allow",
     )
     spot: bool = Field(
         default=False,
@@ -1479,6 +1479,14 @@ class Job(Strict):
                 f"{format_duration(self.alert_after)} is not shorter than the job's timeout "
                 f"({format_duration(self.timeout)}), which stops the run first: lower "
                 "alert_after or raise timeout",
+                format_duration(self.alert_after),
+            )
+        if self.alert_after is not None and self.concurrency is Concurrency.ALLOW:
+            raise field_error(
+                "alert_after",
+                "a job with concurrency allow holds no lease, and the slot watch finds a "
+                "running run by its lease: use concurrency forbid or replace, or leave "
+                "alert_after out",
                 format_duration(self.alert_after),
             )
         return self

@@ -87,7 +87,11 @@ def parse_time(text: str) -> datetime:
 def execution_name(slot: datetime | None, now: datetime) -> str:
     """A valid, unique execution name (1-80 characters, no ':' or spaces)."""
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
-    base = f"backfill-{slot.strftime('%Y%m%dT%H%MZ')}-{stamp}" if slot else f"manual-{stamp}"
+    base = (
+        f"backfill-{slot.astimezone(UTC).strftime('%Y%m%dT%H%MZ')}-{stamp}"
+        if slot
+        else f"manual-{stamp}"
+    )
     return _NAME_UNSAFE.sub("-", base)[:EXECUTION_NAME_LIMIT]
 
 

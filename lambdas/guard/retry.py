@@ -60,9 +60,14 @@ class RetryPolicy:
             return False
         if ended.stop_code in CAPACITY_LOST:
             return True
+        return self.retries_exit_code(ended.exit_code)
+
+    def retries_exit_code(self, exit_code: int | None) -> bool:
+        """Is a failed attempt whose container exited ``exit_code`` a candidate for a
+        retry (its task not lost with its capacity; ``max`` not counted)?"""
         if self.on_exit_codes is not None:
-            return ended.exit_code in self.on_exit_codes
-        return ended.exit_code not in self.except_exit_codes
+            return exit_code in self.on_exit_codes
+        return exit_code not in self.except_exit_codes
 
     def wait_seconds(self, attempt: int) -> int:
         """The wait before attempt ``attempt + 1``: the interval, doubling per retry (the

@@ -12,7 +12,7 @@ import pytest
 from cronguard.config import Environment
 from cronguard_simulation.deploy import LocalEnvironment
 from cronguard_simulation.engine import LocalAws
-from cronguard_simulation.scenario import CATCH_UP_STEP, Result, Row, Simulation
+from cronguard_simulation.scenario import CATCH_UP_STEP, OVERRIDDEN_STEP, Result, Row, Simulation
 
 JOBS = ("forbid-job", "replace-job", "allow-job", "retry-job")
 
@@ -91,6 +91,7 @@ def test_job_retries_fail_on_every_attempt_or_succeed_when_retried(
         "late duplicate",
         "failing run",
         "retried run",
+        OVERRIDDEN_STEP,
         CATCH_UP_STEP,
         "late delivery",
         "paused",

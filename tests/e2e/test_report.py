@@ -36,7 +36,7 @@ JOB = "retry-job"  # forbid with job_retries 1: every lane kind the scenario mak
 BURST = 8
 EXECUTION = re.compile(
     r"\b(?:(?:burst|next-slot|late-duplicate|failing-run|retried-run|late-delivery|paused|resumed)"
-    r"-\d{6}-\d+|catch-up-\d{8}T\d{6}Z)\b"
+    r"-\d{6}-\d+|catch-up-\d{8}T\d{6}Z|backfill-\d{8}T\d{4}Z-\d{8}T\d{12}Z)\b"
 )
 
 
@@ -89,8 +89,9 @@ def test_the_rendered_page_has_one_labelled_lane_per_execution(
     dom = parse(chromium(page, tmp_path / "profile", "--dump-dom"))
     lanes = dom.with_class("lane")
     executions = sorted(set(EXECUTION.findall(printed)))
-    # burst, next slot, late duplicate, failing, retried, catch up, late delivery, paused, resumed
-    assert len(executions) == BURST + 8
+    # burst, next slot, late duplicate, failing, retried, overridden (a person's backfill),
+    # catch up, late delivery, paused, resumed
+    assert len(executions) == BURST + 9
     assert sorted(lane["data-execution"] for lane in lanes) == executions
     assert [s["data-job"] for s in dom.with_class("job")] == [JOB]
 
@@ -107,18 +108,20 @@ def test_the_rendered_page_has_one_labelled_lane_per_execution(
         "late-duplicate": "duplicate",
         "failing-run": "ran",
         "retried-run": "ran",
+        "backfill": "ran",
         "catch-up": "caught-up",
         "late-delivery": "duplicate",
         "paused": "paused",
         "resumed": "ran",
     }
     # the ECS tasks inside the lanes: one for the burst's run, two for each retried run, one
-    # for the caught-up slot and one for the run after the resume
+    # for the overridden run, one for the caught-up slot and one for the run after the resume
     assert [s["data-exit-code"] for s in dom.with_class("task-span")] == [
         "exit 0",
         "exit 3",
         "exit 3",
         "exit 3",
+        "exit 0",
         "exit 0",
         "exit 0",
         "exit 0",
@@ -145,9 +148,9 @@ def test_the_screenshot_shows_the_lanes_in_their_colours(
 ) -> None:
     page, _ = simulated
     screenshot = tmp_path / "simulation.png"
-    chromium(page, tmp_path / "profile", f"--screenshot={screenshot}", "--window-size=1280,1000")
+    chromium(page, tmp_path / "profile", f"--screenshot={screenshot}", "--window-size=1280,1200")
     width, height, pixels = decode_png(screenshot.read_bytes())
-    assert (width, height) == (1280, 1000)
+    assert (width, height) == (1280, 1200)
     assert len(set(pixels)) > 50  # text, lanes, bars: not a blank page
     # Each pixel as the letter of the decision whose execution-bar fill it has (the kind's
     # colour at 20 % over the lane), else ".": a bar's inside is a block of its letter, which
@@ -255,10 +258,11 @@ def test_a_run_whose_guarantees_fail_still_writes_its_page_with_the_failures(
     assert result.exit_code == 1, result.output
     dom = parse(page.read_text())
     lanes = dom.with_class("lane")
-    # the burst, the next slot, the late duplicate, the failing run, the late delivery, the
-    # paused and the resumed trigger; no catch-up: a guard that records nothing leaves this
-    # rate job no slot to count its slots from, so the slot watch finds none missed
-    assert len(lanes) == BURST + 6
+    # the burst, the next slot, the late duplicate, the failing run, the overridden run, the
+    # late delivery, the paused and the resumed trigger; no catch-up: a guard that records
+    # nothing leaves this rate job no slot to count its slots from, so the slot watch finds
+    # none missed
+    assert len(lanes) == BURST + 7
     assert {lane["data-decision"] for lane in lanes} == {"ran"}  # every trigger ran
     failed = [check for check in dom.with_class("check") if check["class"] == "check failed"]
     assert len(failed) == result.output.count("✘") > 0

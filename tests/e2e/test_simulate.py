@@ -16,9 +16,10 @@ from cronguard.cli import app
 from cronguard.config import load_environment
 from cronguard_simulation.deploy import LocalEnvironment
 from lambdas.core import ledger, pause
-from lambdas.guard import handler
+from lambdas.guard import handler, retry
 from lambdas.guard.decision import Decision, Verdict
 from lambdas.slot_watch import handler as slot_watch
+from lambdas.slot_watch import running_long
 from tests.configs import REPOSITORY_CONFIG
 
 runner = CliRunner()
@@ -60,9 +61,19 @@ def test_every_job_of_dev_holds_every_guarantee(dev_assembly: Path) -> None:
 def test_the_simulation_of_the_dev_environment_holds_every_guarantee(dev_assembly: Path) -> None:
     code, output = simulate(dev_assembly)
     assert code == 0, output
-    assert output.count("✔") == 10
+    assert output.count("✔") == 13
     assert "all guarantees held" in output
     for guarantee in (
+        "✔ running long: a run still running 45m (alert_after) after it started was alerted "
+        "once — 45m - 1 s: nothing · 45m + 1 s: RunningLong 1 · 5 min later: nothing",
+        "✔ honest outcome: exit 3 failed the execution and is in the ledger, not retried "
+        "(job_retries 2 on exit 75, 137) — FAILED · ledger FAILED (exit 3), 1 task(s)",
+        "✔ job_retries 2 on exit 75, 137: a run that exited 75 once was retried and succeeded "
+        "— SUCCEEDED · ledger SUCCEEDED (exit 0, 1 retry) · attempts' exit codes in the "
+        "ledger: 75, 0",
+        "✔ a person's run with an override: the job's container got it, the ledger records it "
+        "— SUCCEEDED · task RUN_REASON=re-run by hand (simulated) · ledger overrides "
+        '{"environment": {"RUN_REASON": "re-run by hand (simulated)"}}',
         "✔ at least once: a trigger never delivered was reported missed and caught up once — "
         "MISSED · MissedSlots 1 · catch-up-",
         "✔ the missed slot's late delivery was skipped as a duplicate — skip (duplicate)",
@@ -91,26 +102,45 @@ def test_a_guard_that_lets_everything_run_fails_the_simulation(
     assert "a guarantee failed" in output
 
 
-def test_a_guard_that_reads_no_pause_fails_the_simulation(
+def test_a_guard_that_reads_no_pause_and_retries_every_exit_fails_the_simulation(
     dev_assembly: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The guard reads (and its claim checks) another job's pause record: never paused.
     monkeypatch.setattr(ledger, "pause_key", lambda job: pause.key(f"{job}-elsewhere"))
+    # It retries a failed task whatever its exit code (job_retries' number form).
+    monkeypatch.setattr(
+        retry.RetryPolicy,
+        "retries",
+        lambda policy, ended, *, failed_with, attempt: (
+            attempt <= policy.max and failed_with == "States.TaskFailed"
+        ),
+    )
     code, output = simulate(dev_assembly)
     assert code == 1
     assert (
         "✘ pause: a trigger of the paused job was skipped, with the reason in the ledger — "
         "Succeeded · ledger SUCCEEDED" in output
     )
-    assert output.count("✘") == 1
+    assert (
+        "✘ honest outcome: exit 3 failed the execution and is in the ledger, not retried "
+        "(job_retries 2 on exit 75, 137) — SUCCEEDED · ledger SUCCEEDED (exit 0, 1 retry), "
+        "2 task(s)" in output  # retried, its second task (scripted by no one) exited 0
+    )
+    assert output.count("✘") == 2
 
 
 def test_a_slot_watch_that_reports_nothing_fails_the_simulation(
     dev_assembly: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(slot_watch, "record_missed", lambda *_, **__: False)
+    # It marks a run that runs long, but publishes no RunningLong for the alarm.
+    monkeypatch.setattr(running_long, "count", lambda *_, **__: None)
     code, output = simulate(dev_assembly)
     assert code == 1
+    assert (
+        "✘ running long: a run still running 45m (alert_after) after it started was alerted "
+        "once — 45m - 1 s: nothing · 45m + 1 s: nothing · 5 min later: nothing" in output
+    )
     assert re.search(
         r"✘ at least once: a trigger never delivered was reported missed and caught up once — "
         r"not reported · MissedSlots 0 · catch-up-\d{8}T\d{6}Z not started, 1 task\(s\)",

@@ -61,10 +61,13 @@ def test_every_alarm_has_a_threshold_of_one_and_notifies_the_topic(
 ) -> None:
     synthesized = synth(env_name)
     found = every_alarm(synthesized)
-    # One per job; per environment: cleanup errors, dead letters, unconfirmed task stops,
-    # orphaned work, sweeper errors, failed sweeps, a silent sweeper; missed slots,
-    # slot-watch errors, failed checks, a silent slot watch.
-    assert len(found) == len(synthesized.job_templates) + 11
+    # One per job, one more per job with alert_after; per environment: cleanup errors, dead
+    # letters, unconfirmed task stops, orphaned work, sweeper errors, failed sweeps, a silent
+    # sweeper; missed slots, slot-watch errors, failed checks, a silent slot watch.
+    jobs = load_environment(env_name, REPOSITORY_CONFIG).jobs
+    running_long = sum(1 for job in jobs if job.alert_after is not None)
+    assert running_long  # the example environments show it
+    assert len(found) == len(synthesized.job_templates) + running_long + 11
     assert sum(1 for alarm, _ in found if is_sweeper_silence(alarm)) == 1
     assert sum(1 for alarm, _ in found if is_watch_silence(alarm)) == 1
     for alarm, action in found:
@@ -123,7 +126,9 @@ def test_each_job_alarms_on_failed_timed_out_aborted_executions_and_guard_errors
 ) -> None:
     found = [alarm for alarm, _ in every_alarm(synth(env_name))]
     for job in load_environment(env_name, REPOSITORY_CONFIG).jobs:
-        (alarm,) = [a for a in found if f"{env_name}/{job.name}:" in a["AlarmDescription"]]
+        (alarm,) = [
+            a for a in found if f"{env_name}/{job.name}: an execution " in a["AlarmDescription"]
+        ]
         expression, *inputs = alarm["Metrics"]
         assert expression["Expression"] == (
             "FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0) + FILL(guardErrors, 0)"

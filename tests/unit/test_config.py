@@ -294,6 +294,13 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "which stops the run first: lower alert_after or raise timeout",
     ),
     (
+        "alert_after on a job that allows overlapping runs (it holds no lease)",
+        {"jobs": with_job(alert_after="10m", concurrency="allow")},
+        f"{JOBS}: job 'report': alert_after: a job with concurrency allow holds no lease, "
+        "and the slot watch finds a running run by its lease: use concurrency forbid or "
+        "replace, or leave alert_after out",
+    ),
+    (
         "alert_after not a duration",
         {"jobs": with_job(alert_after="soon")},
         f"{JOBS}: job 'report': alert_after: 'soon' is not a duration; use e.g. '90s', '15m', "

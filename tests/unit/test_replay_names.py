@@ -1,9 +1,14 @@
-"""The names of the executions that replay a slot: deterministic, bounded, valid."""
+"""The names of the executions that replay a slot: deterministic, bounded, valid; and of a
+person's run (``cronguard run``)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from cronguard.operations.environment import execution_name
 from lambdas.core.execution_contract import (
     BACKFILL,
     CATCH_UP,
@@ -35,3 +40,10 @@ def test_every_name_is_a_valid_execution_name(kind: str) -> None:
 def test_a_manual_slot_has_no_replay_names() -> None:
     with pytest.raises(ValueError, match="'manual:x' is not a scheduled slot"):
         replay_names(CATCH_UP, "manual:x")
+
+
+def test_a_run_of_a_slot_is_named_by_the_slot_in_utc_whatever_its_timezone() -> None:
+    tokyo = datetime(2026, 12, 4, 3, 0, tzinfo=ZoneInfo("Asia/Tokyo"))  # 2026-12-03T18:00Z
+    now = datetime(2026, 12, 7, 18, 10, 37, 540832, tzinfo=UTC)
+    assert execution_name(tokyo, now) == "backfill-20261203T1800Z-20261207T181037540832Z"
+    assert execution_name(None, now) == "manual-20261207T181037540832Z"
