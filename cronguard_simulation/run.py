@@ -25,7 +25,7 @@ from lambdas.core.metrics_contract import (
 )
 from lambdas.slot_watch.manifest import Manifest
 
-TASK_SECONDS = 3.0
+TASK_SECONDS = 1.0  # the first run: at least this long, and until the next slot is decided
 # A failed run is retried after 30 s, doubling (job_retries): the simulation waits 1 s instead.
 JOB_RETRY_INTERVAL_SECONDS = 1
 

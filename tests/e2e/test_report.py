@@ -17,8 +17,6 @@ from typer.testing import CliRunner
 from cronguard.cli import app, main
 from cronguard.config import Environment
 from cronguard_simulation.report import KINDS
-from lambdas.guard import handler
-from lambdas.guard.decision import Decision, Verdict
 from tests.unit.test_report_render import parse
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -239,34 +237,6 @@ def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
         pixels.extend((row[x], row[x + 1], row[x + 2]) for x in range(0, stride, channels))
         previous = row
     return width, height, pixels
-
-
-def test_a_run_whose_guarantees_fail_still_writes_its_page_with_the_failures(
-    synthesized: tuple[Environment, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def careless(**_: object) -> Decision:
-        return Decision(Verdict.RUN, "no questions asked", resume=True)  # claims nothing
-
-    monkeypatch.setattr(handler, "decide", careless)
-    environment, assembly = synthesized
-    page = tmp_path / "simulation.html"
-    result = CliRunner().invoke(
-        app,
-        ["simulate", f"--env={environment.name}", f"--assembly={assembly}", f"--report={page}"],
-        env={"COLUMNS": "250", "CRONGUARD_CONFIG": str(assembly.parent / "config")},
-    )
-    assert result.exit_code == 1, result.output
-    dom = parse(page.read_text())
-    lanes = dom.with_class("lane")
-    # the burst, the next slot, the late duplicate, the failing run, the overridden run, the
-    # late delivery, the paused and the resumed trigger; no catch-up: a guard that records
-    # nothing leaves this rate job no slot to count its slots from, so the slot watch finds
-    # none missed
-    assert len(lanes) == BURST + 7
-    assert {lane["data-decision"] for lane in lanes} == {"ran"}  # every trigger ran
-    failed = [check for check in dom.with_class("check") if check["class"] == "check failed"]
-    assert len(failed) == result.output.count("✘") > 0
-    assert [v["class"] for v in dom.with_class("verdict")] == ["verdict failed"] * 2
 
 
 def test_a_report_path_that_is_a_directory_is_refused_before_deploying(
