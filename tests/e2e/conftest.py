@@ -29,6 +29,7 @@ from lambdas.cleanup import handler as cleanup
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 from testkit.configs import NETWORK
+from tests.assemblies import ASSEMBLY, shared
 
 FAST_LAUNCH_RETRIES = {"max_attempts": 3, "interval_seconds": 1, "backoff_rate": 1.0}
 JOBS = {
@@ -78,17 +79,22 @@ JOB_RETRY_INTERVAL_SECONDS = 1  # the synthesized 30 s before a job retry, compr
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Environment, Path]:
-    root = tmp_path_factory.mktemp("e2e")
-    config = root / "config"
-    (config / "environments").mkdir(parents=True)
-    (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
-    (config / "environments" / "e2e.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
-    environment = load_environment("e2e", config)
-    app = cdk.App(outdir=str(root / "cdk.out"), context={"aws:cdk:bundling-stacks": []})
-    CronguardStack(app, environment.stack_name, environment=environment)
-    add_compliance_checks(app)
-    app.synth()
-    return environment, root / "cdk.out"
+    """The e2e environment's config and assembly (``config/`` and ``cdk.out/`` side by side),
+    synthesized once per session (``tests/assemblies.py``)."""
+
+    def build(root: Path) -> None:
+        config = root / "config"
+        (config / "environments").mkdir(parents=True)
+        (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
+        (config / "environments" / "e2e.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
+        environment = load_environment("e2e", config)
+        app = cdk.App(outdir=str(root / ASSEMBLY), context={"aws:cdk:bundling-stacks": []})
+        CronguardStack(app, environment.stack_name, environment=environment)
+        add_compliance_checks(app)
+        app.synth()
+
+    root = shared(tmp_path_factory, "e2e", build)
+    return load_environment("e2e", root / "config"), root / ASSEMBLY
 
 
 @dataclass

@@ -7,11 +7,9 @@ import re
 import shutil
 from pathlib import Path
 
-import aws_cdk as cdk
 import pytest
 from typer.testing import CliRunner
 
-import app as cdk_app
 from cronguard.cli import app
 from cronguard.config import load_environment
 from cronguard_simulation.deploy import LocalEnvironment
@@ -21,6 +19,7 @@ from lambdas.guard import handler, retry
 from lambdas.guard.decision import Decision, Verdict
 from lambdas.slot_watch import handler as slot_watch
 from lambdas.slot_watch import running_long
+from tests.assemblies import environment_assembly
 from tests.configs import REPOSITORY_CONFIG
 from tests.unit.test_report_render import parse
 
@@ -29,11 +28,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def dev_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    outdir = tmp_path_factory.mktemp("dev") / "cdk.out"
-    synthesized = cdk.App(outdir=str(outdir), context={"env": "dev", "aws:cdk:bundling-stacks": []})
-    cdk_app.build(synthesized)
-    synthesized.synth()
-    return outdir
+    return environment_assembly(tmp_path_factory, "dev")
 
 
 def simulate(assembly: Path, *args: str, env: str = "dev", **variables: str) -> tuple[int, str]:

@@ -13,12 +13,15 @@ import pytest
 from aws_cdk.assertions import Template
 
 import app as cdk_app
-from stacks.environment_stack import CronguardStack
+from cronguard.config import load_environment
+from tests.assemblies import environment_assembly
+from tests.configs import REPOSITORY_CONFIG
 
 
 @dataclass(frozen=True)
 class Synthesized:
-    stack: CronguardStack
+    stack_name: str
+    environment: str  # the manifest's: aws://<account>/<region> (unknown-… when agnostic)
     template: Template  # the environment's stack
     template_file: Path
     job_templates: dict[str, Template]  # job name -> the template of its job stack
@@ -36,35 +39,67 @@ def synthesize(env_name: str, outdir: Path) -> Synthesized:
         outdir=str(outdir),
         context={"env": env_name, "aws:cdk:bundling-stacks": []},
     )
-    stack = cdk_app.build(app)
-    assembly = app.synth()
+    cdk_app.build(app)
+    return read_assembly(env_name, Path(app.synth().directory))
+
+
+def read_assembly(env_name: str, assembly: Path) -> Synthesized:
+    """The environment's templates as synth wrote them into ``assembly``: its stack, and each
+    job's job stack (the nested stack whose template holds the job's state machine)."""
+    environment = load_environment(env_name, REPOSITORY_CONFIG)
+    manifest = json.loads((assembly / "manifest.json").read_text())
     # Synth is offline: a lookup would leave missing context (and make `cdk synth` call AWS).
-    manifest = json.loads((Path(assembly.directory) / "manifest.json").read_text())
     assert "missing" not in manifest, manifest["missing"]
-    parent_file = Path(assembly.directory) / stack.template_file
+    artifact = manifest["artifacts"][environment.stack_name]
+    parent_file = assembly / artifact["properties"]["templateFile"]
     parent = Template.from_json(json.loads(parent_file.read_text()))
-    parent_resources = parent.to_json()["Resources"]
+    # A nested stack's TemplateURL names its template's asset (by hash), which the stack's
+    # asset manifest places in the assembly.
+    assets = json.loads((assembly / f"{environment.stack_name}.assets.json").read_text())
+    nested = {
+        key: source["source"]["path"]
+        for key, source in assets["files"].items()
+        if str(source["source"]["path"]).endswith(".nested.template.json")
+    }
     job_templates: dict[str, Template] = {}
     job_parameters: dict[str, dict[str, Any]] = {}
-    for job_stack in stack.job_stacks.values():
-        template_file = Path(assembly.directory) / job_stack.template_file
-        template = Template.from_json(json.loads(template_file.read_text()))
-        logical_id = stack.resolve(job_stack.resource.logical_id)
-        parameters = parent_resources[logical_id]["Properties"]["Parameters"]
-        for name in job_stack.jobs:
-            job_templates[name] = template
-            job_parameters[name] = parameters
-    nested_files = sorted(Path(assembly.directory).glob("*.nested.template.json"))
-    return Synthesized(stack, parent, parent_file, job_templates, job_parameters, nested_files)
+    for resource in parent.to_json()["Resources"].values():
+        if resource["Type"] != "AWS::CloudFormation::Stack":
+            continue
+        url = json.dumps(resource["Properties"]["TemplateURL"])
+        (path,) = [path for key, path in nested.items() if f"/{key}.json" in url]
+        rendered = json.loads((assembly / path).read_text())
+        machines = {
+            r["Properties"].get("StateMachineName")
+            for r in rendered["Resources"].values()
+            if r["Type"] == "AWS::StepFunctions::StateMachine"
+        }
+        for job in environment.jobs:
+            if environment.state_machine_name(job) in machines:
+                job_templates[job.name] = Template.from_json(rendered)
+                job_parameters[job.name] = resource["Properties"]["Parameters"]
+    assert set(job_templates) == {job.name for job in environment.jobs}, sorted(job_templates)
+    nested_files = sorted(assembly.glob("*.nested.template.json"))
+    return Synthesized(
+        environment.stack_name,
+        artifact["environment"],
+        parent,
+        parent_file,
+        job_templates,
+        job_parameters,
+        nested_files,
+    )
 
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synthesized]:
+    """The shipped environments, synthesized once per session (``tests/assemblies.py``)."""
     cache: dict[str, Synthesized] = {}
 
     def get(env_name: str) -> Synthesized:
         if env_name not in cache:
-            cache[env_name] = synthesize(env_name, tmp_path_factory.mktemp(f"cdk-{env_name}"))
+            assembly = environment_assembly(tmp_path_factory, env_name)
+            cache[env_name] = read_assembly(env_name, assembly)
         return cache[env_name]
 
     return get
