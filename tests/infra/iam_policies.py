@@ -17,7 +17,7 @@ from typing import Any
 from policy_sentry.querying.actions import get_action_data
 from policy_sentry.querying.arns import get_resource_type_name_with_raw_arn
 
-from stacks.environment_stack import CronguardStack
+from testkit.assembly import nested_templates
 
 # Placeholders for what CloudFormation knows only at deploy time: any value of the right
 # shape serves, since parliament checks an ARN's shape and never its account or region.
@@ -159,19 +159,18 @@ class Document:
     policy: dict[str, Any]
 
 
-def policy_documents(stack: CronguardStack, outdir: Path) -> list[Document]:
-    """Every IAM policy document of an environment's stack and its job stacks, synthesized
-    into ``outdir``: each role's inline policies and trust policy, and each
+def policy_documents(parent_file: Path) -> list[Document]:
+    """Every IAM policy document of an environment's stack, synthesized to ``parent_file``,
+    and of its job stacks: each role's inline policies and trust policy, and each
     ``AWS::IAM::Policy`` and ``AWS::IAM::ManagedPolicy``."""
-    parent = json.loads((outdir / stack.template_file).read_text())
+    parent = json.loads(parent_file.read_text())
     parent_scope = Scope(parent["Resources"], {})
-    documents = list(_documents_of(stack.template_file, parent, parent_scope))
-    for job_stack in stack.job_stacks.values():
-        template = json.loads((outdir / job_stack.template_file).read_text())
-        nested = parent["Resources"][stack.resolve(job_stack.resource.logical_id)]
-        passed = resolve(nested["Properties"]["Parameters"], parent_scope)
+    documents = list(_documents_of(parent_file.name, parent, parent_scope))
+    for logical_id, template_file in nested_templates(parent_file).items():
+        template = json.loads(template_file.read_text())
+        passed = resolve(parent["Resources"][logical_id]["Properties"]["Parameters"], parent_scope)
         scope = Scope(template["Resources"], passed)
-        documents += _documents_of(job_stack.template_file, template, scope)
+        documents += _documents_of(template_file.name, template, scope)
     return documents
 
 

@@ -28,7 +28,7 @@ Synth = Callable[[str], Synthesized]
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
 def test_parliament_finds_nothing_real_in_any_policy(synth: Synth, env_name: str) -> None:
     synthesized = synth(env_name)
-    documents = policy_documents(synthesized.stack, synthesized.template_file.parent)
+    documents = policy_documents(synthesized.template_file)
     files = {document.where.split(":")[0] for document in documents}
     assert len(files) == 1 + len(synthesized.stack.job_stacks)  # each job stack's too
     assert unaccepted(documents) == []
@@ -39,7 +39,7 @@ def test_parliament_finds_nothing_real_in_any_policy(synth: Synth, env_name: str
 def test_every_trust_policy_trusts_an_aws_service_alone(synth: Synth, env_name: str) -> None:
     # What makes parliament's CREDENTIALS_EXPOSURE on a trust policy's sts:AssumeRole moot.
     synthesized = synth(env_name)
-    documents = policy_documents(synthesized.stack, synthesized.template_file.parent)
+    documents = policy_documents(synthesized.template_file)
     trusts = [d for d in documents if d.where.endswith(":trust")]
     assert trusts
     for document in trusts:
@@ -50,7 +50,7 @@ def test_every_trust_policy_trusts_an_aws_service_alone(synth: Synth, env_name: 
 
 def test_a_broader_grant_or_an_unknown_action_is_found(synth: Synth) -> None:
     synthesized = synth("dev")
-    documents = policy_documents(synthesized.stack, synthesized.template_file.parent)
+    documents = policy_documents(synthesized.template_file)
     document = next(d for d in documents if not d.where.endswith(":trust"))
     assert not unaccepted([document])
     broader, unknown = copy.deepcopy(document), copy.deepcopy(document)

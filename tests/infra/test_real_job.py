@@ -288,7 +288,7 @@ def test_iam_linters_find_nothing_real_in_the_policies_of_every_kind_of_job(synt
     # Its own permissions, a borrowed role, every container key, its own task definition;
     # what is accepted, and why, is in tests/infra/iam_policies.py (ACCEPTED).
     stack, outdir = synthesized
-    documents = policy_documents(stack, outdir)
+    documents = policy_documents(outdir / stack.template_file)
     assert unaccepted(documents) == []
     assert unknown_to_policy_sentry(documents) == []
 
