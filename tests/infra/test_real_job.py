@@ -21,7 +21,12 @@ from lambdas.core.guard_contract import job_of_definition
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 from stacks.job.shapes import JobResources
-from tests.infra.iam_policies import policy_documents, unaccepted, unknown_to_policy_sentry
+from tests.infra.iam_policies import (
+    policy_documents,
+    unaccepted,
+    unknown_to_policy_sentry,
+    unused,
+)
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 BOUNDARY = "arn:aws:iam::123456789012:policy/org/batch-boundary"
@@ -290,6 +295,7 @@ def test_iam_linters_find_nothing_real_in_the_policies_of_every_kind_of_job(synt
     stack, outdir = synthesized
     documents = policy_documents(outdir / stack.template_file)
     assert unaccepted(documents) == []
+    assert unused(documents) == []  # nothing accepted that is no longer found
     assert unknown_to_policy_sentry(documents) == []
 
 
