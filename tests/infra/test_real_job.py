@@ -21,6 +21,12 @@ from lambdas.core.guard_contract import job_of_definition
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 from stacks.job.shapes import JobResources
+from tests.infra.iam_policies import (
+    policy_documents,
+    unaccepted,
+    unknown_to_policy_sentry,
+    unused,
+)
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 BOUNDARY = "arn:aws:iam::123456789012:policy/org/batch-boundary"
@@ -281,6 +287,16 @@ def test_cfn_lint_passes_a_job_with_every_container_key(synthesized) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_iam_linters_find_nothing_real_in_the_policies_of_every_kind_of_job(synthesized) -> None:
+    # Its own permissions, a borrowed role, every container key, its own task definition;
+    # what is accepted, and why, is in tests/infra/iam_policies.py (ACCEPTED).
+    stack, outdir = synthesized
+    documents = policy_documents(outdir / stack.template_file)
+    assert unaccepted(documents) == []
+    assert unused(documents) == []  # nothing accepted that is no longer found
+    assert unknown_to_policy_sentry(documents) == []
 
 
 def test_how_the_job_container_starts_and_stops_is_in_its_definition(synthesized) -> None:
