@@ -226,7 +226,10 @@ def test_whatever_validate_accepts_synthesizes_lints_clean_and_leases(tmp_path: 
             jobs_accepted[name] = job
 
     draw_job()
-    assert len(jobs_accepted) >= 10 and refused >= 10, (len(jobs_accepted), refused)
+    # Both sides reached. Derandomized draws still differ with what the worker ran before
+    # (9 to 13 of the 40 accepted, seen with a CLI test earlier in the same process), so the
+    # floor leaves room below the fewest seen.
+    assert len(jobs_accepted) >= 5 and refused >= 10, (len(jobs_accepted), refused)
 
     environment = accepted(tmp_path / "all", jobs_accepted, chosen)
     assert environment is not None, "each job was accepted on its own, so all of them are"

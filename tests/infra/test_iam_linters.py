@@ -30,7 +30,7 @@ def test_parliament_finds_nothing_real_in_any_policy(synth: Synth, env_name: str
     synthesized = synth(env_name)
     documents = policy_documents(synthesized.template_file)
     files = {document.where.split(":")[0] for document in documents}
-    assert len(files) == 1 + len(synthesized.stack.job_stacks)  # each job stack's too
+    assert len(files) == 1 + len(synthesized.nested_files)  # each job stack's too
     assert unaccepted(documents) == []
     assert unknown_to_policy_sentry(documents) == []
 
