@@ -41,6 +41,10 @@ DRAWS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# Derandomized draws still differ with what ran earlier in the same process (of 40 jobs, 13
+# accepted alone and 9 after a module importing cronguard.cli, as a CLI test file on the same
+# xdist worker does): 60 keep both sides above their floors of 10 either way.
+JOB_DRAWS = settings(DRAWS, max_examples=60)
 
 
 def bounds(schemas: dict[str, Any], model: str, field: str) -> tuple[Any, Any]:
@@ -215,7 +219,7 @@ def test_whatever_validate_accepts_synthesizes_lints_clean_and_leases(tmp_path: 
     jobs_accepted: dict[str, dict[str, Any]] = {}
     refused = 0
 
-    @DRAWS
+    @JOB_DRAWS
     @given(jobs())
     def draw_job(job: dict[str, Any]) -> None:
         nonlocal refused
@@ -226,10 +230,7 @@ def test_whatever_validate_accepts_synthesizes_lints_clean_and_leases(tmp_path: 
             jobs_accepted[name] = job
 
     draw_job()
-    # Both sides reached. Derandomized draws still differ with what the worker ran before
-    # (9 to 13 of the 40 accepted, seen with a CLI test earlier in the same process), so the
-    # floor leaves room below the fewest seen.
-    assert len(jobs_accepted) >= 5 and refused >= 10, (len(jobs_accepted), refused)
+    assert len(jobs_accepted) >= 10 and refused >= 10, (len(jobs_accepted), refused)
 
     environment = accepted(tmp_path / "all", jobs_accepted, chosen)
     assert environment is not None, "each job was accepted on its own, so all of them are"
