@@ -14,6 +14,7 @@ from aws_cdk.assertions import Template
 
 import app as cdk_app
 from cronguard.config import load_environment
+from testkit.assembly import nested_templates, state_machine_stacks
 from tests.assemblies import environment_assembly
 from tests.configs import REPOSITORY_CONFIG
 
@@ -52,38 +53,23 @@ def read_assembly(env_name: str, assembly: Path) -> Synthesized:
     assert "missing" not in manifest, manifest["missing"]
     artifact = manifest["artifacts"][environment.stack_name]
     parent_file = assembly / artifact["properties"]["templateFile"]
-    parent = Template.from_json(json.loads(parent_file.read_text()))
-    # A nested stack's TemplateURL names its template's asset (by hash), which the stack's
-    # asset manifest places in the assembly.
-    assets = json.loads((assembly / f"{environment.stack_name}.assets.json").read_text())
-    nested = {
-        key: source["source"]["path"]
-        for key, source in assets["files"].items()
-        if str(source["source"]["path"]).endswith(".nested.template.json")
+    parent = json.loads(parent_file.read_text())
+    job_stacks = {
+        logical_id: Template.from_json(json.loads(template_file.read_text()))
+        for logical_id, template_file in nested_templates(parent_file).items()
     }
+    where = state_machine_stacks(parent_file)
     job_templates: dict[str, Template] = {}
     job_parameters: dict[str, dict[str, Any]] = {}
-    for resource in parent.to_json()["Resources"].values():
-        if resource["Type"] != "AWS::CloudFormation::Stack":
-            continue
-        url = json.dumps(resource["Properties"]["TemplateURL"])
-        (path,) = [path for key, path in nested.items() if f"/{key}.json" in url]
-        rendered = json.loads((assembly / path).read_text())
-        machines = {
-            r["Properties"].get("StateMachineName")
-            for r in rendered["Resources"].values()
-            if r["Type"] == "AWS::StepFunctions::StateMachine"
-        }
-        for job in environment.jobs:
-            if environment.state_machine_name(job) in machines:
-                job_templates[job.name] = Template.from_json(rendered)
-                job_parameters[job.name] = resource["Properties"]["Parameters"]
-    assert set(job_templates) == {job.name for job in environment.jobs}, sorted(job_templates)
+    for job in environment.jobs:
+        logical_id = where[environment.state_machine_name(job)]
+        job_templates[job.name] = job_stacks[logical_id]
+        job_parameters[job.name] = parent["Resources"][logical_id]["Properties"]["Parameters"]
     nested_files = sorted(assembly.glob("*.nested.template.json"))
     return Synthesized(
         environment.stack_name,
         artifact["environment"],
-        parent,
+        Template.from_json(parent),
         parent_file,
         job_templates,
         job_parameters,
