@@ -624,6 +624,17 @@ def test_a_definition_parsed_once_runs_each_execution_on_its_own_program() -> No
                 aws.deploy_state_machine(name, {"StartAt": "Nowhere", "States": {}})
 
 
+def test_creating_a_machine_of_a_parsed_definition_parses_and_copies_nothing() -> None:
+    """The shimmed side: CreateStateMachine's check takes a definition that parsed before as
+    valid, with no parse (where the shim copies the program); its executions still run."""
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    with LocalAws() as aws:
+        aws.deploy_state_machine("first", definition)
+        with mock.patch.object(AmazonStateLanguageParser, "parse", side_effect=AssertionError):
+            second = aws.deploy_state_machine("second", definition)
+        assert aws.run(second, "runs", {})["status"] == "SUCCEEDED"
+
+
 @pytest.mark.usefixtures("plain_moto")
 def test_delete_state_machine_lets_its_running_executions_run_on() -> None:
     """Guards `_shim_delete_state_machine`: moto deletes the machine at once (AWS keeps it
