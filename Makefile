@@ -41,11 +41,10 @@ UV_VERSION := 0.13.8
 UV_INSTALL := $(BIN)/uv pip install --python $(BIN)/python $(QUIET) --compile-bytecode
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	$(call step,1/5,Python virtual environment in $(VENV) with pip and uv,\
-		$(PYTHON) -m venv $(VENV) && \
-		$(BIN)/pip install $(QUIET) pip==$(PIP_VERSION) uv==$(UV_VERSION))
-	$(call step,2/5,pinned Python packages,\
-		$(UV_INSTALL) -r requirements-dev.txt -c constraints.txt)
+	$(call step,1/5,Python virtual environment in $(VENV) with uv,\
+		$(PYTHON) -m venv $(VENV) && $(BIN)/pip install $(QUIET) uv==$(UV_VERSION))
+	$(call step,2/5,pinned Python packages and pip (byte-compiled),\
+		$(UV_INSTALL) -r requirements-dev.txt -c constraints.txt pip==$(PIP_VERSION))
 	$(call step,3/5,cronguard and cronguard-worker (editable),\
 		$(UV_INSTALL) --no-deps --no-build-isolation -e . -e ./worker)
 	@touch $@
@@ -62,7 +61,11 @@ $(CHROMIUM):
 		echo "setup 5/5: $(CHROMIUM) is missing and apt-get as root is not available: install Chromium there to run tests/e2e/test_report.py (Debian: apt-get install --no-install-recommends chromium)"; \
 	fi
 
-setup: $(BIN)/.installed node_modules/.installed $(CHROMIUM)
+# The Python, Node and Debian installs do not depend on each other: they run side by side
+# (a sub-make with -j), so a fresh machine waits for the longest, not for all three in turn.
+# Their step lines interleave; each says which it is.
+setup:
+	@$(MAKE) --no-print-directory -j3 $(BIN)/.installed node_modules/.installed $(CHROMIUM)
 
 ## The main job: synthesize an environment (default dev), show its jobs, and run the
 ## local simulation of its synthesized state machines (exits non-zero if a guarantee fails);
