@@ -26,7 +26,7 @@ APT_CHROMIUM := { apt-get update $(if $(QUIET),-qq) && DEBIAN_FRONTEND=nonintera
 	$(if $(QUIET),>$(APT_LOG) 2>&1 || { cat $(APT_LOG); false; })
 REPORT := cdk.out/simulation.html
 
-.PHONY: setup demo synth test lint typecheck bench schema clean constraints
+.PHONY: setup installs demo synth test lint typecheck bench schema clean constraints
 
 # The venv's packages are installed by uv (pinned here, bootstrapped by the venv's pip): it
 # fetches and unpacks the pinned wheels in parallel, about 10 s cold against pip's 90 s.
@@ -65,7 +65,10 @@ $(CHROMIUM):
 # (a sub-make with -j), so a fresh machine waits for the longest, not for all three in turn.
 # Their step lines interleave; each says which it is.
 setup:
-	@$(MAKE) --no-print-directory -j3 $(BIN)/.installed node_modules/.installed $(CHROMIUM)
+	@$(MAKE) --no-print-directory -j3 installs
+
+installs: $(BIN)/.installed node_modules/.installed $(CHROMIUM)
+	@: # a recipe, so that make has nothing to say when all three are done already
 
 ## The main job: synthesize an environment (default dev), show its jobs, and run the
 ## local simulation of its synthesized state machines (exits non-zero if a guarantee fails);
