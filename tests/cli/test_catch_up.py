@@ -159,7 +159,12 @@ def test_backfill_without_wait_under_forbid_skips_the_rest_for_overlap_and_says_
     assert "note: forbid-job is forbid: while the first slot runs, the guard skips" in text
     assert "add --wait to run them one after another" in text
     decided = {slot_: cells[4] for slot_, cells in rows(result.output).items()}
-    assert sorted(decided.values()) == ["running", "skipped: overlap", "skipped: overlap"]
+    # Once (2026-12-07, fresh clone, 3 workers) the winner's row read "execution SUCCEEDED"
+    # though its guard had claimed the slot and its run was still running at teardown; not
+    # reproduced since. The table is in the message for the next time.
+    assert sorted(decided.values()) == ["running", "skipped: overlap", "skipped: overlap"], (
+        result.output
+    )
     for skipped in (name for name, decision in decided.items() if decision != "running"):
         record = engine.slot("forbid-job", skipped)
         assert record is not None
