@@ -54,16 +54,18 @@ def shared(
     return folder
 
 
+def synthesize_environment(env_name: str, outdir: Path) -> Path:
+    """The repository config's ``env_name`` environment as ``cdk synth`` writes it into
+    ``outdir`` (cdk-nag on; Lambda assets not bundled: no pip in the tests' loop)."""
+    app = cdk.App(outdir=str(outdir), context={"env": env_name, "aws:cdk:bundling-stacks": []})
+    cdk_app.build(app)
+    return Path(app.synth().directory)
+
+
 def environment_assembly(tmp_path_factory: pytest.TempPathFactory, env_name: str) -> Path:
-    """The repository config's ``env_name`` environment as ``cdk synth`` writes it (cdk-nag
-    on; Lambda assets not bundled), shared by the session."""
+    """``synthesize_environment`` of ``env_name``, shared by the session."""
 
     def build(folder: Path) -> None:
-        app = cdk.App(
-            outdir=str(folder / ASSEMBLY),
-            context={"env": env_name, "aws:cdk:bundling-stacks": []},
-        )
-        cdk_app.build(app)
-        app.synth()
+        synthesize_environment(env_name, folder / ASSEMBLY)
 
     return shared(tmp_path_factory, f"environment-{env_name}", build) / ASSEMBLY

@@ -8,20 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-import app as cdk_app
 from cronguard.config import load_environment
 from testkit.assembly import nested_templates, state_machine_stacks
-from tests.assemblies import environment_assembly
+from tests.assemblies import environment_assembly, synthesize_environment
 from tests.configs import REPOSITORY_CONFIG
 
 
 @dataclass(frozen=True)
 class Synthesized:
-    stack_name: str
     environment: str  # the manifest's: aws://<account>/<region> (unknown-… when agnostic)
     template: Template  # the environment's stack
     template_file: Path
@@ -35,13 +32,7 @@ class Synthesized:
 
 
 def synthesize(env_name: str, outdir: Path) -> Synthesized:
-    # Lambda assets are bundled by the CLI's synth; tests skip bundling (no pip in the loop).
-    app = cdk.App(
-        outdir=str(outdir),
-        context={"env": env_name, "aws:cdk:bundling-stacks": []},
-    )
-    cdk_app.build(app)
-    return read_assembly(env_name, Path(app.synth().directory))
+    return read_assembly(env_name, synthesize_environment(env_name, outdir))
 
 
 def read_assembly(env_name: str, assembly: Path) -> Synthesized:
@@ -67,7 +58,6 @@ def read_assembly(env_name: str, assembly: Path) -> Synthesized:
         job_parameters[job.name] = parent["Resources"][logical_id]["Properties"]["Parameters"]
     nested_files = sorted(assembly.glob("*.nested.template.json"))
     return Synthesized(
-        environment.stack_name,
         artifact["environment"],
         Template.from_json(parent),
         parent_file,
