@@ -57,6 +57,15 @@ _TRUST_POLICY = {
 }
 
 
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+"""`LocalAws.client`'s clients, by service and region, shared by every LocalAws of the
+process. moto intercepts every client created after it is imported, whichever mock is
+running, and a LocalAws's credentials are always `_FAKE_ENVIRONMENT`'s; creating a client
+costs tens of milliseconds (its event handlers are copied, its endpoint rules built), and a
+test run starts a LocalAws per test."""
+
+
 class StatusChangeDeliveryError(RuntimeError):
     """A status-change handler raised for the execution `wait` was waiting for."""
 
@@ -123,8 +132,10 @@ class LocalAws:
         try:
             shims.install(self)
             self._installed = True
-            # Also a warm-up: boto3's default session creates shared components lazily and not
-            # thread-safely, so the first clients are made here, before executions make theirs.
+            # A warm-up: boto3's default session (moto gives each mock a new one) creates its
+            # shared components lazily and not thread-safely, so its first client is made here,
+            # before executions make theirs (moto's service integrations create a client each).
+            boto3.client("stepfunctions", region_name=self.region)
             self.sfn = self.client("stepfunctions")
             self.dynamodb = self.client("dynamodb")
             self.ecs = self.client("ecs")
@@ -186,9 +197,14 @@ class LocalAws:
             self._settled_event(execution_arn).wait(max(0.0, deadline - time.monotonic()))
 
     def client(self, service: str) -> Any:
-        """A boto3 client of any service, served by moto."""
-        new_client: Callable[..., Any] = boto3.client  # its typed overloads want a literal
-        return new_client(service, region_name=self.region)
+        """A boto3 client of any service, served by moto (one per service and region in the
+        process: `_clients`)."""
+        key = (service, self.region)
+        with _clients_lock:
+            if key not in _clients:
+                new_client: Callable[..., Any] = boto3.client  # typed overloads want a literal
+                _clients[key] = new_client(service, region_name=self.region)
+            return _clients[key]
 
     # --- Lambda -------------------------------------------------------------------------------
 

@@ -70,6 +70,21 @@ def test_lambda_environments_are_process_wide_and_restored(monkeypatch):
     assert "LEDGER_TABLE" not in os.environ
 
 
+def test_each_local_aws_reuses_the_process_clients_and_serves_them_fresh_state():
+    with LocalAws() as first:
+        queues = first.client("sqs")
+        queues.create_queue(QueueName="left-behind")
+        assert first.sfn is first.client("stepfunctions")
+    with LocalAws() as second:
+        assert second.client("sqs") is queues
+        assert second.sfn is first.sfn
+        assert "QueueUrls" not in queues.list_queues()  # the second mock's, empty
+    with LocalAws(region="eu-west-1") as ireland:
+        assert ireland.client("sqs") is not queues
+        assert ireland.client("sqs").meta.region_name == "eu-west-1"
+        assert ireland.sfn.list_state_machines()["stateMachines"] == []
+
+
 def test_run_task_follows_the_script_queue_then_the_default(aws):
     network = aws.network()
     cluster = aws.create_cluster("jobs")
