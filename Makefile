@@ -31,19 +31,26 @@ REPORT := cdk.out/simulation.html
 # The venv's packages are installed by uv (pinned here, bootstrapped by the venv's pip): it
 # fetches and unpacks the pinned wheels in parallel, about 10 s cold against pip's 90 s.
 # pip stays in the venv: the Lambda bundling runs `pip install --platform` (stacks/lambda_code.py).
-# --compile-bytecode writes the packages' bytecode once, at install, as pip does by default:
-# where PYTHONDONTWRITEBYTECODE is set (these machines set it), every interpreter would
-# otherwise compile what it imports anew. A test run starts a dozen (xdist workers, synth
-# subprocesses), each importing about 100 MB of source (aws_cdk, moto, botocore, cfn-lint):
-# about 140 s of CPU, against about 30 s of setup to compile the whole venv once.
 PIP_VERSION := 25.3
 UV_VERSION := 0.13.8
-UV_INSTALL := $(BIN)/uv pip install --python $(BIN)/python $(QUIET) --compile-bytecode
+UV_INSTALL := $(BIN)/uv pip install --python $(BIN)/python $(QUIET)
+
+# Bytecode: each module is compiled by the first interpreter that imports it, which writes it
+# for the others, as Python does by default. These machines set PYTHONDONTWRITEBYTECODE=1, and
+# uv writes none at install: every interpreter a test run starts (the xdist workers, the synth
+# and cfn-lint subprocesses) would compile the ~75 MB of source it imports anew, about 140 s
+# of CPU. Compiling the whole venv at install instead (278 MB, 183 MB of it aws_cdk's modules
+# for services cronguard never uses) cost about 35 s of every fresh setup.
+unexport PYTHONDONTWRITEBYTECODE
+# What the test workers import (aws_cdk, moto, cfn-lint, the tests), compiled once after each
+# install by one collection of the tests (`make test` runs it beside mypy), before the xdist
+# workers start: each of them would otherwise compile all of it at the same time.
+COMPILED := $(BIN)/.compiled
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	$(call step,1/5,Python virtual environment in $(VENV) with uv,\
 		$(PYTHON) -m venv $(VENV) && $(BIN)/pip install $(QUIET) uv==$(UV_VERSION))
-	$(call step,2/5,pinned Python packages and pip (byte-compiled),\
+	$(call step,2/5,pinned Python packages and pip,\
 		$(UV_INSTALL) -r requirements-dev.txt -c constraints.txt pip==$(PIP_VERSION))
 	$(call step,3/5,cronguard and cronguard-worker (editable),\
 		$(UV_INSTALL) --no-deps --no-build-isolation -e . -e ./worker)
@@ -86,9 +93,16 @@ synth: setup
 test: setup lint
 	@types_log=$$(mktemp); $(BIN)/mypy >$$types_log 2>&1 & types=$$!; \
 	echo "$(BIN)/mypy, beside the tests (its report follows theirs)"; \
+	$(MAKE) --no-print-directory $(COMPILED); \
 	echo "$(BIN)/pytest"; $(BIN)/pytest; tests_status=$$?; \
 	wait $$types; types_status=$$?; echo "$(BIN)/mypy:"; cat $$types_log; rm -f $$types_log; \
 	exit $$(( tests_status | types_status ))
+
+# A collection that fails leaves no stamp: pytest, next, reports why.
+$(COMPILED): $(BIN)/.installed
+	@echo "$(BIN)/pytest --collect-only -n 0: the bytecode of what the tests import, once after setup"
+	@started=$$(date +%s); $(BIN)/pytest --collect-only -q -n 0 -p no:cacheprovider >/dev/null 2>&1 \
+		&& touch $@ && echo "bytecode written in $$(( $$(date +%s) - started ))s" || true
 
 lint:
 	$(BIN)/ruff check .
