@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from cronguard.config import load_environment
 from testkit.assembly import nested_templates
@@ -63,6 +62,9 @@ def name_properties(kind: str) -> tuple[str, ...]:
     """The properties that name a resource of type ``kind``: the top-level create-only
     properties (a new value replaces the resource) of its CloudFormation schema whose name
     ends in ``Name`` (``TableName``, an SSM parameter's ``Name``), and ``Family``."""
+    # Imported here: cfn-lint imports sympy, about 3 s of every xdist worker's collection.
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, kind).schema
     create_only = [
         path.removeprefix("/properties/") for path in schema.get("createOnlyProperties", [])
