@@ -73,7 +73,7 @@ def _longest_region() -> str:
     cfn-lint imports sympy, about 3 s of every xdist worker's collection)."""
     from cfnlint.helpers import REGIONS
 
-    return max(REGIONS, key=len)
+    return str(max(REGIONS, key=len))
 
 
 def test_3000_state_machines_are_named_in_event_patterns_eventbridge_accepts(
