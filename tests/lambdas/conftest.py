@@ -6,7 +6,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +70,20 @@ class LambdaContext:
 CONTEXT = LambdaContext()
 
 
+_clients: dict[str, Any] = {}
+"""The fixture's clients, made once per process: moto serves a client made after it was
+imported from whichever mock is running (as it does the handlers' own, lambdas/core/clients.py),
+and creating one (with a new default session each test) was about a third of a test's time.
+A test adds event hooks to them only through ``Aws.hook``, which the fixture removes."""
+
+
+def _client(service: str) -> Any:
+    if service not in _clients:
+        new_client: Callable[..., Any] = boto3.client  # its typed overloads want a literal
+        _clients[service] = new_client(service, region_name=REGION)
+    return _clients[service]
+
+
 @dataclass
 class Aws:
     dynamodb: Any
@@ -78,6 +92,18 @@ class Aws:
     state_machine_arn: str
     role: str  # the state machines' role
     slept: list[float]
+    hooks: list[tuple[Any, str, Callable[..., Any]]] = field(default_factory=list)
+
+    def hook(self, client: Any, event: str, handler: Callable[..., Any]) -> None:
+        """``client.meta.events.register(event, handler)`` for this test only (the fixture's
+        clients outlive it)."""
+        client.meta.events.register(event, handler)
+        self.hooks.append((client, event, handler))
+
+    def remove_hooks(self) -> None:
+        for client, event, handler in reversed(self.hooks):
+            client.meta.events.unregister(event, handler)
+        self.hooks.clear()
 
     def cleanup(self) -> Cleanup:
         """The cleanup as ``Cleanup.from_settings`` builds it, on this fixture's clients."""
@@ -235,20 +261,20 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 
     monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
     with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb = _client("dynamodb")
         create_ledger_table(dynamodb, TABLE)
-        iam = boto3.client("iam", region_name=REGION)
+        iam = _client("iam")
         role = iam.create_role(
             RoleName="sfn",
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )["Role"]["Arn"]
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn = _client("stepfunctions")
         machine = sfn.create_state_machine(
             name="test-report",
             roleArn=role,
             definition=definition_of(REPORT),
         )["stateMachineArn"]
-        ecs = boto3.client("ecs", region_name=REGION)
+        ecs = _client("ecs")
         ecs.create_cluster(clusterName=CLUSTER)
         # moto walks a task to STOPPED on its own after a few DescribeTasks; here a task runs
         # until it is stopped (moto's own state manager, not a patch).
@@ -262,4 +288,5 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         try:
             yield aws
         finally:
+            aws.remove_hooks()
             state_manager.unset_transition("ecs::task")

@@ -205,7 +205,7 @@ def test_the_reconciler_releases_a_lease_whose_run_recorded_its_end(aws: Aws) ->
     assert aws.item(LEASE_SORT_KEY) is None
 
 
-def deny_describe_execution_of(sfn: Any, execution: str) -> None:
+def deny_describe_execution_of(aws: Aws, execution: str) -> None:
     """What Step Functions answers when the execution's state machine is not (or no longer)
     tagged as this environment's: the cleanup's role reads only those (a removed job's state
     machine is deleted, and with it its tags)."""
@@ -223,7 +223,7 @@ def deny_describe_execution_of(sfn: Any, execution: str) -> None:
                 "DescribeExecution",
             )
 
-    sfn.meta.events.register("provide-client-params.sfn.DescribeExecution", deny)
+    aws.hook(aws.sfn, "provide-client-params.sfn.DescribeExecution", deny)
 
 
 def test_an_execution_the_reconciler_may_not_read_does_not_stop_it_settling_the_others(
@@ -234,7 +234,7 @@ def test_an_execution_the_reconciler_may_not_read_does_not_stop_it_settling_the_
     lost = aws.start("lost")
     claim(aws, lost, NEXT_SLOT, Concurrency.ALLOW)
     aws.sfn.stop_execution(executionArn=lost)
-    deny_describe_execution_of(aws.sfn, unreadable)
+    deny_describe_execution_of(aws, unreadable)
     clients = {"dynamodb": aws.dynamodb, "stepfunctions": aws.sfn, "ecs": aws.ecs}
     monkeypatch.setattr("lambdas.cleanup.handler.client", clients.get)
 
@@ -292,7 +292,7 @@ def test_cleanup_keeps_the_lease_of_a_still_stopping_task_until_the_reconciler_s
 DELETED = ("States.Runtime", "State machine test-report has been deleted.")
 
 
-def being_deleted(sfn: Any, machine: str) -> None:
+def being_deleted(aws: Aws, machine: str) -> None:
     """DescribeStateMachine says DELETING, as Step Functions does between DeleteStateMachine
     and the end of the machine's last execution (moto deletes at once)."""
 
@@ -300,7 +300,7 @@ def being_deleted(sfn: Any, machine: str) -> None:
         if parsed.get("stateMachineArn") == machine:
             parsed["status"] = "DELETING"
 
-    sfn.meta.events.register("after-call.states.DescribeStateMachine", deleting)
+    aws.hook(aws.sfn, "after-call.states.DescribeStateMachine", deleting)
 
 
 def exited(task_arn: str, code: int) -> None:
@@ -316,7 +316,7 @@ def test_a_run_whose_state_machine_is_being_deleted_has_its_task_stopped_and_is_
     execution = aws.start("removed")
     claim(aws, execution, SLOT)
     task_arn = aws.run_task(execution)
-    being_deleted(aws.sfn, aws.state_machine_arn)
+    being_deleted(aws, aws.state_machine_arn)
 
     assert reconcile(aws.dynamodb, TABLE, aws.cleanup()) == {"checked": 2, "fixed": 1}
 

@@ -79,7 +79,7 @@ def test_a_renamed_job_runs_once_the_cleanup_settled_its_old_names_run(aws: Aws)
     old_machine = aws.state_machine({**REPORT, "name": OLD, "taskFamily": OLD_FAMILY})
     old_run, _ = decide(aws, old_job(), SLOT, "old-run", machine=old_machine)
     task_arn = aws.run_task(old_run, family=OLD_FAMILY)
-    being_deleted(aws.sfn, old_machine)  # the rename's deploy deleted the old machine
+    being_deleted(aws, old_machine)  # the rename's deploy deleted the old machine
 
     assert reconcile(aws.dynamodb, TABLE, aws.cleanup())["fixed"] == 1
     assert aws.task(task_arn)["lastStatus"] == "STOPPED"

@@ -258,10 +258,12 @@ class Reads:
         self.calls: list[str] = []
         self.queries: list[tuple[str, str, list[str]]] = []
         self._range = ("", "")
-        events = aws.dynamodb.meta.events
-        events.register("before-call.dynamodb.*", lambda model, **_: self.calls.append(model.name))
-        events.register("provide-client-params.dynamodb.Query", self._range_of)
-        events.register("after-call.dynamodb.Query", self._query)
+        aws.hook(aws.dynamodb, "before-call.dynamodb.*", self._call)
+        aws.hook(aws.dynamodb, "provide-client-params.dynamodb.Query", self._range_of)
+        aws.hook(aws.dynamodb, "after-call.dynamodb.Query", self._query)
+
+    def _call(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
 
     def _range_of(self, params: dict[str, Any], **_: Any) -> None:
         values = params.get("ExpressionAttributeValues", {})
