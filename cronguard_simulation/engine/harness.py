@@ -58,12 +58,12 @@ _TRUST_POLICY = {
 
 
 _clients: dict[tuple[str, str], Any] = {}
-_clients_lock = threading.Lock()
 """`LocalAws.client`'s clients, by service and region, shared by every LocalAws of the
 process. moto intercepts every client created after it is imported, whichever mock is
 running, and a LocalAws's credentials are always `_FAKE_ENVIRONMENT`'s; creating a client
 costs tens of milliseconds (its event handlers are copied, its endpoint rules built), and a
 test run starts a LocalAws per test."""
+_clients_lock = threading.Lock()
 
 
 class StatusChangeDeliveryError(RuntimeError):
