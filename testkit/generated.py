@@ -7,11 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-
 from cronguard.config import Environment, load_environment
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
+from testkit.apps import project_app
 from testkit.configs import write_config as write_named_config
 
 ENVIRONMENT = "big"
@@ -37,7 +36,7 @@ def generated_config(root: Path, count: int, **settings: Any) -> Environment:
 
 def synthesize(environment: Environment, outdir: Path) -> Path:
     """The environment's assembly in ``outdir``, with cdk-nag: a finding fails the synth."""
-    app = cdk.App(outdir=str(outdir), context={"aws:cdk:bundling-stacks": []})
+    app = project_app(outdir)
     CronguardStack(app, environment.stack_name, environment=environment)
     add_compliance_checks(app)
     app.synth()

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import aws_cdk as cdk
 import pytest
 
 import app as cdk_app
+from testkit.apps import project_app
 
 ASSEMBLY = "cdk.out"
 
@@ -56,8 +56,10 @@ def shared(
 
 def synthesize_environment(env_name: str, outdir: Path) -> Path:
     """The repository config's ``env_name`` environment as ``cdk synth`` writes it into
-    ``outdir`` (cdk-nag on; Lambda assets not bundled: no pip in the tests' loop)."""
-    app = cdk.App(outdir=str(outdir), context={"env": env_name, "aws:cdk:bundling-stacks": []})
+    ``outdir``: ``cdk.json``'s context, cdk-nag and the CDK's built-in CloudFormation
+    validation on (either fails the synth); Lambda assets not bundled (no pip in the tests'
+    loop)."""
+    app = project_app(outdir, {"env": env_name}, builtin_validation=True)
     cdk_app.build(app)
     return Path(app.synth().directory)
 

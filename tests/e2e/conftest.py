@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 import yaml
 from botocore.exceptions import ClientError
@@ -28,6 +27,7 @@ from cronguard_simulation.engine.lambdas import Handler, LambdaContext
 from lambdas.cleanup import handler as cleanup
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
+from testkit.apps import project_app
 from testkit.configs import NETWORK
 from tests.assemblies import ASSEMBLY, shared
 
@@ -88,7 +88,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Environment, 
         (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": JOBS}))
         (config / "environments" / "e2e.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
         environment = load_environment("e2e", config)
-        app = cdk.App(outdir=str(root / ASSEMBLY), context={"aws:cdk:bundling-stacks": []})
+        app = project_app(root / ASSEMBLY)
         CronguardStack(app, environment.stack_name, environment=environment)
         add_compliance_checks(app)
         app.synth()

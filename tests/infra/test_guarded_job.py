@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import botocore.session
 import pytest
 import yaml
@@ -24,6 +23,7 @@ from lambdas.core.ledger_contract import partition
 from lambdas.guard.decision import Verdict
 from stacks.definition import placeholders
 from stacks.environment_stack import CronguardStack
+from testkit.apps import project_app
 from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized
 from tests.infra.ended_executions import ACCOUNT, REGION, heard, machine_arn, status_change
@@ -419,7 +419,7 @@ def _write_config(root: Path, mutate: Callable[[dict[str, Any]], None]) -> Path:
 
 
 def _identities(config_dir: Path) -> dict[str, Any]:
-    app = cdk.App(context={"aws:cdk:bundling-stacks": []})
+    app = project_app()
     stack = CronguardStack(app, "cronguard-dev", environment=load_environment("dev", config_dir))
     identity: dict[str, Any] = {}
     templates = {"": Template.from_stack(stack)} | {

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 import yaml
 
@@ -29,6 +28,7 @@ from stacks.job import template as job_template
 from stacks.job.guard import GUARD_TIMEOUT_SECONDS
 from stacks.job.shapes import JobResources
 from stacks.job.template import JobStackTemplate
+from testkit.apps import project_app
 from testkit.configs import NETWORK
 from tests.configs import REPOSITORY_CONFIG
 from tests.infra.conftest import Synthesized
@@ -240,7 +240,7 @@ def test_a_job_resource_without_its_acceptances_fails_the_synth(
         add(self, logical_id, resource)
 
     monkeypatch.setattr(JobStackTemplate, "_add", without_acceptances)
-    app = cdk.App(outdir=str(tmp_path), context={"env": "dev", "aws:cdk:bundling-stacks": []})
+    app = project_app(tmp_path, {"env": "dev"})
     cdk_app.build(app)
     with pytest.raises(
         RuntimeError,
@@ -278,10 +278,7 @@ def test_a_full_job_stack_fits_cloudformations_limits(tmp_path: Path) -> None:
     }
     tags = {f"cost-allocation-{n}": "v" * 40 for n in range(4)}
     environment = environment_of(tmp_path / "config", jobs, job_stacks=1, tags=tags)
-    app = cdk.App(
-        outdir=str(tmp_path / "out"),
-        context={"aws:cdk:bundling-stacks": [], "aws:cdk:enable-path-metadata": True},
-    )
+    app = project_app(tmp_path / "out", {"aws:cdk:enable-path-metadata": True})
     stack = CronguardStack(app, "cronguard-test", environment=environment)
     app.synth()
     (job_stack,) = stack.job_stacks.values()

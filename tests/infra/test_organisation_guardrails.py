@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 
 import app as cdk_app
 from stacks.environment_stack import CronguardStack
+from testkit.apps import project_app
 
 BOUNDARY = "arn:aws:iam::123456789012:policy/org/batch-boundary"
 ORG_TAG = ("org:cost-centre", "cc-4711")
@@ -27,7 +28,7 @@ NOT_TAGGABLE = {"AWS::Scheduler::Schedule"}  # CloudFormation takes no Tags on a
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> tuple[CronguardStack, Path]:
     outdir = tmp_path_factory.mktemp("guardrails")
-    app = cdk.App(outdir=str(outdir), context={"env": "dev", "aws:cdk:bundling-stacks": []})
+    app = project_app(outdir, {"env": "dev"})
     stack = cdk_app.build(app)  # with cdk-nag, as `cdk synth` runs
     boundary = iam.ManagedPolicy.from_managed_policy_arn(stack, "OrgBoundary", BOUNDARY)
     iam.PermissionsBoundary.of(app).apply(boundary)

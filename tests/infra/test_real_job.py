@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 import yaml
 
@@ -21,6 +20,7 @@ from lambdas.core.guard_contract import job_of_definition
 from stacks.checks import add_compliance_checks
 from stacks.environment_stack import CronguardStack
 from stacks.job.shapes import JobResources
+from testkit.apps import project_app
 from tests.infra.iam_policies import (
     policy_documents,
     unaccepted,
@@ -163,7 +163,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[CronguardStac
     (config / "environments" / "dev.yaml").write_text(yaml.safe_dump(dev))
     environment: Environment = load_environment("dev", config)
     outdir = root / "cdk.out"
-    app = cdk.App(outdir=str(outdir), context={"aws:cdk:bundling-stacks": []})
+    app = project_app(outdir)
     stack = CronguardStack(app, environment.stack_name, environment=environment)
     add_compliance_checks(app)  # cdk-nag on every stack, as `cdk synth` runs it
     app.synth()

@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 import yaml
 from aws_cdk.assertions import Template
@@ -22,6 +21,7 @@ from lambdas.slot_watch import settings as watch_settings
 from lambdas.slot_watch.manifest import FILE_NAME, Shard, parse
 from stacks.environment_stack import CronguardStack
 from stacks.slot_watch import CHECK_EVERY
+from testkit.apps import project_app
 from testkit.configs import NETWORK
 from tests.infra.conftest import Synthesized
 
@@ -78,7 +78,7 @@ def build(tmp: Path, jobs: dict[str, Any]) -> tuple[Environment, Template, Path]
     (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
     (config / "environments" / "watch.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
     environment = load_environment("watch", config)
-    app = cdk.App(outdir=str(tmp / "cdk.out"), context={"aws:cdk:bundling-stacks": []})
+    app = project_app(tmp / "cdk.out")
     CronguardStack(app, environment.stack_name, environment=environment)
     assembly = Path(app.synth().directory)
     template = json.loads((assembly / f"{environment.stack_name}.template.json").read_text())

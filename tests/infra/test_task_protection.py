@@ -34,7 +34,7 @@ def test_an_existing_task_role_gets_protection_scoped_to_its_clusters_tasks(synt
     policy = protection_policy(synth("prod").template)
     assert policy["Roles"] == ["orders-worker-task"]  # imported by ARN, attached by name
     protection, history = policy["PolicyDocument"]["Statement"]
-    assert protection["Action"] == ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"]
+    assert protection["Action"] == ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"]
     assert json.dumps(protection["Resource"]).endswith(
         ':ecs:ap-northeast-1:123456789012:task/batch-prod/*"]]}'
     )

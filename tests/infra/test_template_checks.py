@@ -13,6 +13,7 @@ import pytest
 from aws_cdk import aws_sqs as sqs
 
 from stacks.checks import add_compliance_checks
+from testkit.apps import project_app
 from tests.infra.conftest import Synthesized
 
 Synth = Callable[[str], Synthesized]
@@ -66,9 +67,38 @@ def test_cdk_nag_has_no_open_findings_and_every_acknowledgement_says_why(
 
 
 def test_cdk_nag_is_really_enforced(tmp_path: Path) -> None:
-    app = cdk.App(outdir=str(tmp_path))
+    app = project_app(tmp_path)
     stack = cdk.Stack(app, "Violating")
     sqs.Queue(stack, "PlainQueue")  # no DLQ, no SSL enforcement: AwsSolutions-SQS3/SQS4
     add_compliance_checks(app)
     with pytest.raises(RuntimeError, match=r"AwsSolutions-SQS3[\s\S]*AwsSolutions-SQS4"):
         app.synth()
+
+
+def test_the_cdks_own_cloudformation_validation_fails_the_synth_as_in_cdk_synth(
+    tmp_path: Path,
+) -> None:
+    """`cdk synth` also runs the CDK's built-in CloudFormation validation, and ``cdk.json``'s
+    ``validateAgainstDefaultRules`` makes its findings errors. The shipped environments'
+    assemblies are synthesized that way (``tests/assemblies.py``), so a template it rejects
+    fails their synth, naming the rule; without the project's context it would only warn.
+    It does not read nested stacks' templates (the job stacks): cfn-lint lints those."""
+
+    def synthesized(app: cdk.App, *, nested: bool = False) -> None:
+        stack: cdk.Stack = cdk.Stack(app, "Violating")
+        if nested:
+            stack = cdk.NestedStack(stack, "Jobs")
+        cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue", properties={"Delay": 5})
+        app.synth()
+
+    with pytest.raises(RuntimeError, match=r"ValidationFailed"):
+        synthesized(project_app(tmp_path / "project", builtin_validation=True))
+    report = json.loads((tmp_path / "project" / "validation-report.json").read_text())
+    (validate,) = [
+        r for r in report["pluginReports"] if r["pluginName"] == "CloudFormation Validate"
+    ]
+    assert [(v["ruleName"], v["severity"]) for v in validate["violations"]] == [("F3002", "error")]
+    assert "'Delay' was unexpected" in validate["violations"][0]["description"]
+
+    synthesized(cdk.App(outdir=str(tmp_path / "bare")))  # a bare App: warned, not failed
+    synthesized(project_app(tmp_path / "nested", builtin_validation=True), nested=True)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 import yaml
 
@@ -26,6 +25,7 @@ from cronguard_simulation.engine import LocalAws, TaskScript
 from lambdas.cleanup.settings import HANDLER as CLEANUP_HANDLER
 from lambdas.guard.settings import HANDLER as GUARD_HANDLER
 from stacks.environment_stack import CronguardStack
+from testkit.apps import project_app
 from testkit.configs import NETWORK
 from tests.local.conftest import JOB, JOB_SETTINGS
 
@@ -50,7 +50,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Environment, 
     (config / "jobs.yaml").write_text(yaml.safe_dump({"jobs": jobs}))
     (config / "environments" / "local.yaml").write_text(yaml.safe_dump({"network": NETWORK}))
     environment = load_environment("local", config)
-    app = cdk.App(outdir=str(root / "cdk.out"), context={"aws:cdk:bundling-stacks": []})
+    app = project_app(root / "cdk.out")
     CronguardStack(app, environment.stack_name, environment=environment)
     app.synth()
     return environment, root / "cdk.out"
