@@ -25,7 +25,6 @@ from lambdas.core.metrics_contract import (
 )
 from lambdas.slot_watch.manifest import Manifest
 
-TASK_SECONDS = 1.0  # the first run: at least this long, and until the next slot is decided
 # A failed run is retried after 30 s, doubling (job_retries): the simulation waits 1 s instead.
 JOB_RETRY_INTERVAL_SECONDS = 1
 
@@ -150,7 +149,6 @@ def _simulate_job(
         local,
         job,
         burst=burst,
-        task_seconds=TASK_SECONDS,
         progress=lambda message: console.print(f"▶ {message}"),
         manifest=manifest,
     )

@@ -80,6 +80,7 @@ from lambdas.slot_watch.running_long import check_running_long, held_lease
 
 FAILING_EXIT_CODE = 3
 SHORT_TASK_SECONDS = 0.5
+FIRST_RUN_SECONDS = 1.0  # the first run: at least this long, and until the next slot is decided
 RUN_WAIT_SECONDS = 120  # the longest step: a failing run with job_retries 5, retries compressed
 
 
@@ -222,7 +223,7 @@ class Simulation:
         job: Job,
         *,
         burst: int = 8,
-        task_seconds: float = 3.0,
+        task_seconds: float = FIRST_RUN_SECONDS,
         progress: Callable[[str], None] = lambda message: None,
         manifest: Manifest | None = None,
     ) -> None:
