@@ -79,7 +79,7 @@ from lambdas.slot_watch.manifest import FILE_NAME, Manifest, ManifestError, Watc
 from lambdas.slot_watch.running_long import check_running_long, held_lease
 
 FAILING_EXIT_CODE = 3
-SHORT_TASK_SECONDS = 0.5
+SHORT_TASK_SECONDS = 0.1  # every run but the first: a task, not a wait
 FIRST_RUN_SECONDS = 1.0  # the first run: at least this long, and until the next slot is decided
 RUN_WAIT_SECONDS = 120  # the longest step: a failing run with job_retries 5, retries compressed
 

@@ -242,6 +242,16 @@ class EcsSimulator:
                 cause=StopCause.EXITED,
             )
 
+    def seconds_to_end(self, task_arn: str) -> float | None:
+        """How long until the task ends by its script, if it runs and nothing holds it."""
+        record = self._tasks.get(task_arn)
+        if record is None or not record.running:
+            return None
+        if record.script.held_by is not None and not record.script.held_by.is_set():
+            return None
+        ends_at = record.started_at + timedelta(seconds=record.script.duration_seconds)
+        return max(0.0, (ends_at - datetime.now(UTC)).total_seconds())
+
     def expect_stop(self, task_arn: str, cause: StopCause) -> None:
         """Say why the next StopTask of this task happens (Step Functions stopping it)."""
         self._stop_causes[task_arn] = cause

@@ -67,6 +67,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskService,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
+    _DELAY_SECONDS_SYNC_CONDITION_CHECK as _SYNC_POLL_SECONDS,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
     StateTaskServiceCallback,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb import (  # noqa: E501
@@ -384,7 +387,17 @@ class _TaskWatcher:
     def __call__(self) -> dict[str, Any] | None:
         described = self.ecs.describe_tasks(cluster=self.cluster, tasks=[self.task])
         if described["tasks"][0]["lastStatus"] != "STOPPED":
-            return None
+            # A task due to end before moto's next poll is described again as it ends (ECS
+            # tells Step Functions of a stopped task by event, not at a fixed interval).
+            hooks = _active()
+            with hooks.request_lock:
+                left = hooks.ecs_tasks.seconds_to_end(self.task)
+            if left is None or left > _SYNC_POLL_SECONDS:
+                return None
+            time.sleep(left)
+            described = self.ecs.describe_tasks(cluster=self.cluster, tasks=[self.task])
+            if described["tasks"][0]["lastStatus"] != "STOPPED":
+                return None
         described.pop("ResponseMetadata", None)
         self.integration._normalise_response(described, service_action_name="describe_tasks")
         task: dict[str, Any] = described["Tasks"][0]

@@ -19,6 +19,7 @@ from cronguard_simulation.engine import (
     LocalAws,
     StopCause,
     TaskScript,
+    shims,
 )
 from lambdas.core import errors
 from lambdas.guard.decision import Verdict
@@ -127,6 +128,36 @@ def test_launch_failures_are_retried_until_a_task_starts(aws, deploy_job, guard)
     ]
     assert errors == ["AmazonECS.Unknown", "ECS.AmazonECSException"]
     assert len(aws.tasks_started()) == 1
+
+
+def test_a_task_is_seen_stopped_as_it_ends_not_at_the_next_poll(
+    aws, deploy_job, guard, monkeypatch, wait_until
+):
+    """ECS tells Step Functions of a stopped task by event, while moto's `.sync` describes the
+    task every 0.5 s: a task due to end before that poll is described again as it ends, so
+    the call that saw it running answers. A held task is polled as before until released."""
+    answers: list[bool] = []
+    watch = shims._TaskWatcher.__call__
+
+    def counted(self: shims._TaskWatcher) -> dict[str, Any] | None:
+        described = watch(self)
+        answers.append(described is not None)
+        return described
+
+    monkeypatch.setattr(shims._TaskWatcher, "__call__", counted)
+    job = deploy_job(guard)
+    aws.script_tasks(job.task_definition_arn, TaskScript(duration_seconds=0.1))
+    assert job.run("20261122T0300Z")["status"] == "SUCCEEDED"
+    assert answers == [True]
+
+    answers.clear()
+    held = threading.Event()
+    aws.script_tasks(job.task_definition_arn, TaskScript(duration_seconds=0.1, held_by=held))
+    execution = job.start("20261122T0400Z")
+    wait_until(lambda: len(answers) >= 2)
+    held.set()
+    assert aws.wait(execution)["status"] == "SUCCEEDED"
+    assert answers[-1] and not any(answers[:-1])
 
 
 def test_a_task_state_timeout_stops_the_task(aws, deploy_job, guard):
