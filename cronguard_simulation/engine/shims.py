@@ -481,7 +481,7 @@ class EcsRunTaskIntegration(StateTaskServiceEcs):
         normalised_parameters: dict[str, Any],
         state_credentials: Any,
     ) -> None:
-        ecs = boto_client_for(
+        ecs = _service_client(
             region=resource_runtime_part.region, service="ecs", state_credentials=state_credentials
         )
         action = self._get_boto_service_action()
@@ -546,7 +546,7 @@ class EcsRunTaskIntegration(StateTaskServiceEcs):
         state_credentials: Any,
         env: Any,
     ) -> _TaskWatcher:
-        ecs = boto_client_for(
+        ecs = _service_client(
             region=resource_runtime_part.region, service="ecs", state_credentials=state_credentials
         )
         return _TaskWatcher(self, env, ecs, submitted["ClusterArn"], submitted["TaskArn"])
@@ -1098,6 +1098,38 @@ def _shim_parse_each_definition_once(patcher: _Patcher) -> None:
     )
 
 
+_SERVICE_CLIENTS: dict[tuple[str, str], Any] = {}
+_SERVICE_CLIENTS_LOCK = threading.Lock()
+
+
+def _service_client(region: str, service: str, state_credentials: Any = None) -> Any:
+    """moto's client for a service integration, made once per region and service and process
+    (``boto_client_for`` ignores ``state_credentials``: its client depends on nothing else). A
+    client made after moto is imported is served by whichever mock is running."""
+    with _SERVICE_CLIENTS_LOCK:
+        key = (region, service)
+        if key not in _SERVICE_CLIENTS:
+            _SERVICE_CLIENTS[key] = boto_client_for(region=region, service=service)
+        return _SERVICE_CLIENTS[key]
+
+
+def _shim_service_clients_made_once(patcher: _Patcher) -> None:
+    """Not an AWS gap: moto 5.2.5's service integrations create a new boto3 client for every
+    call they make (``boto_client_for``: each Lambda invoke, each RunTask and DescribeTasks of
+    a `.sync` state), about a sixth of a simulation's CPU. Patched: the integrations cronguard's
+    state machines use (Lambda, ECS, and DynamoDB) share one client per region and service,
+    made by moto's own ``boto_client_for`` (so with its configuration), as boto3 clients are
+    meant to be shared between threads. Canary: `test_each_service_call_makes_a_new_client`."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_dynamodb,
+        state_task_service_ecs,
+    )
+
+    for module in (lambda_eval_utils, state_task_service_dynamodb, state_task_service_ecs):
+        patcher.replace(module, "boto_client_for", _service_client)
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -1150,4 +1182,5 @@ _SHIMS: tuple[Callable[[_Patcher], None], ...] = (
     _shim_execution_status_events,
     _shim_delete_state_machine,
     _shim_parse_each_definition_once,
+    _shim_service_clients_made_once,
 )

@@ -42,8 +42,13 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.intrinsic.jsonata import (
     _DECLARATION_BY_VARIABLE_REFERENCE,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils import (
     LambdaFunctionErrorException,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_dynamodb,
+    state_task_service_ecs,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb import (  # noqa: E501
     StateTaskServiceDynamoDB,
@@ -63,6 +68,7 @@ from moto.stepfunctions.parser.asl.eval.states import (
 )
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
 from cronguard_simulation.engine import LocalAws, shims
 
@@ -653,3 +659,25 @@ def test_delete_state_machine_lets_its_running_executions_run_on() -> None:
 
     with pytest.raises(ClientError, match="StateMachineDoesNotExist"):
         sfn.describe_state_machine(stateMachineArn=machine)
+
+
+def test_each_service_call_makes_a_new_client() -> None:
+    """Guards `_shim_service_clients_made_once`: the integrations cronguard's state machines use
+    call moto's ``boto_client_for`` by that name, and it makes a new client every time."""
+    for module in (lambda_eval_utils, state_task_service_dynamodb, state_task_service_ecs):
+        assert module.boto_client_for is boto_client_for, module.__name__
+    first, second = (boto_client_for("us-east-1", "lambda", None) for _ in "12")
+    assert first is not second
+
+
+def test_the_integrations_share_one_client_per_region_and_service() -> None:
+    with LocalAws(region="ap-northeast-1") as aws:
+        made = {
+            module.boto_client_for("ap-northeast-1", "ecs", object())
+            for module in (lambda_eval_utils, state_task_service_dynamodb, state_task_service_ecs)
+        }
+        (client,) = made  # whatever credentials the state asks with: moto's ignores them
+        assert client is not lambda_eval_utils.boto_client_for("ap-northeast-1", "lambda", None)
+        arn = aws.ecs.create_cluster(clusterName="shared")["cluster"]["clusterArn"]
+        assert client.list_clusters()["clusterArns"] == [arn]  # served by the running mock
+    assert lambda_eval_utils.boto_client_for is boto_client_for  # put back on exit
