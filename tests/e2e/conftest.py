@@ -195,7 +195,7 @@ def engine(synthesized: tuple[Environment, Path]) -> Iterator[Engine]:
     environment, assembly = synthesized
     for name in ("moto", "cronguard_simulation.engine"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    with LocalAws(default_task_script=TaskScript(duration_seconds=0.5)) as aws:
+    with LocalAws(default_task_script=TaskScript(duration_seconds=0.1)) as aws:
         local = LocalEnvironment(
             aws,
             environment,
