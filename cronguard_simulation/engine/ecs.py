@@ -66,7 +66,7 @@ class TaskScript:
     once).
     """
 
-    duration_seconds: float = 0.5
+    duration_seconds: float = 0.1
     exit_code: int = 0
     stop_code: str = ESSENTIAL_CONTAINER_EXITED
     launch_failure: str | None = None

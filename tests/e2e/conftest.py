@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from cronguard.config import Environment, load_environment
 from cronguard_simulation.deploy import LocalEnvironment
-from cronguard_simulation.engine import LocalAws, TaskScript
+from cronguard_simulation.engine import LocalAws
 from cronguard_simulation.engine.harness import ACCOUNT_ID
 from cronguard_simulation.engine.lambdas import Handler, LambdaContext
 from lambdas.cleanup import handler as cleanup
@@ -195,7 +195,7 @@ def engine(synthesized: tuple[Environment, Path]) -> Iterator[Engine]:
     environment, assembly = synthesized
     for name in ("moto", "cronguard_simulation.engine"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    with LocalAws(default_task_script=TaskScript(duration_seconds=0.1)) as aws:
+    with LocalAws() as aws:
         local = LocalEnvironment(
             aws,
             environment,
