@@ -177,6 +177,13 @@ def check_assembly(environment: Environment, assembly: Path) -> None:
     concurrency and job retries the scenario expects. Checked before anything is
     deployed, so a stale cdk.out costs no time."""
     _, nested = _templates(assembly, environment.stack_name)
+    _check_templates(environment, assembly, nested)
+
+
+def _check_templates(
+    environment: Environment, assembly: Path, nested: list[dict[str, Any]]
+) -> None:
+    """``check_assembly`` of templates already read."""
     prefix = f"{environment.name}-"
     synthesized: dict[str, tuple[str, int]] = {}
     for template in nested:
@@ -236,8 +243,8 @@ class LocalEnvironment:
         self.ledger_table = ""
 
     def deploy(self) -> LocalEnvironment:
-        check_assembly(self.environment, self.assembly)
         parent, nested = _templates(self.assembly, self.environment.stack_name)
+        _check_templates(self.environment, self.assembly, nested)
         self._create_ledger(parent)
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         cluster_arn = self.aws.create_cluster(self.environment.cluster_name)
