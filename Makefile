@@ -88,8 +88,8 @@ demo: setup
 synth: setup
 	npx cdk synth --quiet -c env=$(ENV)
 
-## Everything CI runs: lint, types, and all tests. The type check runs beside the tests
-## (they spend about half their time waiting on simulated tasks); its report follows theirs.
+## Everything CI runs: lint, types, and all tests. The type check runs beside the tests'
+## bytecode step (about 25 s each on a fresh clone); its report follows the tests'.
 test: setup lint
 	@types_log=$$(mktemp); $(BIN)/mypy >$$types_log 2>&1 & types=$$!; \
 	echo "$(BIN)/mypy, beside the tests (its report follows theirs)"; \

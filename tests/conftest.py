@@ -10,9 +10,9 @@ from cronguard_simulation.engine import service_models
 
 FIRST_FOLDERS = ("tests/e2e/", "tests/infra/", "tests/cli/", "tests/local/", "tests/worker/")
 """The folders whose files xdist hands out first, a file of each in turn: the simulations
-(e2e, cli: about half their time waiting on simulated tasks), the synths and cfn-lint runs
-(infra, local: never waiting), the worker client's tests (mostly waiting on its agent's
-clock)."""
+(e2e, cli: part of their time waiting on simulated tasks and retry intervals), the synths
+and cfn-lint runs (infra, local: never waiting), the worker client's tests (mostly waiting
+on its agent's clock)."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
