@@ -395,6 +395,8 @@ class _TaskWatcher:
             if left is None or left > _SYNC_POLL_SECONDS:
                 return None
             time.sleep(left)
+            if not self.env.is_running():  # stopped meanwhile: moto's loop ends, as it would
+                return None
             described = self.ecs.describe_tasks(cluster=self.cluster, tasks=[self.task])
             if described["tasks"][0]["lastStatus"] != "STOPPED":
                 return None
