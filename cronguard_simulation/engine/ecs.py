@@ -222,18 +222,13 @@ class EcsSimulator:
     def settle(self, task: Any) -> None:
         """Stop the task if its scripted duration has elapsed (called on every DescribeTasks)."""
         record = self._tasks[task.task_arn]
-        if not record.running:
-            return
-        held = record.script.held_by
-        if held is not None and not held.is_set():
-            return
-        ends_at = record.started_at + timedelta(seconds=record.script.duration_seconds)
+        ends_at = _scripted_end(record)
         now = datetime.now(UTC)
-        if now >= ends_at:
+        if ends_at is not None and now >= ends_at:
             names = [container.name for container in task.containers]
             self._stop(
                 task,
-                at=ends_at if held is None else now,
+                at=ends_at if record.script.held_by is None else now,
                 exit_codes=record.script.exit_codes(record.job_container, names),
                 stop_code=record.script.stop_code,
                 reason=STOPPED_REASONS.get(
@@ -245,11 +240,9 @@ class EcsSimulator:
     def seconds_to_end(self, task_arn: str) -> float | None:
         """How long until the task ends by its script, if it runs and nothing holds it."""
         record = self._tasks.get(task_arn)
-        if record is None or not record.running:
+        ends_at = None if record is None else _scripted_end(record)
+        if ends_at is None:
             return None
-        if record.script.held_by is not None and not record.script.held_by.is_set():
-            return None
-        ends_at = record.started_at + timedelta(seconds=record.script.duration_seconds)
         return max(0.0, (ends_at - datetime.now(UTC)).total_seconds())
 
     def expect_stop(self, task_arn: str, cause: StopCause) -> None:
@@ -308,6 +301,15 @@ class EcsSimulator:
             stopped_reason=reason,
             stop_cause=cause,
         )
+
+
+def _scripted_end(record: StartedTask) -> datetime | None:
+    """When a running task ends by its script: its duration after it started, or None while
+    it is stopped already or held (``held_by`` not yet set)."""
+    held = record.script.held_by
+    if not record.running or (held is not None and not held.is_set()):
+        return None
+    return record.started_at + timedelta(seconds=record.script.duration_seconds)
 
 
 def overridden_container(overrides: dict[str, Any], default: str) -> str:
