@@ -387,8 +387,10 @@ class _TaskWatcher:
     def __call__(self) -> dict[str, Any] | None:
         described = self.ecs.describe_tasks(cluster=self.cluster, tasks=[self.task])
         if described["tasks"][0]["lastStatus"] != "STOPPED":
-            # A task due to end before moto's next poll is described again as it ends (ECS
-            # tells Step Functions of a stopped task by event, not at a fixed interval).
+            # A task due to end before moto's next poll is described again as it ends: Step
+            # Functions hears of a stopped task through the EventBridge rule
+            # StepFunctionsGetEventsForECSTaskRule its role manages, not at a fixed interval
+            # (https://docs.aws.amazon.com/step-functions/latest/dg/ecs-iam.html).
             hooks = _active()
             with hooks.request_lock:
                 left = hooks.ecs_tasks.seconds_to_end(self.task)
@@ -1100,19 +1102,16 @@ def _shim_parse_each_definition_once(patcher: _Patcher) -> None:
     )
 
 
-_SERVICE_CLIENTS: dict[tuple[str, str], Any] = {}
-_SERVICE_CLIENTS_LOCK = threading.Lock()
-
-
 def _service_client(region: str, service: str, state_credentials: Any = None) -> Any:
     """moto's client for a service integration, made once per region and service and process
     (``boto_client_for`` ignores ``state_credentials``: its client depends on nothing else). A
     client made after moto is imported is served by whichever mock is running."""
-    with _SERVICE_CLIENTS_LOCK:
-        key = (region, service)
-        if key not in _SERVICE_CLIENTS:
-            _SERVICE_CLIENTS[key] = boto_client_for(region=region, service=service)
-        return _SERVICE_CLIENTS[key]
+    return _client_made_once(region, service)
+
+
+@functools.cache
+def _client_made_once(region: str, service: str) -> Any:
+    return boto_client_for(region=region, service=service)
 
 
 def _shim_service_clients_made_once(patcher: _Patcher) -> None:
