@@ -807,17 +807,16 @@ def engine_figures() -> EngineFigures:
 
 
 def run_engine(assembly: Path) -> EngineFigures:
-    import aws_cdk as cdk
-
     import app as cdk_app
     from cronguard.config import load_environment
     from cronguard_simulation.deploy import LocalEnvironment
     from cronguard_simulation.engine import THROTTLE, LocalAws, TaskScript
+    from testkit.apps import project_app
 
     environment = load_environment("dev", cdk_app.PROJECT_CONFIG)
-    # Strict: the committed lock file of dev's job stacks is checked, never written.
-    context = {"env": "dev", "aws:cdk:bundling-stacks": [], cdk_app.STRICT_CONTEXT: "true"}
-    app = cdk.App(outdir=str(assembly), context=context)
+    # As `cdk synth` builds it (cdk.json's context), without bundling; strict: the committed
+    # lock file of dev's job stacks is checked, never written.
+    app = project_app(assembly, {"env": "dev", cdk_app.STRICT_CONTEXT: "true"})
     cdk_app.build(app)
     app.synth()
 

@@ -1,4 +1,4 @@
-"""The CDK apps the tests synthesize in-process, built as `cdk synth` builds them.
+"""The CDK apps tests and the benchmark synthesize in-process, built as `cdk synth` does.
 
 `cdk synth` hands the app this project's ``cdk.json`` context: its feature flags (which shape
 the templates, e.g. ``@aws-cdk/aws-iam:minimizePolicies``) and
