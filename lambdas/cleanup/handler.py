@@ -44,7 +44,7 @@ from lambdas.cleanup.settings import CleanupSettings
 from lambdas.core import errors, outcome
 from lambdas.core import metrics_contract as names
 from lambdas.core.clients import client
-from lambdas.core.emit import count
+from lambdas.core.emit import count, log_invocation_metrics
 from lambdas.core.execution_contract import (
     ENDED_STATUSES,
     STATE_MACHINE_DELETING,
@@ -453,7 +453,7 @@ def _machine_deleted(sfn: Any, execution_arn: str, deleted: dict[str, bool]) -> 
     return deleted[machine]
 
 
-@metrics.log_metrics
+@log_invocation_metrics(metrics)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = CleanupSettings.from_environ()

@@ -24,7 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lambdas.core import input_contract, outcome
 from lambdas.core import metrics_contract as names
 from lambdas.core.clients import client, on_first_use
-from lambdas.core.emit import count
+from lambdas.core.emit import count, log_invocation_metrics
 from lambdas.core.guard_contract import (
     CLAIM,
     FAILED,
@@ -506,7 +506,7 @@ def _retry(
     }
 
 
-@metrics.log_metrics
+@log_invocation_metrics(metrics)
 @logger.inject_lambda_context
 def lambda_handler(event: Any, context: Any) -> ClaimReply | FinishReply:
     settings = GuardSettings.from_environ()

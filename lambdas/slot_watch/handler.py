@@ -52,7 +52,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.core import metrics_contract as names
 from lambdas.core.clients import client
-from lambdas.core.emit import count
+from lambdas.core.emit import count, log_invocation_metrics
 from lambdas.core.execution_contract import CATCH_UP, MAX_REPLAY_STARTS, replay_names
 from lambdas.core.ledger_contract import (
     CATCH_UP_EXECUTION,
@@ -650,7 +650,7 @@ def write_cursor(ledger: Any, table: str, shard: Shard, next_job: str) -> None:
     )
 
 
-@metrics.log_metrics
+@log_invocation_metrics(metrics)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = SlotWatchSettings.from_environ()

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.core import metrics_contract as names
 from lambdas.core.clients import client
+from lambdas.core.emit import log_invocation_metrics
 from lambdas.core.times import utc_now
 from lambdas.sweeper.settings import SweeperSettings
 
@@ -175,7 +176,7 @@ def sweep(dynamodb: Any, ecs: Any, table: str, *, now: datetime, stale_after: ti
     return Sweep(marked, found.errors)
 
 
-@metrics.log_metrics
+@log_invocation_metrics(metrics)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = SweeperSettings.from_environ()

@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from moto.ecs.models import ecs_backends
 
 from lambdas.cleanup.handler import ReconcileIncomplete, lambda_handler, reconcile, release
-from lambdas.core import errors
+from lambdas.cleanup.handler import metrics as cleanup_metrics
+from lambdas.core import errors, metrics_contract
 from lambdas.core.execution_contract import (
     ENDED_STATUSES,
     STATUS_CHANGE,
@@ -521,3 +522,38 @@ def test_the_guard_states_payload_is_the_jobs_settings() -> None:
     assert job_of_definition(definition_of(CATALOGUE)) == CATALOGUE
     with pytest.raises(ValueError, match="carries no job settings"):
         job_of_definition(json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait"}}}))
+
+
+def test_a_reconcile_after_an_event_that_published_nothing_counts_for_the_environment(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    # One warm execution environment: a status change for a run its state machine already
+    # recorded (nothing to settle, no metric), then the 5-minute reconcile.
+    execution = aws.start("done")
+    claim(aws, execution, SLOT)
+    from tests.lambdas.test_guard_handler import finish_success
+
+    finish_success(aws, execution, SLOT)
+    # The guard ran in this process; in AWS it runs in its own execution environment.
+    cleanup_metrics.clear_metrics()
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+
+    late = status_change(execution, aws.state_machine_arn, "FAILED", {"scheduledTime": SLOT})
+    assert lambda_handler(late, CONTEXT)["marked"] is False
+    lambda_handler(SCHEDULED, CONTEXT)
+
+    (blob,) = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if metrics_contract.RUNS_RECONCILED in line
+    ]
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
+        [metrics_contract.ENVIRONMENT_DIMENSION, metrics_contract.SERVICE_DIMENSION]
+    ]
+    assert metrics_contract.JOB_DIMENSION not in blob  # the earlier event's job
+    overwritten = [w for w in recwarn if "has already been added" in str(w.message)]
+    assert overwritten == []
