@@ -388,7 +388,7 @@ def test_cancelling_a_task_while_it_waits_for_protection_leaks_nothing(
         {"max_attempts": 0},
     ],
 )
-def test_impossible_settings_are_refused(options: dict[str, int]) -> None:
+def test_impossible_settings_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be"):
         TaskProtection("http://127.0.0.1:1", **options)
 
