@@ -613,6 +613,7 @@ def test_a_broken_error_body_on_the_last_exit_only_warns(
 
     assert [put.status for put in agent.puts()] == [200, 500, 500, 200]
     assert [put.at for put in agent.puts()] == [0, 0, 0, retry]
+    assert 0 < retry <= BACKOFF_MAX  # the fixture's backoff_max_seconds
     assert any("disable failed" in r.getMessage() for r in records(caplog))
 
 
