@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 HANG_GUARD_SECONDS = 60.0
-"""Wall time: the longest any wait here lasts, so that a bug fails a run instead of hanging it."""
+"""Wall time: how long a test waits for the renewal thread, so a bug fails a run, not hangs it."""
 
 
 @dataclass(eq=False)
@@ -30,8 +30,8 @@ class ManualClock:
 
     ``wait(condition, timeout)`` is ``condition.wait(timeout)`` in virtual time: it returns
     when the condition's owner notifies it, as on the system clock, or when :meth:`advance`
-    reaches the end of its timeout; never because wall time passed (but for the hang
-    guard, which is a spurious wakeup). Advancing never wakes a wait without a timeout.
+    reaches the end of its timeout; never because wall time passed. Advancing never wakes a
+    wait without a timeout.
     """
 
     def __init__(self) -> None:
@@ -62,8 +62,11 @@ class ManualClock:
             self._changed.notify_all()
         # Whoever wakes it (advance, next_wakeup) takes the condition's lock to notify, and
         # the caller holds that lock until condition.wait releases it: no notify is lost.
+        # No wall-time limit here: waking after one would hide a missing notify, the very
+        # bug a wait without a timeout can have. The test's own waits (next_wakeup, the
+        # agent's wait_for) are the hang guards, and TaskProtection.close() notifies.
         try:
-            condition.wait(HANG_GUARD_SECONDS)
+            condition.wait()
         finally:
             with self._lock:
                 self._waiters.remove(waiter)
