@@ -134,6 +134,30 @@ def test_long_work_is_renewed_before_protection_expires(
     assert agent.expirations == 0  # protection never lapsed while work was inside
 
 
+def test_work_in_a_later_busy_period_is_renewed_too(
+    agent: FakeEcsAgent, clock: ManualClock, make_protection: MakeProtection
+) -> None:
+    protection = make_protection(agent.uri, expires_in_minutes=1)
+    with protection.protect("first"):
+        pass
+    assert clock.next_wakeup() == math.inf  # idle: the renewal thread waits for nothing
+    clock.advance(10)
+
+    with protection.protect("second"):
+        # Not step(): next_wakeup() would wake the thread itself; the entry has to.
+        clock.advance(RENEWAL)
+        agent.wait_for(lambda requests: len(puts(requests)) == 4)  # a hang guard
+
+    assert timeline(agent) == [
+        (0, True, 200),
+        (0, False, 200),
+        (10, True, 200),
+        (10 + RENEWAL, True, 200),
+        (10 + RENEWAL, False, 200),
+    ]
+    assert agent.expirations == 0
+
+
 def test_protection_lapses_if_renewal_is_refused_past_the_expiry(
     agent: FakeEcsAgent,
     clock: ManualClock,

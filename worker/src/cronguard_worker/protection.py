@@ -249,8 +249,7 @@ class TaskProtection:
         now = self._clock.monotonic()
         if enabled:
             self._protected_until = now + self._expires_in_minutes * 60
-            self._due = now + self._renew_interval
-            self._start_maintainer()
+            self._schedule(now + self._renew_interval)
             _log.debug("task protection enabled for %d min", self._expires_in_minutes)
         else:
             self._protected_until = self._due = None
@@ -261,8 +260,7 @@ class TaskProtection:
         self._background_failures += 1
         delay = min(self._agent.backoff(self._background_failures), self._renew_interval)
         now = self._clock.monotonic()
-        self._due = now + delay
-        self._start_maintainer()
+        self._schedule(now + delay)
         left = ""
         if what == "renewal" and self._protected_until is not None:
             left = f"; current protection ends in {self._protected_until - now:.0f} s"
@@ -280,6 +278,15 @@ class TaskProtection:
                 left,
                 exc_info=err,
             )
+
+    def _schedule(self, due: float) -> None:
+        """Set the next background call; the renewal thread, started or woken, sees it.
+
+        Woken: after an idle period it waits with nothing due, and only a notify ends that.
+        """
+        self._due = due
+        self._start_maintainer()
+        self._changed.notify_all()
 
     def _start_maintainer(self) -> None:
         if self._closed:
