@@ -1,4 +1,8 @@
-"""Fixtures for the container-side client (worker/): a fake ECS agent on loopback."""
+"""Fixtures for the container-side client (worker/): a fake ECS agent on loopback.
+
+The client and the agent share one manual clock: protection's expiry and renewal move only
+when a test advances it, however slowly the machine runs the renewal thread.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,27 @@ import pytest
 from cronguard_worker import TaskProtection
 from moto import mock_aws
 
+from tests.worker.clock import ManualClock
 from tests.worker.ecs_agent_fake import FakeEcsAgent
 from tests.worker.history_table import create_history_table
 
 
 @pytest.fixture
-def agent() -> Iterator[FakeEcsAgent]:
-    fake = FakeEcsAgent().start()
+def clock() -> ManualClock:
+    """Virtual time for protection's expiry and renewal, on both sides."""
+    return ManualClock()
+
+
+@pytest.fixture
+def agent(clock: ManualClock) -> Iterator[FakeEcsAgent]:
+    fake = FakeEcsAgent(clock=clock).start()
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def make_protection() -> Iterator[Callable[..., TaskProtection]]:
-    """TaskProtection with test-sized retries, closed at teardown."""
+def make_protection(clock: ManualClock) -> Iterator[Callable[..., TaskProtection]]:
+    """TaskProtection with test-sized retries on the test's clock, closed at teardown."""
     made: list[TaskProtection] = []
 
     def make(agent_uri: str | None, **options: Any) -> TaskProtection:
@@ -32,6 +43,7 @@ def make_protection() -> Iterator[Callable[..., TaskProtection]]:
         options.setdefault("backoff_base_seconds", 0.01)
         options.setdefault("backoff_max_seconds", 0.05)
         options.setdefault("timeout_seconds", 2.0)
+        options.setdefault("clock", clock)
         protection = TaskProtection(agent_uri, **options)
         made.append(protection)
         return protection

@@ -42,10 +42,13 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from cronguard_worker._clock import Clock, SystemClock
 
 STATE_SUFFIX = "/task-protection/v1/state"
 STATE_ROUTE = re.compile(r"/api/(?P<endpoint>[^/]*)/task-protection/v1/state")
@@ -209,7 +212,13 @@ METHOD_NOT_ALLOWED = Response(405, b"", content_type=None)
 
 @dataclass
 class TokenBucket:
-    """golang.org/x/time/rate's ``Allow``: starts full, refills continuously."""
+    """golang.org/x/time/rate's ``Allow``: starts full, refills continuously.
+
+    Always on wall time (``time.monotonic``), never on the agent's ``clock``: it limits how
+    fast requests really arrive, and the client's backoff between attempts is wall time
+    too (``time.sleep``), so only wall time refills what a retry needs. On a manual clock
+    that never advances, the bucket would never refill at all.
+    """
 
     rate: float
     burst: int
@@ -250,7 +259,10 @@ class FakeEcsAgent:
 
     ``minute_seconds`` shortens ECS's minutes so expiry can be tested. ``respond_next``
     replaces the agent's answer for the next requests to the state route (after the rate
-    limiter, before the handler), optionally delivered with a network fault.
+    limiter, before the handler), optionally delivered with a network fault. ``clock``
+    (default: the system's monotonic clock) is ECS's time: when protection expires, and the
+    ``at`` of each recorded request; pass the client's manual clock to test expiry in
+    virtual time. The ``ExpirationDate`` it answers, latencies and timeouts are wall time.
     """
 
     def __init__(
@@ -259,7 +271,9 @@ class FakeEcsAgent:
         minute_seconds: float = 60.0,
         steady_rate: float = STEADY_RATE_PER_SECOND,
         burst: int = BURST,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = SystemClock() if clock is None else clock
         self.minute_seconds = minute_seconds
         self.steady_rate = steady_rate
         self.burst = burst
@@ -273,6 +287,7 @@ class FakeEcsAgent:
         self.requests: list[Request] = []
         self.expirations = 0
         self._lock = threading.Lock()
+        self._recorded_request = threading.Condition(self._lock)
         self._released = threading.Event()
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._scripted: dict[str, deque[Response]] = {"GET": deque(), "PUT": deque()}
@@ -315,7 +330,7 @@ class FakeEcsAgent:
     @property
     def protection_enabled(self) -> bool:
         with self._lock:
-            return self._current(time.monotonic())
+            return self._current(self.clock.monotonic())
 
     def puts(self) -> list[Request]:
         with self._lock:
@@ -329,6 +344,20 @@ class FakeEcsAgent:
         with self._lock:
             return [r for r in self.requests if r.path.startswith("/v4/")]
 
+    def wait_for(
+        self, predicate: Callable[[list[Request]], bool], timeout: float = 60.0
+    ) -> list[Request]:
+        """Block until the recorded requests satisfy ``predicate``; returns them.
+
+        Woken by each request recorded; ``timeout`` (wall time) is only a hang guard.
+        """
+        with self._recorded_request:
+            if not self._recorded_request.wait_for(lambda: predicate(self.requests), timeout):
+                raise AssertionError(
+                    f"no such requests within {timeout} s; recorded: {self.requests}"
+                )
+            return list(self.requests)
+
     def wait_released(self, timeout: float) -> None:
         """Hold a faulty delivery until the test ends, at most ``timeout`` seconds."""
         self._released.wait(timeout)
@@ -337,11 +366,11 @@ class FakeEcsAgent:
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             bucket = self._buckets.setdefault(
                 (remote[0], path), TokenBucket(self.steady_rate, self.burst)
             )
-            if not bucket.allow(now):
+            if not bucket.allow(time.monotonic()):
                 limited = rate_limited(self.steady_rate, f"{remote[0]}:{remote[1]}")
                 return self._recorded(now, method, path, raw, limited)
             route = STATE_ROUTE.fullmatch(path)
@@ -354,12 +383,13 @@ class FakeEcsAgent:
         else:
             response = self._task_protection(method, route["endpoint"], raw)
         with self._lock:
-            return self._recorded(time.monotonic(), method, path, raw, response)
+            return self._recorded(self.clock.monotonic(), method, path, raw, response)
 
     def _recorded(
         self, now: float, method: str, path: str, raw: bytes, response: Response
     ) -> Response:
         self.requests.append(Request(now, method, path, _parse(raw), response.status))
+        self._recorded_request.notify_all()
         return response
 
     def _metadata(self, method: str, path: str) -> Response:
@@ -387,7 +417,7 @@ class FakeEcsAgent:
             return ecs_call_timed_out()
         time.sleep(self.ecs_latency_seconds)
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if method == "PUT":
                 self._update(request["ProtectionEnabled"], request.get("ExpiresInMinutes"), now)
             enabled = self._current(now)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.worker.clock import ManualClock
 from tests.worker.ecs_agent_fake import (
     BURST,
     ECS_REQUEST_ID,
@@ -215,6 +216,24 @@ def test_the_limiters_bucket_holds_60_and_refills_40_per_second(agent: FakeEcsAg
     assert bucket.allow(start + 0.026)  # one token back after 1/40 s
     assert not bucket.allow(start + 0.026)
     assert (agent.steady_rate, agent.burst) == (40.0, 60)  # the agent's defaults, by default
+
+
+def test_protection_expires_on_the_agents_clock_and_each_request_is_timed_by_it() -> None:
+    clock = ManualClock()
+    agent = FakeEcsAgent(clock=clock).start()
+    try:
+        call(agent, "PUT", body={"ProtectionEnabled": True, "ExpiresInMinutes": 1})
+        clock.advance(59.5)
+        still = agent.protection_enabled
+        clock.advance(0.5)
+        lapsed = agent.protection_enabled
+        call(agent, "GET")
+        recorded = agent.wait_for(lambda requests: len(requests) == 2)
+    finally:
+        agent.stop()
+
+    assert (still, lapsed, agent.expirations) == (True, False, 1)
+    assert [(request.at, request.method) for request in recorded] == [(0, "PUT"), (60, "GET")]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -21,11 +22,13 @@ from cronguard_worker import (
 )
 from cronguard_worker._agent import AgentClient
 
+from tests.worker.clock import ManualClock
 from tests.worker.ecs_agent_fake import (
     METHOD_NOT_ALLOWED,
     PAGE_NOT_FOUND,
     Delivery,
     FakeEcsAgent,
+    Request,
     Response,
     agent_error,
     decode_failed,
@@ -50,14 +53,33 @@ DENIED = (
 
 MakeProtection = Callable[..., TaskProtection]
 
+# Time below is the test's virtual time (the `clock` fixture, shared by the client and the
+# agent): it starts at 0 and moves only when a test advances it, to the moment the renewal
+# thread waits for. ECS's minutes are real minutes: ExpiresInMinutes=1 lasts 60 s, and
+# protection renews every two thirds of that.
+EXPIRY = 60.0
+RENEWAL = 40.0
+BACKOFF_MAX = 0.05
+"""backoff_max_seconds: a background retry comes at most this long after the failure."""
 
-def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+
+def step(clock: ManualClock) -> float:
+    """Advance to the moment the renewal thread waits for, and return it once the thread
+    has done what fell due then (a renewal, a retry) and waits again."""
+    moment = clock.next_wakeup()
+    assert moment < math.inf, "the renewal thread waits for nothing"
+    clock.advance_to(moment)
+    clock.next_wakeup()
+    return moment
+
+
+def puts(requests: list[Request]) -> list[Request]:
+    return [r for r in requests if r.method == "PUT"]
+
+
+def timeline(agent: FakeEcsAgent) -> list[tuple[float, bool, int]]:
+    """Each PUT: when (virtual time), whether it enables, and the agent's status."""
+    return [(put.at, put.enables, put.status) for put in agent.puts()]
 
 
 def records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -95,35 +117,109 @@ def test_an_exception_inside_the_work_still_releases_protection(
 
 
 def test_long_work_is_renewed_before_protection_expires(
-    agent: FakeEcsAgent, make_protection: MakeProtection
+    agent: FakeEcsAgent, clock: ManualClock, make_protection: MakeProtection
 ) -> None:
-    agent.minute_seconds = 1.0  # ExpiresInMinutes=1 lasts one second here
-    protection = make_protection(agent.uri, expires_in_minutes=1, renew_interval_seconds=0.3)
+    protection = make_protection(agent.uri, expires_in_minutes=1)
 
     with protection.protect("transcode"):
-        time.sleep(1.6)
+        for renewal in range(1, 6):
+            assert step(clock) == renewal * RENEWAL  # due two thirds of the expiry after the last
+        assert clock.next_wakeup() == 6 * RENEWAL
         assert agent.protection_enabled
 
-    puts = agent.puts()
-    enables = [put for put in puts if put.enables]
-    assert len(enables) >= 5  # the first enable, then one renewal every 0.3 s
-    assert all(b.at - a.at < 0.6 for a, b in itertools.pairwise(enables))
-    assert not puts[-1].enables
+    assert timeline(agent) == [
+        *[(n * RENEWAL, True, 200) for n in range(6)],  # the enable, then five renewals
+        (5 * RENEWAL, False, 200),
+    ]
     assert agent.expirations == 0  # protection never lapsed while work was inside
 
 
-def test_renewal_failures_are_retried_without_losing_protection(
-    agent: FakeEcsAgent, make_protection: MakeProtection, caplog: pytest.LogCaptureFixture
+def test_work_in_a_later_busy_period_is_renewed_too(
+    agent: FakeEcsAgent, clock: ManualClock, make_protection: MakeProtection
 ) -> None:
-    agent.minute_seconds = 1.0
-    protection = make_protection(agent.uri, expires_in_minutes=1, renew_interval_seconds=0.3)
+    protection = make_protection(agent.uri, expires_in_minutes=1)
+    with protection.protect("first"):
+        pass
+    assert clock.next_wakeup() == math.inf  # idle: the renewal thread waits for nothing
+    clock.advance(10)
+
+    with protection.protect("second"):
+        # Not step(): next_wakeup() would wake the thread itself; the entry has to.
+        clock.advance(RENEWAL)
+        agent.wait_for(lambda requests: len(puts(requests)) == 4)  # a hang guard
+
+    assert timeline(agent) == [
+        (0, True, 200),
+        (0, False, 200),
+        (10, True, 200),
+        (10 + RENEWAL, True, 200),
+        (10 + RENEWAL, False, 200),
+    ]
+    assert agent.expirations == 0
+
+
+def test_protection_lapses_if_renewal_is_refused_past_the_expiry(
+    agent: FakeEcsAgent,
+    clock: ManualClock,
+    make_protection: MakeProtection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The check above can fail: renewals refused until the expiry let protection lapse."""
+    protection = make_protection(agent.uri, expires_in_minutes=1)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="cronguard_worker"),
+        protection.protect("transcode"),
+    ):
+        agent.respond_next("PUT", ecs_error("ServerException", "internal", 500), times=2)
+        assert step(clock) == RENEWAL  # refused
+        clock.advance_to(EXPIRY)  # its retry, at the expiry: refused again
+        clock.next_wakeup()
+        assert not agent.protection_enabled
+        assert agent.expirations == 1
+
+    assert timeline(agent) == [
+        (0, True, 200),
+        (RENEWAL, True, 500),
+        (EXPIRY, True, 500),
+        (EXPIRY, False, 200),
+    ]
+    failed = [r.getMessage() for r in records(caplog) if "renewal failed" in r.getMessage()]
+    assert len(failed) == 2
+    assert "current protection ends in 20 s" in failed[0]
+    assert "current protection ends in 0 s" in failed[1]
+
+
+def test_renewal_failures_are_retried_without_losing_protection(
+    agent: FakeEcsAgent,
+    clock: ManualClock,
+    make_protection: MakeProtection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    protection = make_protection(agent.uri, expires_in_minutes=1, backoff_max_seconds=BACKOFF_MAX)
 
     with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
         with protection.protect("transcode"):
             agent.respond_next("PUT", ecs_error("ServerException", "internal", 500), times=2)
-            time.sleep(1.2)
+            assert step(clock) == RENEWAL  # refused
+            first_retry = step(clock)  # refused again
+            second_retry = step(clock)  # renewed
+            assert clock.next_wakeup() == second_retry + RENEWAL  # the schedule goes on from it
+            assert agent.protection_enabled
         assert agent.expirations == 0
-    assert sum("renewal failed" in r.getMessage() for r in records(caplog)) == 2
+
+    assert RENEWAL < first_retry <= RENEWAL + BACKOFF_MAX
+    assert first_retry < second_retry <= first_retry + BACKOFF_MAX
+    assert timeline(agent) == [
+        (0, True, 200),
+        (RENEWAL, True, 500),
+        (first_retry, True, 500),
+        (second_retry, True, 200),
+        (second_retry, False, 200),
+    ]
+    failed = [r.getMessage() for r in records(caplog) if "renewal failed" in r.getMessage()]
+    assert len(failed) == 2
+    assert "current protection ends in 20 s" in failed[0]
 
 
 def test_no_agent_uri_is_a_noop_that_says_so_once(
@@ -307,18 +403,25 @@ def test_unreachable_agent_is_retried_then_reported(
 
 
 def test_a_failed_disable_does_not_fail_the_work_and_is_retried_in_the_background(
-    agent: FakeEcsAgent, make_protection: MakeProtection, caplog: pytest.LogCaptureFixture
+    agent: FakeEcsAgent,
+    clock: ManualClock,
+    make_protection: MakeProtection,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    protection = make_protection(agent.uri, max_attempts=2)
+    protection = make_protection(agent.uri, max_attempts=2, backoff_max_seconds=BACKOFF_MAX)
 
     with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
         with protection.protect("job"):
             agent.respond_next("PUT", ecs_error("ServerException", "internal", 500), times=4)
         assert protection.active_count == 0
-        assert wait_until(lambda: not agent.protection_enabled)
+        retries = [step(clock) for _ in range(3)]  # in the background, one attempt at a time
+        assert clock.next_wakeup() == math.inf  # the last one got through: nothing is due
+        assert not agent.protection_enabled
 
     statuses = [put.status for put in agent.puts()]
     assert statuses == [200, 500, 500, 500, 500, 200]
+    assert [put.at for put in agent.puts()] == [0, 0, 0, *retries]
+    assert all(0 < b - a <= BACKOFF_MAX for a, b in itertools.pairwise([0.0, *retries]))
     assert any("disable failed" in r.getMessage() for r in records(caplog))
 
 
@@ -373,7 +476,7 @@ def test_cancelling_a_task_while_it_waits_for_protection_leaks_nothing(
     asyncio.run(main())
 
     assert not started
-    assert wait_until(lambda: len(agent.puts()) == 2)
+    agent.wait_for(lambda requests: len(puts(requests)) == 2)  # the undo runs in a thread
     assert protection.active_count == 0
     assert [put.enables for put in agent.puts()] == [True, False]
     assert not agent.protection_enabled
@@ -388,7 +491,7 @@ def test_cancelling_a_task_while_it_waits_for_protection_leaks_nothing(
         {"max_attempts": 0},
     ],
 )
-def test_impossible_settings_are_refused(options: dict[str, int]) -> None:
+def test_impossible_settings_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be"):
         TaskProtection("http://127.0.0.1:1", **options)
 
@@ -518,6 +621,7 @@ def test_a_broken_error_body_on_every_attempt_is_a_protection_error(
 @pytest.mark.parametrize("delivery", BROKEN, ids=lambda d: d.value)
 def test_a_broken_error_body_on_the_last_exit_only_warns(
     agent: FakeEcsAgent,
+    clock: ManualClock,
     make_protection: MakeProtection,
     caplog: pytest.LogCaptureFixture,
     delivery: Delivery,
@@ -527,19 +631,14 @@ def test_a_broken_error_body_on_the_last_exit_only_warns(
     with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
         with protection.protect("job"):  # finished work does not become a failure
             agent.respond_next("PUT", non_aws_error("boom").delivered(delivery), times=2)
-        assert wait_until(lambda: not agent.protection_enabled)
+        retry = step(clock)  # in the background
+        assert clock.next_wakeup() == math.inf  # it got through: nothing is due
+        assert not agent.protection_enabled
 
     assert [put.status for put in agent.puts()] == [200, 500, 500, 200]
+    assert [put.at for put in agent.puts()] == [0, 0, 0, retry]
+    assert 0 < retry <= BACKOFF_MAX  # the fixture's backoff_max_seconds
     assert any("disable failed" in r.getMessage() for r in records(caplog))
-
-
-def renewals_after(agent: FakeEcsAgent, fault_status: int) -> list[float]:
-    """Times of successful renewals after the first PUT that got ``fault_status``."""
-    puts = agent.puts()
-    faulty = next((i for i, put in enumerate(puts) if put.status == fault_status), None)
-    if faulty is None:
-        return []
-    return [put.at for put in puts[faulty + 1 :] if put.enables and put.status == 200]
 
 
 RENEWAL_FAULTS = {
@@ -555,37 +654,46 @@ RENEWAL_FAULTS = {
 @pytest.mark.parametrize("kind", list(RENEWAL_FAULTS))
 def test_renewal_survives_each_failure_kind_and_protection_is_renewed_afterwards(
     agent: FakeEcsAgent,
+    clock: ManualClock,
     make_protection: MakeProtection,
     caplog: pytest.LogCaptureFixture,
     kind: str,
 ) -> None:
-    agent.minute_seconds = 2.0  # ExpiresInMinutes=1 lasts two seconds here
     agent.write_timeout_seconds = 0.1  # "no answer": the agent closes before the client gives up
-    protection = make_protection(
-        agent.uri, expires_in_minutes=1, renew_interval_seconds=0.3, timeout_seconds=0.3
-    )
+    # A stalled body: the client gives up after the fixture's timeout_seconds (wall time).
+    protection = make_protection(agent.uri, expires_in_minutes=1, backoff_max_seconds=BACKOFF_MAX)
     fault = RENEWAL_FAULTS[kind]
 
     with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
         with protection.protect("transcode"):
-            assert wait_until(lambda: sum(put.enables for put in agent.puts()) >= 2)
+            assert step(clock) == RENEWAL
             agent.respond_next("PUT", fault)  # mid-unit, between two renewals
-            assert wait_until(lambda: len(renewals_after(agent, fault.status)) >= 2)
+            assert step(clock) == 2 * RENEWAL  # meets the fault
+            retry = step(clock)
+            assert step(clock) == retry + RENEWAL  # and renewal goes on from the retry
             assert agent.protection_enabled
         assert agent.expirations == 0
 
-    assert any("renewal failed" in r.getMessage() for r in records(caplog))
-    assert not agent.puts()[-1].enables
+    assert 2 * RENEWAL < retry <= 2 * RENEWAL + BACKOFF_MAX
+    assert timeline(agent) == [
+        (0, True, 200),
+        (RENEWAL, True, 200),
+        (2 * RENEWAL, True, fault.status),  # as the agent recorded it, whatever arrived
+        (retry, True, 200),
+        (retry + RENEWAL, True, 200),
+        (retry + RENEWAL, False, 200),
+    ]
+    assert sum("renewal failed" in r.getMessage() for r in records(caplog)) == 1
 
 
 def test_an_unexpected_error_in_renewal_is_logged_and_renewal_goes_on(
     agent: FakeEcsAgent,
+    clock: ManualClock,
     make_protection: MakeProtection,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    agent.minute_seconds = 2.0
-    protection = make_protection(agent.uri, expires_in_minutes=1, renew_interval_seconds=0.3)
+    protection = make_protection(agent.uri, expires_in_minutes=1, backoff_max_seconds=BACKOFF_MAX)
     calls = itertools.count()
     real_put = AgentClient.put
 
@@ -600,9 +708,14 @@ def test_an_unexpected_error_in_renewal_is_logged_and_renewal_goes_on(
         caplog.at_level(logging.WARNING, logger="cronguard_worker"),
         protection.protect("transcode"),
     ):
-        assert wait_until(lambda: sum(put.enables for put in agent.puts()) >= 3)
+        assert step(clock) == RENEWAL  # the bug: nothing reaches the agent
+        retry = step(clock)
+        assert step(clock) == retry + RENEWAL
         assert agent.protection_enabled
 
+    assert RENEWAL < retry <= RENEWAL + BACKOFF_MAX
+    assert [put.at for put in agent.puts() if put.enables] == [0, retry, retry + RENEWAL]
+    assert agent.expirations == 0
     logged = [r for r in records(caplog) if "a bug in the client" in r.getMessage()]
     assert len(logged) == 1
     assert logged[0].levelno == logging.ERROR
@@ -611,33 +724,49 @@ def test_an_unexpected_error_in_renewal_is_logged_and_renewal_goes_on(
 
 def test_a_renewal_thread_that_died_is_restarted_by_the_next_entry(
     agent: FakeEcsAgent,
+    clock: ManualClock,
     make_protection: MakeProtection,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    agent.minute_seconds = 2.0
-    protection = make_protection(agent.uri, expires_in_minutes=1, renew_interval_seconds=0.3)
+    protection = make_protection(agent.uri, expires_in_minutes=1)
     calls = itertools.count()
-    died = threading.Event()
     real_put = AgentClient.put
 
     def first_renewal_ends_the_thread(self: AgentClient, *args: Any, **kwargs: Any) -> Any:
         if next(calls) == 1:
-            died.set()
             raise SystemExit  # not an Exception: the renewal loop lets it end the thread
         return real_put(self, *args, **kwargs)
 
     monkeypatch.setattr(AgentClient, "put", first_renewal_ends_the_thread)
     deaths: list[threading.ExceptHookArgs] = []
-    monkeypatch.setattr(threading, "excepthook", deaths.append)
+    died = threading.Event()
+
+    def record_death(death: threading.ExceptHookArgs) -> None:
+        deaths.append(death)
+        died.set()
+
+    monkeypatch.setattr(threading, "excepthook", record_death)
 
     with caplog.at_level(logging.WARNING, logger="cronguard_worker"):
         with protection.protect("first"):
-            assert died.wait(2.0)
+            assert clock.next_wakeup() == RENEWAL
+            clock.advance(RENEWAL)  # the renewal ends the thread: nothing waits again
+            assert died.wait(60)  # a hang guard
+            dead = deaths[0].thread
+            assert dead is not None
+            dead.join(60)
+            assert not dead.is_alive()
         with protection.protect("second"):
-            second_entry = agent.puts()[-1].at
-            assert wait_until(lambda: any(p.enables and p.at > second_entry for p in agent.puts()))
+            assert step(clock) == 2 * RENEWAL  # the new thread renews on schedule
 
+    assert timeline(agent) == [
+        (0, True, 200),
+        (RENEWAL, False, 200),
+        (RENEWAL, True, 200),  # the second entry
+        (2 * RENEWAL, True, 200),
+        (2 * RENEWAL, False, 200),
+    ]
     assert [death.exc_type for death in deaths] == [SystemExit]
     assert any("restarting" in r.getMessage() for r in records(caplog))
 

@@ -15,13 +15,13 @@ import inspect
 import logging
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
 from cronguard_worker._agent import AgentClient, Reply
+from cronguard_worker._clock import Clock, SystemClock
 from cronguard_worker._threads import enter_in_thread, exit_in_thread
 from cronguard_worker.errors import ProtectionError
 
@@ -42,6 +42,9 @@ class TaskProtection:
     two thirds of the expiry) while work is inside, so a crashed process loses
     its protection by itself. Transitions retry ``max_attempts`` times with
     exponential backoff and jitter.
+
+    ``clock`` is the source of time for expiry and renewal (default: the system's
+    monotonic clock); tests pass a manual one.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class TaskProtection:
         backoff_base_seconds: float = 0.2,
         backoff_max_seconds: float = 5.0,
         timeout_seconds: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         if not 1 <= expires_in_minutes <= MAX_EXPIRES_IN_MINUTES:
             raise ValueError(
@@ -71,6 +75,7 @@ class TaskProtection:
         self._agent_uri = agent_uri
         self._expires_in_minutes = expires_in_minutes
         self._renew_interval = renew
+        self._clock: Clock = SystemClock() if clock is None else clock
         self._client_options: dict[str, float] = {
             "timeout_seconds": timeout_seconds,
             "max_attempts": max_attempts,
@@ -86,7 +91,7 @@ class TaskProtection:
         self._agent: AgentClient | None = None
         self._applies = True
         self._protected_until: float | None = None
-        # Next background call (renewal, or a disable to retry), monotonic seconds.
+        # Next background call (renewal, or a disable to retry), in the clock's seconds.
         self._due: float | None = None
         self._background_failures = 0
         self._maintainer: threading.Thread | None = None
@@ -241,11 +246,10 @@ class TaskProtection:
                 reply.detail or "no detail",
             )
             return
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if enabled:
             self._protected_until = now + self._expires_in_minutes * 60
-            self._due = now + self._renew_interval
-            self._start_maintainer()
+            self._schedule(now + self._renew_interval)
             _log.debug("task protection enabled for %d min", self._expires_in_minutes)
         else:
             self._protected_until = self._due = None
@@ -255,11 +259,11 @@ class TaskProtection:
         assert self._agent is not None
         self._background_failures += 1
         delay = min(self._agent.backoff(self._background_failures), self._renew_interval)
-        self._due = time.monotonic() + delay
-        self._start_maintainer()
+        now = self._clock.monotonic()
+        self._schedule(now + delay)
         left = ""
         if what == "renewal" and self._protected_until is not None:
-            left = f"; current protection ends in {self._protected_until - time.monotonic():.0f} s"
+            left = f"; current protection ends in {self._protected_until - now:.0f} s"
         if isinstance(err, ProtectionError):
             _log.warning(
                 "task protection %s failed (%s); retrying in %.1f s%s", what, err, delay, left
@@ -274,6 +278,15 @@ class TaskProtection:
                 left,
                 exc_info=err,
             )
+
+    def _schedule(self, due: float) -> None:
+        """Set the next background call; the renewal thread, started or woken, sees it.
+
+        Woken: after an idle period it waits with nothing due, and only a notify ends that.
+        """
+        self._due = due
+        self._start_maintainer()
+        self._changed.notify_all()
 
     def _start_maintainer(self) -> None:
         if self._closed:
@@ -299,9 +312,9 @@ class TaskProtection:
         """
         with self._changed:
             while not self._closed:
-                now = time.monotonic()
+                now = self._clock.monotonic()
                 if self._due is None or now < self._due:
-                    self._changed.wait(None if self._due is None else self._due - now)
+                    self._clock.wait(self._changed, None if self._due is None else self._due - now)
                     continue
                 enable = self._count > 0
                 try:
