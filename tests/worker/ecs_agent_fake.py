@@ -42,7 +42,8 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -289,6 +290,7 @@ class FakeEcsAgent:
         self._lock = threading.Lock()
         self._recorded_request = threading.Condition(self._lock)
         self._released = threading.Event()
+        self._gate: tuple[threading.Event, threading.Event, float] | None = None
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._scripted: dict[str, deque[Response]] = {"GET": deque(), "PUT": deque()}
         self._enabled = False
@@ -358,11 +360,33 @@ class FakeEcsAgent:
                 )
             return list(self.requests)
 
+    @contextmanager
+    def held(self, timeout: float = 60.0) -> Iterator[threading.Event]:
+        """Requests that arrive inside the block wait, before the agent looks at them, until
+        it ends: a test acts while a call is in flight for as long as it needs, not for a
+        latency it hopes is long enough. Yields an Event set when the first one arrives;
+        ``timeout`` (wall time) is only a hang guard on a held request."""
+        release, arrived = threading.Event(), threading.Event()
+        with self._lock:
+            self._gate = (release, arrived, timeout)
+        try:
+            yield arrived
+        finally:
+            with self._lock:
+                self._gate = None
+            release.set()
+
     def wait_released(self, timeout: float) -> None:
         """Hold a faulty delivery until the test ends, at most ``timeout`` seconds."""
         self._released.wait(timeout)
 
     def handle(self, method: str, path: str, raw: bytes, remote: tuple[str, int]) -> Response:
+        with self._lock:
+            gate = self._gate
+        if gate is not None:
+            release, arrived, guard = gate
+            arrived.set()
+            release.wait(guard)
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
         with self._lock:

@@ -120,10 +120,18 @@ def test_the_executor_pattern_finishes_what_it_took_and_leaves_the_rest(
         taken.append(message[0])
         return message
 
+    processing = threading.Semaphore(0)
+
     def process(body: str) -> None:
+        processing.release()
         time.sleep(0.1)
 
-    threading.Timer(0.35, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+    def stop_once_every_worker_is_busy() -> None:
+        for _ in range(4):
+            assert processing.acquire(timeout=60)  # a hang guard
+        os.kill(os.getpid(), signal.SIGTERM)  # ECS stops the task mid-work
+
+    threading.Thread(target=stop_once_every_worker_is_busy, daemon=True).start()
     drained = run_worker(receive, process, history=history, protection=protection, workers=4)
 
     assert drained

@@ -33,7 +33,9 @@ class QuiescentProbe:
         self._agent = agent
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._sampled = threading.Condition()
         self.samples = 0
+        self.busy_samples = 0
         self.mismatches: list[tuple[int, bool]] = []
 
     def __enter__(self) -> QuiescentProbe:
@@ -44,12 +46,22 @@ class QuiescentProbe:
         self._stop.set()
         self._thread.join()
 
+    def wait_samples(self, more: int, timeout: float = 60.0) -> None:
+        """Block until the probe has sampled ``more`` times from now (``timeout``, wall time,
+        only a hang guard): so that what it saw does not depend on how fast its thread ran."""
+        with self._sampled:
+            target = self.samples + more
+            assert self._sampled.wait_for(lambda: self.samples >= target, timeout)
+
     def _run(self) -> None:
         while not self._stop.wait(0.001):
             with self._protection._lock:
                 count = self._protection._count
                 enabled = self._agent.protection_enabled
-            self.samples += 1
+            with self._sampled:
+                self.samples += 1
+                self.busy_samples += count > 0
+                self._sampled.notify_all()
             if (count > 0) != enabled:
                 self.mismatches.append((count, enabled))
 
@@ -160,10 +172,11 @@ def test_each_busy_period_costs_one_enable_and_one_disable(
                 assert agent.protection_enabled
                 workload = Workload(protection, agent, units=6)
                 workload.run(pause=0.01, work=0.015)
+                probe.wait_samples(10)  # busy: the batch is still inside
                 assert agent.protection_enabled
             assert not agent.protection_enabled
             assert protection.active_count == 0
-            time.sleep(0.2)  # the idle gap between two busy periods
+            probe.wait_samples(10)  # the idle gap between two busy periods
             assert not agent.protection_enabled
 
     assert enabled_sequence(agent) == [True, False, True, False]
@@ -171,7 +184,7 @@ def test_each_busy_period_costs_one_enable_and_one_disable(
     assert workload.raised > 0
     assert workload.unprotected == 0
     assert probe.mismatches == []
-    assert probe.samples > 100
+    assert probe.busy_samples >= 20 and probe.samples - probe.busy_samples >= 20
 
 
 def test_racing_first_entries_and_last_exits_leave_the_agent_in_step(
