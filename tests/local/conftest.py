@@ -158,7 +158,8 @@ def deploy_job(aws: LocalAws, rendered_job: RenderedJob) -> DeployJob:
     return deploy
 
 
-def _wait_until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+def _wait_until(predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll ``predicate`` until truthy; ``timeout`` (wall time) is only a hang guard."""
     deadline = time.monotonic() + timeout
     while not (result := predicate()):
         if time.monotonic() > deadline:
@@ -169,5 +170,5 @@ def _wait_until(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
 
 @pytest.fixture
 def wait_until() -> Callable[..., Any]:
-    """`wait_until(predicate, timeout=5)`: poll until truthy, return the value."""
+    """`wait_until(predicate, timeout=60)`: poll until truthy, return the value."""
     return _wait_until

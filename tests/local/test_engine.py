@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -327,13 +326,18 @@ def test_concurrent_executions_all_complete(aws, deploy_job, guard):
     in_flight = 0
     most_in_flight = 0
     lock = threading.Lock()
+    overlapped = threading.Event()
 
     def slow_claim(event: dict[str, Any]) -> Any:
         nonlocal in_flight, most_in_flight
         with lock:
             in_flight += 1
             most_in_flight = max(most_in_flight, in_flight)
-        time.sleep(0.05)
+            if in_flight > 1:
+                overlapped.set()
+        # Held until two claims are in at once: run one at a time, they never would (and the
+        # executions time out); 30 s is only a hang guard.
+        overlapped.wait(30)
         with lock:
             in_flight -= 1
         return {"action": "run", "slot": event["input"]["scheduledTime"]}
