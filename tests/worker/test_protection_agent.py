@@ -424,29 +424,38 @@ def test_a_failed_disable_does_not_fail_the_work_and_is_retried_in_the_backgroun
     assert any("disable failed" in r.getMessage() for r in records(caplog))
 
 
+async def entry_in_flight(
+    protection: TaskProtection, arrived: threading.Event, entered: list[str]
+) -> asyncio.Task[None]:
+    """Start ``async with protection.protect("job")`` in a task; return the task once its agent
+    call has reached the agent (``arrived``, from ``agent.held()``), with nothing entered.
+    The loop runs on to here only if that call is off the loop: made on the loop, it would
+    block the loop until the client gave up."""
+
+    async def job() -> None:
+        async with protection.protect("job"):
+            entered.append("job")
+
+    task = asyncio.create_task(job())
+    assert await asyncio.to_thread(arrived.wait, 60)  # a hang guard
+    assert entered == []
+    return task
+
+
 def test_async_entry_does_not_block_the_event_loop(
     agent: FakeEcsAgent, make_protection: MakeProtection
 ) -> None:
     protection = make_protection(agent.uri)
-    entered = False
-
-    async def job() -> None:
-        nonlocal entered
-        async with protection.protect("job"):
-            entered = True
+    entered: list[str] = []
 
     async def main() -> None:
         with agent.held() as arrived:
-            task = asyncio.create_task(job())
-            # The loop runs this coroutine on while the entry's agent call is held: the call
-            # is off the loop. Made on the loop, it would block it until the client gave up.
-            assert await asyncio.to_thread(arrived.wait, 60)
-            assert not entered
+            task = await entry_in_flight(protection, arrived, entered)
         await asyncio.wait_for(task, 60)
 
     asyncio.run(main())
 
-    assert entered
+    assert entered == ["job"]
     assert [put.enables for put in agent.puts()] == [True, False]
 
 
@@ -454,24 +463,18 @@ def test_cancelling_a_task_while_it_waits_for_protection_leaks_nothing(
     agent: FakeEcsAgent, make_protection: MakeProtection
 ) -> None:
     protection = make_protection(agent.uri)
-    started = False
-
-    async def job() -> None:
-        nonlocal started
-        async with protection.protect("job"):
-            started = True
+    entered: list[str] = []
 
     async def main() -> None:
         with agent.held() as arrived:
-            task = asyncio.create_task(job())
-            assert await asyncio.to_thread(arrived.wait, 60)  # the entry's call is in flight
+            task = await entry_in_flight(protection, arrived, entered)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
 
     asyncio.run(main())
 
-    assert not started
+    assert entered == []
     agent.wait_for(lambda requests: len(puts(requests)) == 2)  # the undo runs in a thread
     assert protection.active_count == 0
     assert [put.enables for put in agent.puts()] == [True, False]
