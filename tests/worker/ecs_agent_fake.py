@@ -258,24 +258,22 @@ class _DecodeError(Exception):
 class FakeEcsAgent:
     """The agent's task protection endpoint (and task metadata v4) for one task.
 
-    ``minute_seconds`` shortens ECS's minutes so expiry can be tested. ``respond_next``
-    replaces the agent's answer for the next requests to the state route (after the rate
-    limiter, before the handler), optionally delivered with a network fault. ``clock``
-    (default: the system's monotonic clock) is ECS's time: when protection expires, and the
-    ``at`` of each recorded request; pass the client's manual clock to test expiry in
-    virtual time. The ``ExpirationDate`` it answers, latencies and timeouts are wall time.
+    ``respond_next`` replaces the agent's answer for the next requests to the state route
+    (after the rate limiter, before the handler), optionally delivered with a network fault.
+    ``clock`` (default: the system's monotonic clock) is ECS's time: when protection expires
+    (``ExpiresInMinutes`` of its minutes), and the ``at`` of each recorded request; pass the
+    client's manual clock to test expiry in virtual time. The ``ExpirationDate`` it answers,
+    latencies and timeouts are wall time.
     """
 
     def __init__(
         self,
         *,
-        minute_seconds: float = 60.0,
         steady_rate: float = STEADY_RATE_PER_SECOND,
         burst: int = BURST,
         clock: Clock | None = None,
     ) -> None:
         self.clock: Clock = SystemClock() if clock is None else clock
-        self.minute_seconds = minute_seconds
         self.steady_rate = steady_rate
         self.burst = burst
         self.latency_seconds = 0.0
@@ -452,7 +450,7 @@ class FakeEcsAgent:
         self._current(now)
         self._enabled = enabled
         minutes = 120 if minutes is None else minutes
-        self._expires_at = now + minutes * self.minute_seconds
+        self._expires_at = now + minutes * 60
         self._expiration = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=minutes)
 
     def _current(self, now: float) -> bool:
